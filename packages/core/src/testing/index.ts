@@ -1,0 +1,16 @@
+/**
+ * @kefu/core/testing: the conformance suites that every store implementation must pass
+ * (memory, LevelDB, Redis, and third-party stores), plus named test doubles.
+ * Suites take node:test's `describe`/`it` style via the `TestApi` argument so they run under any
+ * runner that offers them.
+ */
+
+// --- environment: real binaries, free ports, a real redis-server -------------------------------
+export { requireAll, findBinary, freePort, startRedisServer } from './environment.js';
+export type { RedisServerHandle, RedisServerOptions } from './environment.js';
+
+// --- hub: conversation store suite --------------------------------------------------------------
+
+// --- queue: queue store suite ---------------------------------------------------------------------
+
+// --- saga: saga log suite ----------------------------------------------------------------------------

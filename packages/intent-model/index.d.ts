@@ -1,0 +1,2 @@
+/** Absolute path of the default intent model (ONNX). */
+export declare const modelPath: string;

@@ -1,0 +1,16 @@
+/**
+ * Field limits of kefu.v1, enforced by the codec on both sides. Hosts can lower `maxBody`
+ * per hub (announced in `welcome`); the id limits are fixed by the protocol.
+ */
+export const FieldLimits = {
+  /** Longest `ref`, `cid`, `conv`, user id or command name, in characters. */
+  maxIdLength: 128,
+  /** Default longest message body, in UTF-16 code units. */
+  maxBody: 16_000,
+  /** Largest sequence number (safe integer). */
+  maxSeq: Number.MAX_SAFE_INTEGER,
+  /** Deepest nesting of a `data` object. */
+  maxDataDepth: 8,
+  /** Most keys in one `data` object (at any level). */
+  maxDataKeys: 64,
+} as const;
