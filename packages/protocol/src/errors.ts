@@ -70,6 +70,10 @@ export const errorCodes = {
   KEFU_ERR_SAGA_ALREADY_EXISTS: 'A saga with that id already exists.',
   KEFU_ERR_SAGA_STEP_TIMEOUT: 'A saga step did not finish within its timeout.',
   KEFU_ERR_SAGA_STEP_FAILED: 'A saga step failed after its retries.',
+  KEFU_ERR_SAGA_CONFLICT: 'The saga record changed since it was read (another runner advanced it); this runner stopped.',
+  KEFU_ERR_SAGA_UNKNOWN_DEFINITION: 'No saga definition with that name is registered with the orchestrator.',
+  KEFU_ERR_SAGA_INVALID_STATE: 'The saga is not in a state that allows this action (e.g. retry of a completed saga).',
+  KEFU_ERR_SAGA_TOO_MANY_ACTIVE: 'The orchestrator already runs its maximum number of sagas; start again later.',
 
   // --- scale-out (redis) --------------------------------------------------------------------
   KEFU_ERR_BUS_UNAVAILABLE: 'The cross-node bus (Redis) is unreachable; local delivery continues.',
