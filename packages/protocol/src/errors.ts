@@ -75,6 +75,10 @@ export const errorCodes = {
   KEFU_ERR_SAGA_INVALID_STATE: 'The saga is not in a state that allows this action (e.g. retry of a completed saga).',
   KEFU_ERR_SAGA_TOO_MANY_ACTIVE: 'The orchestrator already runs its maximum number of sagas; start again later.',
 
+  // --- client (@kefu/client) ----------------------------------------------------------------
+  KEFU_ERR_CLIENT_OUTBOX_FULL: 'The client holds its maximum number of unacknowledged messages (maxOutbox); the send was refused.',
+  KEFU_ERR_CLIENT_DISCONNECTED: 'The connection dropped before the server answered this request; it may or may not have been applied.',
+
   // --- scale-out (redis) --------------------------------------------------------------------
   KEFU_ERR_BUS_UNAVAILABLE: 'The cross-node bus (Redis) is unreachable; local delivery continues.',
 } as const;
