@@ -1,0 +1,479 @@
+/**
+ * KefuClient: one kefu.v1 connection with reconnect, resume and an outbox. Works with the
+ * browser's WebSocket and with `ws` in Node.
+ */
+import { EventEmitter } from 'eventemitter3';
+import {
+  PROTOCOL, KefuError, isKefuErrorCode, isTerminalClose, decodeServerFrame,
+  type AckFrame, type ClientFrame, type ErrorFrame, type JoinedFrame, type JsonObject, type LeftFrame,
+  type MessageFrame, type ResumedFrame, type ServerFrame, type WelcomeFrame,
+} from '@kefu/protocol';
+import { backoffDelay } from './backoff.js';
+import type { ClientState, CloseInfo, KefuClientEvents } from './events.js';
+import { idGenerator } from './ids.js';
+import { resolveOptions, type KefuClientOptions, type ResolvedOptions, type WebSocketConstructor, type WebSocketLike } from './options.js';
+import { Outbox } from './outbox.js';
+
+const OPEN = 1;
+
+/** Per-conversation delivery state. */
+interface ConvState {
+  /** Highest seq delivered through the `message` event. */
+  lastSeq: number;
+  /** Joined or resumed on the current socket: sends and reads may go out. */
+  ready: boolean;
+  /** A resume is in flight on the current socket. */
+  resuming: boolean;
+  /** Highest seq the app marked read, and the highest actually sent. */
+  readWanted: number;
+  readSent: number;
+  typingOn: boolean;
+  typingSentAt: number;
+}
+
+interface Pending {
+  frame: ClientFrame & { ref: string };
+  sent: boolean;
+  timer: ReturnType<typeof setTimeout>;
+  resolve: (frame: ServerFrame) => void;
+  reject: (err: unknown) => void;
+  /** Internal resumes are not the app's requests: their failures surface differently. */
+  internal: boolean;
+}
+
+export class KefuClient extends EventEmitter<KefuClientEvents> {
+  readonly options: ResolvedOptions;
+  #state: ClientState = 'idle';
+  #ws: WebSocketLike | undefined;
+  #welcome: WelcomeFrame | undefined;
+  #attempt = 0;
+  #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  #heartbeat: ReturnType<typeof setInterval> | undefined;
+  #lastInbound = 0;
+  #convs = new Map<string, ConvState>();
+  #pending = new Map<string, Pending>();
+  #outbox: Outbox;
+  #id = idGenerator();
+  #waiters: Array<{ resolve: (w: WelcomeFrame) => void; reject: (e: unknown) => void }> = [];
+
+  constructor(options: KefuClientOptions) {
+    super();
+    this.options = resolveOptions(options);
+    this.#outbox = new Outbox(this.options.maxOutbox);
+  }
+
+  /** Current connection state. */
+  get state(): ClientState { return this.#state; }
+  /** The last `welcome` (who you are, limits), once connected. */
+  get welcome(): WelcomeFrame | undefined { return this.#welcome; }
+  /** Unacknowledged messages, oldest first (for "sending..." bubbles). */
+  pendingMessages(conv?: string): ReturnType<Outbox['list']> { return this.#outbox.list(conv); }
+  /** Conversations this client follows (resumed automatically after a reconnect). */
+  get conversations(): string[] { return [...this.#convs.keys()]; }
+  /** Highest seq delivered for a conversation, or undefined when not followed. */
+  lastSeq(conv: string): number | undefined { return this.#convs.get(conv)?.lastSeq; }
+
+  /** Connects (idempotent); resolves with the next `welcome`. Reconnects on its own afterwards. */
+  connect(): Promise<WelcomeFrame> {
+    if (this.#state === 'closed') return Promise.reject(new KefuError('KEFU_ERR_CLOSED', 'the client was closed'));
+    if (this.#state === 'open' && this.#welcome) return Promise.resolve(this.#welcome);
+    const p = new Promise<WelcomeFrame>((resolve, reject) => this.#waiters.push({ resolve, reject }));
+    if (this.#state === 'idle') void this.#dial();
+    return p;
+  }
+
+  /** Closes for good: rejects pending requests and unacknowledged sends with KEFU_ERR_CLOSED. */
+  close(): void {
+    if (this.#state === 'closed') return;
+    const ws = this.#ws;
+    this.#detach();
+    if (ws && ws.readyState <= OPEN) ws.close(1000, 'client closed');
+    this.#terminate({ code: 1000, reason: 'client closed' }, new KefuError('KEFU_ERR_CLOSED', 'the client was closed'));
+  }
+
+  // --- requests -------------------------------------------------------------------------------
+
+  /** Visitor: opens a new conversation and follows it. */
+  async open(data?: JsonObject): Promise<JoinedFrame> {
+    const f: ClientFrame & { ref: string } = data === undefined ? { t: 'open', ref: this.#id('o') } : { t: 'open', ref: this.#id('o'), data };
+    return (await this.#request(f)) as JoinedFrame;
+  }
+
+  /** Joins an existing conversation and follows it from its latest seq (call history() for older ones). */
+  async join(conv: string): Promise<JoinedFrame> {
+    return (await this.#request({ t: 'join', ref: this.#id('j'), conv })) as JoinedFrame;
+  }
+
+  /** Leaves a conversation and stops following it. */
+  async leave(conv: string): Promise<LeftFrame> {
+    const left = (await this.#request({ t: 'leave', ref: this.#id('l'), conv })) as LeftFrame;
+    this.#forget(conv);
+    return left;
+  }
+
+  /**
+   * (Re)joins `conv` and replays every message with seq > `after` through the `message` event
+   * (default: from the last delivered seq, or 0 for a conversation not yet followed, i.e. the
+   * whole history). Resolves with `resumed` once the replay is complete.
+   */
+  async resume(conv: string, after?: number): Promise<ResumedFrame> {
+    const st = this.#conv(conv);
+    const from = after ?? st.lastSeq;
+    if (from < st.lastSeq) st.lastSeq = from; // the app asked to see these again
+    return this.#resumeNow(conv, st, false);
+  }
+
+  /** Whole history of a conversation (seq > 0), delivered through `message`. */
+  history(conv: string): Promise<ResumedFrame> { return this.resume(conv, 0); }
+
+  /**
+   * Sends a message. Resolves with the durable `ack`. Offline, the message waits in the outbox
+   * and is written once the conversation is resumed; its cid makes a retry store it once.
+   */
+  send(conv: string, body: string, data?: JsonObject, cid: string = this.#id('c')): Promise<AckFrame> {
+    if (this.#state === 'closed') return Promise.reject(new KefuError('KEFU_ERR_CLOSED', 'the client was closed'));
+    return new Promise<AckFrame>((resolve, reject) => {
+      this.#outbox.add({ conv, cid, body, data, sent: false, resolve, reject });
+      this.#conv(conv);
+      if (this.#state === 'idle') void this.connect().catch(() => undefined);
+      this.#flush(conv);
+    });
+  }
+
+  /**
+   * Typing indicator. `true` is sent at most once per `typingThrottleMs`; `false` is sent at once
+   * if `true` was sent. Dropped while offline (stale typing is worse than none).
+   */
+  typing(conv: string, on: boolean): void {
+    const st = this.#convs.get(conv);
+    if (!st || !st.ready) return;
+    const now = Date.now();
+    if (on) {
+      if (st.typingOn && now - st.typingSentAt < this.options.typingThrottleMs) return;
+      st.typingOn = true;
+      st.typingSentAt = now;
+      this.#write({ t: 'typing', conv, on: true });
+    } else if (st.typingOn) {
+      st.typingOn = false;
+      st.typingSentAt = 0;
+      this.#write({ t: 'typing', conv, on: false });
+    }
+  }
+
+  /** Read receipt up to `seq`. Coalesced: only a higher seq goes out; offline, the latest is sent after resume. */
+  read(conv: string, seq: number): void {
+    const st = this.#convs.get(conv);
+    if (!st || seq <= st.readWanted) return;
+    st.readWanted = seq;
+    this.#flushRead(conv, st);
+  }
+
+  /** Sets this user's presence (agents). */
+  presence(status: 'online' | 'away'): void {
+    this.#write({ t: 'presence', status });
+  }
+
+  /** Runs an application command (desk: accept, transfer, close, rate...). Resolves with the result data. */
+  async command(name: string, args?: JsonObject, conv?: string): Promise<JsonObject> {
+    const f: ClientFrame & { ref: string } = { t: 'cmd', ref: this.#id('r'), name };
+    if (conv !== undefined) (f as { conv?: string }).conv = conv;
+    if (args !== undefined) (f as { args?: JsonObject }).args = args;
+    const r = await this.#request(f);
+    return (r.t === 'result' ? r.data : undefined) ?? {};
+  }
+
+  /** Application-level round trip. */
+  async ping(): Promise<void> { await this.#request({ t: 'ping', ref: this.#id('p') }); }
+
+  // --- connection -----------------------------------------------------------------------------
+
+  #setState(s: ClientState): void {
+    const prev = this.#state;
+    if (prev === s) return;
+    this.#state = s;
+    this.emit('state', s, prev);
+  }
+
+  async #dial(): Promise<void> {
+    this.#setState('connecting');
+    let url = this.options.url;
+    try {
+      const Ctor = this.options.WebSocket ?? (await defaultWebSocket());
+      const tok = this.options.token;
+      const token = typeof tok === 'function' ? await tok() : tok;
+      if (this.#state !== 'connecting') return; // closed meanwhile
+      if (token) url += (url.includes('?') ? '&' : '?') + 'token=' + encodeURIComponent(token);
+      const ws = new Ctor(url, PROTOCOL);
+      this.#ws = ws;
+      ws.onmessage = (ev) => this.#onText(ev.data);
+      ws.onclose = (ev) => { if (this.#ws === ws) this.#dropped({ code: ev.code, reason: ev.reason }); };
+      ws.onerror = () => { /* a close event follows; errors carry no useful detail in browsers */ };
+    } catch (err) {
+      this.emit('error', err instanceof KefuError ? err : new KefuError('KEFU_ERR_INTERNAL', `cannot connect: ${String(err)}`, { cause: err }));
+      this.#dropped({ code: 1006, reason: 'connect failed' });
+    }
+  }
+
+  #detach(): void {
+    const ws = this.#ws;
+    this.#ws = undefined;
+    if (ws) { ws.onmessage = null; ws.onclose = null; ws.onerror = null; ws.onopen = null; }
+    if (this.#heartbeat) clearInterval(this.#heartbeat);
+    this.#heartbeat = undefined;
+  }
+
+  #dropped(info: CloseInfo): void {
+    this.#detach();
+    if (this.#state === 'closed') return;
+    this.#welcome = undefined;
+    for (const st of this.#convs.values()) { st.ready = false; st.resuming = false; st.typingOn = false; st.readSent = 0; }
+    this.#outbox.markAllUnsent();
+    // Requests already written may or may not have been applied: the app decides. Unsent ones wait.
+    for (const [ref, p] of this.#pending) {
+      if (!p.sent) continue;
+      this.#pending.delete(ref);
+      clearTimeout(p.timer);
+      p.reject(new KefuError('KEFU_ERR_CLIENT_DISCONNECTED', `connection closed (${info.code}) before "${p.frame.t}" was answered`));
+    }
+    this.emit('disconnect', info);
+    const r = this.options.reconnect;
+    if (isTerminalClose(info.code) || !r.enabled || this.#attempt >= r.maxAttempts) {
+      const code = isTerminalClose(info.code) ? 'KEFU_ERR_CLOSED' : 'KEFU_ERR_CLIENT_DISCONNECTED';
+      this.#terminate(info, new KefuError(code, `connection closed (${info.code} ${info.reason})`, { details: { closeCode: info.code } }));
+      return;
+    }
+    const delayMs = backoffDelay(this.#attempt++, r);
+    this.#setState('reconnecting');
+    this.emit('reconnecting', { ...info, attempt: this.#attempt, delayMs });
+    this.#reconnectTimer = setTimeout(() => { this.#reconnectTimer = undefined; void this.#dial(); }, delayMs);
+  }
+
+  #terminate(info: CloseInfo, err: KefuError): void {
+    if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = undefined;
+    this.#setState('closed');
+    for (const p of this.#pending.values()) { clearTimeout(p.timer); p.reject(err); }
+    this.#pending.clear();
+    this.#outbox.rejectAll(err);
+    for (const w of this.#waiters.splice(0)) w.reject(err);
+    this.emit('close', info);
+  }
+
+  #startHeartbeat(serverMs: number): void {
+    const hb = this.options.heartbeatMs || serverMs;
+    if (!(hb > 0)) return;
+    this.#heartbeat = setInterval(() => {
+      const idle = Date.now() - this.#lastInbound;
+      const ws = this.#ws;
+      if (!ws) return;
+      if (idle >= 2 * hb) {
+        // Half-open connection: close frames may never arrive, so do not wait for onclose.
+        this.#detach();
+        try { ws.close(4000, 'heartbeat timeout'); } catch { /* already closing */ }
+        this.#dropped({ code: 4000, reason: 'heartbeat timeout (client side)' });
+      } else if (idle >= hb) {
+        this.#write({ t: 'ping' });
+      }
+    }, Math.max(50, Math.floor(hb / 2)));
+  }
+
+  #write(frame: ClientFrame): boolean {
+    const ws = this.#ws;
+    if (!ws || ws.readyState !== OPEN || !this.#welcome) return false;
+    ws.send(JSON.stringify(frame));
+    return true;
+  }
+
+  #request(frame: ClientFrame & { ref: string }, internal = false): Promise<ServerFrame> {
+    if (this.#state === 'closed') return Promise.reject(new KefuError('KEFU_ERR_CLOSED', 'the client was closed'));
+    return new Promise<ServerFrame>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(frame.ref);
+        reject(new KefuError('KEFU_ERR_TIMEOUT', `"${frame.t}" got no answer within ${this.options.requestTimeoutMs} ms`));
+      }, this.options.requestTimeoutMs);
+      const p: Pending = { frame, sent: false, timer, resolve, reject, internal };
+      this.#pending.set(frame.ref, p);
+      p.sent = this.#write(frame);
+      if (this.#state === 'idle') void this.connect().catch(() => undefined);
+    });
+  }
+
+  // --- inbound --------------------------------------------------------------------------------
+
+  #onText(data: unknown): void {
+    this.#lastInbound = Date.now();
+    if (typeof data !== 'string') return; // kefu.v1 is text only
+    const r = decodeServerFrame(data);
+    if (!r.ok) { this.emit('error', new KefuError(r.error.code, `bad frame from server: ${r.error.message}`)); return; }
+    const f = r.frame;
+    switch (f.t) {
+      case 'welcome': return this.#onWelcome(f);
+      case 'msg': return this.#onMessage(f);
+      case 'ack': {
+        const e = this.#outbox.take(f.cid);
+        this.emit('ack', f);
+        e?.resolve(f);
+        return;
+      }
+      case 'joined': {
+        const st = this.#conv(f.conv, f.seq);
+        st.ready = true;
+        this.emit('joined', f);
+        this.#settle(f.ref, f);
+        this.#flush(f.conv);
+        this.#flushRead(f.conv, st);
+        return;
+      }
+      case 'left':
+        if (!f.ref) this.#forget(f.conv, new KefuError('KEFU_ERR_NOT_MEMBER', `removed from ${f.conv}${f.reason ? `: ${f.reason}` : ''}`));
+        this.emit('left', f);
+        this.#settle(f.ref, f);
+        return;
+      case 'resumed': return this.#onResumed(f);
+      case 'result':
+      case 'pong':
+        this.#settle(f.ref, f);
+        return;
+      case 'error': return this.#onError(f);
+      case 'member': this.emit('member', f); return;
+      case 'typing': this.emit('typing', f); return;
+      case 'read': this.emit('read', f); return;
+      case 'presence': this.emit('presence', f); return;
+      case 'event': this.emit('event', f); return;
+    }
+  }
+
+  #onWelcome(f: WelcomeFrame): void {
+    this.#welcome = f;
+    this.#attempt = 0;
+    this.#setState('open');
+    this.#startHeartbeat(f.heartbeatMs);
+    this.emit('welcome', f);
+    for (const w of this.#waiters.splice(0)) w.resolve(f);
+    // Resume before anything else so that the outbox and reads go out after the replay.
+    for (const [conv, st] of this.#convs) if (!st.resuming) void this.#resumeNow(conv, st, true).catch(() => undefined);
+    for (const p of this.#pending.values()) if (!p.sent) p.sent = this.#write(p.frame);
+  }
+
+  #onMessage(f: MessageFrame): void {
+    const st = this.#convs.get(f.conv);
+    if (!st) { this.emit('message', f); return; } // not followed (should not happen): pass through
+    if (f.seq <= st.lastSeq) return; // duplicate (replay overlap)
+    if (!st.resuming && f.seq > st.lastSeq + 1 && st.ready) {
+      // A gap outside a replay: fetch what is missing (this message included) before going on.
+      void this.#resumeNow(f.conv, st, true).catch(() => undefined);
+      return;
+    }
+    st.lastSeq = f.seq;
+    this.emit('message', f);
+  }
+
+  #onResumed(f: ResumedFrame): void {
+    const st = this.#convs.get(f.conv);
+    if (st) {
+      st.resuming = false;
+      st.ready = true;
+      // The server vouches that everything in (after, seq] came before this frame.
+      if (f.seq > st.lastSeq) st.lastSeq = f.seq;
+    }
+    this.emit('resumed', f);
+    this.#settle(f.ref, f);
+    if (st) { this.#flush(f.conv); this.#flushRead(f.conv, st); }
+  }
+
+  #onError(f: ErrorFrame): void {
+    const err = new KefuError(isKefuErrorCode(f.code) ? f.code : 'KEFU_ERR_INTERNAL', f.message);
+    if (f.cid !== undefined) {
+      const e = this.#outbox.take(f.cid);
+      if (e) {
+        if (f.code === 'KEFU_ERR_RATE_LIMITED') {
+          // Not applied: keep it in the outbox, first in line, for the next write opportunity.
+          e.sent = false;
+          this.#outbox.add(e);
+          setTimeout(() => this.#flush(e.conv), 1000);
+          return;
+        }
+        e.reject(err);
+        return;
+      }
+    }
+    if (f.ref !== undefined) {
+      const p = this.#pending.get(f.ref);
+      if (p) {
+        if (p.frame.t === 'resume' || p.frame.t === 'join') {
+          const st = this.#convs.get(p.frame.conv);
+          if (st) st.resuming = false;
+          // The conversation cannot be re-entered: its queued sends cannot succeed either.
+          if (f.code === 'KEFU_ERR_CONVERSATION_NOT_FOUND' || f.code === 'KEFU_ERR_FORBIDDEN' || f.code === 'KEFU_ERR_NOT_MEMBER') this.#forget(p.frame.conv, err);
+        }
+        this.#pending.delete(f.ref);
+        clearTimeout(p.timer);
+        p.reject(err);
+        if (p.internal) this.emit('error', err, f);
+        return;
+      }
+    }
+    this.emit('error', err, f);
+  }
+
+  #settle(ref: string | undefined, f: ServerFrame): void {
+    if (ref === undefined) return;
+    const p = this.#pending.get(ref);
+    if (!p) return;
+    this.#pending.delete(ref);
+    clearTimeout(p.timer);
+    p.resolve(f);
+  }
+
+  // --- conversations --------------------------------------------------------------------------
+
+  #conv(conv: string, seq?: number): ConvState {
+    let st = this.#convs.get(conv);
+    if (!st) {
+      st = { lastSeq: seq ?? 0, ready: false, resuming: false, readWanted: 0, readSent: 0, typingOn: false, typingSentAt: 0 };
+      this.#convs.set(conv, st);
+    }
+    return st;
+  }
+
+  #forget(conv: string, err?: KefuError): void {
+    this.#convs.delete(conv);
+    if (err) this.#outbox.rejectAll(err, conv);
+  }
+
+  #resumeNow(conv: string, st: ConvState, internal: boolean): Promise<ResumedFrame> {
+    st.resuming = true;
+    st.ready = false;
+    return this.#request({ t: 'resume', ref: this.#id('s'), conv, after: st.lastSeq }, internal) as Promise<ResumedFrame>;
+  }
+
+  #flush(conv: string): void {
+    const st = this.#convs.get(conv);
+    if (!this.#welcome) return;
+    if (!st || !st.ready) {
+      // A conversation this socket has not entered yet: resume it first, the outbox follows.
+      if (st && !st.resuming) void this.#resumeNow(conv, st, true).catch(() => undefined);
+      return;
+    }
+    for (const e of this.#outbox.unsent(conv)) {
+      const f: ClientFrame = e.data === undefined ? { t: 'send', conv, cid: e.cid, body: e.body } : { t: 'send', conv, cid: e.cid, body: e.body, data: e.data };
+      if (!this.#write(f)) return;
+      e.sent = true;
+    }
+  }
+
+  #flushRead(conv: string, st: ConvState): void {
+    if (st.ready && st.readWanted > st.readSent && this.#write({ t: 'read', conv, seq: st.readWanted })) st.readSent = st.readWanted;
+  }
+}
+
+let wsCtor: Promise<WebSocketConstructor> | undefined;
+
+/** The platform WebSocket, or `ws` imported lazily in Node (kept out of browser bundles). */
+function defaultWebSocket(): Promise<WebSocketConstructor> {
+  const g = (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+  if (g) return Promise.resolve(g);
+  const name = 'ws';
+  wsCtor ??= import(/* @vite-ignore */ name).then((m: { default: WebSocketConstructor }) => m.default);
+  return wsCtor;
+}
