@@ -1,0 +1,113 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { startJsonService, type JsonService } from '../src/json-service.js';
+
+function get(url: string, headers: Record<string, string> = {}, timeoutMs = 2000): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function post(url: string, body: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', agent: false, headers: { 'content-type': 'application/json' } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function withService(fn: (s: JsonService) => Promise<void>, opts = {}): Promise<void> {
+  const s = await startJsonService(
+    [
+      { method: 'GET', path: '/things/:id', handler: (req) => ({ body: { id: req.params.id } }) },
+      { method: 'POST', path: '/things:echo', handler: (req) => ({ body: req.body }) },
+    ],
+    { name: 'things', ...opts },
+  );
+  try {
+    await fn(s);
+  } finally {
+    await s.close();
+  }
+}
+
+test('routes params, JSON bodies, 404 for unknown routes and counts per route', async () => {
+  await withService(async (s) => {
+    assert.match(s.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+    const a = await get(`${s.url}/things/a%20b`);
+    assert.equal(a.status, 200);
+    assert.deepEqual(JSON.parse(a.body), { id: 'a b' });
+    const e = await post(`${s.url}/things:echo`, '{"x":1}');
+    assert.deepEqual(JSON.parse(e.body), { x: 1 });
+    assert.equal((await post(`${s.url}/things:echo`, '{nope')).status, 400);
+    assert.equal((await get(`${s.url}/nothing`)).status, 404);
+    assert.equal(s.stats.byRoute['GET /things/:id'], 1);
+    assert.equal(s.stats.byRoute['POST /things:echo'], 2);
+    assert.equal(s.stats.byRoute['GET *'], 1);
+    assert.equal(s.stats.requests, 4);
+  });
+});
+
+test('request bodies over maxRequestBytes answer 413', async () => {
+  await withService(async (s) => {
+    const r = await post(`${s.url}/things:echo`, JSON.stringify({ pad: 'x'.repeat(2048) }));
+    assert.equal(r.status, 413);
+  }, { maxRequestBytes: 1024 });
+});
+
+test('faults on demand: error, invalid, huge, reset, hang', async () => {
+  await withService(async (s) => {
+    assert.equal((await get(`${s.url}/things/1`, { 'x-mock-fault': 'error' })).status, 500);
+    const inv = await get(`${s.url}/things/1?fault=invalid`);
+    assert.throws(() => JSON.parse(inv.body));
+    const huge = await get(`${s.url}/things/1?fault=huge`);
+    assert.equal(huge.body.length, 4096 + '{"pad":""}'.length);
+    await assert.rejects(get(`${s.url}/things/1?fault=reset`));
+    await assert.rejects(get(`${s.url}/things/1?fault=hang`, {}, 100), /timeout/);
+    // The service sees the client give up on the hanging request.
+    const deadline = Date.now() + 2000;
+    while (s.stats.aborted < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(s.stats.aborted, 2); // the reset and the hang
+  }, { hugeBytes: 4096 });
+});
+
+test('latency delays answers; errorRate and hangRate are applied; configure changes them live', async () => {
+  await withService(async (s) => {
+    const t0 = performance.now();
+    await get(`${s.url}/things/1`);
+    assert.ok(performance.now() - t0 >= 25, 'answer came before the configured latency');
+    s.configure({ latencyMs: 0, errorRate: 1 });
+    assert.equal((await get(`${s.url}/things/1`)).status, 500);
+    s.configure({ errorRate: 0, hangRate: 1 });
+    await assert.rejects(get(`${s.url}/things/1`, {}, 100));
+    assert.throws(() => s.configure({ errorRate: 2 }), { name: 'RangeError', message: 'errorRate must be a number between 0 and 1' });
+  }, { latencyMs: 30 });
+});
+
+test('invalid options throw RangeError', async () => {
+  await assert.rejects(startJsonService([], { hangRate: -1 }), { name: 'RangeError', message: 'hangRate must be a number between 0 and 1' });
+  await assert.rejects(startJsonService([], { latencyMs: Number.NaN }), { name: 'RangeError', message: 'latencyMs must be a finite number >= 0' });
+});
+
+test('close() ends hanging requests and open keep-alive connections', async () => {
+  const s = await startJsonService([{ method: 'GET', path: '/x', handler: () => ({ fault: 'hang' }) }]);
+  const p = get(`${s.url}/x`, {}, 5000).catch((e: unknown) => e);
+  while (s.stats.inFlight < 1) await new Promise((r) => setTimeout(r, 5));
+  await s.close();
+  assert.ok((await p) instanceof Error);
+});
