@@ -63,6 +63,8 @@ export const errorCodes = {
   KEFU_ERR_DESK_ALREADY_RATED: 'The conversation was already rated.',
   KEFU_ERR_DESK_INVALID_STATE: 'The conversation is not in a state that allows this action.',
   KEFU_ERR_DESK_AGENT_AT_CAPACITY: 'The agent has no free capacity.',
+  KEFU_ERR_DESK_AGENT_OFFLINE: 'The agent is not online (or is away), so cannot take the conversation.',
+  KEFU_ERR_DESK_QUEUE_FULL: 'The waiting queue (or the desk) holds its maximum number of conversations.',
 
   // --- saga ---------------------------------------------------------------------------------
   KEFU_ERR_SAGA_INVALID_DEFINITION: 'The saga definition is invalid (no steps, duplicate names, bad options).',
