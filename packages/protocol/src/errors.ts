@@ -54,6 +54,7 @@ export const errorCodes = {
   KEFU_ERR_INTENT_MODEL_METADATA: 'The model lacks the metadata Kefu needs (labels, featurizer, threshold).',
   KEFU_ERR_INTENT_WORKER_FAILED: 'An inference worker crashed; the request failed and the worker was replaced.',
   KEFU_ERR_INTENT_DATA_INVALID: 'The training data file is missing, malformed or has too few examples.',
+  KEFU_ERR_INTENT_QUEUE_FULL: 'Too many classifications are waiting (maxQueue); retry later.',
 
   // --- desk ---------------------------------------------------------------------------------
   KEFU_ERR_DESK_OFFER_EXPIRED: 'The offer expired or was already answered.',
