@@ -1,0 +1,198 @@
+/**
+ * Everything the aggregator does around one source: coalescing of concurrent lookups per uid,
+ * the breaker, the concurrency limits and bounded queue, the timeout (queueing included) that
+ * aborts the call, retries within a budget, batching, the cache and the counters.
+ */
+import pLimit, { type LimitFunction } from 'p-limit';
+import type { EventEmitter } from 'eventemitter3';
+import { KefuError } from '@kefu/protocol';
+import { Batcher } from './batcher.js';
+import { CircuitBreaker } from './circuit-breaker.js';
+import { ProfileCache } from './profile-cache.js';
+import { RetryBudget } from './retry-budget.js';
+import { aborted, raceSignal, sleep } from './abort.js';
+import { circuitOpenError, isRetryable, timeoutError, toKefuError, type Outcome } from './outcome.js';
+import { mergeBatch, type ResolvedOptions } from './options.js';
+import type { ProfileAggregatorEvents } from './events.js';
+import type { AnyProfileSource, SourceCounters } from './types.js';
+
+type CallResult<T> = { ok: true; value: T } | { ok: false; status: 'timeout' | 'error'; error: KefuError };
+
+export class SourceRunner {
+  readonly name: string;
+  readonly required: boolean;
+  readonly cache: ProfileCache | null;
+  readonly counters: Omit<SourceCounters, 'active' | 'queued' | 'breaker'> = {
+    calls: 0, lookups: 0, ok: 0, errors: 0, timeouts: 0, circuitOpen: 0, cacheHits: 0, staleHits: 0,
+    coalesced: 0, retries: 0, batches: 0, fallbacks: 0,
+  };
+  private readonly inflight = new Map<string, Promise<Outcome>>();
+  private readonly limit: LimitFunction;
+  private readonly breaker: CircuitBreaker;
+  private readonly budget: RetryBudget;
+  private readonly batcher: Batcher | null;
+  private readonly timeoutMs: number;
+  private readonly retries: number;
+  private active = 0;
+  private closed = false;
+
+  constructor(
+    readonly source: AnyProfileSource,
+    private readonly opts: ResolvedOptions,
+    private readonly global: LimitFunction,
+    private readonly events: EventEmitter<ProfileAggregatorEvents>,
+  ) {
+    this.name = source.name;
+    this.required = source.required === true;
+    this.timeoutMs = source.timeoutMs ?? opts.timeoutMs;
+    this.retries = source.idempotent === true ? opts.retry.retries : 0;
+    this.limit = pLimit(source.concurrency ?? opts.sourceConcurrency);
+    this.breaker = new CircuitBreaker(opts.breaker, (from, to) => this.events.emit('circuit', { source: this.name, from, to }));
+    this.budget = new RetryBudget(opts.retry.budgetRatio, opts.retry.budgetMinPerSec);
+    const ttl = source.ttlMs ?? (opts.cache ? opts.cache.ttlMs : 0);
+    this.cache = opts.cache && ttl > 0 ? new ProfileCache(opts.cache.max, ttl, source.staleMs ?? opts.cache.staleMs) : null;
+    if (typeof source.fetchMany === 'function') {
+      const b = mergeBatch(opts.batch, source.batch);
+      this.batcher = new Batcher(b.maxSize, b.windowMs, (uids, settle, probes) => void this.runBatch(uids, settle, probes));
+    } else {
+      this.batcher = null;
+    }
+  }
+
+  get breakerState(): SourceCounters['breaker'] {
+    return this.breaker.state;
+  }
+
+  snapshot(): SourceCounters {
+    return { ...this.counters, active: this.active, queued: this.limit.pendingCount, breaker: this.breaker.state };
+  }
+
+  /** Looks `uid` up at the source, joining a lookup already in flight for it. Never rejects. */
+  load(uid: string): Promise<Outcome> {
+    const existing = this.inflight.get(uid);
+    if (existing !== undefined) {
+      this.counters.coalesced++;
+      return existing;
+    }
+    const p = this.start(uid);
+    this.inflight.set(uid, p);
+    void p.then(() => this.inflight.delete(uid));
+    return p;
+  }
+
+  /** Settles pending batches and stops taking lookups. */
+  close(): void {
+    this.closed = true;
+    this.batcher?.abort({ ok: false, status: 'error', error: new KefuError('KEFU_ERR_CLOSED', 'the profile aggregator was closed') });
+    this.cache?.clear();
+  }
+
+  private start(uid: string): Promise<Outcome> {
+    if (this.closed) {
+      return Promise.resolve({ ok: false, status: 'error', error: new KefuError('KEFU_ERR_CLOSED', 'the profile aggregator was closed') });
+    }
+    const gate = this.breaker.acquire();
+    if (gate === null) {
+      this.counters.circuitOpen++;
+      return Promise.resolve({ ok: false, status: 'circuit-open', error: circuitOpenError(this.name) });
+    }
+    this.counters.lookups++;
+    if (this.batcher !== null) return this.batcher.add(uid, gate === 'probe');
+    const source = this.source;
+    return this.call(1, gate === 'probe' ? 1 : 0, (signal) => source.fetch(uid, { signal })).then((r) => this.settleOne(uid, r));
+  }
+
+  private settleOne(uid: string, r: CallResult<unknown>): Outcome {
+    if (r.ok) {
+      const value = r.value ?? null;
+      this.counters.ok++;
+      this.cache?.set(uid, value);
+      return { ok: true, value };
+    }
+    if (r.status === 'timeout') this.counters.timeouts++;
+    else this.counters.errors++;
+    return r;
+  }
+
+  private async runBatch(uids: string[], settle: Array<(o: Outcome) => void>, probes: number): Promise<void> {
+    const fetchMany = this.source.fetchMany!.bind(this.source);
+    this.counters.batches++;
+    const r = await this.call(uids.length, probes, (signal) => fetchMany(uids, { signal }));
+    if (!r.ok) {
+      for (const s of settle) s(this.settleOne('', r));
+      return;
+    }
+    const answer = r.value;
+    const get: (uid: string) => unknown =
+      answer instanceof Map ? (u) => answer.get(u) : (u) => (Object.prototype.hasOwnProperty.call(answer, u) ? (answer as Record<string, unknown>)[u] : undefined);
+    for (let i = 0; i < uids.length; i++) {
+      const uid = uids[i]!;
+      const v = get(uid);
+      if (v instanceof Error) {
+        this.counters.errors++;
+        settle[i]!({ ok: false, status: 'error', error: toKefuError(this.name, v) });
+      } else {
+        settle[i]!(this.settleOne(uid, { ok: true, value: v ?? null }));
+      }
+    }
+  }
+
+  /**
+   * One call to the source under the limits, the timeout and the retry policy. The timeout starts
+   * before queueing, so a saturated source cannot make a caller wait past it.
+   */
+  private async call<T>(lookups: number, probes: number, fn: (signal: AbortSignal) => Promise<T>): Promise<CallResult<T>> {
+    const started = performance.now();
+    if (this.limit.pendingCount >= this.opts.maxQueue) {
+      const error = new KefuError('KEFU_ERR_PROFILE_SOURCE_FAILED', `profile source "${this.name}" has ${this.opts.maxQueue} calls queued; lookup refused`, {
+        details: { source: this.name, reason: 'queue-full' },
+      });
+      this.breaker.record(true, probes);
+      this.events.emit('fetch', { source: this.name, uids: lookups, status: 'error', ms: 0, error });
+      return { ok: false, status: 'error', error };
+    }
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(), this.timeoutMs);
+    try {
+      const value = await raceSignal(this.limit(() => this.global(() => this.attempts(fn, ac.signal))), ac.signal);
+      this.breaker.record(true, probes);
+      this.events.emit('fetch', { source: this.name, uids: lookups, status: 'ok', ms: performance.now() - started });
+      return { ok: true, value };
+    } catch (err) {
+      const timedOut = ac.signal.aborted;
+      const error = timedOut ? timeoutError(this.name, this.timeoutMs) : toKefuError(this.name, err);
+      const status = timedOut || error.code === 'KEFU_ERR_PROFILE_SOURCE_TIMEOUT' ? 'timeout' : 'error';
+      // A call given up on for any reason is aborted, so that the source releases its socket.
+      if (!timedOut) ac.abort();
+      this.breaker.record(false, probes);
+      this.events.emit('fetch', { source: this.name, uids: lookups, status, ms: performance.now() - started, error });
+      return { ok: false, status, error };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async attempts<T>(fn: (signal: AbortSignal) => Promise<T>, signal: AbortSignal): Promise<T> {
+    if (signal.aborted) throw aborted;
+    this.active++;
+    try {
+      this.budget.deposit();
+      for (let attempt = 0; ; attempt++) {
+        this.counters.calls++;
+        try {
+          return await raceSignal(fn(signal), signal);
+        } catch (err) {
+          if (signal.aborted || err === aborted || attempt >= this.retries) throw err;
+          const error = toKefuError(this.name, err);
+          if (!isRetryable(error) || !this.budget.tryWithdraw()) throw error;
+          this.counters.retries++;
+          this.events.emit('retry', { source: this.name, attempt: attempt + 1, error });
+          const d = this.opts.retry.delayMs;
+          if (d > 0) await sleep(d * (1 + Math.random() * 0.5), signal);
+        }
+      }
+    } finally {
+      this.active--;
+    }
+  }
+}
