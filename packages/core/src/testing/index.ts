@@ -14,3 +14,5 @@ export type { RedisServerHandle, RedisServerOptions } from './environment.js';
 // --- queue: queue store suite ---------------------------------------------------------------------
 
 // --- saga: saga log suite ----------------------------------------------------------------------------
+export { sagaLogSuite, sampleSagaRecord } from './saga-log-suite.js';
+export type { SuiteTestApi, SagaLogFixture, SagaLogSuiteOptions } from './saga-log-suite.js';

@@ -1,0 +1,15 @@
+export { Saga, MAX_SAGA_STEPS } from './saga.js';
+export type { SagaDefinition, SagaStep, StepContext, CompensationContext, ResolvedStep } from './saga.js';
+export { NonRetryableError, defaultIsRetryable, backoffDelay } from './retry.js';
+export type { RetryPolicy, ResolvedRetryPolicy } from './retry.js';
+export { SagaOrchestrator, MAX_RESOLUTION_LENGTH } from './orchestrator.js';
+export type { AnySaga, SagaOrchestratorOptions, StartOptions, StartedSaga, RecoverReport } from './orchestrator.js';
+export type { SagaEvents, SagaEventInfo, StepEventInfo, SagaOutcome } from './events.js';
+export { SagaLog, MAX_LIST_LIMIT, MAX_SAGA_ID_LENGTH } from './saga-log.js';
+export type { SagaLogOptions, SagaLogSupports, SagaListOptions, SagaLogStatus } from './saga-log.js';
+export { MemorySagaLog } from './memory-saga-log.js';
+export type { MemorySagaLogOptions } from './memory-saga-log.js';
+export { LevelSagaLog } from './level-saga-log.js';
+export type { LevelSagaLogOptions } from './level-saga-log.js';
+export { sagaStates, openStates, repairStates } from './types.js';
+export type { SagaState, StepStatus, SagaErrorInfo, StepRecord, SagaRecord } from './types.js';
