@@ -13,6 +13,18 @@ export { GroupCommitWriter } from './storage/index.js';
 export type { BatchOp, BatchTarget, GroupCommitOptions } from './storage/index.js';
 
 // --- hub ---------------------------------------------------------------------------------------
+export { Hub, hubDefaults, HubMetrics, jwtAuthenticator, tokenFromRequest } from './hub/index.js';
+export type {
+  HubMetricsSnapshot, JwtAuthenticatorOptions, Identity, Authenticate, AuthorizeJoin, MessageDraft, BeforeMessageContext,
+  BeforeMessage, CommandContext, CommandHandler, RateLimitOptions, HubOptions, ConversationInfo, DisconnectInfo, HubEvents,
+} from './hub/index.js';
+export { ConversationStore, maxRangeLimit, MemoryConversationStore, LevelConversationStore } from './conversation/index.js';
+export type {
+  LevelConversationStoreOptions, ConversationRecord, CreateConversationInput, StoredMessage, AppendInput, AppendResult,
+  RangeOptions, AddMemberResult, ConversationStoreSupports, StoreStatus,
+} from './conversation/index.js';
+export { Bus, LocalBus, LocalBusNetwork } from './bus/index.js';
+export type { BusEvents, BusOptions, LocalBusOptions } from './bus/index.js';
 
 // --- queue -------------------------------------------------------------------------------------
 

@@ -1,0 +1,248 @@
+/**
+ * LevelDB conversation store. Appends go through the shared GroupCommitWriter, so concurrent
+ * appends (any conversation) share one synced batch: an ack never precedes the fsync.
+ *
+ * Key layout (one `level` database, string keys, \x00 separators so that a conversation's keys
+ * sort together and never interleave with another id that shares a prefix):
+ *   c\0<conv>               conversation record (JSON)
+ *   m\0<conv>\0<seq:16>     message (JSON), seq zero-padded to 16 digits so keys sort by seq
+ *   i\0<conv>\0<cid>        cid index: "<seq>,<ts>"
+ *   u\0<conv>\0<userId>     member (JSON)
+ *
+ * Seq assignment is atomic within this process (one writer per database: LevelDB is
+ * single-process), so `supports.shared` is false: several hub nodes need a shared store
+ * (@kefu/redis). Memory is bounded: records and per-conversation seq state live in LRU caches;
+ * a conversation with appends in flight is pinned outside the LRU until they settle.
+ */
+import { Level } from 'level';
+import { LRUCache } from 'lru-cache';
+import { KefuError, type Sender, type Member } from '@kefu/protocol';
+import { GroupCommitWriter, type BatchOp } from '../storage/index.js';
+import { ConversationStore, closedConversation, notFound, notMember } from './conversation-store.js';
+import type { AddMemberResult, AppendInput, AppendResult, ConversationRecord, ConversationStoreSupports, StoredMessage } from './types.js';
+
+export interface LevelConversationStoreOptions {
+  /** Directory of the LevelDB database. */
+  location: string;
+  /**
+   * fsync each batch before acking its appends.
+   * @defaultValue true
+   */
+  sync?: boolean;
+  /**
+   * Conversations whose record and last seq are cached in memory.
+   * @defaultValue 10000
+   */
+  cacheSize?: number;
+}
+
+interface SeqState {
+  last: number;
+  /** Appends assigned a seq but not yet durable. */
+  pending: number;
+  /** cid -> the in-flight append, so a retry racing its original gets the same answer. */
+  inflight: Map<string, Promise<AppendResult>> | undefined;
+}
+
+const SEP = '\x00';
+const pad = (seq: number): string => String(seq).padStart(16, '0');
+const convKey = (c: string): string => `c${SEP}${c}`;
+const msgPrefix = (c: string): string => `m${SEP}${c}${SEP}`;
+const cidKey = (c: string, cid: string): string => `i${SEP}${c}${SEP}${cid}`;
+const memberPrefix = (c: string): string => `u${SEP}${c}${SEP}`;
+
+export class LevelConversationStore extends ConversationStore {
+  readonly supports: ConversationStoreSupports = { persistent: true, shared: false };
+  readonly location: string;
+  readonly #db: Level<string, string>;
+  readonly #writer: GroupCommitWriter;
+  readonly #records: LRUCache<string, ConversationRecord>;
+  readonly #seqs: LRUCache<string, SeqState>;
+  readonly #pinned = new Map<string, SeqState>();
+  /** Loads of a conversation's last seq in progress, so concurrent first appends share one. */
+  readonly #loading = new Map<string, Promise<SeqState>>();
+
+  constructor(options: LevelConversationStoreOptions) {
+    super();
+    if (typeof options !== 'object' || options === null || typeof options.location !== 'string' || options.location === '') {
+      throw new TypeError('options.location must be a non-empty string');
+    }
+    const o = { sync: true, cacheSize: 10_000, ...options };
+    if (!Number.isInteger(o.cacheSize) || o.cacheSize < 1) throw new RangeError('options.cacheSize must be a positive integer');
+    this.location = o.location;
+    this.#db = new Level<string, string>(o.location);
+    this.#writer = new GroupCommitWriter(this.#db, { sync: o.sync });
+    this.#records = new LRUCache({ max: o.cacheSize });
+    this.#seqs = new LRUCache({ max: o.cacheSize });
+  }
+
+  protected async _open(): Promise<void> {
+    await this.#db.open();
+  }
+
+  protected async _close(): Promise<void> {
+    await this.#writer.close();
+    await this.#db.close();
+    this.#records.clear();
+    this.#seqs.clear();
+  }
+
+  async #record(id: string): Promise<ConversationRecord | undefined> {
+    const cached = this.#records.get(id);
+    if (cached) return cached;
+    const raw = await this.#db.get(convKey(id));
+    if (raw === undefined) return undefined;
+    const rec = JSON.parse(raw) as ConversationRecord;
+    this.#records.set(id, rec);
+    return rec;
+  }
+
+  async #mustRecord(id: string): Promise<ConversationRecord> {
+    const r = await this.#record(id);
+    if (!r) throw notFound(id);
+    return r;
+  }
+
+  protected async _create(record: ConversationRecord): Promise<ConversationRecord> {
+    if (await this.#record(record.id)) throw new KefuError('KEFU_ERR_INVALID_ARGUMENT', `conversation "${record.id}" already exists`);
+    const member: Member = { ...record.visitor, readSeq: 0 };
+    await this.#writer.write([
+      { type: 'put', key: convKey(record.id), value: JSON.stringify(record) },
+      { type: 'put', key: memberPrefix(record.id) + member.id, value: JSON.stringify(member) },
+    ]);
+    this.#records.set(record.id, record);
+    return { ...record };
+  }
+
+  protected async _get(id: string): Promise<ConversationRecord | undefined> {
+    const r = await this.#record(id);
+    return r ? { ...r } : undefined;
+  }
+
+  protected async _closeConversation(id: string, reason: string | undefined): Promise<ConversationRecord> {
+    const r = { ...(await this.#mustRecord(id)), closed: true };
+    if (reason !== undefined) r.closedReason = reason;
+    await this.#writer.write([{ type: 'put', key: convKey(id), value: JSON.stringify(r) }]);
+    this.#records.set(id, r);
+    return { ...r };
+  }
+
+  #seqState(conv: string): SeqState | Promise<SeqState> {
+    const s = this.#pinned.get(conv) ?? this.#seqs.get(conv);
+    if (s) return s;
+    let p = this.#loading.get(conv);
+    if (!p) {
+      p = this.#loadLast(conv).then((last) => {
+        this.#loading.delete(conv);
+        // Another path may have created the state while the read was in flight.
+        const again = this.#pinned.get(conv) ?? this.#seqs.get(conv);
+        if (again) return again;
+        const st: SeqState = { last, pending: 0, inflight: undefined };
+        this.#seqs.set(conv, st);
+        return st;
+      }, (err: unknown) => { this.#loading.delete(conv); throw err; });
+      this.#loading.set(conv, p);
+    }
+    return p;
+  }
+
+  async #loadLast(conv: string): Promise<number> {
+    const prefix = msgPrefix(conv);
+    const keys = await this.#db.keys({ gte: prefix, lt: `m${SEP}${conv}\x01`, reverse: true, limit: 1 }).all();
+    const k = keys[0];
+    return k === undefined ? 0 : Number(k.slice(prefix.length));
+  }
+
+  protected async _append(conv: string, input: AppendInput): Promise<AppendResult> {
+    const rec = await this.#mustRecord(conv);
+    const got = this.#seqState(conv);
+    const st = got instanceof Promise ? await got : got;
+    const racing = st.inflight?.get(input.cid);
+    if (racing) return racing.then((r) => ({ seq: r.seq, ts: r.ts, dup: true }));
+    const idx = await this.#db.get(cidKey(conv, input.cid));
+    if (idx !== undefined) {
+      const comma = idx.indexOf(',');
+      return { seq: Number(idx.slice(0, comma)), ts: Number(idx.slice(comma + 1)), dup: true };
+    }
+    // Re-check after the awaits above: a racing append of the same cid may have started meanwhile.
+    const racing2 = st.inflight?.get(input.cid);
+    if (racing2) return racing2.then((r) => ({ seq: r.seq, ts: r.ts, dup: true }));
+    if (rec.closed || this.#records.get(conv)?.closed) throw closedConversation(conv);
+    const seq = ++st.last;
+    const ts = Date.now();
+    const m: StoredMessage = { seq, cid: input.cid, from: input.from, body: input.body, ts };
+    if (input.data !== undefined) m.data = input.data;
+    const ops: BatchOp[] = [
+      { type: 'put', key: msgPrefix(conv) + pad(seq), value: JSON.stringify(m) },
+      { type: 'put', key: cidKey(conv, input.cid), value: `${seq},${ts}` },
+    ];
+    if (st.pending++ === 0) { this.#pinned.set(conv, st); this.#seqs.delete(conv); }
+    const p = this.#writer.write(ops).then((): AppendResult => ({ seq, ts, dup: false }));
+    (st.inflight ??= new Map()).set(input.cid, p);
+    try {
+      return await p;
+    } finally {
+      st.inflight.delete(input.cid);
+      if (st.inflight.size === 0) st.inflight = undefined;
+      if (--st.pending === 0) { this.#pinned.delete(conv); this.#seqs.set(conv, st); }
+    }
+  }
+
+  protected async _range(conv: string, after: number, limit: number): Promise<StoredMessage[]> {
+    await this.#mustRecord(conv);
+    const values = await this.#db.values({ gt: msgPrefix(conv) + pad(after), lt: `m${SEP}${conv}\x01`, limit }).all();
+    return values.map((v) => JSON.parse(v) as StoredMessage);
+  }
+
+  protected async _lastSeq(conv: string): Promise<number> {
+    await this.#mustRecord(conv);
+    const got = this.#seqState(conv);
+    return (got instanceof Promise ? await got : got).last;
+  }
+
+  async #member(conv: string, userId: string): Promise<Member | undefined> {
+    const raw = await this.#db.get(memberPrefix(conv) + userId);
+    return raw === undefined ? undefined : (JSON.parse(raw) as Member);
+  }
+
+  protected async _addMember(conv: string, sender: Sender): Promise<AddMemberResult> {
+    await this.#mustRecord(conv);
+    const existing = await this.#member(conv, sender.id);
+    if (existing) return { added: false, member: existing };
+    const member: Member = { ...sender, readSeq: 0 };
+    await this.#writer.write([{ type: 'put', key: memberPrefix(conv) + sender.id, value: JSON.stringify(member) }]);
+    return { added: true, member };
+  }
+
+  protected async _removeMember(conv: string, userId: string): Promise<boolean> {
+    await this.#mustRecord(conv);
+    if (!(await this.#member(conv, userId))) return false;
+    await this.#writer.write([{ type: 'del', key: memberPrefix(conv) + userId }]);
+    return true;
+  }
+
+  protected async _members(conv: string): Promise<Member[]> {
+    await this.#mustRecord(conv);
+    const prefix = memberPrefix(conv);
+    // Bounded: a conversation's member list is small by nature, but never read more than 1,000.
+    const values = await this.#db.values({ gte: prefix, lt: `u${SEP}${conv}\x01`, limit: 1000 }).all();
+    return values.map((v) => JSON.parse(v) as Member);
+  }
+
+  protected async _isMember(conv: string, userId: string): Promise<boolean> {
+    await this.#mustRecord(conv);
+    return (await this.#member(conv, userId)) !== undefined;
+  }
+
+  protected async _markRead(conv: string, userId: string, seq: number): Promise<number> {
+    await this.#mustRecord(conv);
+    const m = await this.#member(conv, userId);
+    if (!m) throw notMember(conv, userId);
+    const last = await this._lastSeq(conv);
+    const s = Math.min(seq, last);
+    if (s <= m.readSeq) return m.readSeq;
+    m.readSeq = s;
+    await this.#writer.write([{ type: 'put', key: memberPrefix(conv) + userId, value: JSON.stringify(m) }]);
+    return s;
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * Per-socket state. Kept deliberately small (the idle-connection memory target is 8 KB RSS):
+ * plain fields, maps allocated only when a connection first needs them, no closures (the socket
+ * listeners are shared module functions that find this object through a symbol on the socket).
+ */
+import type { WebSocket } from 'ws';
+import type { Sender } from '@kefu/protocol';
+import type { Identity } from './types.js';
+
+export const kConn: unique symbol = Symbol('kefu.connection');
+
+export interface SocketWithConn extends WebSocket {
+  [kConn]?: Connection;
+}
+
+export class Connection {
+  readonly ws: SocketWithConn;
+  readonly identity: Identity;
+  readonly session: number;
+  /** Conversations this socket is in; allocated on first join. */
+  convs: Set<string> | undefined = undefined;
+  /** Token bucket. */
+  tokens: number;
+  refillAt: number;
+  strikes = 0;
+  /** Cleared by each sweep, set by each pong. */
+  alive = true;
+  /** Sweep tick of the last inbound frame (the idle clock). */
+  lastTick: number;
+  /** conv -> time of the last forwarded `typing on`; allocated on first typing frame. */
+  typingAt: Map<string, number> | undefined = undefined;
+  /** conv -> live frames held back while a resume replays that conversation. */
+  replay: Map<string, { frames: string[]; bytes: number }> | undefined = undefined;
+  /** Close code Kefu chose for this socket (0: none yet). */
+  closeCode = 0;
+  /** No more frames are sent or handled once set. */
+  closed = false;
+  #sender: Sender | undefined;
+
+  constructor(ws: SocketWithConn, identity: Identity, session: number, tick: number, burst: number) {
+    this.ws = ws;
+    this.identity = identity;
+    this.session = session;
+    this.lastTick = tick;
+    this.tokens = burst;
+    this.refillAt = Date.now();
+  }
+
+  /** The public sender object of this identity, built once. */
+  get sender(): Sender {
+    if (!this.#sender) {
+      const s: Sender = { id: this.identity.id, role: this.identity.role };
+      if (this.identity.name !== undefined) s.name = this.identity.name;
+      this.#sender = s;
+    }
+    return this.#sender;
+  }
+}
+
+/** Token bucket: true when a frame may pass. Refill is computed lazily, no timer. */
+export function takeToken(c: Connection, now: number, perSec: number, burst: number): boolean {
+  if (c.tokens < 1) {
+    const add = ((now - c.refillAt) * perSec) / 1000;
+    if (add > 0) {
+      c.tokens = Math.min(burst, c.tokens + add);
+      c.refillAt = now;
+    }
+    if (c.tokens < 1) return false;
+  } else if (c.tokens < burst) {
+    const add = ((now - c.refillAt) * perSec) / 1000;
+    c.tokens = Math.min(burst, c.tokens + add);
+    c.refillAt = now;
+  } else {
+    c.refillAt = now;
+  }
+  c.tokens -= 1;
+  return true;
+}

@@ -1,0 +1,814 @@
+/**
+ * The connection hub: accepts authenticated kefu.v1 WebSockets from the host's HTTP server,
+ * runs conversations (open/join/leave/send/typing/read/resume), fans messages out to members
+ * on this node directly and to other nodes through the bus.
+ *
+ * Topics on the bus: `c:<conv>` (encoded frames for a conversation's sockets),
+ * `u:<tenant>\0<user>` (frames for a user's sockets, or `!`+JSON membership controls),
+ * `a:<tenant>` (agent presence, for the tenant's agents).
+ */
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'eventemitter3';
+import { WebSocketServer, type RawData } from 'ws';
+import {
+  KefuError, isKefuError, isValidId, checkData, decodeClientFrame, encodeFrame, CloseCode, PROTOCOL, PROTOCOL_VERSION,
+  type ClientFrame, type ServerFrame, type KefuErrorCode, type JsonObject, type Sender, type PresenceStatus,
+  type SendFrame, type ResumeFrame, type CommandFrame, type MessageFrame, type Member,
+} from '@kefu/protocol';
+import type { ConversationStore } from '../conversation/conversation-store.js';
+import type { StoredMessage } from '../conversation/types.js';
+import type { Bus } from '../bus/bus.js';
+import { Connection, kConn, takeToken, type SocketWithConn } from './connection.js';
+import { HubMetrics } from './metrics.js';
+import { resolveHubOptions, type ResolvedHubOptions } from './options.js';
+import { refuseUpgrade, offersProtocol, noop } from './upgrade.js';
+import type {
+  CommandHandler, ConversationInfo, HubEvents, HubOptions, Identity, MessageDraft,
+} from './types.js';
+
+const CMD_NAME = /^[A-Za-z][A-Za-z0-9._:-]{0,63}$/;
+
+interface Echo { ref?: string; conv?: string; cid?: string }
+
+interface MembershipControl { op: 'join' | 'leave'; conv: string; reason?: string; joined?: string }
+
+function userKey(tenant: string, id: string): string {
+  return `${tenant}\x00${id}`;
+}
+
+// Shared socket listeners: one function each for all sockets, `this` is the socket.
+function onSocketMessage(this: SocketWithConn, data: RawData, isBinary: boolean): void {
+  const c = this[kConn];
+  if (c) (c as Connection & { hub: Hub }).hub._frame(c, data, isBinary);
+}
+function onSocketClose(this: SocketWithConn, code: number, reason: Buffer): void {
+  const c = this[kConn];
+  if (c) (c as Connection & { hub: Hub }).hub._closed(c, code, reason);
+}
+function onSocketPong(this: SocketWithConn): void {
+  const c = this[kConn];
+  if (c) c.alive = true;
+}
+
+export class Hub extends EventEmitter<HubEvents> {
+  readonly store: ConversationStore;
+  readonly bus: Bus;
+  readonly metrics: HubMetrics;
+  readonly #o: ResolvedHubOptions;
+  readonly #wss: WebSocketServer;
+  readonly #conns = new Set<Connection>();
+  readonly #rooms = new Map<string, Set<Connection>>();
+  readonly #users = new Map<string, Set<Connection>>();
+  readonly #agents = new Map<string, Set<Connection>>();
+  readonly #away = new Set<string>();
+  readonly #commands = new Map<string, CommandHandler>();
+  readonly #attached: Array<{ server: Server; listener: (req: IncomingMessage, socket: Duplex, head: Buffer) => void }> = [];
+  readonly #idleTicks: number;
+  readonly #limitsJson: string;
+  #timer: NodeJS.Timeout;
+  #session = 0;
+  #tick = 0;
+  #inflight = 0;
+  #drainWaiters: Array<() => void> = [];
+  #closing: Promise<void> | undefined;
+
+  constructor(options: HubOptions) {
+    super();
+    this.#o = resolveHubOptions(options);
+    this.store = this.#o.store;
+    this.bus = this.#o.bus;
+    this.metrics = new HubMetrics(() => this.#conns.size);
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      perMessageDeflate: false,
+      clientTracking: false,
+      maxPayload: this.#o.maxPayload,
+      handleProtocols: (protocols) => (protocols.has(PROTOCOL) ? PROTOCOL : false),
+    });
+    this.#idleTicks = this.#o.idleTimeoutMs === 0 ? 0 : Math.ceil(this.#o.idleTimeoutMs / this.#o.heartbeatMs);
+    this.#limitsJson = JSON.stringify({
+      maxPayload: this.#o.maxPayload, maxBody: this.#o.maxBody, ratePerSec: this.#o.rateLimit.perSec,
+      rateBurst: this.#o.rateLimit.burst, maxConversations: this.#o.maxConversationsPerConnection,
+    });
+    this.bus.on('message', (topic, payload) => this.#fromBus(topic, payload));
+    this.bus.on('error', (err) => this.emit('error', err));
+    // Deferred open: the first store operation would open it too; this surfaces failures early.
+    this.store.open().catch((err: unknown) => this.emit('error', err as Error));
+    this.#timer = setInterval(() => this.#sweep(), this.#o.heartbeatMs);
+    this.#timer.unref();
+  }
+
+  /** Open sockets on this node. */
+  get connections(): number {
+    return this.#conns.size;
+  }
+
+  /** True when the user has at least one socket on this node. */
+  isOnline(tenant: string, userId: string): boolean {
+    return this.#users.has(userKey(tenant, userId));
+  }
+
+  /** Handles WebSocket upgrades on `server` for `path` (exact match, query ignored). */
+  attach(server: Server, options: { path?: string } = {}): this {
+    const path = options.path ?? '/kefu';
+    if (typeof path !== 'string' || !path.startsWith('/')) throw new TypeError('options.path must start with "/"');
+    const listener = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+      const url = req.url ?? '';
+      const q = url.indexOf('?');
+      if ((q === -1 ? url : url.slice(0, q)) !== path) return;
+      this.handleUpgrade(req, socket, head);
+    };
+    server.on('upgrade', listener);
+    this.#attached.push({ server, listener });
+    return this;
+  }
+
+  /**
+   * Upgrades one request, after the origin, subprotocol and authentication checks. Refusals are
+   * plain HTTP responses (403 origin, 400 subprotocol, 401/403 authentication, 503 shutting down).
+   */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', noop);
+    if (this.#closing) return refuseUpgrade(socket, 503, 'KEFU_ERR_SHUTTING_DOWN', 'server is shutting down');
+    if (this.#o.origins) {
+      const origin = req.headers.origin;
+      if (typeof origin !== 'string' || !this.#o.origins.has(origin)) return refuseUpgrade(socket, 403, 'KEFU_ERR_ORIGIN_NOT_ALLOWED', 'origin not allowed');
+    }
+    if (!offersProtocol(req)) return refuseUpgrade(socket, 400, 'KEFU_ERR_INVALID_ARGUMENT', `subprotocol ${PROTOCOL} required`);
+    let pending: ReturnType<HubOptions['authenticate']>;
+    try {
+      pending = this.#o.authenticate(req);
+    } catch (err) {
+      return this.#refuseAuth(socket, err);
+    }
+    Promise.resolve(pending).then((identity) => {
+      if (this.#closing) return refuseUpgrade(socket, 503, 'KEFU_ERR_SHUTTING_DOWN', 'server is shutting down');
+      if (!identity) return refuseUpgrade(socket, 401, 'KEFU_ERR_UNAUTHORIZED', 'not authenticated');
+      const bad = identityProblem(identity);
+      if (bad) {
+        this.emit('error', new KefuError('KEFU_ERR_INTERNAL', `authenticate returned an invalid identity: ${bad}`));
+        return refuseUpgrade(socket, 401, 'KEFU_ERR_UNAUTHORIZED', 'not authenticated');
+      }
+      if (socket.destroyed) return;
+      socket.removeListener('error', noop);
+      this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws as SocketWithConn, identity));
+    }, (err: unknown) => this.#refuseAuth(socket, err));
+  }
+
+  #refuseAuth(socket: Duplex, err: unknown): void {
+    if (isKefuError(err, 'KEFU_ERR_FORBIDDEN')) return refuseUpgrade(socket, 403, 'KEFU_ERR_FORBIDDEN', err.message);
+    refuseUpgrade(socket, 401, 'KEFU_ERR_UNAUTHORIZED', isKefuError(err, 'KEFU_ERR_UNAUTHORIZED') ? err.message : 'not authenticated');
+  }
+
+  #accept(ws: SocketWithConn, identity: Identity): void {
+    if (this.#closing) { ws.close(CloseCode.GOING_AWAY, 'server shutting down'); return; }
+    const conn = new Connection(ws, identity, ++this.#session, this.#tick, this.#o.rateLimit.burst);
+    (conn as Connection & { hub: Hub }).hub = this;
+    ws[kConn] = conn;
+    ws.on('message', onSocketMessage);
+    ws.on('close', onSocketClose);
+    ws.on('pong', onSocketPong);
+    ws.on('error', noop);
+    this.#conns.add(conn);
+    this.metrics.counts.connectionsTotal++;
+    const key = userKey(identity.tenant, identity.id);
+    let mine = this.#users.get(key);
+    if (!mine) {
+      mine = new Set();
+      this.#users.set(key, mine);
+      this.#busCall(this.bus.subscribe(`u:${key}`));
+    }
+    mine.add(conn);
+    const user: Sender & { tenant: string } = { ...conn.sender, tenant: identity.tenant };
+    ws.send(`{"t":"welcome","v":${PROTOCOL_VERSION},"session":"${conn.session}","user":${JSON.stringify(user)},"heartbeatMs":${this.#o.heartbeatMs},"limits":${this.#limitsJson}}`);
+    if (identity.role === 'agent') {
+      let agents = this.#agents.get(identity.tenant);
+      if (!agents) {
+        agents = new Set();
+        this.#agents.set(identity.tenant, agents);
+        this.#busCall(this.bus.subscribe(`a:${identity.tenant}`));
+      }
+      agents.add(conn);
+      if (mine.size === 1) this.#presence(identity.tenant, conn.sender, 'online');
+    }
+    this.emit('connection', { session: conn.session, identity });
+  }
+
+  /** @internal Socket close: drop every index entry of the connection. */
+  _closed(conn: Connection, code: number, reason: Buffer): void {
+    conn.closed = true;
+    if (!this.#conns.delete(conn)) return;
+    if (conn.convs) for (const conv of conn.convs) this.#leaveRoom(conn, conv);
+    const { tenant, id, role } = conn.identity;
+    const key = userKey(tenant, id);
+    const mine = this.#users.get(key);
+    let last = false;
+    if (mine) {
+      mine.delete(conn);
+      if (mine.size === 0) { last = true; this.#users.delete(key); this.#busCall(this.bus.unsubscribe(`u:${key}`)); }
+    }
+    if (role === 'agent') {
+      const agents = this.#agents.get(tenant);
+      if (agents) {
+        agents.delete(conn);
+        if (agents.size === 0) { this.#agents.delete(tenant); this.#busCall(this.bus.unsubscribe(`a:${tenant}`)); }
+      }
+      if (last) { this.#away.delete(key); this.#presence(tenant, conn.sender, 'offline'); }
+    }
+    this.emit('disconnect', { session: conn.session, identity: conn.identity, code: conn.closeCode || code, reason: reason.toString() });
+  }
+
+  /** @internal One inbound frame. Synchronous until a handler needs the store. */
+  _frame(conn: Connection, data: RawData, isBinary: boolean): void {
+    if (conn.closed) return;
+    this.metrics.counts.framesIn++;
+    conn.lastTick = this.#tick;
+    const rl = this.#o.rateLimit;
+    if (!takeToken(conn, Date.now(), rl.perSec, rl.burst)) {
+      this.metrics.counts.rateLimited++;
+      if (++conn.strikes > rl.strikes) return this.#close(conn, CloseCode.POLICY_VIOLATION, 'rate limit abuse');
+      return this.#error(conn, 'KEFU_ERR_RATE_LIMITED', `more than ${rl.perSec} frames/s (burst ${rl.burst})`);
+    }
+    if (isBinary) return this.#error(conn, 'KEFU_ERR_BINARY_FRAME', 'binary frames are not part of kefu.v1');
+    const r = decodeClientFrame((data as Buffer).toString(), { maxBody: this.#o.maxBody });
+    if (!r.ok) return this.#error(conn, r.error.code, r.error.message, r.error);
+    const f: ClientFrame = r.frame;
+    switch (f.t) {
+      case 'send':
+        if (!conn.convs?.has(f.conv)) return this.#notMember(conn, f.conv, f.cid);
+        return this.#run(conn, this.#send(conn, f), f);
+      case 'open':
+        if (conn.identity.role !== 'visitor') return this.#error(conn, 'KEFU_ERR_FORBIDDEN', 'only visitors open conversations', f);
+        return this.#run(conn, this.#open(conn, f.ref, f.data), f);
+      case 'join':
+        return this.#run(conn, this.#join(conn, f.ref, f.conv, true), f);
+      case 'resume':
+        return this.#run(conn, this.#resume(conn, f), f);
+      case 'leave':
+        if (!conn.convs?.has(f.conv)) return this.#notMember(conn, f.conv);
+        return this.#run(conn, this.#leave(conn, f.ref, f.conv), f);
+      case 'typing':
+        if (!conn.convs?.has(f.conv)) return this.#notMember(conn, f.conv);
+        return this.#typing(conn, f.conv, f.on);
+      case 'read':
+        if (!conn.convs?.has(f.conv)) return this.#notMember(conn, f.conv);
+        return this.#run(conn, this.#read(conn, f.conv, f.seq), f);
+      case 'presence': {
+        if (conn.identity.role !== 'agent') return this.#error(conn, 'KEFU_ERR_FORBIDDEN', 'only agents set presence');
+        const key = userKey(conn.identity.tenant, conn.identity.id);
+        const was = this.#away.has(key);
+        if (f.status === 'away' && !was) { this.#away.add(key); this.#presence(conn.identity.tenant, conn.sender, 'away'); }
+        else if (f.status === 'online' && was) { this.#away.delete(key); this.#presence(conn.identity.tenant, conn.sender, 'online'); }
+        return;
+      }
+      case 'cmd':
+        return this.#run(conn, this.#command(conn, f), f);
+      case 'ping':
+        return this.#write(conn, f.ref === undefined ? '{"t":"pong"}' : encodeFrame({ t: 'pong', ref: f.ref }));
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // frame handlers
+  // ---------------------------------------------------------------------------------------------
+
+  async #send(conn: Connection, f: SendFrame): Promise<void> {
+    const t0 = performance.now();
+    let body = f.body;
+    let data = f.data;
+    if (this.#o.beforeMessage) {
+      const draft: MessageDraft = { body };
+      if (data !== undefined) draft.data = data;
+      const out = await this.#o.beforeMessage({ identity: conn.identity, conversation: f.conv, cid: f.cid, message: draft });
+      const bad = draftProblem(out, this.#o.maxBody);
+      if (bad) throw new KefuError('KEFU_ERR_INTERNAL', `beforeMessage returned an invalid message: ${bad}`);
+      body = out.body;
+      data = out.data;
+    }
+    const input = data === undefined ? { cid: f.cid, from: conn.sender, body } : { cid: f.cid, from: conn.sender, body, data };
+    const r = await this.store.append(f.conv, input);
+    if (r.dup) {
+      this.metrics.counts.duplicates++;
+      this.#write(conn, `{"t":"ack","conv":${JSON.stringify(f.conv)},"cid":${JSON.stringify(f.cid)},"seq":${r.seq},"ts":${r.ts},"dup":true}`);
+      return;
+    }
+    this.#delivered(f.conv, r.seq, f.cid, conn.sender, body, r.ts, data, conn);
+    this.#write(conn, `{"t":"ack","conv":${JSON.stringify(f.conv)},"cid":${JSON.stringify(f.cid)},"seq":${r.seq},"ts":${r.ts}}`);
+    this.metrics.observeAck((performance.now() - t0) / 1000);
+  }
+
+  /** A stored message: encode once, deliver locally, publish for other nodes, emit. */
+  #delivered(conv: string, seq: number, cid: string, from: Sender, body: string, ts: number, data: JsonObject | undefined, except?: Connection): void {
+    this.metrics.counts.messagesStored++;
+    const frame: MessageFrame = { t: 'msg', conv, seq, cid, from, body, ts };
+    if (data !== undefined) frame.data = data;
+    const s = encodeFrame(frame);
+    this.#fanout(conv, s, except);
+    this.#busCall(this.bus.publish(`c:${conv}`, s));
+    if (this.listenerCount('message') > 0) {
+      const info: Parameters<HubEvents['message']>[0] = { conv, seq, cid, from, body, ts };
+      if (data !== undefined) info.data = data;
+      this.emit('message', info);
+    }
+  }
+
+  async #open(conn: Connection, ref: string, data: JsonObject | undefined): Promise<void> {
+    this.#checkCapacity(conn);
+    const input = data === undefined
+      ? { tenant: conn.identity.tenant, visitor: conn.sender }
+      : { tenant: conn.identity.tenant, visitor: conn.sender, data };
+    const rec = await this.store.createConversation(input);
+    if (conn.closed) return;
+    this.#checkCapacity(conn);
+    this.#enterRoom(conn, rec.id);
+    const joined: ServerFrame = { t: 'joined', ref, conv: rec.id, seq: 0, members: [{ ...conn.sender, readSeq: 0 }] };
+    if (rec.data !== undefined) joined.data = rec.data;
+    this.#write(conn, encodeFrame(joined));
+    this.emit('conversation', rec);
+    this.emit('join', { conv: rec.id, user: conn.sender });
+  }
+
+  #checkCapacity(conn: Connection): void {
+    if ((conn.convs?.size ?? 0) >= this.#o.maxConversationsPerConnection) {
+      throw new KefuError('KEFU_ERR_TOO_MANY_CONVERSATIONS', `a connection may be in at most ${this.#o.maxConversationsPerConnection} conversations`);
+    }
+  }
+
+  /** Makes `conn` a member of `conv` (authorising when it is not in it yet). */
+  async #admit(conn: Connection, conv: string): Promise<boolean> {
+    if (conn.convs?.has(conv)) return true;
+    this.#checkCapacity(conn);
+    const rec = await this.store.getConversation(conv);
+    // Another tenant's conversation answers exactly like a missing one: ids do not leak.
+    if (!rec || rec.tenant !== conn.identity.tenant) throw new KefuError('KEFU_ERR_CONVERSATION_NOT_FOUND', `no conversation "${conv}"`);
+    const identity = conn.identity;
+    let allowed = await this.store.isMember(conv, identity.id);
+    if (!allowed) {
+      allowed = this.#o.authorizeJoin
+        ? (await this.#o.authorizeJoin(identity, rec)) === true
+        : identity.role === 'agent' || rec.visitor.id === identity.id;
+    }
+    if (!allowed) throw new KefuError('KEFU_ERR_FORBIDDEN', `may not join "${conv}"`);
+    const { added } = await this.store.addMember(conv, conn.sender);
+    if (conn.closed) return false;
+    if (!conn.convs?.has(conv)) {
+      this.#checkCapacity(conn);
+      this.#enterRoom(conn, conv);
+    }
+    if (added) {
+      this.#toConversation(conv, encodeFrame({ t: 'member', conv, user: conn.sender, joined: true }), conn);
+      this.emit('join', { conv, user: conn.sender });
+    }
+    return true;
+  }
+
+  async #join(conn: Connection, ref: string | undefined, conv: string, reply: boolean): Promise<void> {
+    if (!(await this.#admit(conn, conv)) || !reply) return;
+    this.#write(conn, await this.#joinedFrame(conv, ref));
+  }
+
+  async #joinedFrame(conv: string, ref: string | undefined): Promise<string> {
+    const [seq, members, rec] = await Promise.all([this.store.lastSeq(conv), this.store.members(conv), this.store.getConversation(conv)]);
+    const f: ServerFrame = { t: 'joined', conv, seq, members };
+    if (ref !== undefined) f.ref = ref;
+    if (rec?.data !== undefined) f.data = rec.data;
+    return encodeFrame(f);
+  }
+
+  /**
+   * Replays seq > after page by page, then live messages, with no gap and no duplicate: the
+   * socket enters the room before the first read, live frames for this conversation are held
+   * back while replaying, and only those past the last replayed seq are flushed.
+   */
+  async #resume(conn: Connection, f: ResumeFrame): Promise<void> {
+    if (conn.replay?.has(f.conv)) throw new KefuError('KEFU_ERR_INVALID_FRAME', `a resume of "${f.conv}" is already running`);
+    if (!(await this.#admit(conn, f.conv))) return;
+    const held = { frames: [] as string[], bytes: 0 };
+    (conn.replay ??= new Map()).set(f.conv, held);
+    let last = f.after;
+    let count = 0;
+    try {
+      for (;;) {
+        const page: StoredMessage[] = await this.store.range(f.conv, { after: last, limit: this.#o.resumePageSize });
+        if (conn.closed) return;
+        for (const m of page) {
+          const mf: MessageFrame = { t: 'msg', conv: f.conv, seq: m.seq, cid: m.cid, from: m.from, body: m.body, ts: m.ts };
+          if (m.data !== undefined) mf.data = m.data;
+          this.#write(conn, encodeFrame(mf));
+          last = m.seq;
+        }
+        count += page.length;
+        if (page.length < this.#o.resumePageSize || conn.closed) break;
+        await this.#drainSocket(conn);
+        if (conn.closed) return;
+      }
+    } finally {
+      conn.replay?.delete(f.conv);
+      if (conn.replay?.size === 0) conn.replay = undefined;
+    }
+    for (const s of held.frames) {
+      if (s.startsWith('{"t":"msg"')) {
+        const seq = (JSON.parse(s) as MessageFrame).seq;
+        if (seq <= last) continue;
+        last = seq;
+        count++;
+      }
+      this.#write(conn, s);
+    }
+    this.metrics.counts.replayedMessages += count;
+    this.#write(conn, encodeFrame({ t: 'resumed', ref: f.ref, conv: f.conv, after: f.after, seq: last, count }));
+  }
+
+  /** Lets a replay wait (bounded) while the socket's send buffer is over half the high-water mark. */
+  async #drainSocket(conn: Connection): Promise<void> {
+    const limit = this.#o.highWaterMark / 2;
+    for (let i = 0; i < 500 && !conn.closed && conn.ws.bufferedAmount > limit; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  async #leave(conn: Connection, ref: string, conv: string): Promise<void> {
+    await this.store.removeMember(conv, conn.identity.id);
+    this.#applyMembership(conn.identity.tenant, conn.identity.id, { op: 'leave', conv }, conn, ref);
+    this.#busCall(this.bus.publish(`u:${userKey(conn.identity.tenant, conn.identity.id)}`, `!${JSON.stringify({ op: 'leave', conv })}`));
+    this.#toConversation(conv, encodeFrame({ t: 'member', conv, user: conn.sender, joined: false }));
+    this.emit('leave', { conv, user: conn.sender });
+  }
+
+  #typing(conn: Connection, conv: string, on: boolean): void {
+    if (on && this.#o.typingThrottleMs > 0) {
+      const now = Date.now();
+      const at = conn.typingAt?.get(conv);
+      if (at !== undefined && now - at < this.#o.typingThrottleMs) return;
+      (conn.typingAt ??= new Map()).set(conv, now);
+    } else if (!on) {
+      conn.typingAt?.delete(conv);
+    }
+    this.#toConversation(conv, encodeFrame({ t: 'typing', conv, from: conn.sender, on }), conn);
+    this.emit('typing', { conv, from: conn.sender, on });
+  }
+
+  async #read(conn: Connection, conv: string, seq: number): Promise<void> {
+    const now = await this.store.markRead(conv, conn.identity.id, seq);
+    this.#toConversation(conv, encodeFrame({ t: 'read', conv, from: conn.sender, seq: now }));
+    this.emit('read', { conv, from: conn.sender, seq: now });
+  }
+
+  async #command(conn: Connection, f: CommandFrame): Promise<void> {
+    const handler = this.#commands.get(f.name);
+    if (!handler) throw new KefuError('KEFU_ERR_UNKNOWN_COMMAND', `no command "${f.name}"`);
+    if (f.conv !== undefined && !conn.convs?.has(f.conv)) throw new KefuError('KEFU_ERR_NOT_MEMBER', `not a member of "${f.conv}"`);
+    const ctx = f.conv === undefined ? { identity: conn.identity } : { identity: conn.identity, conv: f.conv };
+    const out = await handler(ctx, f.args ?? {});
+    const res: ServerFrame = { t: 'result', ref: f.ref };
+    if (out !== undefined && out !== null) {
+      const bad = checkData(out);
+      if (bad) throw new KefuError('KEFU_ERR_INTERNAL', `command "${f.name}" returned invalid data: ${bad}`);
+      res.data = out;
+    }
+    this.#write(conn, encodeFrame(res));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // server-side API
+  // ---------------------------------------------------------------------------------------------
+
+  /** Registers the handler of `{t:'cmd', name}` frames (replacing any previous one). */
+  command(name: string, handler: CommandHandler): this {
+    if (typeof name !== 'string' || !CMD_NAME.test(name)) throw new TypeError('command name must be 1-64 characters: a letter, then letters, digits, . _ : -');
+    if (typeof handler !== 'function') throw new TypeError('handler must be a function');
+    this.#commands.set(name, handler);
+    return this;
+  }
+
+  async createConversation(input: { tenant: string; visitor: Sender; data?: JsonObject; id?: string }): Promise<ConversationInfo> {
+    this.#notClosing();
+    const rec = await this.store.createConversation(input);
+    this.emit('conversation', rec);
+    return rec;
+  }
+
+  /** Makes `sender` a member; their live sockets (any node) join and receive `joined`. */
+  async addMember(conv: string, sender: Sender): Promise<void> {
+    this.#notClosing();
+    const rec = await this.store.getConversation(conv);
+    if (!rec) throw new KefuError('KEFU_ERR_CONVERSATION_NOT_FOUND', `no conversation "${conv}"`);
+    const { added, member } = await this.store.addMember(conv, sender);
+    const user: Sender = { id: member.id, role: member.role };
+    if (member.name !== undefined) user.name = member.name;
+    if (added) {
+      this.#toConversation(conv, encodeFrame({ t: 'member', conv, user, joined: true }));
+      this.emit('join', { conv, user });
+    }
+    const joined = await this.#joinedFrame(conv, undefined);
+    const ctl: MembershipControl = { op: 'join', conv, joined };
+    this.#applyMembership(rec.tenant, user.id, ctl);
+    this.#busCall(this.bus.publish(`u:${userKey(rec.tenant, user.id)}`, `!${JSON.stringify(ctl)}`));
+  }
+
+  /** Removes a member; their live sockets (any node) leave and receive `left`. */
+  async removeMember(conv: string, userId: string, reason?: string): Promise<boolean> {
+    this.#notClosing();
+    const rec = await this.store.getConversation(conv);
+    if (!rec) throw new KefuError('KEFU_ERR_CONVERSATION_NOT_FOUND', `no conversation "${conv}"`);
+    const members = await this.store.members(conv);
+    const removed = await this.store.removeMember(conv, userId);
+    const ctl: MembershipControl = reason === undefined ? { op: 'leave', conv } : { op: 'leave', conv, reason };
+    this.#applyMembership(rec.tenant, userId, ctl);
+    this.#busCall(this.bus.publish(`u:${userKey(rec.tenant, userId)}`, `!${JSON.stringify(ctl)}`));
+    if (removed) {
+      const m = members.find((x) => x.id === userId);
+      const user: Sender = m ? (m.name === undefined ? { id: m.id, role: m.role } : { id: m.id, role: m.role, name: m.name }) : { id: userId, role: 'visitor' };
+      this.#toConversation(conv, encodeFrame({ t: 'member', conv, user, joined: false }));
+      this.emit('leave', reason === undefined ? { conv, user } : { conv, user, reason });
+    }
+    return removed;
+  }
+
+  /** Stores a message from a bot or the system and fans it out. */
+  async post(conv: string, from: Sender, body: string, data?: JsonObject): Promise<{ seq: number; ts: number }> {
+    this.#notClosing();
+    if (typeof body !== 'string' || body.length > this.#o.maxBody) throw new KefuError('KEFU_ERR_INVALID_ARGUMENT', `body must be a string of at most ${this.#o.maxBody} characters`);
+    const cid = `srv-${randomUUID()}`;
+    const r = await this.store.append(conv, data === undefined ? { cid, from, body } : { cid, from, body, data });
+    this.#delivered(conv, r.seq, cid, from, body, r.ts, data);
+    return { seq: r.seq, ts: r.ts };
+  }
+
+  /** Sends an `event` frame to every socket of a user, on any node. */
+  emitToUser(tenant: string, userId: string, name: string, data: JsonObject = {}): void {
+    if (!isValidId(tenant) || !isValidId(userId)) throw new KefuError('KEFU_ERR_INVALID_ARGUMENT', 'tenant and userId must be valid ids');
+    const s = encodeFrame({ t: 'event', name: checkEventName(name), data: checkEventData(data) });
+    const key = userKey(tenant, userId);
+    const mine = this.#users.get(key);
+    if (mine) for (const c of mine) this.#write(c, s);
+    this.#busCall(this.bus.publish(`u:${key}`, s));
+  }
+
+  /** Sends an `event` frame to every socket in a conversation, on any node. */
+  emitToConversation(conv: string, name: string, data: JsonObject = {}): void {
+    if (!isValidId(conv)) throw new KefuError('KEFU_ERR_INVALID_ARGUMENT', 'conv must be a valid id');
+    this.#toConversation(conv, encodeFrame({ t: 'event', name: checkEventName(name), conv, data: checkEventData(data) }));
+  }
+
+  /** Closes a conversation: later sends fail with KEFU_ERR_CONVERSATION_CLOSED; members get an event. */
+  async closeConversation(conv: string, reason = 'closed'): Promise<void> {
+    await this.store.closeConversation(conv, reason);
+    this.emitToConversation(conv, 'conversation.closed', { reason });
+  }
+
+  /**
+   * Graceful shutdown: refuse new upgrades, wait (bounded by drainTimeoutMs) for frames being
+   * handled, close every socket with 1001, then close the bus and the store.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      clearInterval(this.#timer);
+      for (const { server, listener } of this.#attached) server.removeListener('upgrade', listener);
+      this.#attached.length = 0;
+      await this.#waitDrained(this.#o.drainTimeoutMs);
+      const waits: Array<Promise<void>> = [];
+      for (const c of this.#conns) {
+        waits.push(new Promise<void>((resolve) => c.ws.once('close', () => resolve())));
+        this.#close(c, CloseCode.GOING_AWAY, 'server shutting down');
+      }
+      const all = Promise.all(waits);
+      let timer: NodeJS.Timeout | undefined;
+      const late = await Promise.race([all.then(() => false), new Promise<boolean>((r) => { timer = setTimeout(() => r(true), 2000); })]);
+      clearTimeout(timer);
+      if (late) for (const c of [...this.#conns]) c.ws.terminate();
+      this.#wss.close();
+      await this.bus.close().catch((err: unknown) => this.emit('error', err as Error));
+      await this.store.close();
+    })();
+    return this.#closing;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // plumbing
+  // ---------------------------------------------------------------------------------------------
+
+  #notClosing(): void {
+    if (this.#closing) throw new KefuError('KEFU_ERR_SHUTTING_DOWN', 'hub is closing');
+  }
+
+  #enterRoom(conn: Connection, conv: string): void {
+    (conn.convs ??= new Set()).add(conv);
+    let room = this.#rooms.get(conv);
+    if (!room) {
+      room = new Set();
+      this.#rooms.set(conv, room);
+      this.#busCall(this.bus.subscribe(`c:${conv}`));
+    }
+    room.add(conn);
+  }
+
+  #leaveRoom(conn: Connection, conv: string): void {
+    conn.convs?.delete(conv);
+    conn.typingAt?.delete(conv);
+    const room = this.#rooms.get(conv);
+    if (!room) return;
+    room.delete(conn);
+    if (room.size === 0) {
+      this.#rooms.delete(conv);
+      this.#busCall(this.bus.unsubscribe(`c:${conv}`));
+    }
+  }
+
+  /** Membership change of one user on this node's sockets. */
+  #applyMembership(tenant: string, userId: string, ctl: MembershipControl, origin?: Connection, ref?: string): void {
+    const mine = this.#users.get(userKey(tenant, userId));
+    if (!mine) return;
+    for (const c of mine) {
+      if (c.closed) continue;
+      if (ctl.op === 'leave') {
+        if (!c.convs?.has(ctl.conv)) continue;
+        this.#leaveRoom(c, ctl.conv);
+        const left: ServerFrame = { t: 'left', conv: ctl.conv };
+        if (c === origin && ref !== undefined) left.ref = ref;
+        if (ctl.reason !== undefined) left.reason = ctl.reason;
+        this.#write(c, encodeFrame(left));
+      } else if (!c.convs?.has(ctl.conv) && (c.convs?.size ?? 0) < this.#o.maxConversationsPerConnection) {
+        this.#enterRoom(c, ctl.conv);
+        if (ctl.joined !== undefined) this.#write(c, ctl.joined);
+      }
+    }
+  }
+
+  /** Local fan-out of an encoded frame: the same string goes to every socket. */
+  #fanout(conv: string, s: string, except?: Connection): void {
+    const room = this.#rooms.get(conv);
+    if (!room) return;
+    for (const c of room) {
+      if (c === except) continue;
+      const held = c.replay?.get(conv);
+      if (held) {
+        held.frames.push(s);
+        held.bytes += s.length;
+        if (held.bytes > this.#o.highWaterMark) this.#slow(c);
+        continue;
+      }
+      this.#write(c, s);
+    }
+  }
+
+  #toConversation(conv: string, s: string, except?: Connection): void {
+    this.#fanout(conv, s, except);
+    this.#busCall(this.bus.publish(`c:${conv}`, s));
+  }
+
+  #presence(tenant: string, user: Sender, status: PresenceStatus): void {
+    const s = encodeFrame({ t: 'presence', user, status });
+    const agents = this.#agents.get(tenant);
+    if (agents) for (const c of agents) if (c.identity.id !== user.id) this.#write(c, s);
+    this.#busCall(this.bus.publish(`a:${tenant}`, s));
+    this.emit('presence', { tenant, user, status });
+  }
+
+  #fromBus(topic: string, payload: string): void {
+    const kind = topic.charCodeAt(0);
+    const rest = topic.slice(2);
+    if (kind === 99 /* c */) return this.#fanout(rest, payload);
+    if (kind === 97 /* a */) {
+      const agents = this.#agents.get(rest);
+      if (agents) for (const c of agents) this.#write(c, payload);
+      return;
+    }
+    if (kind === 117 /* u */) {
+      if (payload.charCodeAt(0) === 33 /* ! */) {
+        const sep = rest.indexOf('\x00');
+        let ctl: MembershipControl;
+        try { ctl = JSON.parse(payload.slice(1)) as MembershipControl; } catch { return; }
+        return this.#applyMembership(rest.slice(0, sep), rest.slice(sep + 1), ctl);
+      }
+      const mine = this.#users.get(rest);
+      if (mine) for (const c of mine) this.#write(c, payload);
+    }
+  }
+
+  #write(conn: Connection, s: string): void {
+    if (conn.closed) return;
+    conn.ws.send(s);
+    if (conn.ws.bufferedAmount > this.#o.highWaterMark) this.#slow(conn);
+  }
+
+  #slow(conn: Connection): void {
+    if (conn.closed) return;
+    this.metrics.counts.slowConsumers++;
+    this.#close(conn, CloseCode.SLOW_CONSUMER, 'slow consumer');
+  }
+
+  #close(conn: Connection, code: number, reason: string): void {
+    if (conn.closed) return;
+    conn.closed = true;
+    conn.closeCode = code;
+    conn.replay = undefined;
+    conn.ws.close(code, reason);
+  }
+
+  #error(conn: Connection, code: KefuErrorCode, message: string, echo?: Echo): void {
+    this.metrics.counts.errorsSent++;
+    const f: ServerFrame = { t: 'error', code, message };
+    if (echo?.ref !== undefined) f.ref = echo.ref;
+    if (echo?.conv !== undefined) f.conv = echo.conv;
+    if (echo?.cid !== undefined) f.cid = echo.cid;
+    this.#write(conn, encodeFrame(f));
+  }
+
+  #notMember(conn: Connection, conv: string, cid?: string): void {
+    this.#error(conn, 'KEFU_ERR_NOT_MEMBER', `not a member of "${conv}"`, cid === undefined ? { conv } : { conv, cid });
+  }
+
+  /** Runs an async handler: counts it for the drain, turns failures into error frames. */
+  #run(conn: Connection, p: Promise<void>, f: Echo): void {
+    this.#inflight++;
+    p.then(undefined, (err: unknown) => {
+      if (isKefuError(err) && err.code !== 'KEFU_ERR_INTERNAL' && err.code !== 'KEFU_ERR_STORE') {
+        this.#error(conn, err.code, err.message, f);
+      } else {
+        this.emit('error', err instanceof Error ? err : new Error(String(err)));
+        this.#error(conn, isKefuError(err) ? err.code : 'KEFU_ERR_INTERNAL', isKefuError(err, 'KEFU_ERR_STORE') ? 'store failure; nothing was applied' : 'internal error; nothing was applied', f);
+      }
+    }).finally(() => {
+      if (--this.#inflight === 0 && this.#drainWaiters.length > 0) {
+        const w = this.#drainWaiters;
+        this.#drainWaiters = [];
+        for (const f2 of w) f2();
+      }
+    });
+  }
+
+  #waitDrained(timeoutMs: number): Promise<void> {
+    if (this.#inflight === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, timeoutMs);
+      this.#drainWaiters.push(() => { clearTimeout(t); resolve(); });
+    });
+  }
+
+  #busCall(p: Promise<void>): void {
+    p.catch((err: unknown) => this.emit('error', err instanceof Error ? err : new Error(String(err))));
+  }
+
+  /** The one heartbeat sweep of all sockets: ping, and close the silent, idle and expired. */
+  #sweep(): void {
+    this.#tick++;
+    const now = Date.now();
+    for (const c of this.#conns) {
+      if (c.closed) {
+        // Closed by Kefu a sweep ago and still not gone: the peer ignores the close handshake.
+        c.ws.terminate();
+        continue;
+      }
+      if (!c.alive) {
+        this.metrics.counts.heartbeatTimeouts++;
+        c.closed = true;
+        c.closeCode = CloseCode.HEARTBEAT_TIMEOUT;
+        c.ws.terminate();
+        continue;
+      }
+      if (this.#idleTicks > 0 && this.#tick - c.lastTick >= this.#idleTicks) {
+        this.metrics.counts.idleTimeouts++;
+        this.#close(c, CloseCode.IDLE_TIMEOUT, 'idle timeout');
+        continue;
+      }
+      if (c.identity.expiresAt !== undefined && now >= c.identity.expiresAt) {
+        this.#close(c, CloseCode.AUTH_EXPIRED, 'credential expired');
+        continue;
+      }
+      c.alive = false;
+      c.ws.ping();
+    }
+  }
+}
+
+function identityProblem(i: Identity): string | undefined {
+  if (typeof i !== 'object' || i === null) return 'not an object';
+  if (!isValidId(i.tenant)) return 'tenant must be a valid id';
+  if (!isValidId(i.id)) return 'id must be a valid id';
+  if (i.role !== 'visitor' && i.role !== 'agent') return 'role must be visitor or agent';
+  if (i.name !== undefined && (typeof i.name !== 'string' || i.name.length > 256)) return 'name must be a string of at most 256 characters';
+  return undefined;
+}
+
+function draftProblem(d: MessageDraft, maxBody: number): string | undefined {
+  if (typeof d !== 'object' || d === null || typeof d.body !== 'string') return 'body must be a string';
+  if (d.body.length > maxBody) return `body longer than ${maxBody}`;
+  if (d.data !== undefined) return checkData(d.data);
+  return undefined;
+}
+
+function checkEventName(name: string): string {
+  if (typeof name !== 'string' || !CMD_NAME.test(name)) throw new KefuError('KEFU_ERR_INVALID_ARGUMENT', 'event name must be 1-64 characters: a letter, then letters, digits, . _ : -');
+  return name;
+}
+
+function checkEventData(data: JsonObject): JsonObject {
+  const bad = checkData(data);
+  if (bad) throw new KefuError('KEFU_ERR_INVALID_ARGUMENT', `event data ${bad}`);
+  return data;
+}
+
+

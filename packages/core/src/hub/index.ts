@@ -1,0 +1,10 @@
+export { Hub } from './hub.js';
+export { hubDefaults } from './options.js';
+export { HubMetrics } from './metrics.js';
+export type { HubMetricsSnapshot } from './metrics.js';
+export { jwtAuthenticator, tokenFromRequest } from './jwt-authenticator.js';
+export type { JwtAuthenticatorOptions } from './jwt-authenticator.js';
+export type {
+  Identity, Authenticate, AuthorizeJoin, MessageDraft, BeforeMessageContext, BeforeMessage, CommandContext, CommandHandler,
+  RateLimitOptions, HubOptions, ConversationInfo, DisconnectInfo, HubEvents,
+} from './types.js';
