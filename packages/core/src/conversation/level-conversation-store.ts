@@ -61,6 +61,8 @@ export class LevelConversationStore extends ConversationStore {
   readonly #pinned = new Map<string, SeqState>();
   /** Loads of a conversation's last seq in progress, so concurrent first appends share one. */
   readonly #loading = new Map<string, Promise<SeqState>>();
+  /** Tail of each conversation's append queue (present only while appends wait). */
+  readonly #locks = new Map<string, Promise<void>>();
 
   constructor(options: LevelConversationStoreOptions) {
     super();
@@ -154,19 +156,38 @@ export class LevelConversationStore extends ConversationStore {
   }
 
   protected async _append(conv: string, input: AppendInput): Promise<AppendResult> {
+    // FIFO per conversation up to seq assignment, taken before any await: disk lookups finish in
+    // any order, but two sends in a row from one client must get seqs in that order.
+    const prev = this.#locks.get(conv);
+    let release!: () => void;
+    const mine = new Promise<void>((r) => { release = r; });
+    this.#locks.set(conv, mine);
+    let write: { done: Promise<AppendResult> } | AppendResult;
+    try {
+      if (prev) await prev;
+      write = await this.#assign(conv, input);
+    } finally {
+      if (this.#locks.get(conv) === mine) this.#locks.delete(conv);
+      release();
+    }
+    return 'done' in write ? write.done : write;
+  }
+
+  /**
+   * Dedupe and seq assignment (under the conversation's lock). The pending write is returned
+   * wrapped, so the lock is released before the fsync and later appends join the same batch.
+   */
+  async #assign(conv: string, input: AppendInput): Promise<{ done: Promise<AppendResult> } | AppendResult> {
     const rec = await this.#mustRecord(conv);
     const got = this.#seqState(conv);
     const st = got instanceof Promise ? await got : got;
     const racing = st.inflight?.get(input.cid);
-    if (racing) return racing.then((r) => ({ seq: r.seq, ts: r.ts, dup: true }));
+    if (racing) return { done: racing.then((r): AppendResult => ({ seq: r.seq, ts: r.ts, dup: true })) };
     const idx = await this.#db.get(cidKey(conv, input.cid));
     if (idx !== undefined) {
       const comma = idx.indexOf(',');
       return { seq: Number(idx.slice(0, comma)), ts: Number(idx.slice(comma + 1)), dup: true };
     }
-    // Re-check after the awaits above: a racing append of the same cid may have started meanwhile.
-    const racing2 = st.inflight?.get(input.cid);
-    if (racing2) return racing2.then((r) => ({ seq: r.seq, ts: r.ts, dup: true }));
     if (rec.closed || this.#records.get(conv)?.closed) throw closedConversation(conv);
     const seq = ++st.last;
     const ts = Date.now();
@@ -177,15 +198,15 @@ export class LevelConversationStore extends ConversationStore {
       { type: 'put', key: cidKey(conv, input.cid), value: `${seq},${ts}` },
     ];
     if (st.pending++ === 0) { this.#pinned.set(conv, st); this.#seqs.delete(conv); }
-    const p = this.#writer.write(ops).then((): AppendResult => ({ seq, ts, dup: false }));
-    (st.inflight ??= new Map()).set(input.cid, p);
-    try {
-      return await p;
-    } finally {
-      st.inflight.delete(input.cid);
-      if (st.inflight.size === 0) st.inflight = undefined;
+    const inflight = (st.inflight ??= new Map());
+    const settle = (): void => {
+      inflight.delete(input.cid);
+      if (inflight.size === 0 && st.inflight === inflight) st.inflight = undefined;
       if (--st.pending === 0) { this.#pinned.delete(conv); this.#seqs.set(conv, st); }
-    }
+    };
+    const p = this.#writer.write(ops).then((): AppendResult => { settle(); return { seq, ts, dup: false }; }, (err: unknown) => { settle(); throw err; });
+    inflight.set(input.cid, p);
+    return { done: p };
   }
 
   protected async _range(conv: string, after: number, limit: number): Promise<StoredMessage[]> {

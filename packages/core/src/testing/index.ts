@@ -10,6 +10,8 @@ export { requireAll, findBinary, freePort, startRedisServer } from './environmen
 export type { RedisServerHandle, RedisServerOptions } from './environment.js';
 
 // --- hub: conversation store suite --------------------------------------------------------------
+export { conversationStoreSuite } from './conversation-store-suite.js';
+export type { SuiteTestApi, ConversationStoreSuiteOptions } from './conversation-store-suite.js';
 
 // --- queue: queue store suite ---------------------------------------------------------------------
 
