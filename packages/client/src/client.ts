@@ -24,6 +24,8 @@ interface ConvState {
   ready: boolean;
   /** A resume is in flight on the current socket. */
   resuming: boolean;
+  /** The in-flight resume, so that the app's own resume() waits for it. */
+  replay: Promise<ResumedFrame> | undefined;
   /** Highest seq the app marked read, and the highest actually sent. */
   readWanted: number;
   readSent: number;
@@ -117,7 +119,9 @@ export class KefuClient extends EventEmitter<KefuClientEvents> {
    * whole history). Resolves with `resumed` once the replay is complete.
    */
   async resume(conv: string, after?: number): Promise<ResumedFrame> {
-    const st = this.#conv(conv);
+    let st = this.#conv(conv);
+    // The hub runs one replay per conversation and connection at a time.
+    while (st.replay) { await st.replay.catch(() => undefined); st = this.#conv(conv); }
     const from = after ?? st.lastSeq;
     if (from < st.lastSeq) st.lastSeq = from; // the app asked to see these again
     return this.#resumeNow(conv, st, false);
@@ -226,7 +230,7 @@ export class KefuClient extends EventEmitter<KefuClientEvents> {
     this.#detach();
     if (this.#state === 'closed') return;
     this.#welcome = undefined;
-    for (const st of this.#convs.values()) { st.ready = false; st.resuming = false; st.typingOn = false; st.readSent = 0; }
+    for (const st of this.#convs.values()) { st.ready = false; st.resuming = false; st.replay = undefined; st.typingOn = false; st.readSent = 0; }
     this.#outbox.markAllUnsent();
     // Requests already written may or may not have been applied: the app decides. Unsent ones wait.
     for (const [ref, p] of this.#pending) {
@@ -312,6 +316,15 @@ export class KefuClient extends EventEmitter<KefuClientEvents> {
       case 'ack': {
         const e = this.#outbox.take(f.cid);
         this.emit('ack', f);
+        // The hub does not echo a message to its sender: the ack stands for it, so that
+        // `message` carries every seq of the conversation (own messages included).
+        const me = this.#welcome?.user;
+        if (e && me) {
+          const from = me.name === undefined ? { id: me.id, role: me.role } : { id: me.id, role: me.role, name: me.name };
+          const m: MessageFrame = { t: 'msg', conv: f.conv, seq: f.seq, cid: f.cid, from, body: e.body, ts: f.ts };
+          if (e.data !== undefined) m.data = e.data;
+          this.#onMessage(m);
+        }
         e?.resolve(f);
         return;
       }
@@ -430,7 +443,7 @@ export class KefuClient extends EventEmitter<KefuClientEvents> {
   #conv(conv: string, seq?: number): ConvState {
     let st = this.#convs.get(conv);
     if (!st) {
-      st = { lastSeq: seq ?? 0, ready: false, resuming: false, readWanted: 0, readSent: 0, typingOn: false, typingSentAt: 0 };
+      st = { lastSeq: seq ?? 0, ready: false, resuming: false, replay: undefined, readWanted: 0, readSent: 0, typingOn: false, typingSentAt: 0 };
       this.#convs.set(conv, st);
     }
     return st;
@@ -444,7 +457,11 @@ export class KefuClient extends EventEmitter<KefuClientEvents> {
   #resumeNow(conv: string, st: ConvState, internal: boolean): Promise<ResumedFrame> {
     st.resuming = true;
     st.ready = false;
-    return this.#request({ t: 'resume', ref: this.#id('s'), conv, after: st.lastSeq }, internal) as Promise<ResumedFrame>;
+    const p = this.#request({ t: 'resume', ref: this.#id('s'), conv, after: st.lastSeq }, internal) as Promise<ResumedFrame>;
+    st.replay = p;
+    const done = (): void => { if (st.replay === p) st.replay = undefined; };
+    p.then(done, done);
+    return p;
   }
 
   #flush(conv: string): void {

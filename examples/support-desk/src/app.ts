@@ -1,0 +1,104 @@
+/**
+ * The demo support desk: one node:http server wiring Kefu's public API. `main.ts` starts it
+ * for `npm start`; the end-to-end tests start it on a free port with a temp data directory.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Hub, LevelConversationStore, jwtAuthenticator } from '@kefu/core';
+import { DemoTokens } from './demo-auth.js';
+import { readJson } from './http/json-body.js';
+import { StaticFiles } from './http/static-files.js';
+import { createRegistry } from './metrics.js';
+
+export interface SupportDeskOptions {
+  /** TCP port; 0 picks a free one. @defaultValue 3000 */
+  port?: number;
+  /** Interface to listen on. @defaultValue '127.0.0.1' */
+  host?: string;
+  /** Directory of the LevelDB databases. @defaultValue './data' */
+  dataDir?: string;
+  /** Print progress and URLs. @defaultValue false */
+  log?: boolean;
+}
+
+export interface SupportDesk {
+  server: Server;
+  hub: Hub;
+  /** Base URL, e.g. http://127.0.0.1:3000 */
+  url: string;
+  close(): Promise<void>;
+}
+
+const publicDir = fileURLToPath(new URL('./public', import.meta.url));
+
+export async function startSupportDesk(options: SupportDeskOptions = {}): Promise<SupportDesk> {
+  const o = { port: 3000, host: '127.0.0.1', dataDir: './data', log: false, ...options };
+  await mkdir(o.dataDir, { recursive: true });
+  const tokens = new DemoTokens();
+  const store = new LevelConversationStore({ location: join(o.dataDir, 'conversations') });
+  const hub = new Hub({ authenticate: jwtAuthenticator({ secret: tokens.secret }), store });
+  const closers: Array<() => Promise<void> | void> = [];
+
+  const registry = createRegistry([hub.metrics.register]);
+  const files = new StaticFiles(publicDir);
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      if (!res.headersSent) res.writeHead(err instanceof RangeError || err instanceof SyntaxError ? 400 : 500, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: (err as Error).message }));
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (req.method === 'POST' && path === '/demo/token') {
+      // DEMO ONLY (see demo-auth.ts): signs a token for anyone who asks.
+      const who = tokens.identity(await readJson(req));
+      const token = tokens.sign(who);
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store', 'access-control-allow-origin': '*', 'x-kefu-demo-only': 'true' });
+      res.end(JSON.stringify({ token, user: who, demoOnly: true }));
+      return;
+    }
+    if (req.method === 'OPTIONS' && path === '/demo/token') {
+      res.writeHead(204, { 'access-control-allow-origin': '*', 'access-control-allow-methods': 'POST', 'access-control-allow-headers': 'content-type' }).end();
+      return;
+    }
+    if (path === '/health') {
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      res.end(JSON.stringify({ status: 'ok', connections: hub.connections, uptimeS: Math.round(process.uptime()) }));
+      return;
+    }
+    if (path === '/metrics') {
+      res.writeHead(200, { 'content-type': registry.contentType });
+      res.end(await registry.metrics());
+      return;
+    }
+    if ((req.method === 'GET' || req.method === 'HEAD') && (await files.serve(req, res, path))) return;
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+  }
+
+  hub.attach(server, { path: '/kefu' });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, o.host, () => { server.off('error', reject); resolve(); });
+  });
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : o.port;
+  const url = `http://${o.host === '0.0.0.0' ? '127.0.0.1' : o.host}:${port}`;
+
+  let closing: Promise<void> | undefined;
+  return {
+    server, hub, url,
+    close() {
+      closing ??= (async () => {
+        await hub.close();
+        for (const c of closers.reverse()) await c();
+        server.closeAllConnections();
+        await new Promise<void>((r) => server.close(() => r()));
+      })();
+      return closing;
+    },
+  };
+}
