@@ -31,6 +31,8 @@ export type { BusEvents, BusOptions, LocalBusOptions } from './bus/index.js';
 // --- profile -----------------------------------------------------------------------------------
 
 // --- intent ------------------------------------------------------------------------------------
+export { IntentClassifier, trainIntentModel, readExamples, parseCsv, featurize, normalizeText, defaultFeaturizerSettings, WordPieceTokenizer, encodeModel, decodeModelInfo, DataType, AttributeType } from './intent/index.js';
+export type { IntentClassifierOptions, IntentClassifierEvents, IntentResult, RankedIntent, TrainOptions, TrainReport, TrainResult, Example, Split, FeaturizerSettings, Features, WordPieceOptions, ModelInit, NodeInit, TensorInit, AttributeInit, ValueInfoInit, DecodedModel } from './intent/index.js';
 
 // --- desk --------------------------------------------------------------------------------------
 

@@ -1,0 +1,96 @@
+#!/usr/bin/env node
+/**
+ * kefu-intent train --data <file> [--val <file>] [--test <file>] --out <dir> [options]
+ *
+ * Trains a hashed n-gram intent model, writes <out>/model.onnx, prints a human report and, as
+ * its last line, one JSON object (accuracy, oos_recall, labels, train_seconds, model_bytes...).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { isKefuError } from '@kefu/protocol';
+import { trainIntentModel, type TrainOptions } from './trainer.js';
+
+const USAGE = `usage: kefu-intent train --data <train.json|train.csv> [--val <file>] [--test <file>] --out <dir>
+       [--seed 1] [--epochs 30] [--dim 96] [--members 1] [--hash-bits 16] [--lr 0.004]
+       [--dropout 0.3] [--oos-label oos] [--quiet]
+Data: the CLINC150 JSON shape ({"train": [[text, label]...], "val": ..., "test": ..., "oos_*": ...})
+or CSV with a header row, text in the first column and label in the second.`;
+
+function num(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new RangeError(`--${name} must be a number`);
+  return n;
+}
+
+export function main(argv: string[]): number {
+  const [cmd, ...rest] = argv;
+  if (cmd !== 'train') {
+    console.error(USAGE);
+    return cmd === undefined || cmd === '--help' ? 0 : 2;
+  }
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      data: { type: 'string' },
+      val: { type: 'string' },
+      test: { type: 'string' },
+      out: { type: 'string' },
+      seed: { type: 'string' },
+      epochs: { type: 'string' },
+      dim: { type: 'string' },
+      members: { type: 'string' },
+      'hash-bits': { type: 'string' },
+      lr: { type: 'string' },
+      dropout: { type: 'string' },
+      'oos-label': { type: 'string' },
+      quiet: { type: 'boolean', default: false },
+    },
+  });
+  if (!values.data || !values.out) {
+    console.error(USAGE);
+    return 2;
+  }
+  const opts: TrainOptions = { train: resolve(values.data) };
+  if (values.val) opts.validation = resolve(values.val);
+  if (values.test) opts.test = resolve(values.test);
+  const set = <K extends keyof TrainOptions>(k: K, v: TrainOptions[K] | undefined): void => {
+    if (v !== undefined) opts[k] = v;
+  };
+  try {
+    set('seed', num(values.seed, 'seed'));
+    set('epochs', num(values.epochs, 'epochs'));
+    set('dim', num(values.dim, 'dim'));
+    set('members', num(values.members, 'members'));
+    set('learningRate', num(values.lr, 'lr'));
+    set('dropout', num(values.dropout, 'dropout'));
+    set('oosLabel', values['oos-label']);
+    const bits = num(values['hash-bits'], 'hash-bits');
+    if (bits !== undefined) opts.featurizer = { hashBits: bits };
+    if (!values.quiet) opts.log = (line) => console.log(line);
+    const { model, report } = trainIntentModel(opts);
+    mkdirSync(values.out, { recursive: true });
+    const file = join(values.out, 'model.onnx');
+    writeFileSync(file, model);
+    const pct = (x: number | null): string => (x === null ? 'n/a' : `${(x * 100).toFixed(2)}%`);
+    console.log('');
+    console.log(`model            ${file} (${report.model_bytes} bytes)`);
+    console.log(`labels           ${report.labels.length}`);
+    console.log(`train examples   ${report.train_examples} in ${report.train_seconds} s`);
+    console.log(`oos threshold    ${report.threshold}`);
+    console.log(`validation       in-scope accuracy ${pct(report.val_accuracy)}, out-of-scope recall ${pct(report.val_oos_recall)}`);
+    console.log(`test             in-scope accuracy ${pct(report.accuracy)} (top-1 ignoring the oos flag ${pct(report.accuracy_top1)}), out-of-scope recall ${pct(report.oos_recall)}`);
+    console.log(JSON.stringify(report));
+    return 0;
+  } catch (err) {
+    if (isKefuError(err) || err instanceof RangeError || err instanceof TypeError) {
+      console.error(`kefu-intent: ${(err as Error).message}`);
+      console.log(JSON.stringify({ error: (err as { code?: string }).code ?? (err as Error).name, message: (err as Error).message }));
+      return 1;
+    }
+    throw err;
+  }
+}
+
+process.exitCode = main(process.argv.slice(2));

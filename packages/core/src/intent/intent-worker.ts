@@ -1,0 +1,145 @@
+/**
+ * An inference worker: owns one onnxruntime-node session (loaded lazily here, never on the main
+ * thread), featurizes or tokenizes a batch of texts, runs the batch in one call and returns the
+ * top-k classes of each text.
+ */
+import { parentPort } from 'node:worker_threads';
+import { readFile } from 'node:fs/promises';
+import { featurize } from './featurizer.js';
+import { WordPieceTokenizer } from './wordpiece.js';
+import type { FromWorker, InitMessage, ToWorker } from './worker-protocol.js';
+
+type Ort = typeof import('onnxruntime-node');
+type Session = import('onnxruntime-node').InferenceSession;
+
+const port = parentPort!;
+let ort: Ort;
+let session: Session;
+let init: InitMessage;
+let tokenizer: WordPieceTokenizer | undefined;
+let outputName = '';
+let isProbs = false;
+
+function send(m: FromWorker, transfer: ArrayBuffer[] = []): void {
+  port.postMessage(m, transfer);
+}
+
+function hashedFeeds(texts: string[]): Record<string, import('onnxruntime-node').Tensor> {
+  const feats = texts.map((t) => featurize(t, init.featurizer!));
+  const n = Math.max(1, ...feats.map((f) => f.ids.length));
+  const ids = new Int32Array(texts.length * n);
+  const tf = new Float32Array(texts.length * n);
+  feats.forEach((f, i) => {
+    ids.set(f.ids, i * n);
+    tf.set(f.tf, i * n);
+  });
+  return { ids: new ort.Tensor('int32', ids, [texts.length, n]), tf: new ort.Tensor('float32', tf, [texts.length, n]) };
+}
+
+function bertFeeds(texts: string[]): Record<string, import('onnxruntime-node').Tensor> {
+  const enc = texts.map((t) => tokenizer!.encode(t));
+  const n = Math.max(...enc.map((e) => e.length));
+  const ids = new BigInt64Array(texts.length * n).fill(BigInt(tokenizer!.pad));
+  const mask = new BigInt64Array(texts.length * n);
+  enc.forEach((e, i) => {
+    for (let j = 0; j < e.length; j++) {
+      ids[i * n + j] = BigInt(e[j]!);
+      mask[i * n + j] = 1n;
+    }
+  });
+  const dims = [texts.length, n];
+  const feeds: Record<string, import('onnxruntime-node').Tensor> = {
+    input_ids: new ort.Tensor('int64', ids, dims),
+    attention_mask: new ort.Tensor('int64', mask, dims),
+  };
+  if (session.inputNames.includes('token_type_ids')) {
+    feeds.token_type_ids = new ort.Tensor('int64', new BigInt64Array(texts.length * n), dims);
+  }
+  return feeds;
+}
+
+async function run(texts: string[]): Promise<{ index: Int32Array; prob: Float32Array; classes: number }> {
+  const feeds = init.kind === 'hashed' ? hashedFeeds(texts) : bertFeeds(texts);
+  const out = await session.run(feeds);
+  const t = out[outputName]!;
+  const data = t.data as Float32Array;
+  const C = data.length / texts.length;
+  const k = Math.min(init.topK, C);
+  const index = new Int32Array(texts.length * k);
+  const prob = new Float32Array(texts.length * k);
+  const row = new Float32Array(C);
+  for (let i = 0; i < texts.length; i++) {
+    row.set(data.subarray(i * C, i * C + C));
+    if (!isProbs) {
+      // logits from a bring-your-own model: softmax here
+      let max = -Infinity;
+      for (let c = 0; c < C; c++) if (row[c]! > max) max = row[c]!;
+      let sum = 0;
+      for (let c = 0; c < C; c++) sum += row[c] = Math.exp(row[c]! - max);
+      for (let c = 0; c < C; c++) row[c] = row[c]! / sum;
+    }
+    for (let j = 0; j < k; j++) {
+      let best = -1;
+      for (let c = 0; c < C; c++) if (row[c]! >= 0 && (best < 0 || row[c]! > row[best]!)) best = c;
+      index[i * k + j] = best;
+      prob[i * k + j] = row[best]!;
+      row[best] = -1;
+    }
+  }
+  return { index, prob, classes: C };
+}
+
+async function start(m: InitMessage): Promise<void> {
+  init = m;
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(m.modelPath);
+  } catch (err) {
+    send({ type: 'init-error', code: 'KEFU_ERR_INTENT_MODEL_NOT_FOUND', message: `model ${m.modelPath} cannot be read: ${String(err)}` });
+    return;
+  }
+  try {
+    if (m.kind === 'bert') tokenizer = WordPieceTokenizer.fromFile(m.vocabPath!, { lowercase: m.lowercase, maxLength: m.maxLength });
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? 'KEFU_ERR_INTENT_MODEL_NOT_FOUND';
+    send({ type: 'init-error', code, message: (err as Error).message });
+    return;
+  }
+  try {
+    ort = await import('onnxruntime-node');
+    session = await ort.InferenceSession.create(bytes, {
+      intraOpNumThreads: m.intraOpThreads,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+      logSeverityLevel: 3,
+    });
+  } catch (err) {
+    send({ type: 'init-error', code: 'KEFU_ERR_INTENT_MODEL_CORRUPT', message: `the runtime cannot load ${m.modelPath}: ${(err as Error).message}` });
+    return;
+  }
+  outputName = session.outputNames.includes('probs') ? 'probs' : session.outputNames.includes('logits') ? 'logits' : session.outputNames[0]!;
+  isProbs = outputName === 'probs';
+  try {
+    const probe = await run(['hello']);
+    if (probe.classes !== m.classes) {
+      send({ type: 'init-error', code: 'KEFU_ERR_INTENT_MODEL_METADATA', message: `the model has ${probe.classes} outputs but ${m.classes} labels` });
+      return;
+    }
+  } catch (err) {
+    send({ type: 'init-error', code: 'KEFU_ERR_INTENT_MODEL_CORRUPT', message: `the model does not run: ${(err as Error).message}` });
+    return;
+  }
+  send({ type: 'ready' });
+}
+
+port.on('message', (m: ToWorker) => {
+  if (m.type === 'init') void start(m);
+  else if (m.type === 'crash') process.exit(70);
+  else if (m.type === 'run') {
+    run(m.texts).then(
+      (r) => send({ type: 'result', id: m.id, index: r.index, prob: r.prob }, [r.index.buffer as ArrayBuffer, r.prob.buffer as ArrayBuffer]),
+      (err: unknown) => send({ type: 'run-error', id: m.id, message: (err as Error).message }),
+    );
+  }
+});

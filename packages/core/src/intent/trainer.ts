@@ -1,0 +1,364 @@
+/**
+ * The deterministic trainer: hashed n-gram features -> tf-idf embedding bag -> relu hidden layer
+ * -> softmax, optimised with Adam (lazy, row-sparse for the embedding table) in plain
+ * TypeScript on Float32Arrays. Single-threaded and seeded: same data + same options -> same
+ * model bytes. The out-of-scope threshold is calibrated on validation data.
+ */
+import { KefuError } from '@kefu/protocol';
+import { defaultFeaturizerSettings, featurize, type Features, type FeaturizerSettings } from './featurizer.js';
+import { hidden, logits, predict, softmaxInPlace, weights, type HashedModel, type Member } from './hashed-model.js';
+import { readExamples, hasSplit, type Example } from './dataset.js';
+import { exportHashedModel } from './hashed-export.js';
+import { fromFloat16, toFloat16 } from './onnx-proto.js';
+import { Prng } from './prng.js';
+
+export interface TrainOptions {
+  /** Training examples, or a file (CLINC150 JSON shape: its `train` split; or CSV `text,label`). */
+  train: string | Example[];
+  /**
+   * Validation examples for calibrating the out-of-scope threshold, or a file (`val` split).
+   * @defaultValue the `val` split of the training file when it has one, else every 10th training example (held out)
+   */
+  validation?: string | Example[];
+  /** Test examples or file (`test` split) for the reported accuracy. @defaultValue none */
+  test?: string | Example[];
+  /** Label that marks out-of-scope examples. @defaultValue 'oos' */
+  oosLabel?: string;
+  /** Learn out-of-scope training examples as their own class (else they are dropped). @defaultValue true */
+  trainOos?: boolean;
+  /** PRNG seed. @defaultValue 1 */
+  seed?: number;
+  /** Passes over the training data. @defaultValue 30 */
+  epochs?: number;
+  /** Hidden (embedding) width. @defaultValue 96 */
+  dim?: number;
+  /** Ensemble members, averaged (each adds a table of 2^hashBits x dim fp16). @defaultValue 1 */
+  members?: number;
+  /** Adam learning rate. @defaultValue 0.004 */
+  learningRate?: number;
+  /** Mini-batch size. @defaultValue 32 */
+  batchSize?: number;
+  /** Dropout on the hidden layer. @defaultValue 0.3 */
+  dropout?: number;
+  /** Label smoothing. @defaultValue 0.05 */
+  labelSmoothing?: number;
+  /** Featurizer settings. @defaultValue defaultFeaturizerSettings */
+  featurizer?: Partial<FeaturizerSettings>;
+  /** Progress lines (the human report). @defaultValue no output */
+  log?: (line: string) => void;
+}
+
+export interface TrainReport {
+  /** In-scope test accuracy: correct intent and not flagged out-of-scope (the CLINC150 metric). */
+  accuracy: number | null;
+  /** In-scope test accuracy of the top intent ignoring the out-of-scope flag. */
+  accuracy_top1: number | null;
+  /** Share of out-of-scope test examples flagged out-of-scope. */
+  oos_recall: number | null;
+  val_accuracy: number;
+  val_oos_recall: number | null;
+  threshold: number;
+  labels: string[];
+  train_examples: number;
+  train_seconds: number;
+  model_bytes: number;
+  seed: number;
+}
+
+export interface TrainResult {
+  model: Uint8Array;
+  report: TrainReport;
+}
+
+const defaults = {
+  oosLabel: 'oos',
+  trainOos: true,
+  seed: 1,
+  epochs: 30,
+  dim: 96,
+  members: 1,
+  learningRate: 0.004,
+  batchSize: 32,
+  dropout: 0.3,
+  labelSmoothing: 0.05,
+};
+
+function load(x: string | Example[], split: 'train' | 'val' | 'test', oosLabel: string): Example[] {
+  return typeof x === 'string' ? readExamples(x, split, oosLabel) : x;
+}
+
+function checkRange(name: string, v: number, min: number, max: number, int = false): void {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max || (int && !Number.isInteger(v))) {
+    throw new RangeError(`${name} must be ${int ? 'an integer' : 'a number'} between ${min} and ${max}`);
+  }
+}
+
+interface Prepared {
+  f: Features;
+  y: number;
+}
+
+interface Scored {
+  best: number;
+  conf: number;
+  y: number;
+}
+
+function score(probs: Float32Array[], ys: number[]): Scored[] {
+  return probs.map((p, i) => {
+    let best = 0;
+    for (let c = 1; c < p.length; c++) if (p[c]! > p[best]!) best = c;
+    return { best, conf: p[best]!, y: ys[i]! };
+  });
+}
+
+/** Evaluates predictions with an out-of-scope threshold. */
+function evaluate(s: Scored[], oosClass: number, threshold: number): { acc: number; top1: number; recall: number | null } {
+  let inN = 0, inOk = 0, inTop = 0, oosN = 0, oosOk = 0;
+  for (const { best, conf, y } of s) {
+    const flagged = best === oosClass || conf < threshold;
+    if (y === -1 || y === oosClass) {
+      oosN++;
+      if (flagged) oosOk++;
+    } else {
+      inN++;
+      if (best === y) {
+        inTop++;
+        if (!flagged) inOk++;
+      }
+    }
+  }
+  return { acc: inN ? inOk / inN : 0, top1: inN ? inTop / inN : 0, recall: oosN ? oosOk / oosN : null };
+}
+
+/** Picks the threshold maximising in-scope accuracy + out-of-scope recall on validation data. */
+function calibrate(s: Scored[], oosClass: number): number {
+  if (!s.some((x) => x.y === -1 || x.y === oosClass)) return 0;
+  const cands = [...new Set([0, ...s.map((x) => Math.round(x.conf * 1000) / 1000)])].sort((a, b) => a - b);
+  let bestT = 0, bestScore = -1;
+  for (const t of cands) {
+    const e = evaluate(s, oosClass, t);
+    const sc = e.acc + (e.recall ?? 0);
+    if (sc > bestScore + 1e-12) {
+      bestScore = sc;
+      bestT = t;
+    }
+  }
+  return bestT;
+}
+
+/** Trains a model and returns its ONNX bytes and a report. */
+export function trainIntentModel(options: TrainOptions): TrainResult {
+  const o = { ...defaults, ...options };
+  const fz: FeaturizerSettings = { ...defaultFeaturizerSettings, ...options.featurizer };
+  checkRange('epochs', o.epochs, 1, 1000, true);
+  checkRange('dim', o.dim, 2, 4096, true);
+  checkRange('members', o.members, 1, 16, true);
+  checkRange('batchSize', o.batchSize, 1, 4096, true);
+  checkRange('learningRate', o.learningRate, 1e-6, 10);
+  checkRange('dropout', o.dropout, 0, 0.95);
+  checkRange('labelSmoothing', o.labelSmoothing, 0, 0.5);
+  checkRange('featurizer.hashBits', fz.hashBits, 8, 24, true);
+  checkRange('featurizer.maxChars', fz.maxChars, 1, 1_000_000, true);
+  checkRange('featurizer.maxFeatures', fz.maxFeatures, 1, 100_000, true);
+  const log = o.log ?? (() => {});
+  const t0 = performance.now();
+
+  let train = load(o.train, 'train', o.oosLabel);
+  let val: Example[];
+  if (o.validation !== undefined) val = load(o.validation, 'val', o.oosLabel);
+  else if (typeof o.train === 'string' && hasSplit(o.train, 'val')) val = readExamples(o.train, 'val', o.oosLabel);
+  else {
+    val = train.filter((_, i) => i % 10 === 9);
+    train = train.filter((_, i) => i % 10 !== 9);
+  }
+  const test = o.test === undefined ? [] : load(o.test, 'test', o.oosLabel);
+  if (!o.trainOos) train = train.filter((e) => e.label !== o.oosLabel);
+
+  const labels = [...new Set(train.map((e) => e.label))].sort();
+  if (labels.length < 2) {
+    throw new KefuError('KEFU_ERR_INTENT_DATA_INVALID', `training data needs at least 2 labels, found ${labels.length}`);
+  }
+  const index = new Map(labels.map((l, i) => [l, i]));
+  const oosClass = index.get(o.oosLabel) ?? -1;
+  const C = labels.length;
+  const D = o.dim;
+  const H = 2 ** fz.hashBits;
+  // labels unseen in training count as out-of-scope (-1) when evaluating
+  const prep = (xs: Example[]): Prepared[] =>
+    xs.map((e) => ({ f: featurize(e.text, fz), y: index.get(e.label) ?? -1 }));
+  const tr = prep(train);
+  const tf0 = performance.now();
+  const va = prep(val);
+  const te = prep(test);
+  log(`featurized in ${((performance.now() - tf0) / 1000).toFixed(1)} s`);
+  log(`kefu-intent: ${tr.length} training examples, ${C} labels, ${va.length} validation, ${te.length} test`);
+
+  const df = new Float32Array(H);
+  for (const p of tr) for (const id of p.f.ids) df[id] = df[id]! + 1;
+  const idf = new Float32Array(H);
+  for (let k = 0; k < H; k++) if (df[k]! > 0) idf[k] = Math.log((1 + tr.length) / (1 + df[k]!)) + 1;
+
+  const rng = new Prng(o.seed);
+  const members: Member[] = [];
+  for (let mi = 0; mi < o.members; mi++) {
+    members.push(trainMember(tr, { H, D, C, idf, rng, o, log, mi }));
+  }
+
+  // the shipped table is fp16: evaluate exactly what the ONNX file will compute
+  const model: HashedModel = { buckets: H, dim: D, classes: C, idf, members };
+  for (const m of members) {
+    const h = toFloat16(m.E);
+    for (let k = 0; k < h.length; k++) m.E[k] = fromFloat16(h[k]!);
+  }
+  const ys = (xs: Prepared[]): number[] => xs.map((p) => p.y);
+  const vs = score(va.map((p) => predict(model, p.f)), ys(va));
+  const threshold = calibrate(vs, oosClass);
+  const ve = evaluate(vs, oosClass, threshold);
+  let tEval: { acc: number; top1: number; recall: number | null } | null = null;
+  if (te.length > 0) tEval = evaluate(score(te.map((p) => predict(model, p.f)), ys(te)), oosClass, threshold);
+
+  const bytes = exportHashedModel(model, {
+    labels,
+    featurizer: fz,
+    threshold,
+    oosLabel: oosClass >= 0 ? o.oosLabel : null,
+  });
+  const report: TrainReport = {
+    accuracy: tEval ? round(tEval.acc) : null,
+    accuracy_top1: tEval ? round(tEval.top1) : null,
+    oos_recall: tEval?.recall == null ? null : round(tEval.recall),
+    val_accuracy: round(ve.acc),
+    val_oos_recall: ve.recall === null ? null : round(ve.recall),
+    threshold,
+    labels,
+    train_examples: tr.length,
+    train_seconds: round((performance.now() - t0) / 1000, 1),
+    model_bytes: bytes.length,
+    seed: o.seed,
+  };
+  return { model: bytes, report };
+}
+
+function round(x: number, d = 4): number {
+  const f = 10 ** d;
+  return Math.round(x * f) / f;
+}
+
+interface MemberCtx {
+  H: number;
+  D: number;
+  C: number;
+  idf: Float32Array;
+  rng: Prng;
+  o: typeof defaults & TrainOptions;
+  log: (line: string) => void;
+  mi: number;
+}
+
+function trainMember(tr: Prepared[], ctx: MemberCtx): Member {
+  const { H, D, C, idf, rng, o } = ctx;
+  const E = new Float32Array(H * D);
+  const a = 1 / Math.sqrt(D);
+  for (let k = 0; k < E.length; k++) E[k] = (rng.next() * 2 - 1) * a * 0.5;
+  const W2 = new Float32Array(D * C);
+  const a2 = Math.sqrt(6 / (D + C));
+  for (let k = 0; k < W2.length; k++) W2[k] = (rng.next() * 2 - 1) * a2;
+  const m: Member = { E, b1: new Float32Array(D), W2, b2: new Float32Array(C) };
+
+  // Adam state; the embedding table's moments are updated lazily, row by touched row
+  const mE = new Float32Array(H * D), vE = new Float32Array(H * D), gE = new Float32Array(H * D);
+  const touched = new Uint8Array(H);
+  const rows: number[] = [];
+  const mW = new Float32Array(D * C), vW = new Float32Array(D * C), gW = new Float32Array(D * C);
+  const mb1 = new Float32Array(D), vb1 = new Float32Array(D), gb1 = new Float32Array(D);
+  const mb2 = new Float32Array(C), vb2 = new Float32Array(C), gb2 = new Float32Array(C);
+  const b1 = 0.9, b2 = 0.999, eps = 1e-8;
+
+  const order = new Int32Array(tr.length).map((_, i) => i);
+  const w = new Float32Array(Math.max(1, ...tr.map((p) => p.f.ids.length)));
+  const h = new Float32Array(D), keep = new Float32Array(D), z = new Float32Array(C), dh = new Float32Array(D);
+  const pKeep = 1 - o.dropout;
+  const smooth = o.labelSmoothing;
+  const steps = Math.ceil(tr.length / o.batchSize) * o.epochs;
+  let t = 0;
+  const tStart = performance.now();
+  for (let epoch = 0; epoch < o.epochs; epoch++) {
+    rng.shuffle(order);
+    let loss = 0;
+    for (let s = 0; s < tr.length; s += o.batchSize) {
+      const end = Math.min(tr.length, s + o.batchSize);
+      for (let i = s; i < end; i++) {
+        const ex = tr[order[i]!]!;
+        const f = ex.f;
+        weights(f, idf, w);
+        hidden(m, D, f, w, h);
+        for (let d = 0; d < D; d++) {
+          const k = rng.next() < pKeep ? 1 / pKeep : 0;
+          keep[d] = k;
+          h[d] = h[d]! * k;
+        }
+        logits(m, D, C, h, z);
+        softmaxInPlace(z);
+        loss -= Math.log(Math.max(z[ex.y]!, 1e-12));
+        // dz = p - smoothed one-hot
+        for (let c = 0; c < C; c++) z[c] = z[c]! - smooth / C - (c === ex.y ? 1 - smooth : 0);
+        for (let c = 0; c < C; c++) gb2[c] = gb2[c]! + z[c]!;
+        for (let d = 0; d < D; d++) {
+          const hd = h[d]!;
+          const off = d * C;
+          let acc = 0;
+          for (let c = 0; c < C; c++) {
+            const zc = z[c]!;
+            if (hd !== 0) gW[off + c] = gW[off + c]! + hd * zc;
+            acc += m.W2[off + c]! * zc;
+          }
+          // relu' and dropout mask (h is 0 where either cut the unit)
+          dh[d] = hd > 0 ? acc * keep[d]! : 0;
+          gb1[d] = gb1[d]! + dh[d]!;
+        }
+        for (let j = 0; j < f.ids.length; j++) {
+          const id = f.ids[j]!;
+          const wj = w[j]!;
+          if (wj === 0) continue;
+          if (!touched[id]) {
+            touched[id] = 1;
+            rows.push(id);
+          }
+          const off = id * D;
+          for (let d = 0; d < D; d++) gE[off + d] = gE[off + d]! + wj * dh[d]!;
+        }
+      }
+      // Adam step, learning rate decaying linearly to 10%
+      t++;
+      const lr = o.learningRate * (1 - 0.9 * (t / steps));
+      const n = end - s;
+      const c1 = 1 / (1 - b1 ** t), c2 = 1 / (1 - b2 ** t);
+      const adam = (p: Float32Array, g: Float32Array, mm: Float32Array, vv: Float32Array, k: number): void => {
+        const gk = g[k]! / n;
+        g[k] = 0;
+        mm[k] = b1 * mm[k]! + (1 - b1) * gk;
+        vv[k] = b2 * vv[k]! + (1 - b2) * gk * gk;
+        p[k] = p[k]! - (lr * mm[k]! * c1) / (Math.sqrt(vv[k]! * c2) + eps);
+      };
+      for (let k = 0; k < W2.length; k++) adam(W2, gW, mW, vW, k);
+      for (let k = 0; k < D; k++) adam(m.b1, gb1, mb1, vb1, k);
+      for (let k = 0; k < C; k++) adam(m.b2, gb2, mb2, vb2, k);
+      const lc1 = lr * c1;
+      for (const id of rows) {
+        touched[id] = 0;
+        const end2 = id * D + D;
+        for (let k = id * D; k < end2; k++) {
+          const gk = gE[k]! / n;
+          gE[k] = 0;
+          const mk = (mE[k] = b1 * mE[k]! + (1 - b1) * gk);
+          const vk = (vE[k] = b2 * vE[k]! + (1 - b2) * gk * gk);
+          E[k] = E[k]! - (lc1 * mk) / (Math.sqrt(vk * c2) + eps);
+        }
+      }
+      rows.length = 0;
+    }
+    ctx.log(`member ${ctx.mi + 1} epoch ${epoch + 1}/${o.epochs}: loss ${(loss / tr.length).toFixed(4)} (${((performance.now() - tStart) / 1000).toFixed(1)} s)`);
+  }
+  return m;
+}

@@ -1,0 +1,232 @@
+/**
+ * A fixed pool of inference workers with micro-batching: requests queue on the main thread and
+ * each idle worker takes up to `maxBatch` of them in one message, so under load one runtime call
+ * serves many texts while a lone request still goes out at once. A worker that dies fails only
+ * its in-flight batch (KEFU_ERR_INTENT_WORKER_FAILED) and is replaced.
+ */
+import { Worker } from 'node:worker_threads';
+import { EventEmitter } from 'eventemitter3';
+import { KefuError, isKefuErrorCode } from '@kefu/protocol';
+import type { FromWorker, InitMessage } from './worker-protocol.js';
+
+export interface PoolRequest {
+  text: string;
+  resolve(r: { index: Int32Array; prob: Float32Array; offset: number; k: number }): void;
+  reject(err: unknown): void;
+}
+
+interface Slot {
+  worker: Worker | null;
+  ready: boolean;
+  batch: PoolRequest[] | null;
+  batchId: number;
+  timer: NodeJS.Timeout | null;
+  failures: number;
+}
+
+export interface PoolEvents {
+  /** A worker died or timed out; its in-flight requests were rejected with `error`. */
+  'worker-failed': (error: KefuError, slot: number) => void;
+  /** A replacement worker is ready. */
+  'worker-replaced': (slot: number) => void;
+}
+
+export interface PoolSettings {
+  workers: number;
+  maxBatch: number;
+  maxQueue: number;
+  timeoutMs: number;
+  init: InitMessage;
+}
+
+// after this many replacements in a row that fail to start, the slot stays empty
+const MAX_RESTARTS = 3;
+
+function newWorker(): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./intent-worker.js', import.meta.url));
+  // running from source under tsx (the tests): worker threads do not inherit its loader hooks
+  const src = new URL('./intent-worker.ts', import.meta.url).href;
+  return new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(src)}); });`, { eval: true });
+}
+
+export class WorkerPool extends EventEmitter<PoolEvents> {
+  private readonly slots: Slot[] = [];
+  private queue: PoolRequest[] = [];
+  private head = 0;
+  private nextId = 1;
+  private closed = false;
+
+  constructor(private readonly s: PoolSettings) {
+    super();
+  }
+
+  /** Starts every worker; rejects with the first worker's init error. */
+  async start(): Promise<void> {
+    for (let i = 0; i < this.s.workers; i++) {
+      this.slots.push({ worker: null, ready: false, batch: null, batchId: 0, timer: null, failures: 0 });
+    }
+    try {
+      await Promise.all(this.slots.map((_, i) => this.spawn(i)));
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+  }
+
+  get pending(): number {
+    return this.queue.length - this.head;
+  }
+
+  submit(req: PoolRequest): void {
+    if (this.closed) {
+      req.reject(new KefuError('KEFU_ERR_CLOSED', 'the intent classifier is closed'));
+      return;
+    }
+    if (this.pending >= this.s.maxQueue) {
+      req.reject(new KefuError('KEFU_ERR_INTENT_QUEUE_FULL', `${this.pending} classifications are already waiting (maxQueue)`, { details: { maxQueue: this.s.maxQueue } }));
+      return;
+    }
+    this.queue.push(req);
+    this.dispatch();
+  }
+
+  /** Test hook: make one worker exit as if it crashed. */
+  crash(slot: number): void {
+    this.slots[slot]?.worker?.postMessage({ type: 'crash' });
+  }
+
+  private spawn(i: number): Promise<void> {
+    const slot = this.slots[i]!;
+    return new Promise((resolve, reject) => {
+      const w = newWorker();
+      slot.worker = w;
+      slot.ready = false;
+      let started = false;
+      let lastError: unknown;
+      w.on('message', (m: FromWorker) => {
+        if (m.type === 'ready') {
+          started = true;
+          slot.ready = true;
+          slot.failures = 0;
+          resolve();
+          this.dispatch();
+        } else if (m.type === 'init-error') {
+          const code = isKefuErrorCode(m.code) ? m.code : 'KEFU_ERR_INTENT_MODEL_CORRUPT';
+          started = true;
+          reject(new KefuError(code, m.message));
+          void w.terminate();
+        } else if (m.type === 'result' || m.type === 'run-error') {
+          if (m.id !== slot.batchId || !slot.batch) return;
+          const batch = slot.batch;
+          this.finish(slot);
+          if (m.type === 'run-error') {
+            const err = new KefuError('KEFU_ERR_INTENT_WORKER_FAILED', `inference failed: ${m.message}`);
+            for (const r of batch) r.reject(err);
+          } else {
+            const k = m.index.length / batch.length;
+            batch.forEach((r, j) => r.resolve({ index: m.index, prob: m.prob, offset: j * k, k }));
+          }
+          this.dispatch();
+        }
+      });
+      w.on('error', (err) => {
+        // 'exit' follows and does the bookkeeping
+        lastError = err;
+      });
+      w.on('exit', (code) => {
+        if (slot.worker !== w) return;
+        slot.worker = null;
+        slot.ready = false;
+        const batch = slot.batch;
+        this.finish(slot);
+        if (!started) {
+          started = true;
+          reject(new KefuError('KEFU_ERR_INTENT_WORKER_FAILED', `an inference worker exited with code ${code} while starting: ${String(lastError)}`, { cause: lastError }));
+        }
+        if (this.closed) return;
+        const err = new KefuError('KEFU_ERR_INTENT_WORKER_FAILED', `an inference worker exited with code ${code}; it is being replaced`, { cause: lastError, details: { slot: i, exitCode: code } });
+        if (batch) for (const r of batch) r.reject(err);
+        this.emit('worker-failed', err, i);
+        this.replace(i);
+      });
+      w.postMessage(this.s.init);
+    });
+  }
+
+  private replace(i: number): void {
+    const slot = this.slots[i]!;
+    if (this.closed || slot.failures >= MAX_RESTARTS) {
+      this.failIfNoWorkers();
+      return;
+    }
+    slot.failures++;
+    this.spawn(i).then(
+      () => this.emit('worker-replaced', i),
+      () => this.failIfNoWorkers(),
+    );
+  }
+
+  private failIfNoWorkers(): void {
+    if (this.slots.some((s) => s.worker !== null)) return;
+    const err = new KefuError('KEFU_ERR_INTENT_WORKER_FAILED', 'no inference worker could be started');
+    for (; this.head < this.queue.length; this.head++) this.queue[this.head]!.reject(err);
+    this.queue = [];
+    this.head = 0;
+  }
+
+  private finish(slot: Slot): void {
+    if (slot.timer) clearTimeout(slot.timer);
+    slot.timer = null;
+    slot.batch = null;
+  }
+
+  private dispatch(): void {
+    for (let i = 0; i < this.slots.length && this.pending > 0; i++) {
+      const slot = this.slots[i]!;
+      if (!slot.ready || slot.batch || !slot.worker) continue;
+      const n = Math.min(this.s.maxBatch, this.pending);
+      const batch = this.queue.slice(this.head, this.head + n);
+      this.head += n;
+      if (this.head > 4096 && this.head * 2 > this.queue.length) {
+        this.queue = this.queue.slice(this.head);
+        this.head = 0;
+      }
+      slot.batch = batch;
+      slot.batchId = this.nextId++;
+      const w = slot.worker;
+      slot.timer = setTimeout(() => {
+        // a stuck runtime call: the worker is killed, its batch fails, a new one starts
+        const err = new KefuError('KEFU_ERR_TIMEOUT', `a batch of ${batch.length} took longer than ${this.s.timeoutMs} ms`);
+        if (slot.batch === batch) {
+          this.finish(slot);
+          for (const r of batch) r.reject(err);
+        }
+        void w.terminate();
+      }, this.s.timeoutMs);
+      slot.timer.unref();
+      w.postMessage({ type: 'run', id: slot.batchId, texts: batch.map((r) => r.text) });
+    }
+    if (this.head === this.queue.length && this.head > 0) {
+      this.queue = [];
+      this.head = 0;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const err = new KefuError('KEFU_ERR_CLOSED', 'the intent classifier was closed');
+    for (; this.head < this.queue.length; this.head++) this.queue[this.head]!.reject(err);
+    this.queue = [];
+    this.head = 0;
+    await Promise.all(
+      this.slots.map(async (slot) => {
+        const batch = slot.batch;
+        this.finish(slot);
+        if (batch) for (const r of batch) r.reject(err);
+        const w = slot.worker;
+        slot.worker = null;
+        if (w) await w.terminate();
+      }),
+    );
+  }
+}

@@ -1,0 +1,42 @@
+/** Messages between the IntentClassifier (main thread) and its inference workers. */
+import type { FeaturizerSettings } from './featurizer.js';
+
+export interface InitMessage {
+  type: 'init';
+  modelPath: string;
+  kind: 'hashed' | 'bert';
+  featurizer?: FeaturizerSettings;
+  vocabPath?: string;
+  lowercase: boolean;
+  maxLength: number;
+  intraOpThreads: number;
+  topK: number;
+  /** Expected number of classes (labels); checked against the model's output. */
+  classes: number;
+}
+
+export interface RunMessage {
+  type: 'run';
+  id: number;
+  texts: string[];
+}
+
+/** Test hook: the worker exits abruptly, as if the native runtime had crashed. */
+export interface CrashMessage {
+  type: 'crash';
+}
+
+export type ToWorker = InitMessage | RunMessage | CrashMessage;
+
+export type FromWorker =
+  | { type: 'ready' }
+  | { type: 'init-error'; code: string; message: string }
+  | {
+      type: 'result';
+      id: number;
+      /** topK class indices per text, row-major [texts, k]. */
+      index: Int32Array;
+      /** Their probabilities, same layout. */
+      prob: Float32Array;
+    }
+  | { type: 'run-error'; id: number; message: string };
