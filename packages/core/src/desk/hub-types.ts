@@ -1,0 +1,32 @@
+/**
+ * The slice of the Hub the desk uses. The real `Hub` satisfies it structurally; a host may pass
+ * any object that does (a hub on another transport, or a recording double in a unit test).
+ */
+import type { JsonObject, PresenceStatus, Sender } from '@kefu/protocol';
+import type { DeskIdentity } from './types.js';
+
+export interface DeskCommandContext {
+  identity: { tenant: string; id: string; role: string; name?: string };
+  conv?: string;
+}
+
+export interface DeskHubEvents {
+  conversation: (conversation: { id: string; tenant: string; visitor: Sender }) => void;
+  message: (info: { conv: string; from: Sender; body: string; ts: number }) => void;
+  presence: (info: { tenant: string; user: Sender; status: PresenceStatus }) => void;
+}
+
+export interface DeskHub {
+  command(name: string, handler: (ctx: DeskCommandContext, args: JsonObject) => JsonObject | void | Promise<JsonObject | void>): unknown;
+  post(conv: string, from: Sender, body: string, data?: JsonObject): Promise<{ seq: number; ts: number }>;
+  emitToUser(tenant: string, userId: string, name: string, data?: JsonObject): void;
+  emitToConversation(conv: string, name: string, data?: JsonObject): void;
+  addMember(conv: string, sender: Sender): Promise<void>;
+  removeMember(conv: string, userId: string, reason?: string): Promise<boolean>;
+  closeConversation(conv: string, reason?: string): Promise<void>;
+  isOnline(tenant: string, userId: string): boolean;
+  on<E extends keyof DeskHubEvents>(event: E, listener: DeskHubEvents[E]): unknown;
+  off<E extends keyof DeskHubEvents>(event: E, listener: DeskHubEvents[E]): unknown;
+}
+
+export type { DeskIdentity };
