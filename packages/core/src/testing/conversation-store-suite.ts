@@ -8,10 +8,8 @@ import assert from 'node:assert/strict';
 import type { ConversationStore } from '../conversation/conversation-store.js';
 import type { Sender } from '@kefu/protocol';
 
-export interface SuiteTestApi {
-  describe(name: string, fn: () => void | Promise<void>): unknown;
-  test(name: string, fn: () => void | Promise<void>): unknown;
-}
+import type { SuiteTestApi } from './suite-api.js';
+export type { SuiteTestApi };
 
 export interface ConversationStoreSuiteOptions {
   name: string;

@@ -9,12 +9,15 @@
 export { requireAll, findBinary, freePort, startRedisServer } from './environment.js';
 export type { RedisServerHandle, RedisServerOptions } from './environment.js';
 
+// --- the test-runner API every suite takes -------------------------------------------------------
+export type { SuiteTestApi } from './suite-api.js';
+
 // --- hub: conversation store suite --------------------------------------------------------------
 export { conversationStoreSuite } from './conversation-store-suite.js';
-export type { SuiteTestApi, ConversationStoreSuiteOptions } from './conversation-store-suite.js';
+export type { ConversationStoreSuiteOptions } from './conversation-store-suite.js';
 
 // --- queue: queue store suite ---------------------------------------------------------------------
 
 // --- saga: saga log suite ----------------------------------------------------------------------------
 export { sagaLogSuite, sampleSagaRecord } from './saga-log-suite.js';
-export type { SuiteTestApi, SagaLogFixture, SagaLogSuiteOptions } from './saga-log-suite.js';
+export type { SagaLogFixture, SagaLogSuiteOptions } from './saga-log-suite.js';

@@ -11,10 +11,8 @@ import type { SagaLog } from '../saga/saga-log.js';
 import type { SagaRecord, SagaState } from '../saga/types.js';
 
 /** The slice of node:test's API the suite uses. */
-export interface SuiteTestApi {
-  describe: (name: string, fn: () => void | Promise<void>) => unknown;
-  test: (name: string, fn: () => void | Promise<void>) => unknown;
-}
+import type { SuiteTestApi } from './suite-api.js';
+export type { SuiteTestApi };
 
 export interface SagaLogFixture {
   /** A fresh, empty, unopened log. */
