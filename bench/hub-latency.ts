@@ -1,0 +1,186 @@
+/**
+ * hub-latency: one-way delivery latency visitor -> agent through one server process, for the
+ * Kefu hub (durable LevelDB store, acks, sequence numbers), a raw `ws` relay (the floor) and
+ * Socket.IO 4 with a room per conversation, in the same run.
+ *
+ *   npm run bench -- hub-latency [--quick] [--pairs 5000] [--rate 10000] [--generators 2]
+ *                                [--only raw_ws,socket_io,kefu,kefu_memory] [--profile]
+ *
+ * Every system runs in its own server child, all up at once, with the same pairs held by shared
+ * load-generator children (bench/lib/), each pair inside one generator so that send and receipt
+ * are timed on one clock. Measurements are interleaved (round r measures the systems in a
+ * rotated order, one at a time) because the machine is shared and noisy: a burst of someone
+ * else's CPU then hurts each system alike instead of whichever happened to be running.
+ * Open loop: a schedule of `rate` msg/s in total, round-robin over the pairs. Then a step search:
+ * rising rates, each system measured alone, until its p99 exceeds 5 ms (or it loses messages)
+ * twice in a row; its highest passing rate is max_rate_p99_le_5ms.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { arg, quick, ratio, report, round } from './lib/report.js';
+import { withBench, type StepResult, type SystemSpec, type Bench } from './lib/hub-harness.js';
+import { newHistogram } from './lib/histogram.js';
+
+const pairs = Number(arg('pairs', quick ? '1000' : '5000'));
+const rate = Number(arg('rate', '10000'));
+const only = new Set(arg('only', 'raw_ws,socket_io,kefu,kefu_memory').split(','));
+const profile = process.argv.includes('--profile');
+const P99_LIMIT_MS = 5;
+/** Client connections one generator process may hold (20,000 open files per process here). */
+const MAX_CONNS_PER_GENERATOR = 15_000;
+
+// Quick: 1,000 pairs, one short round and a short ladder.
+const cfg = quick
+  ? { warmupMs: 500, rounds: 1, windowMs: 2_000, stepWarmupMs: 300, stepMs: 1_200, ladder: [2_000, 4_000, 8_000], concurrency: 50 }
+  : { warmupMs: 2_000, rounds: 3, windowMs: 4_000, stepWarmupMs: 1_000, stepMs: 4_000, ladder: [1_000, 2_000, 3_000, 4_000, 5_000, 6_000, 8_000, 10_000, 12_000, 15_000, 20_000], concurrency: 50 };
+
+const server = (name: string): URL => new URL(`./servers/${name}.ts`, import.meta.url);
+const profDir = join(tmpdir(), 'kefu-hub-prof');
+const dataDir = mkdtempSync(join(tmpdir(), 'kefu-bench-hub-'));
+const kefuSpec = (key: string, store: 'level' | 'memory'): SystemSpec => ({
+  key,
+  kind: 'kefu',
+  label: `kefu (${store})`,
+  script: server('kefu-hub'),
+  args: ['--store', store, '--dir', join(dataDir, store)],
+  execArgv: profile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [],
+});
+const allSpecs: SystemSpec[] = [
+  { key: 'raw_ws', kind: 'raw_ws', label: 'raw ws', script: server('raw-ws') },
+  { key: 'socket_io', kind: 'socket_io', label: 'socket.io', script: server('socket-io') },
+  kefuSpec('kefu', 'level'),
+  ...(quick ? [] : [kefuSpec('kefu_memory', 'memory')]),
+];
+const specs = allSpecs.filter((s) => only.has(s.key));
+
+const generators = Number(arg('generators', String(Math.max(2, Math.ceil((specs.length * pairs * 2) / MAX_CONNS_PER_GENERATOR)))));
+if (!(pairs > 0 && rate > 0 && generators > 0)) throw new RangeError('--pairs, --rate and --generators must be positive numbers');
+if (Math.ceil(pairs / generators) * 2 * specs.length > MAX_CONNS_PER_GENERATOR + 1_000) {
+  throw new RangeError(`each generator would hold more than ${MAX_CONNS_PER_GENERATOR} connections: raise --generators`);
+}
+
+type Step = Omit<StepResult, 'histogram'>;
+interface SystemResult {
+  p50_ms: number;
+  p99_ms: number;
+  p999_ms: number;
+  achieved_per_s: number;
+  max_rate_p99_le_5ms: number;
+  lost: number;
+  p99_windows_ms: number[];
+  ack_p50_ms: number | null;
+  ack_p99_ms: number | null;
+  send_lag_p99_ms: number;
+  cpu_pct: number;
+  rss_mb: number;
+  connect_s: number;
+  steps: Array<{ rate: number; p50_ms: number; p99_ms: number; p999_ms: number; achieved_per_s: number; lost: number; cpu_pct: number; pass: boolean }>;
+}
+
+const rows: Array<Record<string, unknown>> = [];
+const row = (label: string, what: string, s: Step, pass?: boolean): void => {
+  rows.push({
+    system: label, run: what, offered: s.offered_per_s, achieved: s.achieved_per_s, lost: s.lost,
+    p50_ms: s.p50_ms, p99_ms: s.p99_ms, p999_ms: s.p999_ms, ack_p99_ms: s.ack_p99_ms ?? '',
+    lag_p99_ms: s.send_lag_p99_ms, srv_cpu_pct: s.server_cpu_pct, srv_rss_mb: s.server_rss_mb, gen_cpu_pct: s.generator_cpu_pct,
+    ...(pass === undefined ? {} : { p99_le_5: pass ? 'yes' : 'no' }),
+  });
+};
+const strip = ({ histogram: _h, ...rest }: StepResult): Step => rest;
+/** The keys in an order rotated by `r`, so that no system is always measured first. */
+const rotate = <T,>(xs: T[], r: number): T[] => xs.map((_, i) => xs[(i + r) % xs.length]!);
+
+async function measureAll(b: Bench): Promise<Record<string, SystemResult>> {
+  const keys = specs.map((s) => s.key);
+  const connectS: Record<string, number> = {};
+  for (const key of keys) {
+    const c = await b.connect(key, 'pairs', pairs, cfg.concurrency);
+    connectS[key] = round(c.ms / 1000, 1);
+    process.stderr.write(`${b.label(key)}: ${c.connected} pairs connected in ${connectS[key]} s\n`);
+  }
+
+  // The headline rate: `rounds` windows per system, interleaved, merged into one histogram each.
+  const windows: Record<string, StepResult[]> = Object.fromEntries(keys.map((k) => [k, []]));
+  for (let r = 0; r < cfg.rounds; r++) {
+    for (const key of rotate(keys, r)) {
+      const s = await b.step(key, rate, r === 0 ? cfg.warmupMs : cfg.stepWarmupMs, cfg.windowMs);
+      windows[key]!.push(s);
+      row(b.label(key), `${rate}/s round ${r + 1}`, strip(s));
+    }
+  }
+
+  // Step search, interleaved per rate; a system leaves the search after two failures in a row.
+  const steps: Record<string, SystemResult['steps']> = Object.fromEntries(keys.map((k) => [k, []]));
+  const best: Record<string, number> = Object.fromEntries(keys.map((k) => [k, 0]));
+  const fails: Record<string, number> = Object.fromEntries(keys.map((k) => [k, 0]));
+  for (const [i, r] of cfg.ladder.entries()) {
+    const active = keys.filter((k) => fails[k]! < 2);
+    if (active.length === 0) break;
+    for (const key of rotate(active, i)) {
+      const s = strip(await b.step(key, r, cfg.stepWarmupMs, cfg.stepMs));
+      const pass = s.p99_ms <= P99_LIMIT_MS && s.lost <= s.sent * 0.001;
+      steps[key]!.push({ rate: r, p50_ms: s.p50_ms, p99_ms: s.p99_ms, p999_ms: s.p999_ms, achieved_per_s: s.achieved_per_s, lost: s.lost, cpu_pct: s.server_cpu_pct, pass });
+      row(b.label(key), 'step', s, pass);
+      if (pass) { best[key] = Math.max(best[key]!, r); fails[key] = 0; } else fails[key]!++;
+    }
+  }
+
+  const out: Record<string, SystemResult> = {};
+  for (const key of keys) {
+    const ws = windows[key]!;
+    const merged = newHistogram();
+    for (const s of ws) merged.add(s.histogram);
+    const acks = ws.map((s) => s.ack_p99_ms).filter((x): x is number => x !== null);
+    out[key] = {
+      p50_ms: round(merged.getValueAtPercentile(50) / 1000),
+      p99_ms: round(merged.getValueAtPercentile(99) / 1000),
+      p999_ms: round(merged.getValueAtPercentile(99.9) / 1000),
+      achieved_per_s: Math.round(ws.reduce((a, s) => a + s.received, 0) / ((ws.length * cfg.windowMs) / 1000)),
+      max_rate_p99_le_5ms: best[key]!,
+      lost: ws.reduce((a, s) => a + s.lost, 0),
+      p99_windows_ms: ws.map((s) => s.p99_ms),
+      ack_p50_ms: ws[0]?.ack_p50_ms ?? null,
+      ack_p99_ms: acks.length ? Math.max(...acks) : null,
+      send_lag_p99_ms: Math.max(...ws.map((s) => s.send_lag_p99_ms)),
+      cpu_pct: Math.round(ws.reduce((a, s) => a + s.server_cpu_pct, 0) / ws.length),
+      rss_mb: ws[ws.length - 1]!.server_rss_mb,
+      connect_s: connectS[key]!,
+      steps: steps[key]!,
+    };
+  }
+  return out;
+}
+
+let results: Record<string, SystemResult>;
+try {
+  results = await withBench(specs, generators, measureAll);
+} finally {
+  rmSync(dataDir, { recursive: true, force: true });
+}
+
+const headline = (r: SystemResult | undefined): Record<string, unknown> => (r ? { ...r } : {});
+const k = results.kefu;
+const raw = results.raw_ws;
+const sio = results.socket_io;
+if (profile) console.error(`hub CPU profiles (kefu server children): ${profDir}`);
+report({
+  bench: 'hub-latency',
+  config: {
+    pairs, connections_per_system: pairs * 2, rate_per_s: rate, generators, rounds: cfg.rounds, window_ms: cfg.windowMs, step_ms: cfg.stepMs,
+    ladder: cfg.ladder, p99_limit_ms: P99_LIMIT_MS,
+    kefu: 'Hub with LevelConversationStore in a temp dir (memory store: variants.kefu_memory_store), acks on; auth: jwtAuthenticator, HS256 shared secret, token in the query string',
+    raw_ws: 'ws relay: same JWT checked at upgrade, JSON parse, Map conv -> sockets, no ack/seq/log',
+    socket_io: 'Socket.IO 4.8, websocket transport only, same JWT in handshake auth, room per conversation, ack callback',
+    latency: 'visitor send -> agent receipt in the same generator process, performance.now(); open-loop schedule round-robin over pairs; systems interleaved',
+  },
+  kefu: { store: 'level', ...headline(k) },
+  peers: { raw_ws: headline(raw), socket_io: headline(sio) },
+  ratios: {
+    p99_vs_raw_ws: ratio(k?.p99_ms, raw?.p99_ms),
+    max_rate_vs_socket_io: ratio(k?.max_rate_p99_le_5ms, sio?.max_rate_p99_le_5ms),
+    max_rate_vs_raw_ws: ratio(k?.max_rate_p99_le_5ms, raw?.max_rate_p99_le_5ms),
+    memory_store_p99_vs_raw_ws: ratio(results.kefu_memory?.p99_ms, raw?.p99_ms),
+  },
+  variants: { kefu_memory_store: headline(results.kefu_memory) },
+}, rows);

@@ -1,0 +1,183 @@
+/**
+ * Client side of the three systems under test, behind one small interface so that the load
+ * generator drives each the same way: a pair is a visitor and an agent in one conversation,
+ * both in the generator's process, so that latency is measured on one clock.
+ *
+ * Timing travels in the message itself: `body` starts with the visitor's send time
+ * (performance.now(), ms with µs decimals) and `cid` with it too, so the agent's receipt and
+ * the visitor's ack need no lookup table.
+ */
+import WebSocket from 'ws';
+import { io as ioClient, type Socket } from 'socket.io-client';
+import { signToken, tenantOf } from './jwt.js';
+
+export type Kind = 'raw_ws' | 'socket_io' | 'kefu';
+
+export interface DriverOptions {
+  /** Server base, e.g. ws://127.0.0.1:1234 (http:// for Socket.IO is derived). */
+  host: string;
+  /** Path the server serves on. */
+  path: string;
+  /** Source address for outgoing connections (127.0.0.x), to spread ephemeral ports. */
+  localAddress?: string;
+  /** Called on the agent's side with the body of every relayed message. */
+  onMessage: (body: string) => void;
+  /** Called on the visitor's side with the cid of every ack (Kefu, Socket.IO). */
+  onAck: (cid: string) => void;
+  /** Per-connection setup timeout. @defaultValue 30,000 ms */
+  timeoutMs?: number;
+}
+
+export interface Pair { send(cid: string, body: string): void; close(): void }
+export interface Idle { close(): void }
+export interface Driver { pair(i: number): Promise<Pair>; idle(i: number): Promise<Idle> }
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<T>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: timed out after ${ms} ms`)), ms); }),
+  ]);
+}
+
+function openWs(url: string, o: DriverOptions, protocol?: string, first?: (ws: WebSocket) => void): Promise<WebSocket> {
+  const ws = new WebSocket(url, protocol ? [protocol] : [], {
+    perMessageDeflate: false,
+    ...(o.localAddress ? { localAddress: o.localAddress } : {}),
+  });
+  // The server's first frame can arrive in the same chunk as the upgrade response, before a
+  // listener attached after 'open' would exist: `first` attaches listeners up front.
+  first?.(ws);
+  return new Promise((resolve, reject) => {
+    ws.once('open', () => { ws.removeAllListeners('error'); ws.on('error', () => undefined); resolve(ws); });
+    ws.once('error', reject);
+    ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: HTTP ${String(res.statusCode)}`)));
+  });
+}
+
+/** Resolves with the first parsed frame for which `match` returns true. */
+function nextFrame<F = Record<string, unknown>>(ws: WebSocket, match: (f: Record<string, unknown>) => boolean): Promise<F> {
+  return new Promise((resolve, reject) => {
+    const onMsg = (data: WebSocket.RawData): void => {
+      const f = JSON.parse(data.toString()) as Record<string, unknown>;
+      if (f.t === 'error') { cleanup(); reject(new Error(`error frame: ${JSON.stringify(f)}`)); return; }
+      if (match(f)) { cleanup(); resolve(f as F); }
+    };
+    const onClose = (code: number): void => { cleanup(); reject(new Error(`closed with ${code} during setup`)); };
+    const cleanup = (): void => { ws.off('message', onMsg); ws.off('close', onClose); };
+    ws.on('message', onMsg);
+    ws.on('close', onClose);
+  });
+}
+
+export function rawWsDriver(o: DriverOptions): Driver {
+  const timeout = o.timeoutMs ?? 30_000;
+  const url = (i: number, sub: string, role: 'visitor' | 'agent', conv?: string): string =>
+    `${o.host}${o.path}?token=${signToken(sub, role, tenantOf(i))}${conv ? `&conv=${conv}` : ''}`;
+  return {
+    async pair(i) {
+      const conv = `c${i}`;
+      const [v, a] = await withTimeout(Promise.all([openWs(url(i, `v${i}`, 'visitor', conv), o), openWs(url(i, `a${i}`, 'agent', conv), o)]), timeout, `raw pair ${i}`);
+      a.on('message', (data) => {
+        const f = JSON.parse(data.toString()) as { t: string; body: string };
+        if (f.t === 'msg') o.onMessage(f.body);
+      });
+      return {
+        send: (cid, body) => v.send(JSON.stringify({ t: 'send', conv, cid, body })),
+        close: () => { v.terminate(); a.terminate(); },
+      };
+    },
+    async idle(i) {
+      const ws = await withTimeout(openWs(url(i, `v${i}`, 'visitor'), o), timeout, `raw idle ${i}`);
+      return { close: () => ws.terminate() };
+    },
+  };
+}
+
+export function socketIoDriver(o: DriverOptions): Driver {
+  const timeout = o.timeoutMs ?? 30_000;
+  const base = o.host.replace(/^ws/, 'http');
+  const connect = (i: number, sub: string, role: 'visitor' | 'agent'): Promise<Socket> => {
+    const s = ioClient(base, {
+      path: o.path,
+      transports: ['websocket'],
+      forceNew: true,
+      reconnection: false,
+      timeout,
+      auth: { token: signToken(sub, role, tenantOf(i)) },
+      ...(o.localAddress ? { localAddress: o.localAddress } : {}),
+    } as Parameters<typeof ioClient>[1]);
+    return new Promise((resolve, reject) => {
+      s.once('connect', () => resolve(s));
+      s.once('connect_error', (e) => { s.close(); reject(e); });
+    });
+  };
+  const join = (s: Socket, conv: string): Promise<unknown> => new Promise((resolve) => s.emit('join', conv, resolve));
+  return {
+    async pair(i) {
+      const conv = `c${i}`;
+      const [v, a] = await withTimeout(Promise.all([connect(i, `v${i}`, 'visitor'), connect(i, `a${i}`, 'agent')]), timeout, `socket.io pair ${i}`);
+      await withTimeout(Promise.all([join(v, conv), join(a, conv)]), timeout, `socket.io join ${i}`);
+      a.on('msg', (m: { body: string }) => o.onMessage(m.body));
+      const onAck = (r: { cid: string }): void => o.onAck(r.cid);
+      return {
+        send: (cid, body) => { v.emit('send', { conv, cid, body }, onAck); },
+        close: () => { v.close(); a.close(); },
+      };
+    },
+    async idle(i) {
+      const s = await withTimeout(connect(i, `v${i}`, 'visitor'), timeout, `socket.io idle ${i}`);
+      return { close: () => s.close() };
+    },
+  };
+}
+
+export function kefuDriver(o: DriverOptions): Driver {
+  const timeout = o.timeoutMs ?? 30_000;
+  const connect = async (i: number, sub: string, role: 'visitor' | 'agent'): Promise<WebSocket> => {
+    let welcome: Promise<unknown> | undefined;
+    const ws = await openWs(`${o.host}${o.path}?token=${signToken(sub, role, tenantOf(i))}`, o, 'kefu.v1', (w) => {
+      welcome = nextFrame(w, (f) => f.t === 'welcome');
+      welcome.catch(() => undefined);
+    });
+    await welcome;
+    return ws;
+  };
+  return {
+    async pair(i) {
+      return withTimeout((async () => {
+        const [v, a] = await Promise.all([connect(i, `v${i}`, 'visitor'), connect(i, `a${i}`, 'agent')]);
+        const opened = nextFrame<{ conv: string }>(v, (f) => f.t === 'joined' && f.ref === 'o');
+        v.send(JSON.stringify({ t: 'open', ref: 'o' }));
+        const { conv } = await opened;
+        const joined = nextFrame(a, (f) => f.t === 'joined' && f.ref === 'j');
+        a.send(JSON.stringify({ t: 'join', ref: 'j', conv }));
+        await joined;
+        a.on('message', (data) => {
+          const f = JSON.parse(data.toString()) as { t: string; body: string };
+          if (f.t === 'msg') o.onMessage(f.body);
+        });
+        v.on('message', (data) => {
+          const f = JSON.parse(data.toString()) as { t: string; cid: string };
+          if (f.t === 'ack') o.onAck(f.cid);
+        });
+        return {
+          send: (cid: string, body: string) => v.send(JSON.stringify({ t: 'send', conv, cid, body })),
+          close: () => { v.terminate(); a.terminate(); },
+        };
+      })(), timeout, `kefu pair ${i}`);
+    },
+    async idle(i) {
+      const ws = await withTimeout(connect(i, `v${i}`, 'visitor'), timeout, `kefu idle ${i}`);
+      return { close: () => ws.terminate() };
+    },
+  };
+}
+
+export function driverFor(kind: Kind, o: DriverOptions): Driver {
+  switch (kind) {
+    case 'raw_ws': return rawWsDriver(o);
+    case 'socket_io': return socketIoDriver(o);
+    case 'kefu': return kefuDriver(o);
+  }
+}

@@ -1,0 +1,164 @@
+/**
+ * The systems under test for the hub benches: one server child per system (raw ws, Socket.IO,
+ * the Kefu hub...) and a shared set of load-generator children, each bound to its own
+ * 127.0.0.x source address. Several systems can be up at once so that their measurements can
+ * be interleaved in time: on a shared, noisy machine that is fairer than one after the other.
+ * `withBench` guarantees every child is stopped afterwards, even when a step throws.
+ */
+import { decodeFromCompressedBase64, type Histogram } from 'hdr-histogram-js';
+import { Child, stopAll } from './child.js';
+import type { Kind } from './drivers.js';
+import type { ConnectParams, ConnectResult, RunParams, RunResult } from './load-generator.js';
+import { newHistogram } from './histogram.js';
+import type { CpuWindow, MemSample } from './server-stats.js';
+
+export interface SystemSpec {
+  /** Key in the results, e.g. "raw_ws". */
+  key: string;
+  /** Client protocol the generators speak. */
+  kind: Kind;
+  /** Row label, e.g. "kefu (level)". */
+  label: string;
+  /** Server script, run as a child. */
+  script: URL;
+  args?: string[];
+  execArgv?: string[];
+}
+
+export interface ServerReady { port: number; path: string; [k: string]: unknown }
+
+export interface StepResult {
+  offered_per_s: number;
+  achieved_per_s: number;
+  sent: number;
+  received: number;
+  lost: number;
+  p50_ms: number;
+  p99_ms: number;
+  p999_ms: number;
+  max_ms: number;
+  ack_p50_ms: number | null;
+  ack_p99_ms: number | null;
+  /** How late the generators sent, p99: large values mean the generators, not the server, fell behind. */
+  send_lag_p99_ms: number;
+  generator_cpu_pct: number;
+  server_cpu_pct: number;
+  server_rss_mb: number;
+  /** The merged latency histogram (µs), for merging steps. */
+  histogram: Histogram;
+}
+
+const ms = (us: number): number => Math.round(us) / 1000;
+const sleep = (t: number): Promise<void> => new Promise((r) => setTimeout(r, t));
+
+export class Bench {
+  private constructor(readonly servers: Map<string, { spec: SystemSpec; child: Child<ServerReady> }>, readonly gens: Child[]) {}
+
+  /** Starts one server per spec and `generators` load generators. Stops what it started if any start fails. */
+  static async start(specs: SystemSpec[], generators: number): Promise<Bench> {
+    const servers = new Map<string, { spec: SystemSpec; child: Child<ServerReady> }>();
+    const gens: Child[] = [];
+    try {
+      for (const spec of specs) {
+        servers.set(spec.key, { spec, child: await Child.start<ServerReady>(spec.script, spec.args ?? [], { name: `${spec.label} server`, execArgv: spec.execArgv ?? [] }) });
+      }
+      for (let g = 0; g < generators; g++) {
+        gens.push(await Child.start(new URL('./load-generator.ts', import.meta.url), [], { name: `generator ${g}` }));
+      }
+    } catch (err) {
+      await stopAll([...gens, ...[...servers.values()].map((s) => s.child)]);
+      throw err;
+    }
+    return new Bench(servers, gens);
+  }
+
+  private server(key: string): { spec: SystemSpec; child: Child<ServerReady> } {
+    const s = this.servers.get(key);
+    if (!s) throw new Error(`no system ${key}`);
+    return s;
+  }
+
+  label(key: string): string { return this.server(key).spec.label; }
+
+  /** Opens `total` pairs or idle connections to one system, split evenly over the generators. */
+  async connect(key: string, mode: 'pairs' | 'idle', total: number, concurrency: number, timeoutMs = 240_000): Promise<{ connected: number; ms: number }> {
+    const { spec, child } = this.server(key);
+    const t0 = performance.now();
+    const per = Math.ceil(total / this.gens.length);
+    const results = await Promise.all(this.gens.map((g, gi) => {
+      const count = Math.max(0, Math.min(per, total - gi * per));
+      const params: ConnectParams = {
+        system: key, kind: spec.kind, host: `ws://127.0.0.1:${child.ready.port}`, path: child.ready.path, mode, count, offset: gi * per, concurrency,
+        localAddress: `127.0.0.${11 + gi}`,
+      };
+      return g.call<ConnectResult>('connect', params, timeoutMs);
+    }));
+    const connected = results.reduce((s, r) => s + r.connected, 0);
+    const failed = results.reduce((s, r) => s + r.failed, 0);
+    if (failed > 0) throw new Error(`${spec.label}: ${failed} of ${total} ${mode} failed to connect; first error: ${results.find((r) => r.firstError)?.firstError}`);
+    return { connected, ms: performance.now() - t0 };
+  }
+
+  /** Closes one system's client connections (its server keeps running). */
+  async disconnect(key: string): Promise<void> {
+    await Promise.all(this.gens.map((g) => g.call('disconnect', { system: key })));
+  }
+
+  /** One open-loop step at `rate` msg/s in total against one system. */
+  async step(key: string, rate: number, warmupMs: number, durationMs: number, drainMs = 3_000): Promise<StepResult> {
+    const server = this.server(key).child;
+    const per: RunParams = { system: key, rate: rate / this.gens.length, warmupMs, durationMs, drainMs };
+    const running = Promise.all(this.gens.map((g) => g.call<RunResult>('run', per, warmupMs + durationMs + drainMs + 30_000)));
+    // The server's CPU is read over the measured window only (the parent's timers are close enough).
+    await sleep(warmupMs);
+    await server.call('cpu-start');
+    await sleep(durationMs);
+    const cpu = await server.call<CpuWindow>('cpu-stop');
+    const runs = await running;
+    const lat = newHistogram();
+    const ack = newHistogram();
+    const lag = newHistogram();
+    for (const r of runs) {
+      lat.add(decodeFromCompressedBase64(r.latency));
+      ack.add(decodeFromCompressedBase64(r.ack));
+      lag.add(decodeFromCompressedBase64(r.lag));
+    }
+    const sent = runs.reduce((s, r) => s + r.sent, 0);
+    const received = runs.reduce((s, r) => s + r.received, 0);
+    return {
+      offered_per_s: rate,
+      achieved_per_s: Math.round(received / (durationMs / 1000)),
+      sent,
+      received,
+      lost: sent - received,
+      p50_ms: ms(lat.getValueAtPercentile(50)),
+      p99_ms: ms(lat.getValueAtPercentile(99)),
+      p999_ms: ms(lat.getValueAtPercentile(99.9)),
+      max_ms: ms(lat.maxValue),
+      ack_p50_ms: ack.totalCount > 0 ? ms(ack.getValueAtPercentile(50)) : null,
+      ack_p99_ms: ack.totalCount > 0 ? ms(ack.getValueAtPercentile(99)) : null,
+      send_lag_p99_ms: ms(lag.getValueAtPercentile(99)),
+      generator_cpu_pct: Math.round(runs.reduce((s, r) => s + r.generator_cpu_pct, 0) / runs.length),
+      server_cpu_pct: Math.round(cpu.cpu_pct),
+      server_rss_mb: Math.round(cpu.rss_mb),
+      histogram: lat,
+    };
+  }
+
+  /** The server's memory after a forced GC (the server must run with --expose-gc). */
+  serverMem(key: string): Promise<MemSample> { return this.server(key).child.call<MemSample>('mem', {}, 60_000); }
+
+  async stop(): Promise<void> {
+    await stopAll([...this.gens, ...[...this.servers.values()].map((s) => s.child)]);
+  }
+}
+
+/** Starts the servers and generators, runs `fn`, and always stops them all. */
+export async function withBench<T>(specs: SystemSpec[], generators: number, fn: (bench: Bench) => Promise<T>): Promise<T> {
+  const bench = await Bench.start(specs, generators);
+  try {
+    return await fn(bench);
+  } finally {
+    await bench.stop();
+  }
+}

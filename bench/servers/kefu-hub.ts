@@ -1,0 +1,48 @@
+/**
+ * The Kefu hub as a bench server: a plain node:http server with `hub.attach(server, { path })`,
+ * authentication by the built-in jwtAuthenticator (HS256 shared secret, token in the query
+ * string), and either a durable LevelConversationStore (fsync before ack, its default) in the
+ * directory given by --dir, or the MemoryConversationStore (--store memory).
+ *
+ *   node --import tsx bench/servers/kefu-hub.ts --store level|memory --dir <path>
+ *
+ * Run as a child of bench/hub-*.ts (see bench/lib/child-rpc.ts). Imports @kefu/core's built
+ * dist: rebuild it first (npx tsc -p packages/core/tsconfig.json).
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdirSync } from 'node:fs';
+import { Hub, jwtAuthenticator, LevelConversationStore, MemoryConversationStore } from '@kefu/core';
+import { serve } from '../lib/child-rpc.js';
+import { statsHandlers } from '../lib/server-stats.js';
+import { BENCH_SECRET } from '../lib/jwt.js';
+import { arg } from '../lib/report.js';
+
+const store = arg('store', 'level');
+const dir = arg('dir', '');
+if (store !== 'level' && store !== 'memory') throw new TypeError('--store must be level or memory');
+if (store === 'level' && !dir) throw new TypeError('--store level needs --dir');
+if (dir) mkdirSync(dir, { recursive: true });
+
+const hub = new Hub({
+  authenticate: jwtAuthenticator({ secret: BENCH_SECRET }),
+  store: store === 'level' ? new LevelConversationStore({ location: dir }) : new MemoryConversationStore(),
+});
+let errors = 0;
+hub.on('error', (err) => { if (errors++ < 5) console.error('kefu hub error:', err); });
+await hub.store.open();
+
+const server = createServer((_req, res) => { res.statusCode = 404; res.end(); });
+hub.attach(server, { path: '/kefu' });
+
+server.listen(0, '127.0.0.1', 1024, () => {
+  const { port } = server.address() as AddressInfo;
+  serve(
+    { ...statsHandlers, connections: () => hub.connections, errors: () => errors },
+    { port, path: '/kefu', store },
+    async () => {
+      await Promise.race([hub.close(), new Promise((r) => setTimeout(r, 3_000).unref())]);
+      server.close();
+    },
+  );
+});
