@@ -15,6 +15,7 @@ import { resolveOptions, type KefuClientOptions, type ResolvedOptions, type WebS
 import { Outbox } from './outbox.js';
 
 const OPEN = 1;
+const noop = (): void => undefined;
 
 /** Per-conversation delivery state. */
 interface ConvState {
@@ -221,7 +222,8 @@ export class KefuClient extends EventEmitter<KefuClientEvents> {
   #detach(): void {
     const ws = this.#ws;
     this.#ws = undefined;
-    if (ws) { ws.onmessage = null; ws.onclose = null; ws.onerror = null; ws.onopen = null; }
+    // onerror stays a no-op: `ws` emits an error when closed while connecting, unhandled otherwise.
+    if (ws) { ws.onmessage = null; ws.onclose = null; ws.onerror = noop; ws.onopen = null; }
     if (this.#heartbeat) clearInterval(this.#heartbeat);
     this.#heartbeat = undefined;
   }

@@ -1,0 +1,122 @@
+/** KefuClient against a real Hub on loopback: every frame type, limits, terminal closes. */
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { type MessageFrame, type TypingEventFrame, type ReadEventFrame, type EventFrame } from '@kefu/protocol';
+import { client, once, startHub, until, type TestHub } from './helpers/hub.js';
+import { isKefuError, type KefuClient } from '../src/index.js';
+
+let h: TestHub;
+const open: KefuClient[] = [];
+const mk = (...a: Parameters<typeof client>): KefuClient => { const c = client(...a); open.push(c); return c; };
+
+before(async () => {
+  h = await startHub({ typingThrottleMs: 0 });
+  h.hub.command('echo', (ctx, args) => ({ args, user: ctx.identity.id }));
+  h.hub.command('fail', () => { throw new Error('boom'); });
+});
+after(async () => { for (const c of open) c.close(); await h.close(); });
+
+test('open, send (ack), message to the other member, own message delivered once from the ack', async () => {
+  const v = mk(h.url, 'v1', 'visitor');
+  const a = mk(h.url, 'a1', 'agent');
+  const welcome = await v.connect();
+  assert.equal(welcome.user.id, 'v1');
+  assert.equal(v.state, 'open');
+  const joined = await v.open({ page: '/shop' });
+  await a.connect();
+  await a.join(joined.conv);
+  const got: MessageFrame[] = [];
+  const mine: MessageFrame[] = [];
+  a.on('message', (m) => got.push(m));
+  v.on('message', (m) => mine.push(m));
+  const ack = await v.send(joined.conv, 'hello');
+  assert.equal(ack.seq, 1);
+  await until(() => got.length === 1, 5000, 'agent receives');
+  assert.equal(got[0]!.body, 'hello');
+  assert.equal(got[0]!.from.id, 'v1');
+  assert.deepEqual(mine.map((m) => [m.seq, m.body, m.from.id]), [[1, 'hello', 'v1']]);
+  assert.equal(v.lastSeq(joined.conv), 1);
+  assert.equal(a.lastSeq(joined.conv), 1);
+  assert.equal(v.pendingMessages().length, 0);
+});
+
+test('history replays from 0 with resumed; typing is throttled; reads are coalesced', async () => {
+  const v = mk(h.url, 'v2', 'visitor', { typingThrottleMs: 10_000 });
+  const a = mk(h.url, 'a2', 'agent');
+  const { conv } = await v.open();
+  for (let i = 1; i <= 3; i++) await v.send(conv, `m${i}`);
+  await a.connect();
+  await a.join(conv);
+  const seen: number[] = [];
+  a.on('message', (m) => seen.push(m.seq));
+  const r = await a.history(conv);
+  assert.equal(r.seq, 3);
+  assert.deepEqual(seen, [1, 2, 3]);
+  const typing: TypingEventFrame[] = [];
+  a.on('typing', (t) => typing.push(t));
+  v.typing(conv, true); v.typing(conv, true); v.typing(conv, true); // throttled to one
+  v.typing(conv, false);
+  await until(() => typing.length === 2, 5000, 'typing frames');
+  assert.deepEqual(typing.map((t) => t.on), [true, false]);
+  const reads: ReadEventFrame[] = [];
+  v.on('read', (x) => reads.push(x));
+  a.read(conv, 2); a.read(conv, 1); a.read(conv, 3); a.read(conv, 3);
+  await until(() => reads.some((x) => x.seq === 3), 5000, 'read 3');
+  await new Promise((res) => setTimeout(res, 50));
+  assert.deepEqual(reads.map((x) => x.seq), [2, 3], 'lower and equal seqs are not sent');
+});
+
+test('command resolves with result data; a handler error and an unknown command reject with their codes', async () => {
+  const v = mk(h.url, 'v3', 'visitor');
+  assert.deepEqual(await v.command('echo', { x: 1 }), { args: { x: 1 }, user: 'v3' });
+  await assert.rejects(v.command('nope'), (e: unknown) => isKefuError(e, 'KEFU_ERR_UNKNOWN_COMMAND'));
+  await assert.rejects(v.command('fail'), (e: unknown) => isKefuError(e, 'KEFU_ERR_INTERNAL'));
+  await v.ping();
+});
+
+test('events, leave and errors for sends to a conversation one is not in', async () => {
+  const v = mk(h.url, 'v4', 'visitor');
+  const { conv } = await v.open();
+  const ev = once<EventFrame>(v, 'event');
+  h.hub.emitToUser('t1', 'v4', 'desk.queue_position', { position: 2 });
+  assert.deepEqual((await ev).data, { position: 2 });
+  const left = await v.leave(conv);
+  assert.equal(left.conv, conv);
+  assert.deepEqual(v.conversations, []);
+  const other = mk(h.url, 'v5', 'visitor');
+  const o = await other.open();
+  // v4 may not enter v5's conversation: the send is refused and leaves the outbox.
+  await assert.rejects(v.send(o.conv, 'intrude'), (e: unknown) => isKefuError(e, 'KEFU_ERR_FORBIDDEN'));
+  assert.equal(v.pendingMessages().length, 0);
+});
+
+test('maxOutbox: one send over the limit rejects with KEFU_ERR_CLIENT_OUTBOX_FULL', async () => {
+  const v = mk('ws://127.0.0.1:1/kefu', 'v6', 'visitor', { maxOutbox: 2, reconnect: { enabled: false } });
+  const p1 = v.send('c1', 'a');
+  const p2 = v.send('c1', 'b');
+  await assert.rejects(v.send('c1', 'c'), (e: unknown) => isKefuError(e, 'KEFU_ERR_CLIENT_OUTBOX_FULL'));
+  assert.equal(v.pendingMessages('c1').length, 2);
+  v.close();
+  await assert.rejects(p1, (e: unknown) => isKefuError(e));
+  await assert.rejects(p2, (e: unknown) => isKefuError(e));
+});
+
+test('request timeout rejects with KEFU_ERR_TIMEOUT', async () => {
+  h.hub.command('slow', () => new Promise((r) => setTimeout(() => r({}), 1000)));
+  const v = mk(h.url, 'v7', 'visitor', { requestTimeoutMs: 100 });
+  await assert.rejects(v.command('slow'), (e: unknown) => isKefuError(e, 'KEFU_ERR_TIMEOUT'));
+});
+
+test('close() is final: state closed, no reconnect, later sends reject with KEFU_ERR_CLOSED', async () => {
+  const v = mk(h.url, 'v8', 'visitor');
+  const { conv } = await v.open();
+  let reconnects = 0;
+  v.on('reconnecting', () => reconnects++);
+  const closed = once<{ code: number }>(v, 'close');
+  v.close();
+  assert.equal((await closed).code, 1000);
+  assert.equal(reconnects, 0);
+  assert.equal(v.state, 'closed');
+  await assert.rejects(v.send(conv, 'late'), (e: unknown) => isKefuError(e, 'KEFU_ERR_CLOSED'));
+  await assert.rejects(v.connect(), (e: unknown) => isKefuError(e, 'KEFU_ERR_CLOSED'));
+});
