@@ -180,7 +180,7 @@ export class Desk extends EventEmitter<DeskEvents> {
     const conv: DeskConversation = {
       id: input.id, tenant: input.tenant, visitor, state: 'bot', priority: 0, order: 0,
       createdAt: now, queuedAt: null, assignedAt: null, closedAt: null, lastActivityAt: now,
-      intent: null, handoff: null, team: null, agentId: null,
+      intent: null, handoff: null, queueReason: 'new', team: null, agentId: null,
       lastAgentId: this.#lastAgent.get(`${input.tenant}\0${visitor.id}`) ?? null,
       offer: null, declined: [], transcript: [], profile: {}, botAnswers: 0, offline: false,
       closedBy: null, closeReason: null, rating: null,
@@ -414,6 +414,7 @@ export class Desk extends EventEmitter<DeskEvents> {
       agent.active.delete(convId);
       if (!conv || conv.state !== 'assigned') continue;
       this.#toHead(conv);
+      conv.queueReason = 'requeue';
       changed.push(conv);
     }
     if (changed.length === 0) return;
@@ -530,7 +531,7 @@ export class Desk extends EventEmitter<DeskEvents> {
   async #makeOffer(conv: DeskConversation, agent: DeskAgent): Promise<void> {
     const offer: DeskOffer = {
       id: randomUUID(), agentId: agent.id, expiresAt: Date.now() + this.#o.offerTimeoutMs,
-      reason: conv.lastAgentId !== null && conv.assignedAt !== null ? 'requeue' : conv.team !== null ? 'transfer' : 'new',
+      reason: conv.queueReason ?? 'new',
     };
     conv.offer = offer;
     conv.state = 'offered';
@@ -684,6 +685,7 @@ export class Desk extends EventEmitter<DeskEvents> {
     from.active.delete(conv.id);
     this.#toHead(conv);
     conv.team = team;
+    conv.queueReason = 'transfer';
     // The sender of the transfer should not get it straight back.
     conv.declined = [{ agentId: from.id, at: Date.now() }];
     await this.#save([conv]);

@@ -45,6 +45,8 @@ export interface DeskConversation {
   lastActivityAt: number;
   intent: DeskIntent | null;
   handoff: HandoffReason | null;
+  /** Why it is (or was last) in the queue: shown in offers. */
+  queueReason: 'new' | 'transfer' | 'requeue';
   /** Only agents of this team may take it (skills routing result or a transfer to a team). */
   team: string | null;
   agentId: string | null;
