@@ -123,6 +123,13 @@ export class Desk extends EventEmitter<DeskEvents> {
     this.#sweepTimer = setInterval(() => this.#sweep(), this.#o.sweepMs);
     this.#sweepTimer.unref();
     this.#status = 'open';
+    // A desk restarted beside a running hub: agents still connected keep their restored chats.
+    const hub = this.#o.hub;
+    if (hub) {
+      for (const a of [...this.#agents.all()]) {
+        if (hub.isOnline(a.tenant, a.id)) await this.agentOnline({ tenant: a.tenant, id: a.id, role: 'agent' }).catch((err: unknown) => this.emit('error', err));
+      }
+    }
     for (const t of this.#lines.keys()) this.#markDirty(t);
   }
 

@@ -55,12 +55,14 @@ export async function startDesk(options: DeskOptions = {}, hubOptions: Partial<H
     hub, desk, server, url: `ws://127.0.0.1:${port}/kefu`, errors,
     async restartDesk(o) {
       await rig.desk.close();
+      await rig.desk.store.close();
       desk = await make(o);
       rig.desk = desk;
       return desk;
     },
     async close() {
       await rig.desk.close();
+      await rig.desk.store.close();
       await hub.close();
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
