@@ -20,3 +20,12 @@ export { crmRecord, ordersRecord, membershipRecord, hashUid } from './profile-da
 export type { CrmRecord, OrdersRecord, Order, MembershipRecord, MembershipLevel } from './profile-data.js';
 
 // --- saga back ends: helpdesk, ERP ------------------------------------------------------------------
+export {
+  startErpService, IdempotencyStore, FaultSwitch, idempotencyKey, idempotent, faultRoute, defaultMaxIdempotencyKeys,
+  maxIdempotencyKeyLength,
+} from './erp.js';
+export type { ErpService, ErpServiceOptions, Refund, FaultKind, FaultSettings } from './erp.js';
+export { startHelpdeskService } from './helpdesk.js';
+export type { HelpdeskService, HelpdeskServiceOptions, Ticket } from './helpdesk.js';
+export { startCrmNotesService } from './crm-notes.js';
+export type { CrmNotesService, CrmNotesServiceOptions, CrmNote } from './crm-notes.js';

@@ -1,0 +1,153 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { isKefuError } from '@kefu/protocol';
+import { Saga, type SagaDefinition } from '../../src/saga/saga.js';
+import { SagaOrchestrator } from '../../src/saga/orchestrator.js';
+import { LevelSagaLog } from '../../src/saga/level-saga-log.js';
+import { MemorySagaLog } from '../../src/saga/memory-saga-log.js';
+import { once, tempDir, untilAborted } from './helpers.js';
+
+/** Effects per idempotency key, as an idempotent back end would keep them. */
+class Effects {
+  applied = new Map<string, number>();
+  calls: string[] = [];
+  apply(key: string): void {
+    this.calls.push(key);
+    if (!this.applied.has(key)) this.applied.set(key, this.applied.size + 1);
+  }
+}
+
+function definition(fx: Effects, hangAt: string | undefined, recovery: 'resume' | 'compensate' = 'resume'): SagaDefinition {
+  const mk = (name: string) => ({
+    name,
+    action: async (ctx: { idempotencyKey: string; signal: AbortSignal }) => {
+      if (name === hangAt) await untilAborted(ctx.signal);
+      fx.apply(ctx.idempotencyKey);
+      return name;
+    },
+    compensate: (ctx: { idempotencyKey: string }) => fx.apply(`undo:${ctx.idempotencyKey}`),
+  });
+  return { name: 'r', recovery, retry: { maxAttempts: 2, initialDelayMs: 1, maxDelayMs: 2 }, steps: [mk('a'), mk('b'), mk('c')] };
+}
+
+describe('SagaOrchestrator: recovery from the log', () => {
+  test('close in mid-step leaves the step running in the log; recover() on a new instance re-runs it once, with the same key', async () => {
+    const { dir, cleanup } = await tempDir('kefu-saga-rec-');
+    const fx = new Effects();
+    try {
+      const log1 = new LevelSagaLog({ location: dir });
+      const orch1 = new SagaOrchestrator({ log: log1, sagas: [new Saga(definition(fx, 'b'))] });
+      const started = await orch1.start('r', { order: 1 }, { id: 'rec-1' });
+      await once(orch1, 'step:started').then(() => once(orch1, 'step:started'));
+      await orch1.close();
+      await assert.rejects(started.done, (e: unknown) => isKefuError(e, 'KEFU_ERR_CLOSED'));
+      await log1.close();
+
+      const log2 = new LevelSagaLog({ location: dir });
+      await log2.open();
+      const rec = (await log2.get('rec-1'))!;
+      assert.equal(rec.state, 'running');
+      assert.deepEqual(rec.steps.map((s) => s.status), ['done', 'running', 'pending']);
+      const orch2 = new SagaOrchestrator({ log: log2, sagas: [new Saga(definition(fx, undefined))] });
+      const resumed = once(orch2, 'saga:resumed');
+      const report = await orch2.recover();
+      assert.equal((await resumed).state, 'running');
+      assert.deepEqual(report.outcomes.map((o) => [o.id, o.state]), [['rec-1', 'completed']]);
+      assert.deepEqual(report.errors, []);
+      assert.deepEqual(fx.calls, ['rec-1:a', 'rec-1:b', 'rec-1:c']);
+      assert.deepEqual((await orch2.recover()).outcomes, [], 'nothing left to recover');
+      await orch2.close();
+      await log2.close();
+    } finally {
+      await cleanup();
+    }
+  });
+
+  test("recovery: 'compensate' undoes an interrupted saga, the interrupted step included", async () => {
+    const log = new MemorySagaLog();
+    const fx = new Effects();
+    try {
+      const orch1 = new SagaOrchestrator({ log, sagas: [new Saga(definition(fx, 'c', 'compensate'))] });
+      const started = await orch1.start('r', {}, { id: 'cmp' });
+      await once(orch1, 'step:started').then(() => once(orch1, 'step:started')).then(() => once(orch1, 'step:started'));
+      await orch1.close();
+      await started.done.catch(() => undefined);
+      const orch2 = new SagaOrchestrator({ log, sagas: [new Saga(definition(fx, undefined, 'compensate'))] });
+      const report = await orch2.recover();
+      assert.deepEqual(report.outcomes.map((o) => o.state), ['compensated']);
+      assert.deepEqual(fx.calls, ['cmp:a', 'cmp:b', 'undo:cmp:c', 'undo:cmp:b', 'undo:cmp:a']);
+      await orch2.close();
+    } finally {
+      await log.close();
+    }
+  });
+
+  test('recover() skips sagas whose definition is not registered, and leaves them in the log', async () => {
+    const log = new MemorySagaLog();
+    try {
+      const orch1 = new SagaOrchestrator({ log, sagas: [new Saga(definition(new Effects(), 'a'))] });
+      await orch1.start('r', {}, { id: 'orphan' });
+      await once(orch1, 'step:started');
+      await orch1.close();
+      const orch2 = new SagaOrchestrator({ log });
+      const report = await orch2.recover();
+      assert.deepEqual(report.skipped, [{ id: 'orphan', saga: 'r' }]);
+      assert.equal((await log.get('orphan'))!.state, 'running');
+      await orch2.close();
+    } finally {
+      await log.close();
+    }
+  });
+
+  test('two runners on one log: the version check stops the second writer (SAGA_CONFLICT), effects stay once per key', async () => {
+    const log = new MemorySagaLog();
+    const fx = new Effects();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => { release = r; });
+    const def: SagaDefinition = {
+      name: 'r', steps: [
+        { name: 'a', action: async (ctx) => { await gate; fx.apply(ctx.idempotencyKey); } },
+        { name: 'b', action: (ctx) => fx.apply(ctx.idempotencyKey) },
+      ],
+    };
+    try {
+      const first = new SagaOrchestrator({ log, sagas: [new Saga(def)] });
+      const second = new SagaOrchestrator({ log, sagas: [new Saga(def)] });
+      const started = await first.start('r', {}, { id: 'dup' });
+      await once(first, 'step:started');
+      const conflict = Promise.race([once(first, 'saga:conflict'), once(second, 'saga:conflict')]);
+      const recovering = second.recover();
+      release();
+      const [a, report] = await Promise.allSettled([started.done, recovering]);
+      assert.equal((await conflict).id, 'dup');
+      const outcomes = [a.status === 'fulfilled' ? a.value.state : 'stopped', report.status === 'fulfilled' && report.value.outcomes[0] ? report.value.outcomes[0].state : 'stopped'];
+      assert.ok(outcomes.includes('completed'), `one runner completes: ${outcomes.join(',')}`);
+      assert.equal((await log.get('dup'))!.state, 'completed');
+      assert.deepEqual([...fx.applied.keys()].sort(), ['dup:a', 'dup:b']);
+      await first.close();
+      await second.close();
+    } finally {
+      await log.close();
+    }
+  });
+
+  test('100 concurrent sagas on LevelDB all complete, each step once', async () => {
+    const { dir, cleanup } = await tempDir('kefu-saga-100-');
+    const fx = new Effects();
+    const log = new LevelSagaLog({ location: dir });
+    const orch = new SagaOrchestrator({ log, sagas: [new Saga(definition(fx, undefined))] });
+    try {
+      const outs = await Promise.all(Array.from({ length: 100 }, (_, i) => orch.run('r', { i }, { id: `c-${String(i).padStart(3, '0')}` })));
+      assert.equal(outs.filter((o) => o.state === 'completed').length, 100);
+      assert.equal(fx.calls.length, 300);
+      assert.equal(fx.applied.size, 300);
+      const listed = await orch.list('completed', { limit: 1000 });
+      assert.equal(listed.length, 100);
+      assert.deepEqual(await orch.list('running'), []);
+    } finally {
+      await orch.close();
+      await log.close();
+      await cleanup();
+    }
+  });
+});
