@@ -280,7 +280,8 @@ export class Desk extends EventEmitter<DeskEvents> {
         return;
       }
     }
-    this.#appendTranscript(conv, { from: this.#bot, body: answer, ts });
+    // With a hub, the stored message comes back through the hub's `message` event.
+    if (!this.#o.hub) this.#appendTranscript(conv, { from: this.#bot, body: answer, ts });
     await this.#save([conv]);
     this.#toConversation(conv, DeskEvent.botAnswer, { conv: conv.id, intent, seq });
     this.emit('bot_answer', conv, intent, answer);
