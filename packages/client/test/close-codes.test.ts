@@ -77,3 +77,22 @@ test('reconnect.maxAttempts: gives up after that many failed attempts and closes
   assert.equal(attempts, 3);
   assert.equal(c.state, 'closed');
 });
+
+test('heartbeatMs: a silent server is detected (ping, then reconnect after twice the interval)', async () => {
+  let n = 0;
+  const pings: string[] = [];
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, handleProtocols: () => PROTOCOL });
+  wss.on('connection', (ws) => { n++; ws.send(welcome); ws.on('message', (d) => pings.push(String(d))); /* then silence */ });
+  await once(wss, 'listening');
+  const addr = wss.address();
+  const c = client(`ws://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}/kefu`, 'u', 'visitor', { heartbeatMs: 60 });
+  clients.push(c);
+  const reasons: number[] = [];
+  c.on('disconnect', (i) => reasons.push(i.code));
+  await c.connect();
+  await until(() => n >= 2, 5000, 'a reconnect after the silence');
+  c.close();
+  assert.equal(reasons[0], 4000);
+  assert.ok(pings.some((p) => JSON.parse(p).t === 'ping'), 'an application ping was sent first');
+  await new Promise<void>((r) => wss.close(() => r()));
+});
