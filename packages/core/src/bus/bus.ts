@@ -15,6 +15,11 @@ export interface BusEvents {
   message: (topic: string, payload: string) => void;
   /** A transport failure (e.g. Redis unreachable). Local delivery is unaffected. */
   error: (err: Error) => void;
+  /**
+   * The transport is back after an `error`, subscriptions restored. Payloads published while it
+   * was down are lost on the bus (their durable copies are in the store): listeners heal gaps by seq.
+   */
+  recovered: () => void;
 }
 
 export interface BusOptions {

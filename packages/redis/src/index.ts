@@ -1,0 +1,4 @@
+export { RedisBus } from './redis-bus.js';
+export type { RedisBusOptions, RedisConnectionInput } from './redis-bus.js';
+export { RedisConversationStore } from './redis-conversation-store.js';
+export type { RedisConversationStoreOptions } from './redis-conversation-store.js';

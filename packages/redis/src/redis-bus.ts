@@ -1,0 +1,115 @@
+/**
+ * RedisBus: cross-node fan-out over Redis pub/sub.
+ *
+ * Why pub/sub (docs/scaling.md has the measurements): the bus carries live frames whose
+ * durable copy is already in the conversation store, so the bus need not persist anything;
+ * a node that misses bus traffic (Redis restart, partition) heals from the store by sequence
+ * number. Pub/sub costs one PUBLISH per frame and no trimming, where streams cost an XADD plus
+ * per-node XREAD and memory until trimmed. Sharded pub/sub (SSUBSCRIBE) only helps on a Redis
+ * Cluster; set `sharded: true` there.
+ *
+ * Each payload is prefixed with the publishing node's id and a newline, so a node skips its
+ * own publications (it delivered them to its local sockets already).
+ */
+import { Redis, type RedisOptions } from 'ioredis';
+import { Bus, KefuError, type BusOptions } from '@kefu/core';
+
+export interface RedisBusOptions extends BusOptions {
+  /**
+   * Prefix of every channel name, so several deployments can share one Redis.
+   * @defaultValue 'kefu:'
+   */
+  prefix?: string;
+  /**
+   * Use sharded pub/sub (SPUBLISH/SSUBSCRIBE, Redis 7+) for Redis Cluster.
+   * @defaultValue false
+   */
+  sharded?: boolean;
+}
+
+export type RedisConnectionInput = Redis | string | RedisOptions;
+
+function connect(input: RedisConnectionInput): { client: Redis; owned: boolean } {
+  if (input instanceof Redis) return { client: input.duplicate(), owned: true };
+  if (typeof input === 'string') return { client: new Redis(input, { lazyConnect: false }), owned: true };
+  return { client: new Redis(input), owned: true };
+}
+
+export class RedisBus extends Bus {
+  readonly #pub: Redis;
+  readonly #sub: Redis;
+  readonly #prefix: string;
+  readonly #sharded: boolean;
+  #down = false;
+
+  /**
+   * @param redis an ioredis client (duplicated: the bus owns two connections of its own, one for
+   * publishing and one in subscriber mode), a redis:// URL, or ioredis options.
+   */
+  constructor(redis: RedisConnectionInput, options: RedisBusOptions = {}) {
+    super(options);
+    const prefix = options.prefix ?? 'kefu:';
+    if (typeof prefix !== 'string' || prefix.length > 64) throw new TypeError('options.prefix must be a string of at most 64 characters');
+    this.#prefix = prefix;
+    this.#sharded = options.sharded ?? false;
+    this.#pub = connect(redis).client;
+    this.#sub = connect(redis).client;
+    const onMessage = (channel: string, message: string) => {
+      const nl = message.indexOf('\n');
+      if (nl < 0 || !channel.startsWith(this.#prefix)) return;
+      this._deliver(channel.slice(this.#prefix.length), message.slice(nl + 1), message.slice(0, nl));
+    };
+    this.#sub.on(this.#sharded ? 'smessage' : 'message', onMessage);
+    for (const c of [this.#pub, this.#sub]) {
+      c.on('error', (err: Error) => this.#fault(err));
+      c.on('ready', () => this.#recovered());
+    }
+  }
+
+  /** True while either connection is down. */
+  get degraded(): boolean {
+    return this.#down;
+  }
+
+  #fault(err: Error): void {
+    const first = !this.#down;
+    this.#down = true;
+    // Report each outage once, not every reconnect attempt.
+    if (first && this.listenerCount('error') > 0) {
+      this.emit('error', new KefuError('KEFU_ERR_BUS_UNAVAILABLE', `redis bus: ${err.message}`, { cause: err }));
+    }
+  }
+
+  #recovered(): void {
+    if (this.#pub.status === 'ready' && this.#sub.status === 'ready' && this.#down) {
+      this.#down = false;
+      this.emit('recovered');
+    }
+  }
+
+  protected async _publish(topic: string, payload: string): Promise<void> {
+    const msg = `${this.nodeId}\n${payload}`;
+    try {
+      if (this.#sharded) await this.#pub.spublish(this.#prefix + topic, msg);
+      else await this.#pub.publish(this.#prefix + topic, msg);
+    } catch (err) {
+      throw new KefuError('KEFU_ERR_BUS_UNAVAILABLE', `redis bus publish failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  protected async _subscribe(topic: string): Promise<void> {
+    if (this.#sharded) await this.#sub.ssubscribe(this.#prefix + topic);
+    else await this.#sub.subscribe(this.#prefix + topic);
+  }
+
+  protected async _unsubscribe(topic: string): Promise<void> {
+    if (this.#sharded) await this.#sub.sunsubscribe(this.#prefix + topic);
+    else await this.#sub.unsubscribe(this.#prefix + topic);
+  }
+
+  protected async _close(): Promise<void> {
+    await Promise.allSettled([this.#pub.quit(), this.#sub.quit()]);
+    this.#pub.disconnect();
+    this.#sub.disconnect();
+  }
+}

@@ -1,0 +1,216 @@
+/**
+ * RedisConversationStore: the message log, sequence numbers and membership in Redis, shared by
+ * every hub node, so a client resumes from any node.
+ *
+ * Layout per conversation `id` (hash-tagged `{id}` so that one conversation's keys live in one
+ * Redis Cluster slot and the Lua scripts stay atomic there):
+ *   <p>c:{id}    hash   the record (tenant, visitor, createdAt, data, closed, closedReason)
+ *   <p>l:{id}    list   messages as JSON; seq n sits at index n-1, so a range read is one LRANGE
+ *   <p>i:{id}    hash   cid -> seq (the idempotency index)
+ *   <p>m:{id}    hash   userId -> member JSON (sender + readSeq)
+ * Seq assignment, the cid check and the closed check happen in one Lua script: atomic across nodes.
+ *
+ * Durability is Redis's: with `appendonly yes` and `appendfsync always` an acked message survives
+ * a Redis crash; with `everysec` (the usual setting) up to about one second of acked messages can
+ * be lost if the Redis machine itself fails (docs/scaling.md).
+ */
+import { Redis } from 'ioredis';
+import { ConversationStore, KefuError } from '@kefu/core';
+import type {
+  AddMemberResult, AppendInput, AppendResult, ConversationRecord, ConversationStoreSupports, StoredMessage,
+} from '@kefu/core';
+import type { Member, Sender } from '@kefu/protocol';
+import type { RedisConnectionInput } from './redis-bus.js';
+
+export interface RedisConversationStoreOptions {
+  /**
+   * Key prefix, so several deployments can share one Redis.
+   * @defaultValue 'kefu:'
+   */
+  prefix?: string;
+}
+
+// Returns {1, seq} on append, {0, storedJson} for a duplicate cid, {-1} not found, {-2} closed.
+const APPEND = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
+local prev = redis.call('HGET', KEYS[3], ARGV[1])
+if prev then return {0, redis.call('LINDEX', KEYS[2], tonumber(prev) - 1)} end
+if redis.call('HGET', KEYS[1], 'closed') == '1' then return {-2} end
+local seq = redis.call('LLEN', KEYS[2]) + 1
+redis.call('RPUSH', KEYS[2], '{"seq":' .. seq .. ',' .. ARGV[2])
+redis.call('HSET', KEYS[3], ARGV[1], seq)
+return {1, seq}
+`;
+
+// Read marks only move forward and never past the last seq. Returns the resulting readSeq,
+// -1 not found, -3 not a member.
+const MARK_READ = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local m = redis.call('HGET', KEYS[2], ARGV[1])
+if not m then return -3 end
+local member = cjson.decode(m)
+local seq = math.min(tonumber(ARGV[2]), redis.call('LLEN', KEYS[3]))
+if seq > member.readSeq then
+  member.readSeq = seq
+  redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(member))
+end
+return member.readSeq
+`;
+
+const CREATE = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'r', ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+return 1
+`;
+
+const CLOSE = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'closed', '1')
+if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], 'closedReason', ARGV[1]) end
+return 1
+`;
+
+type ScriptClient = Redis & {
+  kefuAppend(k1: string, k2: string, k3: string, cid: string, rest: string): Promise<[number, number | string]>;
+  kefuMarkRead(k1: string, k2: string, k3: string, user: string, seq: number): Promise<number>;
+  kefuCreate(k1: string, k2: string, record: string, visitorId: string, member: string): Promise<number>;
+  kefuClose(k1: string, reason: string): Promise<number>;
+};
+
+export class RedisConversationStore extends ConversationStore {
+  readonly supports: ConversationStoreSupports = { persistent: true, shared: true };
+  readonly #redis: ScriptClient;
+  readonly #prefix: string;
+
+  /** @param redis an ioredis client (duplicated, the store owns its connection), a URL or options. */
+  constructor(redis: RedisConnectionInput, options: RedisConversationStoreOptions = {}) {
+    super();
+    const prefix = options.prefix ?? 'kefu:';
+    if (typeof prefix !== 'string' || prefix.length > 64) throw new TypeError('options.prefix must be a string of at most 64 characters');
+    this.#prefix = prefix;
+    const client = redis instanceof Redis ? redis.duplicate() : typeof redis === 'string' ? new Redis(redis, { lazyConnect: true }) : new Redis({ ...redis, lazyConnect: true });
+    client.defineCommand('kefuAppend', { numberOfKeys: 3, lua: APPEND });
+    client.defineCommand('kefuMarkRead', { numberOfKeys: 3, lua: MARK_READ });
+    client.defineCommand('kefuCreate', { numberOfKeys: 2, lua: CREATE });
+    client.defineCommand('kefuClose', { numberOfKeys: 1, lua: CLOSE });
+    // A store error must not crash the host: failures surface as rejected calls.
+    client.on('error', () => {});
+    this.#redis = client as ScriptClient;
+  }
+
+  #k(kind: 'c' | 'l' | 'i' | 'm', id: string): string {
+    return `${this.#prefix}${kind}:{${id}}`;
+  }
+
+  async #call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof KefuError) throw err;
+      throw new KefuError('KEFU_ERR_STORE', `redis conversation store: ${what} failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  protected async _open(): Promise<void> {
+    if (this.#redis.status === 'wait') await this.#redis.connect();
+    await this.#redis.ping();
+  }
+
+  protected async _close(): Promise<void> {
+    await this.#redis.quit().catch(() => this.#redis.disconnect());
+  }
+
+  protected async _create(record: ConversationRecord): Promise<ConversationRecord> {
+    const member: Member = { ...record.visitor, readSeq: 0 };
+    const ok = await this.#call('create', () =>
+      this.#redis.kefuCreate(this.#k('c', record.id), this.#k('m', record.id), JSON.stringify(record), record.visitor.id, JSON.stringify(member)));
+    if (ok !== 1) throw new KefuError('KEFU_ERR_INVALID_ARGUMENT', `conversation "${record.id}" already exists`);
+    return { ...record };
+  }
+
+  protected async _get(id: string): Promise<ConversationRecord | undefined> {
+    const h = await this.#call('get', () => this.#redis.hgetall(this.#k('c', id)));
+    if (!h.r) return undefined;
+    const record = JSON.parse(h.r) as ConversationRecord;
+    if (h.closed === '1') record.closed = true;
+    if (h.closedReason !== undefined) record.closedReason = h.closedReason;
+    return record;
+  }
+
+  protected async _closeConversation(id: string, reason: string | undefined): Promise<ConversationRecord> {
+    const ok = await this.#call('close', () => this.#redis.kefuClose(this.#k('c', id), reason ?? ''));
+    if (ok !== 1) throw notFound(id);
+    return (await this._get(id))!;
+  }
+
+  protected async _append(conv: string, input: AppendInput): Promise<AppendResult> {
+    const ts = Date.now();
+    // The stored JSON is completed by the script with the seq it assigns: '{"seq":N,' + rest.
+    const rest = JSON.stringify({ cid: input.cid, from: input.from, body: input.body, ts, ...(input.data !== undefined ? { data: input.data } : {}) }).slice(1);
+    const r = await this.#call('append', () => this.#redis.kefuAppend(this.#k('c', conv), this.#k('l', conv), this.#k('i', conv), input.cid, rest));
+    const status = r[0];
+    if (status === 1) return { seq: Number(r[1]), ts, dup: false };
+    if (status === 0) {
+      const prior = JSON.parse(String(r[1])) as StoredMessage;
+      return { seq: prior.seq, ts: prior.ts, dup: true };
+    }
+    if (status === -2) throw new KefuError('KEFU_ERR_CONVERSATION_CLOSED', `conversation "${conv}" is closed`, { details: { conv } });
+    throw notFound(conv);
+  }
+
+  protected async _range(conv: string, after: number, limit: number): Promise<StoredMessage[]> {
+    const [[, exists], [, rows]] = (await this.#call('range', () =>
+      this.#redis.multi().exists(this.#k('c', conv)).lrange(this.#k('l', conv), after, after + limit - 1).exec())) as [[unknown, number], [unknown, string[]]];
+    if (!exists) throw notFound(conv);
+    return rows.map((s) => JSON.parse(s) as StoredMessage);
+  }
+
+  protected async _lastSeq(conv: string): Promise<number> {
+    const [[, exists], [, len]] = (await this.#call('lastSeq', () =>
+      this.#redis.multi().exists(this.#k('c', conv)).llen(this.#k('l', conv)).exec())) as [[unknown, number], [unknown, number]];
+    if (!exists) throw notFound(conv);
+    return len;
+  }
+
+  protected async _addMember(conv: string, sender: Sender): Promise<AddMemberResult> {
+    await this.#mustExist(conv);
+    const member: Member = { ...sender, readSeq: 0 };
+    const added = await this.#call('addMember', () => this.#redis.hsetnx(this.#k('m', conv), sender.id, JSON.stringify(member)));
+    if (added === 1) return { added: true, member };
+    const existing = await this.#call('addMember', () => this.#redis.hget(this.#k('m', conv), sender.id));
+    return { added: false, member: JSON.parse(existing!) as Member };
+  }
+
+  protected async _removeMember(conv: string, userId: string): Promise<boolean> {
+    await this.#mustExist(conv);
+    return (await this.#call('removeMember', () => this.#redis.hdel(this.#k('m', conv), userId))) === 1;
+  }
+
+  protected async _members(conv: string): Promise<Member[]> {
+    await this.#mustExist(conv);
+    const all = await this.#call('members', () => this.#redis.hvals(this.#k('m', conv)));
+    return all.map((s) => JSON.parse(s) as Member);
+  }
+
+  protected async _isMember(conv: string, userId: string): Promise<boolean> {
+    await this.#mustExist(conv);
+    return (await this.#call('isMember', () => this.#redis.hexists(this.#k('m', conv), userId))) === 1;
+  }
+
+  protected async _markRead(conv: string, userId: string, seq: number): Promise<number> {
+    const r = await this.#call('markRead', () => this.#redis.kefuMarkRead(this.#k('c', conv), this.#k('m', conv), this.#k('l', conv), userId, seq));
+    if (r === -1) throw notFound(conv);
+    if (r === -3) throw new KefuError('KEFU_ERR_NOT_MEMBER', `"${userId}" is not a member of "${conv}"`, { details: { conv, userId } });
+    return r;
+  }
+
+  async #mustExist(conv: string): Promise<void> {
+    const n = await this.#call('exists', () => this.#redis.exists(this.#k('c', conv)));
+    if (n === 0) throw notFound(conv);
+  }
+}
+
+function notFound(conv: string): KefuError {
+  return new KefuError('KEFU_ERR_CONVERSATION_NOT_FOUND', `no conversation "${conv}"`, { details: { conv } });
+}
