@@ -1,0 +1,63 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { leastBusy, roundRobin, skills, sticky } from '../../src/desk/strategies.js';
+import { WaitingLine } from '../../src/desk/waiting-line.js';
+import { humanRequestMatcher } from '../../src/desk/bot.js';
+import { sampleDeskConversation } from '../../src/desk/testing/desk-store-suite.js';
+import type { AgentCandidate } from '../../src/desk/types.js';
+
+const agent = (id: string, load: number, capacity = 3, teams: string[] = [], lastAssignedAt = 0): AgentCandidate => ({ id, tenant: 't1', load, capacity, teams, lastAssignedAt });
+const conv = sampleDeskConversation();
+
+test('least-busy picks the lowest load relative to capacity, then who waited longest', () => {
+  const s = leastBusy();
+  assert.equal(s.pick(conv, [agent('a', 2), agent('b', 1), agent('c', 2)]), 'b');
+  assert.equal(s.pick(conv, [agent('a', 2, 4), agent('b', 1, 1)]), 'a');
+  assert.equal(s.pick(conv, [agent('a', 1, 3, [], 50), agent('b', 1, 3, [], 10)]), 'b');
+});
+
+test('round-robin cycles through agents per tenant, skipping those not offered', () => {
+  const s = roundRobin();
+  const all = [agent('a', 0), agent('b', 0), agent('c', 0)];
+  assert.deepEqual([1, 2, 3, 4].map(() => s.pick(conv, all)), ['a', 'b', 'c', 'a']);
+  assert.equal(s.pick(conv, [agent('a', 0), agent('c', 0)]), 'c');
+  assert.equal(s.pick({ ...conv, tenant: 't2' }, all), 'a', 'each tenant has its own cursor');
+});
+
+test('skills routes an intent to its team; fallback "wait" keeps it, "any" gives it to anyone', () => {
+  const c = { ...conv, intent: { name: 'refund', confidence: 0.9 } };
+  const pool = [agent('a', 0, 3, ['sales']), agent('b', 2, 3, ['billing']), agent('c', 1, 3, ['billing'])];
+  assert.equal(skills({ teams: { refund: 'billing' } }).pick(c, pool), 'c');
+  assert.equal(skills({ teams: { refund: 'legal' } }).pick(c, pool), undefined);
+  assert.equal(skills({ teams: { refund: 'legal' }, fallback: 'any' }).pick(c, pool), 'a');
+  assert.equal(skills({ teams: { other: 'billing' } }).pick(c, pool), 'a', 'unmapped intents go to anyone');
+});
+
+test('sticky prefers the last agent when they are a candidate', () => {
+  const s = sticky();
+  const pool = [agent('a', 0), agent('b', 2)];
+  assert.equal(s.pick({ ...conv, lastAgentId: 'b' }, pool), 'b');
+  assert.equal(s.pick({ ...conv, lastAgentId: 'z' }, pool), 'a');
+  assert.equal(s.name, 'sticky(least-busy)');
+});
+
+test('waiting line orders by priority then arrival, finds and removes from the middle', () => {
+  const l = new WaitingLine<{ id: string; priority: number; order: number }>();
+  l.insert({ id: 'n1', priority: 0, order: 1 });
+  l.insert({ id: 'n2', priority: 0, order: 2 });
+  l.insert({ id: 'v1', priority: 2, order: 3 });
+  l.insert({ id: 'head', priority: 0, order: -1 });
+  l.insert({ id: 'v2', priority: 2, order: 4 });
+  assert.deepEqual([...l].map((x) => x.id), ['v1', 'v2', 'head', 'n1', 'n2']);
+  assert.equal(l.indexOf({ id: 'n1', priority: 0, order: 1 }), 3);
+  assert.equal(l.remove({ id: 'v2', priority: 2, order: 4 }), true);
+  assert.equal(l.remove({ id: 'v2', priority: 2, order: 4 }), false);
+  assert.equal(l.indexOf({ id: 'n1', priority: 0, order: 1 }), 2);
+  assert.equal(l.size, 4);
+});
+
+test('human-request words: whole Latin words in any case, Chinese as substrings', () => {
+  const m = humanRequestMatcher(['human', 'agent', '人工', '转人工']);
+  for (const t of ['human', 'I want a HUMAN!', 'agent please', '请转人工', '人工服务']) assert.equal(m(t), true, t);
+  for (const t of ['humanity', 'reagent', 'agents', 'hello', '工人']) assert.equal(m(t), false, t);
+});
