@@ -1,0 +1,85 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Desk } from '../../src/desk/desk.js';
+import { sticky } from '../../src/desk/strategies.js';
+import { startDesk, Client, closeAll } from './helpers.js';
+
+const visitor = (id: string) => ({ id, role: 'visitor' as const });
+const agentId = (tenant: string, id: string) => ({ tenant, id, role: 'agent' as const });
+
+test('maxWaiting: a hand-off beyond it fails with KEFU_ERR_DESK_QUEUE_FULL and the chat stays with the bot', async () => {
+  const rig = await startDesk({ maxWaiting: 2, classifier: { classify: async () => ({ intent: 'x', confidence: 0 }) } });
+  const clients: Client[] = [];
+  try {
+    for (const id of ['v1', 'v2', 'v3']) {
+      const v = await Client.connect(rig.url, `t1:${id}:visitor`);
+      clients.push(v);
+      const conv = await v.open();
+      const r = await v.cmd('desk.human', conv);
+      if (id === 'v3') {
+        assert.equal(r.ok ? null : r.code, 'KEFU_ERR_DESK_QUEUE_FULL');
+        assert.equal(rig.desk.conversation(conv)!.state, 'bot');
+      } else {
+        assert.ok(r.ok);
+      }
+    }
+    // Another tenant has its own line.
+    const other = await Client.connect(rig.url, 't2:v1:visitor');
+    clients.push(other);
+    assert.ok((await other.cmd('desk.human', await other.open())).ok);
+  } finally {
+    await closeAll(...clients);
+    await rig.close();
+  }
+});
+
+test('maxConversations, maxTranscript and maxProfileBytes bound memory', async () => {
+  const errors: unknown[] = [];
+  const desk = new Desk({
+    maxConversations: 2, maxWaiting: 2, maxTranscript: 3, maxProfileBytes: 100,
+    profiles: { get: async (uid) => (uid === 'big' ? { blob: 'x'.repeat(500) } : { vip: 1 }) },
+  });
+  desk.on('error', (e) => errors.push(e));
+  await desk.open();
+  try {
+    const a = await desk.startConversation({ id: 'c1', tenant: 't1', visitor: visitor('big') });
+    await desk.startConversation({ id: 'c2', tenant: 't1', visitor: visitor('v2') });
+    await assert.rejects(desk.startConversation({ id: 'c3', tenant: 't1', visitor: visitor('v3') }), { code: 'KEFU_ERR_DESK_QUEUE_FULL' });
+    assert.deepEqual(a.profile, {}, 'an oversized profile is dropped');
+    assert.ok(errors.some((e) => (e as { code?: string }).code === 'KEFU_ERR_PAYLOAD_TOO_LARGE'));
+    assert.equal(desk.conversation('c2')!.priority, 1);
+    for (let i = 0; i < 5; i++) await desk.message('c1', visitor('big'), `m${i}`);
+    assert.deepEqual(desk.conversation('c1')!.transcript.map((l) => l.body), ['m2', 'm3', 'm4']);
+    await assert.rejects(Promise.resolve().then(() => desk.queueSnapshot(agentId('t1', 'a1'), 501)), { code: 'KEFU_ERR_INVALID_ARGUMENT' });
+  } finally {
+    await desk.close();
+  }
+});
+
+test('without a hub: autoAccept assigns directly; sticky sends a returning visitor to their last agent', async () => {
+  const desk = new Desk({ autoAccept: true, strategy: sticky(), positionUpdateMs: 0 });
+  await desk.open();
+  try {
+    const assigned = new Map<string, string>();
+    desk.on('assigned', (c, a) => assigned.set(c.id, a));
+    await desk.agentOnline(agentId('t1', 'a1'));
+    await desk.agentOnline(agentId('t1', 'a2'));
+    await desk.startConversation({ id: 'c1', tenant: 't1', visitor: visitor('v1') });
+    await desk.startConversation({ id: 'c2', tenant: 't1', visitor: visitor('v2') });
+    const until = async (f: () => boolean) => { for (let i = 0; i < 200 && !f(); i++) await new Promise((r) => setTimeout(r, 5)); };
+    await until(() => assigned.size === 2);
+    assert.notEqual(assigned.get('c1'), assigned.get('c2'), 'least-busy spreads the load');
+    const first = assigned.get('c1')!;
+    await desk.closeConversation({ tenant: 't1', id: 'v1', role: 'visitor' }, 'c1');
+    await desk.startConversation({ id: 'c4', tenant: 't1', visitor: visitor('v4') });
+    await until(() => assigned.has('c4'));
+    assert.equal(assigned.get('c4'), first);
+    // Both agents hold one chat; least-busy alone would now pick the other (who waited longer).
+    // v1 comes back: sticky picks their last agent.
+    await desk.startConversation({ id: 'c3', tenant: 't1', visitor: visitor('v1') });
+    await until(() => assigned.has('c3'));
+    assert.equal(assigned.get('c3'), first);
+  } finally {
+    await desk.close();
+  }
+});
