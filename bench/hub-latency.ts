@@ -24,7 +24,8 @@ import { newHistogram } from './lib/histogram.js';
 
 const pairs = Number(arg('pairs', quick ? '1000' : '5000'));
 const rate = Number(arg('rate', '10000'));
-const only = new Set(arg('only', 'raw_ws,socket_io,kefu,kefu_memory').split(','));
+// --quick leaves the memory-store variant out to stay under 60 s; --only can bring it back.
+const only = new Set(arg('only', quick ? 'raw_ws,socket_io,kefu' : 'raw_ws,socket_io,kefu,kefu_memory').split(','));
 const profile = process.argv.includes('--profile');
 const P99_LIMIT_MS = 5;
 /** Client connections one generator process may hold (20,000 open files per process here). */
@@ -50,7 +51,7 @@ const allSpecs: SystemSpec[] = [
   { key: 'raw_ws', kind: 'raw_ws', label: 'raw ws', script: server('raw-ws') },
   { key: 'socket_io', kind: 'socket_io', label: 'socket.io', script: server('socket-io') },
   kefuSpec('kefu', 'level'),
-  ...(quick ? [] : [kefuSpec('kefu_memory', 'memory')]),
+  kefuSpec('kefu_memory', 'memory'),
 ];
 const specs = allSpecs.filter((s) => only.has(s.key));
 

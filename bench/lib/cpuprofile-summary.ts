@@ -1,0 +1,39 @@
+/**
+ * Where a server's time goes: self time per function and per file of a .cpuprofile written by
+ * `node --cpu-prof` (hub-latency --profile writes them for the Kefu hub child).
+ *
+ *   node --import tsx bench/lib/cpuprofile-summary.ts <file.cpuprofile> [top=25]
+ */
+import { readFileSync } from 'node:fs';
+
+interface Node { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
+interface Profile { nodes: Node[]; samples: number[]; timeDeltas: number[] }
+
+const [file, topArg] = process.argv.slice(2);
+if (!file) { console.error('usage: cpuprofile-summary <file.cpuprofile> [top]'); process.exit(1); }
+const top = Number(topArg ?? 25);
+const prof = JSON.parse(readFileSync(file, 'utf8')) as Profile;
+const byId = new Map(prof.nodes.map((n) => [n.id, n]));
+const self = new Map<number, number>();
+prof.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (prof.timeDeltas[i] ?? 0)));
+const total = [...self.values()].reduce((a, b) => a + b, 0);
+
+const short = (url: string): string => url.replace(/^file:\/\//, '').replace(/^.*node_modules\//, '~/').replace(/^.*\/packages\//, 'packages/');
+const fn = new Map<string, number>();
+const files = new Map<string, number>();
+for (const [id, us] of self) {
+  const n = byId.get(id);
+  if (!n) continue;
+  const { functionName, url, lineNumber } = n.callFrame;
+  const where = url ? `${short(url)}:${lineNumber + 1}` : '(native)';
+  const key = `${functionName || '(anonymous)'}  ${where}`;
+  fn.set(key, (fn.get(key) ?? 0) + us);
+  const f = url ? short(url) : functionName.startsWith('(') ? functionName : '(native)';
+  files.set(f, (files.get(f) ?? 0) + us);
+}
+const pct = (us: number): string => `${((us / total) * 100).toFixed(1).padStart(5)}%`;
+console.log(`total sampled ${(total / 1e6).toFixed(2)} s`);
+console.log('\n-- self time by file --');
+for (const [k, v] of [...files].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(pct(v), k);
+console.log('\n-- self time by function --');
+for (const [k, v] of [...fn].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(pct(v), k);
