@@ -35,5 +35,15 @@ export { IntentClassifier, trainIntentModel, readExamples, parseCsv, featurize, 
 export type { IntentClassifierOptions, IntentClassifierEvents, IntentResult, RankedIntent, TrainOptions, TrainReport, TrainResult, Example, Split, FeaturizerSettings, Features, WordPieceOptions, ModelInit, NodeInit, TensorInit, AttributeInit, ValueInfoInit, DecodedModel } from './intent/index.js';
 
 // --- desk --------------------------------------------------------------------------------------
+export {
+  Desk, defaultPriority, defaultHumanWords, leastBusy, roundRobin, skills, sticky, humanRequestMatcher, WaitingLine,
+  DeskStore, MemoryDeskStore, LevelDeskStore,
+} from './desk/index.js';
+export type {
+  DeskEvents, TransferTarget, DeskOptions, ResolvedDeskOptions, AssignmentStrategy, SkillsOptions, BotTable, BotAnswer,
+  BotContext, DeskStoreOp, DeskStoreSupports, StoredAgent, LevelDeskStoreOptions, DeskHub, DeskHubEvents,
+  DeskCommandContext, DeskConversation, DeskOffer, DeskRating, AgentStatus, AgentSettings, AgentCandidate, DeskProfile,
+  DeskClassifier, DeskClassification, DeskProfiles, DeskIdentity,
+} from './desk/index.js';
 
 // --- saga --------------------------------------------------------------------------------------

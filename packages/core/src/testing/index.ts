@@ -18,6 +18,10 @@ export type { ConversationStoreSuiteOptions } from './conversation-store-suite.j
 
 // --- queue: queue store suite ---------------------------------------------------------------------
 
+// --- desk: desk store suite ------------------------------------------------------------------------
+export { deskStoreSuite, sampleDeskConversation } from '../desk/testing/desk-store-suite.js';
+export type { DeskStoreSuiteOptions } from '../desk/testing/desk-store-suite.js';
+
 // --- saga: saga log suite ----------------------------------------------------------------------------
 export { sagaLogSuite, sampleSagaRecord } from './saga-log-suite.js';
 export type { SagaLogFixture, SagaLogSuiteOptions } from './saga-log-suite.js';
