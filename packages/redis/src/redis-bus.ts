@@ -29,10 +29,15 @@ export interface RedisBusOptions extends BusOptions {
 
 export type RedisConnectionInput = Redis | string | RedisOptions;
 
-function connect(input: RedisConnectionInput): { client: Redis; owned: boolean } {
-  if (input instanceof Redis) return { client: input.duplicate(), owned: true };
-  if (typeof input === 'string') return { client: new Redis(input, { lazyConnect: false }), owned: true };
-  return { client: new Redis(input), owned: true };
+/**
+ * A connection of the bus's own. The subscriber skips ioredis's INFO ready check: issued after
+ * a SUBSCRIBE that was queued while connecting, it fails with "Connection in subscriber mode".
+ */
+function connect(input: RedisConnectionInput, subscriber: boolean): Redis {
+  const extra: RedisOptions = subscriber ? { enableReadyCheck: false } : {};
+  if (input instanceof Redis) return input.duplicate(extra);
+  if (typeof input === 'string') return new Redis(input, extra);
+  return new Redis({ ...input, ...extra });
 }
 
 export class RedisBus extends Bus {
@@ -52,8 +57,8 @@ export class RedisBus extends Bus {
     if (typeof prefix !== 'string' || prefix.length > 64) throw new TypeError('options.prefix must be a string of at most 64 characters');
     this.#prefix = prefix;
     this.#sharded = options.sharded ?? false;
-    this.#pub = connect(redis).client;
-    this.#sub = connect(redis).client;
+    this.#pub = connect(redis, false);
+    this.#sub = connect(redis, true);
     const onMessage = (channel: string, message: string) => {
       const nl = message.indexOf('\n');
       if (nl < 0 || !channel.startsWith(this.#prefix)) return;
