@@ -27,7 +27,7 @@ export class ProfileAggregator<const S extends readonly AnyProfileSource[]> exte
   constructor(options: ProfileAggregatorOptions<S>) {
     super();
     this.opts = resolveOptions(options);
-    const global = pLimit(this.opts.concurrency);
+    const global = { limit: pLimit(this.opts.concurrency), calls: 0 };
     this.runners = options.sources.map((s) => new SourceRunner(s, this.opts, global, this));
   }
 

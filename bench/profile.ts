@@ -1,0 +1,356 @@
+/**
+ * bench profile: the profile aggregator behind HTTP, under open-loop load at rising QPS with
+ * distinct uids (cold profiles), side by side with the peers in the same run:
+ *
+ *   sequential  three undici Pool calls one after another
+ *   fetch_all   Promise.all with global fetch
+ *   pool_floor  hand-tuned Promise.all with an undici Pool per service (256 connections): the floor
+ *   kefu        ProfileAggregator, per-uid HttpProfileSources (one HTTP call per source per request)
+ *   kefu_batch  ProfileAggregator, batch-capable HttpProfileSources (DataLoader-style windows)
+ *
+ * Three processes: this one (load generator and orchestration), the back ends (CRM, orders,
+ * membership at 5/10/15 ms, one child) and the aggregator server (one child, every variant on
+ * its own path). Then, in this process, the cache-hit path: closed-loop ProfileAggregator.get()
+ * on warm uids.
+ *
+ * Latency is measured from each request's scheduled send time (no coordinated omission).
+ * A step passes when p99 <= 20 ms and at least 95% of the offered load was answered in time.
+ *
+ * Usage: npm run bench -- profile [--quick]
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import { Pool } from 'undici';
+import { arg, quick, ratio, report, round } from './lib/report.js';
+
+const role = arg('role', 'main');
+const P99_LIMIT_MS = 20;
+const latencies = { crm: 5, orders: 10, membership: 15 } as const;
+type Kind = keyof typeof latencies;
+const kinds: Kind[] = ['crm', 'orders', 'membership'];
+
+// ---------------------------------------------------------------------------------------------
+// role: back ends (child)
+// ---------------------------------------------------------------------------------------------
+async function runBackends(): Promise<void> {
+  const { startProfileBackends } = await import('@kefu/mock-backends');
+  const b = await startProfileBackends({ uidFaults: false }, {
+    crm: { latencyMs: latencies.crm },
+    orders: { latencyMs: latencies.orders },
+    membership: { latencyMs: latencies.membership },
+  });
+  process.stdout.write(`READY ${JSON.stringify({ crm: b.crm.url, orders: b.orders.url, membership: b.membership.url })}\n`);
+  process.on('SIGTERM', () => void b.close().then(() => process.exit(0)));
+  process.on('disconnect', () => void b.close().then(() => process.exit(0)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// role: aggregator server (child)
+// ---------------------------------------------------------------------------------------------
+type Handler = (uid: string) => Promise<unknown>;
+
+async function runServer(): Promise<void> {
+  const urls = JSON.parse(arg('urls', '{}')) as Record<Kind, string>;
+  const { ProfileAggregator, HttpProfileSource } = await import('@kefu/core');
+
+  // Peers, hand-written as a host application would.
+  const pools = Object.fromEntries(kinds.map((k) => [k, new Pool(urls[k], { connections: 256, pipelining: 1 })])) as Record<Kind, Pool>;
+  const viaPool = async (k: Kind, uid: string): Promise<unknown> => {
+    const { statusCode, body } = await pools[k].request({ method: 'GET', path: `/users/${encodeURIComponent(uid)}` });
+    if (statusCode !== 200) {
+      await body.dump();
+      throw new Error(`HTTP ${statusCode}`);
+    }
+    return body.json();
+  };
+  const viaFetch = async (k: Kind, uid: string): Promise<unknown> => {
+    const r = await fetch(`${urls[k]}/users/${encodeURIComponent(uid)}`);
+    if (r.status !== 200) throw new Error(`HTTP ${r.status}`);
+    return r.json();
+  };
+
+  const perUid = new ProfileAggregator({
+    sources: [
+      new HttpProfileSource({ name: 'crm', url: urls.crm, connections: 256 }),
+      new HttpProfileSource({ name: 'orders', url: urls.orders, connections: 256 }),
+      new HttpProfileSource({ name: 'membership', url: urls.membership, connections: 256 }),
+    ],
+  });
+  const batched = new ProfileAggregator({
+    sources: [
+      new HttpProfileSource({ name: 'crm', url: urls.crm, connections: 64, batch: {} }),
+      new HttpProfileSource({ name: 'orders', url: urls.orders, connections: 64, batch: {} }),
+      new HttpProfileSource({ name: 'membership', url: urls.membership, connections: 64, batch: {} }),
+    ],
+  });
+
+  const handlers: Record<string, Handler> = {
+    sequential: async (uid) => ({ crm: await viaPool('crm', uid), orders: await viaPool('orders', uid), membership: await viaPool('membership', uid) }),
+    fetch_all: async (uid) => {
+      const [crm, orders, membership] = await Promise.all(kinds.map((k) => viaFetch(k, uid)));
+      return { crm, orders, membership };
+    },
+    pool_floor: async (uid) => {
+      const [crm, orders, membership] = await Promise.all(kinds.map((k) => viaPool(k, uid)));
+      return { crm, orders, membership };
+    },
+    kefu: (uid) => perUid.get(uid),
+    kefu_batch: (uid) => batched.get(uid),
+  };
+
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const url = req.url ?? '/';
+    const slash = url.indexOf('/', 1);
+    const h = handlers[url.slice(1, slash)];
+    if (!h || slash < 0) {
+      res.writeHead(404).end();
+      return;
+    }
+    h(url.slice(slash + 1)).then(
+      (body) => {
+        const text = JSON.stringify(body);
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
+      },
+      (err: unknown) => {
+        res.writeHead(502, { 'content-type': 'text/plain' }).end(String(err));
+      },
+    );
+  });
+  server.keepAliveTimeout = 30_000;
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  process.stdout.write(`READY ${JSON.stringify({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` })}\n`);
+  const stop = (): void => {
+    server.closeAllConnections();
+    server.close();
+    void Promise.all([perUid.close(), batched.close(), ...kinds.map((k) => pools[k].destroy())]).then(() => process.exit(0));
+  };
+  process.on('SIGTERM', stop);
+  process.on('disconnect', stop);
+}
+
+// ---------------------------------------------------------------------------------------------
+// role: main (load generator + orchestration)
+// ---------------------------------------------------------------------------------------------
+function startChild(childRole: string, extra: string[] = []): Promise<{ child: ChildProcess; ready: Record<string, string> }> {
+  const file = fileURLToPath(import.meta.url);
+  const child = spawn(process.execPath, ['--import', 'tsx', file, '--role', childRole, ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${childRole} did not start in 30 s`)), 30_000);
+    const rl = createInterface({ input: child.stdout! });
+    rl.on('line', (line) => {
+      if (line.startsWith('READY ')) {
+        clearTimeout(timer);
+        resolve({ child, ready: JSON.parse(line.slice(6)) as Record<string, string> });
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`${childRole} exited with ${code}`)));
+  });
+}
+
+interface Step {
+  variant: string;
+  offered: number;
+  achieved: number;
+  p50: number;
+  p99: number;
+  mean: number;
+  errors: number;
+  late: number;
+  pass: boolean;
+}
+
+function pct(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+let uidSeq = 0;
+
+/** Offers `rate` req/s for `durationMs` on an open-loop schedule; latency from scheduled time. */
+async function step(gen: Pool, variant: string, rate: number, durationMs: number): Promise<Step> {
+  const total = Math.round((rate * durationMs) / 1000);
+  const lat: number[] = [];
+  let errors = 0;
+  let done = 0;
+  const start = performance.now() + 5;
+  let sent = 0;
+  await new Promise<void>((resolve) => {
+    const finish = (): void => {
+      if (++done === total) resolve();
+    };
+    const tick = (): void => {
+      const now = performance.now();
+      const due = Math.min(total, Math.floor(((now - start) * rate) / 1000) + 1);
+      while (sent < due) {
+        const scheduled = start + (sent * 1000) / rate;
+        sent++;
+        const uid = `u${variant.length}-${++uidSeq}`;
+        gen
+          .request({ method: 'GET', path: `/${variant}/${uid}`, headersTimeout: 5000, bodyTimeout: 5000 })
+          .then(async ({ statusCode, body }) => {
+            await body.dump();
+            if (statusCode === 200) lat.push(performance.now() - scheduled);
+            else errors++;
+          })
+          .catch(() => {
+            errors++;
+          })
+          .finally(finish);
+      }
+      if (sent < total) setTimeout(tick, 1);
+    };
+    if (total === 0) resolve();
+    else setTimeout(tick, 5);
+  });
+  lat.sort((a, b) => a - b);
+  // Answered within the step plus a grace of one p99 budget: a server falling behind shows here.
+  const windowMs = durationMs + P99_LIMIT_MS;
+  const inTime = lat.filter((l) => l <= windowMs).length;
+  const achieved = (inTime * 1000) / durationMs;
+  const mean = lat.reduce((a, b) => a + b, 0) / Math.max(1, lat.length);
+  const p99 = pct(lat, 99);
+  const late = total - inTime - errors;
+  return {
+    variant,
+    offered: rate,
+    achieved: round(achieved, 0),
+    p50: round(pct(lat, 50), 2),
+    p99: round(p99, 2),
+    mean: round(mean, 2),
+    errors,
+    late,
+    pass: errors === 0 && p99 <= P99_LIMIT_MS && achieved >= 0.95 * rate,
+  };
+}
+
+/** Rising rates until two steps in a row fail; returns every step run. */
+async function ramp(gen: Pool, variant: string, rates: number[], durationMs: number): Promise<Step[]> {
+  const steps: Step[] = [];
+  // Warm-up: connections, JIT.
+  await step(gen, variant, Math.min(200, rates[0]!), quick ? 500 : 1000);
+  let fails = 0;
+  for (const rate of rates) {
+    const s = await step(gen, variant, rate, durationMs);
+    steps.push(s);
+    console.error(`${variant.padEnd(11)} offered ${String(rate).padStart(6)}/s  achieved ${String(s.achieved).padStart(6)}/s  p50 ${s.p50.toFixed(2).padStart(7)}  p99 ${s.p99.toFixed(2).padStart(7)} ms  errors ${s.errors}  ${s.pass ? 'pass' : 'FAIL'}`);
+    fails = s.pass ? 0 : fails + 1;
+    if (fails >= 2 || s.achieved < 0.7 * rate) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return steps;
+}
+
+function maxRate(steps: Step[]): number | null {
+  let best: number | null = null;
+  for (const s of steps) if (s.pass && (best === null || s.offered > best)) best = s.offered;
+  return best;
+}
+
+/** Closed-loop cache hits in this process: `workers` loops of awaited get() on warm uids. */
+async function cacheHits(urls: Record<Kind, string>, durationMs: number): Promise<{ per_s: number; all_cached: boolean }> {
+  const { ProfileAggregator, HttpProfileSource } = await import('@kefu/core');
+  const agg = new ProfileAggregator({
+    sources: kinds.map((k) => new HttpProfileSource({ name: k, url: urls[k], batch: {} })),
+    cache: { max: 10_000, ttlMs: 600_000 },
+  });
+  const uids = Array.from({ length: 5_000 }, (_, i) => `warm-${i}`);
+  for (let i = 0; i < uids.length; i += 500) await Promise.all(uids.slice(i, i + 500).map((u) => agg.get(u)));
+  let n = 0;
+  let allCached = true;
+  const end = performance.now() + durationMs;
+  const worker = async (w: number): Promise<void> => {
+    let i = w * 97;
+    while (performance.now() < end) {
+      for (let k = 0; k < 256; k++) {
+        const p = await agg.get(uids[i++ % uids.length]!);
+        if (!p.complete) allCached = false;
+        n++;
+      }
+    }
+  };
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: 16 }, (_, w) => worker(w)));
+  const per_s = (n * 1000) / (performance.now() - t0);
+  const s = agg.stats();
+  allCached &&= (s.crm?.cacheHits ?? 0) >= n;
+  await agg.close();
+  return { per_s: Math.round(per_s), all_cached: allCached };
+}
+
+async function main(): Promise<void> {
+  const durationMs = quick ? 1000 : 4000;
+  const perUidRates = quick ? [250, 1000, 1500, 2000, 2500, 3000] : [250, 500, 1000, 1500, 1750, 2000, 2250, 2500, 2750, 3000, 3500, 4000, 5000];
+  const batchRates = quick ? [1000, 3000, 5000, 7000, 9000] : [1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10000, 12000];
+
+  const backends = await startChild('backends');
+  const urls = backends.ready as Record<Kind, string>;
+  const server = await startChild('server', ['--urls', JSON.stringify(urls)]);
+  const gen = new Pool(server.ready.url!, { connections: 1024, pipelining: 1 });
+  const children = [server.child, backends.child];
+  const killAll = (): void => {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+  };
+  process.on('exit', killAll);
+
+  try {
+    const results: Record<string, Step[]> = {};
+    results.sequential = await ramp(gen, 'sequential', [250, 500], durationMs);
+    results.fetch_all = await ramp(gen, 'fetch_all', quick ? [250, 1000, 1500] : [250, 500, 1000, 1500, 2000], durationMs);
+    results.pool_floor = await ramp(gen, 'pool_floor', perUidRates, durationMs);
+    results.kefu = await ramp(gen, 'kefu', perUidRates, durationMs);
+    results.kefu_batch = await ramp(gen, 'kefu_batch', batchRates, durationMs);
+    await gen.destroy();
+    killAll();
+
+    const cache = await cacheHits(urls, quick ? 1000 : 3000);
+    console.error(`cache hits: ${cache.per_s}/s in one process (all served from cache: ${cache.all_cached})`);
+
+    const at2000 = results.kefu.find((s) => s.offered === 2000);
+    const floor = maxRate(results.pool_floor);
+    const perUid = maxRate(results.kefu);
+    const batch = maxRate(results.kefu_batch);
+    const rows = Object.values(results).flat().map((s) => ({ ...s, pass: s.pass ? 'yes' : 'no' }));
+    report(
+      {
+        bench: 'profile',
+        kefu: {
+          per_uid_max_rate_p99_le_20ms: perUid,
+          batch_max_rate_p99_le_20ms: batch,
+          cache_hits_per_s: cache.per_s,
+          per_uid_at_2000: at2000 ? { mean_ms: at2000.mean, p50_ms: at2000.p50, p99_ms: at2000.p99, achieved_per_s: at2000.achieved } : null,
+        },
+        peers: {
+          sequential: { max_rate_p99_le_20ms: maxRate(results.sequential) },
+          fetch_all: { max_rate_p99_le_20ms: maxRate(results.fetch_all) },
+          pool_floor: { max_rate_p99_le_20ms: floor },
+          seed: { mean_ms_at_2000: 17 },
+        },
+        ratios: {
+          per_uid_vs_floor: ratio(perUid, floor),
+          batch_vs_floor: ratio(batch, floor),
+        },
+        setup: {
+          service_latency_ms: latencies,
+          step_ms: durationMs,
+          pass_rule: 'p99 <= 20 ms, no errors, >= 95% of offered answered within the step',
+          processes: 'load generator + orchestration | back ends (3 services) | aggregator server',
+          shared_machine: true,
+        },
+        steps: Object.values(results).flat(),
+      },
+      rows,
+    );
+  } finally {
+    killAll();
+  }
+}
+
+if (role === 'backends') await runBackends();
+else if (role === 'server') await runServer();
+else {
+  await main();
+  process.exit(0);
+}
