@@ -5,6 +5,7 @@
  * check (KEFU_ERR_SAGA_CONFLICT), and from double effects by the idempotency keys.
  */
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { EventEmitter } from 'eventemitter3';
 import { KefuError } from '@kefu/protocol';
 import type { SagaEvents, SagaOutcome } from './events.js';
@@ -90,6 +91,8 @@ export class SagaOrchestrator extends EventEmitter<SagaEvents> {
     this.forgetFinished = o.forgetFinished;
     this.#ownsLog = o.log === undefined;
     this.log = o.log ?? new MemorySagaLog();
+    // Every attempt in flight listens on the one stop signal; maxActive already bounds them.
+    setMaxListeners(0, this.#stop.signal);
     for (const s of o.sagas ?? []) this.register(s);
   }
 
