@@ -698,6 +698,9 @@ export class Hub extends EventEmitter<HubEvents> {
     if (conn.closed) return;
     this.metrics.counts.slowConsumers++;
     this.#close(conn, CloseCode.SLOW_CONSUMER, 'slow consumer');
+    // The close frame waits behind the unread buffer; a reader that is stalled never gets it, so
+    // free the buffer soon instead of after ws's 30 s close timeout. Rare path: a timer is fine.
+    setTimeout(() => conn.ws.terminate(), 1000).unref();
   }
 
   #close(conn: Connection, code: number, reason: string): void {
