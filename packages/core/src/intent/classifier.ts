@@ -286,6 +286,11 @@ export class IntentClassifier extends EventEmitter<IntentClassifierEvents> {
     this.pool?.crash(slot);
   }
 
+  /** Test hook: blocks one worker for `ms`, as a stuck runtime call would. */
+  stallWorkerForTesting(slot: number, ms: number): void {
+    this.pool?.stall(slot, ms);
+  }
+
   /** Stops the workers; waiting and in-flight requests reject with KEFU_ERR_CLOSED. */
   async close(): Promise<void> {
     if (this.state === 'closed') return;

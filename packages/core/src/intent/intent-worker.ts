@@ -136,6 +136,7 @@ async function start(m: InitMessage): Promise<void> {
 port.on('message', (m: ToWorker) => {
   if (m.type === 'init') void start(m);
   else if (m.type === 'crash') process.exit(70);
+  else if (m.type === 'stall') Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, m.ms);
   else if (m.type === 'run') {
     run(m.texts).then(
       (r) => send({ type: 'result', id: m.id, index: r.index, prob: r.prob }, [r.index.buffer as ArrayBuffer, r.prob.buffer as ArrayBuffer]),

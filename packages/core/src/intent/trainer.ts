@@ -26,6 +26,12 @@ export interface TrainOptions {
   oosLabel?: string;
   /** Learn out-of-scope training examples as their own class (else they are dropped). @defaultValue true */
   trainOos?: boolean;
+  /**
+   * Out-of-scope recall the threshold must reach on the validation data (the lowest threshold that
+   * reaches it is chosen, to reject as few in-scope texts as possible).
+   * @defaultValue 0.85
+   */
+  oosTargetRecall?: number;
   /** PRNG seed. @defaultValue 1 */
   seed?: number;
   /** Passes over the training data. @defaultValue 30 */
@@ -73,6 +79,7 @@ export interface TrainResult {
 const defaults = {
   oosLabel: 'oos',
   trainOos: true,
+  oosTargetRecall: 0.85,
   seed: 1,
   epochs: 30,
   dim: 96,
@@ -131,10 +138,15 @@ function evaluate(s: Scored[], oosClass: number, threshold: number): { acc: numb
   return { acc: inN ? inOk / inN : 0, top1: inN ? inTop / inN : 0, recall: oosN ? oosOk / oosN : null };
 }
 
-/** Picks the threshold maximising in-scope accuracy + out-of-scope recall on validation data. */
-function calibrate(s: Scored[], oosClass: number): number {
+/**
+ * Picks the out-of-scope threshold on validation data: the lowest confidence threshold whose
+ * out-of-scope recall reaches `targetRecall` (the lowest such threshold rejects the fewest
+ * in-scope texts); when none reaches it, the one maximising in-scope accuracy + recall.
+ */
+function calibrate(s: Scored[], oosClass: number, targetRecall: number): number {
   if (!s.some((x) => x.y === -1 || x.y === oosClass)) return 0;
   const cands = [...new Set([0, ...s.map((x) => Math.round(x.conf * 1000) / 1000)])].sort((a, b) => a - b);
+  for (const t of cands) if ((evaluate(s, oosClass, t).recall ?? 0) >= targetRecall) return t;
   let bestT = 0, bestScore = -1;
   for (const t of cands) {
     const e = evaluate(s, oosClass, t);
@@ -158,6 +170,7 @@ export function trainIntentModel(options: TrainOptions): TrainResult {
   checkRange('learningRate', o.learningRate, 1e-6, 10);
   checkRange('dropout', o.dropout, 0, 0.95);
   checkRange('labelSmoothing', o.labelSmoothing, 0, 0.5);
+  checkRange('oosTargetRecall', o.oosTargetRecall, 0, 1);
   checkRange('featurizer.hashBits', fz.hashBits, 8, 24, true);
   checkRange('featurizer.maxChars', fz.maxChars, 1, 1_000_000, true);
   checkRange('featurizer.maxFeatures', fz.maxFeatures, 1, 100_000, true);
@@ -213,7 +226,7 @@ export function trainIntentModel(options: TrainOptions): TrainResult {
   }
   const ys = (xs: Prepared[]): number[] => xs.map((p) => p.y);
   const vs = score(va.map((p) => predict(model, p.f)), ys(va));
-  const threshold = calibrate(vs, oosClass);
+  const threshold = calibrate(vs, oosClass, o.oosTargetRecall);
   const ve = evaluate(vs, oosClass, threshold);
   let tEval: { acc: number; top1: number; recall: number | null } | null = null;
   if (te.length > 0) tEval = evaluate(score(te.map((p) => predict(model, p.f)), ys(te)), oosClass, threshold);

@@ -90,6 +90,11 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     this.dispatch();
   }
 
+  /** Test hook: block one worker for `ms`, as a stuck runtime call would. */
+  stall(slot: number, ms: number): void {
+    this.slots[slot]?.worker?.postMessage({ type: 'stall', ms });
+  }
+
   /** Test hook: make one worker exit as if it crashed. */
   crash(slot: number): void {
     this.slots[slot]?.worker?.postMessage({ type: 'crash' });

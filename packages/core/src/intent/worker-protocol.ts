@@ -26,7 +26,13 @@ export interface CrashMessage {
   type: 'crash';
 }
 
-export type ToWorker = InitMessage | RunMessage | CrashMessage;
+/** Test hook: the worker blocks for `ms`, as a stuck runtime call would. */
+export interface StallMessage {
+  type: 'stall';
+  ms: number;
+}
+
+export type ToWorker = InitMessage | RunMessage | CrashMessage | StallMessage;
 
 export type FromWorker =
   | { type: 'ready' }

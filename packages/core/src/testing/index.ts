@@ -25,3 +25,7 @@ export type { DeskStoreSuiteOptions } from '../desk/testing/desk-store-suite.js'
 // --- saga: saga log suite ----------------------------------------------------------------------------
 export { sagaLogSuite, sampleSagaRecord } from './saga-log-suite.js';
 export type { SagaLogFixture, SagaLogSuiteOptions } from './saga-log-suite.js';
+
+// --- intent: transformer graphs for tests and benchmarks -------------------------------------
+export { buildBertGraph, buildVocab } from '../intent/bert-graph.js';
+export type { BertGraphOptions } from '../intent/bert-graph.js';

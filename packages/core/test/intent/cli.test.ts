@@ -1,0 +1,46 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { fixtures, tempDir } from './helpers.js';
+
+const cli = fileURLToPath(new URL('../../src/intent/cli.ts', import.meta.url));
+const run = (args: string[]): { status: number | null; stdout: string; stderr: string } => {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', cli, ...args], { encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+};
+const lastLine = (s: string): string => s.trim().split('\n').at(-1) ?? '';
+
+describe('kefu-intent CLI', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  before(() => {
+    tmp = tempDir();
+  });
+  after(() => tmp.cleanup());
+
+  it('train --data --test --out writes model.onnx, a human report, then one JSON line', () => {
+    const out = join(tmp.dir, 'zh');
+    const r = run(['train', '--data', join(fixtures, 'zh-train.csv'), '--test', join(fixtures, 'zh-test.csv'), '--out', out, '--epochs', '20', '--dim', '16', '--hash-bits', '12']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /in-scope accuracy/);
+    const report = JSON.parse(lastLine(r.stdout)) as Record<string, unknown>;
+    for (const key of ['accuracy', 'labels', 'train_seconds', 'model_bytes', 'oos_recall']) assert.ok(key in report, key);
+    assert.equal(report.model_bytes, statSync(join(out, 'model.onnx')).size);
+    assert.deepEqual(report.labels, ['human_agent', 'opening_hours', 'order_status', 'refund']);
+  });
+
+  it('reports bad data with its code and exit status 1', () => {
+    const r = run(['train', '--data', join(tmp.dir, 'missing.csv'), '--out', join(tmp.dir, 'x')]);
+    assert.equal(r.status, 1);
+    assert.equal(JSON.parse(lastLine(r.stdout)).error, 'KEFU_ERR_INTENT_DATA_INVALID');
+    assert.equal(existsSync(join(tmp.dir, 'x', 'model.onnx')), false);
+  });
+
+  it('prints usage and exits 2 without the required arguments', () => {
+    const r = run(['train', '--data', 'x.csv']);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /usage: kefu-intent train/);
+  });
+});

@@ -1,0 +1,40 @@
+/** Shared helpers of the intent tests: the CLINC150 location, temp dirs, a tiny trained model. */
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { requireAll } from '../../src/testing/environment.js';
+import { trainIntentModel } from '../../src/intent/trainer.js';
+
+export const repoRoot = resolve(fileURLToPath(new URL('../../../../', import.meta.url)));
+export const clincPath = resolve(repoRoot, '../shared/data/clinc150/data_full.json');
+export const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
+export const shippedModel = resolve(repoRoot, 'packages/intent-model/model.onnx');
+
+/** The CLINC150 file, or a skip reason (loud), or a failure under KEFU_REQUIRE_ALL=1. */
+export function clinc(): { path: string } | { skip: string } {
+  if (existsSync(clincPath)) return { path: clincPath };
+  const msg = `CLINC150 not found at ${clincPath} (the shared data directory beside the repo)`;
+  if (requireAll) throw new Error(`KEFU_REQUIRE_ALL=1 but ${msg}`);
+  console.warn(`\n*** SKIPPING: ${msg} ***\n`);
+  return { skip: msg };
+}
+
+export function tempDir(): { dir: string; cleanup(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'kefu-intent-'));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Trains a small model on the Chinese fixture (a second or so) and writes it to `dir`. */
+export function tinyModel(dir: string, seed = 1): string {
+  const { model } = trainIntentModel({
+    train: join(fixtures, 'zh-train.csv'),
+    epochs: 20,
+    dim: 16,
+    seed,
+    featurizer: { hashBits: 12 },
+  });
+  const file = join(dir, `tiny-${seed}.onnx`);
+  writeFileSync(file, model);
+  return file;
+}

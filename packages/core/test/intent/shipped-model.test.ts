@@ -1,0 +1,58 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { statSync } from 'node:fs';
+import { IntentClassifier } from '../../src/intent/classifier.js';
+import { readExamples } from '../../src/intent/dataset.js';
+import { clinc, shippedModel } from './helpers.js';
+
+const data = clinc();
+
+describe('the shipped default model (packages/intent-model)', { skip: 'skip' in data ? data.skip : false }, () => {
+  let c: IntentClassifier;
+  before(async () => {
+    c = new IntentClassifier({ model: shippedModel, workers: 2 });
+    await c.open();
+  });
+  after(async () => {
+    await c?.close();
+  });
+
+  it('is at most 10 MB', () => {
+    assert.ok(statSync(shippedModel).size <= 10 * 1024 * 1024);
+  });
+
+  it('scores at least 90% in-scope accuracy on the CLINC150 test split, and flags out-of-scope queries', async () => {
+    const test = readExamples((data as { path: string }).path, 'test');
+    const inScope = test.filter((e) => e.label !== 'oos');
+    const oos = test.filter((e) => e.label === 'oos');
+    assert.equal(inScope.length, 4500);
+    const rin = await c.classifyMany(inScope.map((e) => e.text));
+    const top1 = rin.filter((r, i) => r.intent === inScope[i]!.label).length / inScope.length;
+    const strict = rin.filter((r, i) => r.intent === inScope[i]!.label && !r.outOfScope).length / inScope.length;
+    const rout = await c.classifyMany(oos.map((e) => e.text));
+    const recall = rout.filter((r) => r.outOfScope).length / oos.length;
+    console.log(`shipped model: in-scope top-1 ${(top1 * 100).toFixed(2)}%, in-scope and not flagged ${(strict * 100).toFixed(2)}%, out-of-scope recall ${(recall * 100).toFixed(2)}%`);
+    assert.ok(top1 >= 0.9, `in-scope accuracy ${top1}`);
+    assert.ok(recall >= 0.7, `out-of-scope recall ${recall}`);
+  });
+
+  it('keeps the event loop responsive during a burst of 10,000 classifications', async () => {
+    const texts = readExamples((data as { path: string }).path, 'test').map((e) => e.text);
+    const h = monitorEventLoopDelay({ resolution: 5 });
+    h.enable();
+    const all: Array<Promise<unknown>> = [];
+    // arrivals in slices, as traffic from many sockets would come, rather than one 10k-call loop
+    for (let i = 0; i < 10_000; i += 500) {
+      for (let j = i; j < i + 500; j++) all.push(c.classify(texts[j % texts.length]!));
+      await new Promise((r) => setImmediate(r));
+    }
+    const results = await Promise.all(all);
+    h.disable();
+    assert.equal(results.length, 10_000);
+    const p99 = h.percentile(99) / 1e6;
+    console.log(`event-loop delay during 10,000 classifications: p50 ${(h.percentile(50) / 1e6).toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${(h.max / 1e6).toFixed(1)} ms`);
+    // generous: a runtime call on the main thread would stall it for whole batches
+    assert.ok(p99 < 250, `event-loop delay p99 ${p99} ms`);
+  });
+});
