@@ -1,0 +1,184 @@
+/**
+ * A compact id -> slot map. Ids live as bytes in one arena and the hash table is an Int32Array,
+ * because a JS Map with string keys costs about 70 B per entry and the LevelDB store must hold a
+ * million waiting ids in well under 128 MB (ANCHORS.md). Ids are printable ASCII (validated by the
+ * queue), so one byte per character.
+ */
+
+const EMPTY = -1;
+const TOMBSTONE = -2;
+
+export class IdTable {
+  #arena = new Uint8Array(1 << 16);
+  #arenaLen = 0;
+  #garbage = 0;
+  /** Arena offset of each slot's id (length byte first), -1 when the slot holds none. */
+  #offsets: Int32Array;
+  #table = new Int32Array(1 << 10).fill(EMPTY);
+  #size = 0;
+  #used = 0; // live entries + tombstones
+
+  constructor(slotCapacity: number) {
+    this.#offsets = new Int32Array(slotCapacity).fill(-1);
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Grows the per-slot offsets to `capacity` slots. */
+  growSlots(capacity: number): void {
+    if (capacity <= this.#offsets.length) return;
+    const next = new Int32Array(capacity).fill(-1);
+    next.set(this.#offsets);
+    this.#offsets = next;
+  }
+
+  get(id: string): number {
+    const mask = this.#table.length - 1;
+    let i = hashString(id) & mask;
+    for (;;) {
+      const slot = this.#table[i]!;
+      if (slot === EMPTY) return -1;
+      if (slot >= 0 && this.#equals(slot, id)) return slot;
+      i = (i + 1) & mask;
+    }
+  }
+
+  /** Maps `id` to `slot`; the caller has checked that `id` is absent. */
+  set(id: string, slot: number): void {
+    if ((this.#used + 1) * 4 > this.#table.length * 3) this.#rehash();
+    this.#writeId(slot, id);
+    this.#insert(hashString(id), slot);
+    this.#size++;
+  }
+
+  /** Forgets the id held by `slot`. */
+  deleteSlot(slot: number): void {
+    const off = this.#offsets[slot]!;
+    if (off < 0) return;
+    const mask = this.#table.length - 1;
+    let i = hashBytes(this.#arena, off) & mask;
+    for (;;) {
+      const s = this.#table[i]!;
+      if (s === EMPTY) break;
+      if (s === slot) {
+        this.#table[i] = TOMBSTONE;
+        break;
+      }
+      i = (i + 1) & mask;
+    }
+    this.#size--;
+    this.#garbage += this.#arena[off]! + 1;
+    this.#offsets[slot] = -1;
+    if (this.#garbage > 1 << 16 && this.#garbage * 2 > this.#arenaLen) this.#compactArena();
+  }
+
+  idOf(slot: number): string {
+    const off = this.#offsets[slot]!;
+    if (off < 0) throw new Error(`slot ${slot} holds no id`);
+    const len = this.#arena[off]!;
+    let s = '';
+    for (let i = 1; i <= len; i++) s += String.fromCharCode(this.#arena[off + i]!);
+    return s;
+  }
+
+  /** Bytes held in typed arrays (for memory accounting in tests and the bench). */
+  get bytes(): number {
+    return this.#arena.byteLength + this.#offsets.byteLength + this.#table.byteLength;
+  }
+
+  #equals(slot: number, id: string): boolean {
+    const off = this.#offsets[slot]!;
+    const a = this.#arena;
+    if (a[off] !== id.length) return false;
+    for (let i = 0; i < id.length; i++) if (a[off + 1 + i] !== id.charCodeAt(i)) return false;
+    return true;
+  }
+
+  #insert(hash: number, slot: number): void {
+    const mask = this.#table.length - 1;
+    let i = hash & mask;
+    while (this.#table[i]! >= 0) i = (i + 1) & mask;
+    if (this.#table[i] === EMPTY) this.#used++;
+    this.#table[i] = slot;
+  }
+
+  #writeId(slot: number, id: string): void {
+    const need = id.length + 1;
+    if (this.#arenaLen + need > this.#arena.length) {
+      if (this.#garbage * 2 > this.#arenaLen) this.#compactArena();
+      if (this.#arenaLen + need > this.#arena.length) {
+        const next = new Uint8Array(Math.max(this.#arena.length * 2, this.#arenaLen + need));
+        next.set(this.#arena.subarray(0, this.#arenaLen));
+        this.#arena = next;
+      }
+    }
+    const off = this.#arenaLen;
+    this.#arena[off] = id.length;
+    for (let i = 0; i < id.length; i++) this.#arena[off + 1 + i] = id.charCodeAt(i);
+    this.#arenaLen += need;
+    this.#offsets[slot] = off;
+  }
+
+  #compactArena(): void {
+    const next = new Uint8Array(Math.max(1 << 16, this.#arena.length));
+    let len = 0;
+    const offs = this.#offsets;
+    for (let s = 0; s < offs.length; s++) {
+      const off = offs[s]!;
+      if (off < 0) continue;
+      const n = this.#arena[off]! + 1;
+      next.set(this.#arena.subarray(off, off + n), len);
+      offs[s] = len;
+      len += n;
+    }
+    this.#arena = next;
+    this.#arenaLen = len;
+    this.#garbage = 0;
+  }
+
+  #rehash(): void {
+    const size = this.#size + 1;
+    let cap = this.#table.length;
+    while (size * 2 > cap) cap *= 2;
+    // Rehashing also drops tombstones; the capacity doubles only when live ids need it.
+    this.#table = new Int32Array(cap).fill(EMPTY);
+    this.#used = 0;
+    const offs = this.#offsets;
+    for (let s = 0; s < offs.length; s++) {
+      const off = offs[s]!;
+      if (off >= 0) this.#insert(hashBytes(this.#arena, off), s);
+    }
+  }
+}
+
+/** FNV-1a over char codes; identical to hashBytes for ASCII ids. */
+function hashString(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return mix(h);
+}
+
+function hashBytes(a: Uint8Array, off: number): number {
+  let h = 0x811c9dc5;
+  const len = a[off]!;
+  for (let i = 1; i <= len; i++) {
+    h ^= a[off + i]!;
+    h = Math.imul(h, 0x01000193);
+  }
+  return mix(h);
+}
+
+/** murmur3's finaliser: ids often differ only in their last characters, and FNV leaves the low bits (the table index) clustered. */
+function mix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}

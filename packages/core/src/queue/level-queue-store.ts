@@ -1,0 +1,392 @@
+/**
+ * The durable store: payloads on disk in LevelDB (`level`), only ids and ordering in memory
+ * (LocalIndex, about 60 B per item). Every operation is one atomic batch through the shared
+ * GroupCommitWriter, so concurrent pushes share one synced write and a push resolves only once
+ * its batch is on disk.
+ *
+ * Recovery on open scans the small `k!` and `m!` keys (see level-keys.ts): ready items come back
+ * in order, a leased item comes back ready with its attempt counted (the lease wrote its marker
+ * before the consumer got it), a delayed item keeps its due time. Expiry and promotion need no
+ * write for the same reason: recovery from the marker reaches the same state.
+ */
+import { Level } from 'level';
+import { KefuError } from '@kefu/protocol';
+import { GroupCommitWriter, type BatchOp, type BatchTarget } from '../storage/index.js';
+import { BUSY, DEAD, F_EXPIRED, F_MARKER, LEASED, LocalIndex, READY } from './local-index.js';
+import { checkLease, sweep } from './local-ops.js';
+import {
+  decodeIdValue, decodeMarker, encodeIdValue, encodeMarker, idKey, itemKey, markerKey, MAX_SEQ, type MarkerState,
+} from './level-keys.js';
+import { QueueStore } from './queue-store.js';
+import type {
+  LeaseGrant, NackDisposition, PushOutcome, PushRecord, QueueCounts, QueueStoreSupports, StoredItem, TickOutcome,
+} from './types.js';
+
+export interface LevelQueueStoreOptions {
+  /** Directory of the LevelDB database (exclusive with `db`). */
+  location?: string;
+  /** An existing `level` database with string keys and values (exclusive with `location`); the store opens and closes it. */
+  db?: Level<string, string>;
+  /**
+   * Flush every batch to disk before resolving (fsync). With `false` a write resolves once
+   * LevelDB has it in its log: a process crash loses nothing, a machine or power failure may lose
+   * the writes of about the last second (see docs/queue.md).
+   * @defaultValue true
+   */
+  sync?: boolean;
+  /**
+   * Most operations in one group-commit batch.
+   * @defaultValue 4096
+   */
+  maxBatchOps?: number;
+  /**
+   * Compact the consumed head of the item range after this many deletions, so acked items leave
+   * no growing run of tombstones in front of the live items. 0 disables it.
+   * @defaultValue 100000
+   */
+  compactEvery?: number;
+  /**
+   * Index slots to allocate up front.
+   * @defaultValue 1024
+   */
+  initialCapacity?: number;
+}
+
+type Row = [id: string, priority: number, enqueuedAt: number, maxAttempts: number, payload: unknown];
+
+export class LevelQueueStore<T = unknown> extends QueueStore<T> {
+  readonly supports: QueueStoreSupports = { durable: true, shared: false, position: true, exactCounts: true };
+  readonly #db: Level<string, string>;
+  readonly #writer: GroupCommitWriter;
+  readonly #compactEvery: number;
+  #index: LocalIndex;
+  #seq = 0;
+  /** Pushes whose batch is in flight, so a concurrent duplicate waits for the outcome. */
+  #pending = new Map<string, Promise<void>>();
+  #deletes = 0;
+  #compacting = false;
+
+  constructor(options: LevelQueueStoreOptions) {
+    super();
+    if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+    const o = { sync: true, maxBatchOps: 4096, compactEvery: 100_000, initialCapacity: 1024, ...options };
+    if (o.location !== undefined && o.db !== undefined) throw new TypeError('pass either location or db, not both');
+    if (o.db === undefined && (typeof o.location !== 'string' || o.location.length === 0)) throw new TypeError('location must be a non-empty string');
+    if (typeof o.sync !== 'boolean') throw new TypeError('sync must be a boolean');
+    if (!Number.isInteger(o.compactEvery) || o.compactEvery < 0) throw new RangeError('compactEvery must be an integer >= 0');
+    if (!Number.isInteger(o.initialCapacity) || o.initialCapacity < 1) throw new RangeError('initialCapacity must be a positive integer');
+    this.#db = o.db ?? new Level<string, string>(o.location!, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+    this.#writer = new GroupCommitWriter(chainedTarget(this.#db), { sync: o.sync, maxBatchOps: o.maxBatchOps });
+    this.#compactEvery = o.compactEvery;
+    this.#index = new LocalIndex(o.initialCapacity);
+  }
+
+  /** The underlying database (for operations tooling). */
+  get db(): Level<string, string> {
+    return this.#db;
+  }
+
+  protected async _open(): Promise<void> {
+    try {
+      await this.#db.open();
+      await this.#recover(Date.now());
+    } catch (err) {
+      await this.#db.close().catch(() => undefined);
+      throw storeError('open', err);
+    }
+  }
+
+  protected async _close(): Promise<void> {
+    await this.#writer.close();
+    while (this.#compacting) await new Promise((r) => setTimeout(r, 10));
+    await this.#db.close();
+  }
+
+  protected async _push(records: ReadonlyArray<PushRecord<T>>): Promise<PushOutcome[]> {
+    const ix = this.#index;
+    // A duplicate of an id whose push is in flight waits, so it never reports an item that may yet fail.
+    for (const r of records) {
+      const p = this.#pending.get(r.id);
+      if (p !== undefined) await p.catch(() => undefined);
+    }
+    const out: PushOutcome[] = [];
+    const ops: BatchOp[] = [];
+    const fresh: Array<[number, PushRecord<T>]> = [];
+    for (const r of records) {
+      const found = ix.lookup(r.id);
+      if (found >= 0) {
+        out.push({ id: r.id, created: false, state: ix.stateName(found) ?? 'leased' });
+        continue;
+      }
+      if (this.#seq > MAX_SEQ) throw new KefuError('KEFU_ERR_STORE', 'sequence space exhausted');
+      const seq = this.#seq++;
+      const slot = ix.alloc(r.id, r.orderKey, seq, r.maxAttempts);
+      const row: Row = [r.id, r.priority, r.enqueuedAt, r.maxAttempts, r.payload];
+      ops.push({ type: 'put', key: itemKey(r.orderKey, seq), value: JSON.stringify(row) });
+      ops.push({ type: 'put', key: idKey(r.id), value: encodeIdValue(r.orderKey, seq, r.maxAttempts) });
+      const delayed = r.availableAt > r.enqueuedAt;
+      if (delayed) {
+        ops.push({ type: 'put', key: markerKey(r.id), value: encodeMarker('d', 0, r.availableAt) });
+        ix.flags[slot] = F_MARKER;
+      }
+      fresh.push([slot, r]);
+      out.push({ id: r.id, created: true, state: delayed ? 'delayed' : 'ready' });
+    }
+    if (ops.length === 0) return out;
+    const write = this.#writer.write(ops);
+    for (const [, r] of fresh) this.#pending.set(r.id, write);
+    try {
+      await write;
+    } catch (err) {
+      for (const [slot] of fresh) ix.release(slot);
+      throw err;
+    } finally {
+      for (const [, r] of fresh) if (this.#pending.get(r.id) === write) this.#pending.delete(r.id);
+    }
+    for (const [slot, r] of fresh) {
+      if (ix.state[slot] !== BUSY) continue; // removed meanwhile
+      if (r.availableAt > r.enqueuedAt) ix.toDelayed(slot, r.availableAt);
+      else ix.toReady(slot);
+    }
+    return out;
+  }
+
+  protected async _lease(max: number, now: number, visibilityMs: number): Promise<Array<LeaseGrant<T>>> {
+    const ix = this.#index;
+    const expiresAt = now + visibilityMs;
+    const slots: number[] = [];
+    const keys: string[] = [];
+    const ops: BatchOp[] = [];
+    while (slots.length < max) {
+      const slot = ix.shiftReady();
+      if (slot < 0) break;
+      const attempt = ix.attempts[slot]! + 1;
+      ix.attempts[slot] = attempt;
+      ix.flags[slot] = (ix.flags[slot]! & ~F_EXPIRED) | F_MARKER;
+      ix.toLeased(slot, expiresAt);
+      slots.push(slot);
+      keys.push(itemKey(ix.keys.key[slot]!, ix.keys.seq[slot]!));
+      ops.push({ type: 'put', key: markerKey(ix.ids.idOf(slot)), value: encodeMarker('l', attempt, expiresAt) });
+    }
+    if (slots.length === 0) return [];
+    let values: Array<string | undefined>;
+    try {
+      [values] = await Promise.all([this.#db.getMany(keys), this.#writer.write(ops)]);
+    } catch (err) {
+      // Not leased after all: put them back as they were.
+      for (const slot of slots) {
+        if (ix.state[slot] !== LEASED || ix.keys.due[slot] !== expiresAt) continue;
+        ix.attempts[slot] = ix.attempts[slot]! - 1;
+        ix.toReady(slot);
+      }
+      throw storeError('lease', err);
+    }
+    const out: Array<LeaseGrant<T>> = [];
+    for (let i = 0; i < slots.length; i++) {
+      const row = parseRow(values[i], keys[i]!);
+      out.push({ id: row[0], payload: row[4] as T, priority: row[1], enqueuedAt: row[2], attempt: ix.attempts[slots[i]!]!, maxAttempts: row[3], expiresAt });
+    }
+    return out;
+  }
+
+  protected async _ack(id: string, attempt: number | undefined, now: number): Promise<void> {
+    const slot = checkLease(this.#index, id, attempt, now);
+    await this.#delete(slot, id);
+  }
+
+  protected async _nack(id: string, attempt: number | undefined, now: number, d: NackDisposition): Promise<void> {
+    const ix = this.#index;
+    const slot = checkLease(ix, id, attempt, now);
+    const due = ix.keys.due[slot]!;
+    const state: MarkerState = d.dead ? 'x' : d.availableAt > now ? 'd' : 'r';
+    ix.detach(slot);
+    try {
+      await this.#writer.write([{ type: 'put', key: markerKey(id), value: encodeMarker(state, ix.attempts[slot]!, state === 'd' ? d.availableAt : 0) }]);
+    } catch (err) {
+      if (ix.state[slot] === BUSY) ix.toLeased(slot, due);
+      throw err;
+    }
+    if (ix.state[slot] !== BUSY) return;
+    if (state === 'x') ix.toDead(slot);
+    else if (state === 'd') ix.toDelayed(slot, d.availableAt);
+    else ix.toReady(slot);
+  }
+
+  protected async _tick(now: number): Promise<TickOutcome> {
+    return sweep(this.#index, now);
+  }
+
+  protected async _remove(id: string): Promise<boolean> {
+    const slot = this.#index.lookup(id);
+    if (slot < 0 || this.#index.state[slot] === BUSY) return false;
+    await this.#delete(slot, id);
+    return true;
+  }
+
+  protected async _get(id: string): Promise<StoredItem<T> | undefined> {
+    const slot = this.#index.lookup(id);
+    if (slot < 0) return undefined;
+    const [item] = await this.#items([slot]);
+    return item;
+  }
+
+  protected async _position(id: string): Promise<number | undefined> {
+    const ix = this.#index;
+    const slot = ix.lookup(id);
+    if (slot < 0 || ix.state[slot] !== READY) return undefined;
+    return ix.ready.rank(slot) + 1;
+  }
+
+  protected async _peek(n: number): Promise<Array<StoredItem<T>>> {
+    return this.#items(this.#index.ready.head(n));
+  }
+
+  protected async _listDead(limit: number): Promise<Array<StoredItem<T>>> {
+    return this.#items(this.#index.deadSlots(limit));
+  }
+
+  protected async _requeueDead(id: string, _now: number): Promise<boolean> {
+    const ix = this.#index;
+    const slot = ix.lookup(id);
+    if (slot < 0 || ix.state[slot] !== DEAD) return false;
+    ix.detach(slot);
+    try {
+      await this.#writer.write([{ type: 'del', key: markerKey(id) }]);
+    } catch (err) {
+      if ((ix.state[slot] as number) === BUSY) ix.toDead(slot);
+      throw err;
+    }
+    ix.attempts[slot] = 0;
+    ix.flags[slot] = 0;
+    ix.toReady(slot);
+    return true;
+  }
+
+  protected _counts(): QueueCounts {
+    return { ...this.#index.counts };
+  }
+
+  protected _nextDueAt(): number | undefined {
+    return this.#index.nextDueAt();
+  }
+
+  /** Deletes an item's keys in one batch, then frees its slot (restored if the write fails). */
+  async #delete(slot: number, id: string): Promise<void> {
+    const ix = this.#index;
+    const prev = ix.state[slot]!;
+    const due = ix.keys.due[slot]!;
+    const key = itemKey(ix.keys.key[slot]!, ix.keys.seq[slot]!);
+    const ops: BatchOp[] = [{ type: 'del', key }, { type: 'del', key: idKey(id) }];
+    if ((ix.flags[slot]! & F_MARKER) !== 0) ops.push({ type: 'del', key: markerKey(id) });
+    ix.detach(slot);
+    try {
+      await this.#writer.write(ops);
+    } catch (err) {
+      if (ix.state[slot] === BUSY) restore(ix, slot, prev, due);
+      throw err;
+    }
+    ix.release(slot);
+    if (this.#compactEvery > 0 && ++this.#deletes >= this.#compactEvery) this.#compactHead();
+  }
+
+  /** Range-compacts the consumed head of `i!` (where acked items left tombstones), in the background. */
+  #compactHead(): void {
+    if (this.#compacting) return;
+    this.#deletes = 0;
+    const first = this.#index.ready.first();
+    const end = first < 0 ? 'i"' : itemKey(this.#index.keys.key[first]!, this.#index.keys.seq[first]!);
+    // compactRange is classic-level's (Node); `level`'s type also covers the browser build.
+    const db = this.#db as unknown as { compactRange?: (start: string, end: string) => Promise<void> };
+    if (typeof db.compactRange !== 'function') return;
+    this.#compacting = true;
+    db.compactRange('i!', end).catch(() => undefined).finally(() => { this.#compacting = false; });
+  }
+
+  async #items(slots: number[]): Promise<Array<StoredItem<T>>> {
+    if (slots.length === 0) return [];
+    const ix = this.#index;
+    const keys = slots.map((s) => itemKey(ix.keys.key[s]!, ix.keys.seq[s]!));
+    let values: Array<string | undefined>;
+    try {
+      values = await this.#db.getMany(keys);
+    } catch (err) {
+      throw storeError('read', err);
+    }
+    return slots.map((s, i) => {
+      const row = parseRow(values[i], keys[i]!);
+      return {
+        id: row[0], payload: row[4] as T, priority: row[1], enqueuedAt: row[2], state: ix.stateName(s) ?? 'leased',
+        attempts: ix.attempts[s]!, maxAttempts: ix.maxAttempts[s]!, dueAt: ix.keys.due[s]!,
+      };
+    });
+  }
+
+  async #recover(now: number): Promise<void> {
+    const ix = this.#index;
+    let maxSeq = -1;
+    const loaded: number[] = [];
+    for await (const [k, v] of this.#db.iterator({ gt: 'k!', lt: 'k"' })) {
+      const meta = decodeIdValue(v);
+      if (meta === undefined) throw new KefuError('KEFU_ERR_STORE', `corrupt index entry ${k}`);
+      loaded.push(ix.alloc(k.slice(2), meta.orderKey, meta.seq, meta.maxAttempts));
+      if (meta.seq > maxSeq) maxSeq = meta.seq;
+    }
+    const orphans: BatchOp[] = [];
+    for await (const [k, v] of this.#db.iterator({ gt: 'm!', lt: 'm"' })) {
+      const slot = ix.lookup(k.slice(2));
+      const m = decodeMarker(v);
+      if (slot < 0 || m === undefined) {
+        orphans.push({ type: 'del', key: k });
+        continue;
+      }
+      ix.attempts[slot] = m.attempts;
+      ix.flags[slot] = F_MARKER;
+      if (m.state === 'x' || (m.state === 'l' && m.attempts >= ix.maxAttempts[slot]!)) ix.toDead(slot);
+      else if (m.state === 'd') ix.toDelayed(slot, m.dueAt);
+      else ix.toReady(slot);
+    }
+    for (const slot of loaded) if (ix.state[slot] === BUSY) ix.toReady(slot);
+    this.#seq = maxSeq + 1;
+    if (orphans.length > 0) await this.#writer.write(orphans);
+    void now;
+  }
+}
+
+/**
+ * Writes a group-commit batch as a chained batch: abstract-level clones every operation object of
+ * an array batch (two spreads per op), which measured 1.5-2x slower per op here than a chained one.
+ */
+function chainedTarget(db: Level<string, string>): BatchTarget {
+  return {
+    async batch(ops, options) {
+      const b = db.batch();
+      try {
+        for (const op of ops) {
+          if (op.type === 'put') b.put(op.key, op.value as string);
+          else b.del(op.key);
+        }
+      } catch (err) {
+        await b.close();
+        throw err;
+      }
+      await b.write(options);
+    },
+  };
+}
+
+function restore(ix: LocalIndex, slot: number, state: number, due: number): void {
+  if (state === READY) ix.toReady(slot);
+  else if (state === LEASED) ix.toLeased(slot, due);
+  else if (state === DEAD) ix.toDead(slot);
+  else ix.toDelayed(slot, due);
+}
+
+function parseRow(value: string | undefined, key: string): Row {
+  if (value === undefined) throw new KefuError('KEFU_ERR_STORE', `item ${key} is missing from the database`);
+  return JSON.parse(value) as Row;
+}
+
+function storeError(op: string, err: unknown): KefuError {
+  if (err instanceof KefuError) return err;
+  return new KefuError('KEFU_ERR_STORE', `LevelDB ${op} failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+}

@@ -1,0 +1,213 @@
+/**
+ * The in-process index both local stores (memory, LevelDB) keep: per item a slot in typed
+ * arrays (order key, sequence, due time, state, attempts), the id table, the ready order and the
+ * due heap. About 60 bytes per item, no JS object per item (ANCHORS.md: objects cost 87-136 B).
+ */
+import { DueHeap } from './due-heap.js';
+import { IdTable } from './id-table.js';
+import { OrderIndex } from './order-index.js';
+import type { ItemState, QueueCounts } from './types.js';
+
+export const FREE = 0;
+export const READY = 1;
+export const DELAYED = 2;
+export const LEASED = 3;
+export const DEAD = 4;
+/** Reserved while a write for the slot is in flight; no other operation may touch it. */
+export const BUSY = 5;
+
+/** flags bit: the last lease of this item ended by expiry (ack then says LEASE_EXPIRED). */
+export const F_EXPIRED = 1;
+/** flags bit: the store holds a state marker for this item (LevelDB `m!` key). */
+export const F_MARKER = 2;
+
+const STATE_NAMES: Array<ItemState | undefined> = [undefined, 'ready', 'delayed', 'leased', 'dead', undefined];
+
+interface Keys {
+  key: Float64Array;
+  seq: Float64Array;
+  due: Float64Array;
+  duePos: Int32Array;
+}
+
+export class LocalIndex {
+  readonly keys: Keys;
+  state: Uint8Array;
+  attempts: Uint16Array;
+  maxAttempts: Uint16Array;
+  flags: Uint8Array;
+  readonly ids: IdTable;
+  readonly ready: OrderIndex;
+  readonly dueHeap: DueHeap;
+  readonly counts: QueueCounts = { ready: 0, delayed: 0, leased: 0, dead: 0 };
+  #capacity: number;
+  #free: number[] = [];
+  #next = 0;
+  #live = 0;
+
+  constructor(initialCapacity = 1024) {
+    const n = Math.max(16, initialCapacity);
+    this.#capacity = n;
+    this.keys = { key: new Float64Array(n), seq: new Float64Array(n), due: new Float64Array(n), duePos: new Int32Array(n).fill(-1) };
+    this.state = new Uint8Array(n);
+    this.attempts = new Uint16Array(n);
+    this.maxAttempts = new Uint16Array(n);
+    this.flags = new Uint8Array(n);
+    this.ids = new IdTable(n);
+    this.ready = new OrderIndex(this.keys);
+    this.dueHeap = new DueHeap(this.keys);
+  }
+
+  /** Items held in any state (including slots reserved by in-flight writes). */
+  get live(): number {
+    return this.#live;
+  }
+
+  get capacity(): number {
+    return this.#capacity;
+  }
+
+  /** Bytes held in typed arrays (approximate, for tests and the bench). */
+  get bytes(): number {
+    return this.#capacity * (8 * 3 + 4 + 1 + 2 + 2 + 1) + this.ids.bytes;
+  }
+
+  lookup(id: string): number {
+    return this.ids.get(id);
+  }
+
+  stateName(slot: number): ItemState | undefined {
+    return STATE_NAMES[this.state[slot]!];
+  }
+
+  /** Reserves a slot for `id` (state BUSY, not ordered yet). */
+  alloc(id: string, key: number, seq: number, maxAttempts: number, attempts = 0): number {
+    let slot = this.#free.pop();
+    if (slot === undefined) {
+      if (this.#next === this.#capacity) this.#grow();
+      slot = this.#next++;
+    }
+    this.keys.key[slot] = key;
+    this.keys.seq[slot] = seq;
+    this.keys.due[slot] = 0;
+    this.state[slot] = BUSY;
+    this.attempts[slot] = attempts;
+    this.maxAttempts[slot] = maxAttempts;
+    this.flags[slot] = 0;
+    this.ids.set(id, slot);
+    this.#live++;
+    return slot;
+  }
+
+  /** Forgets the slot entirely (ack, remove, failed push). */
+  release(slot: number): void {
+    this.detach(slot);
+    this.ids.deleteSlot(slot);
+    this.state[slot] = FREE;
+    this.#free.push(slot);
+    this.#live--;
+  }
+
+  /** Takes the slot out of whatever structure holds it; it becomes BUSY. */
+  detach(slot: number): void {
+    switch (this.state[slot]) {
+      case READY:
+        this.ready.remove(slot);
+        this.counts.ready--;
+        break;
+      case DELAYED:
+        this.dueHeap.remove(slot);
+        this.counts.delayed--;
+        break;
+      case LEASED:
+        this.dueHeap.remove(slot);
+        this.counts.leased--;
+        break;
+      case DEAD:
+        this.counts.dead--;
+        break;
+    }
+    this.state[slot] = BUSY;
+  }
+
+  toReady(slot: number): void {
+    this.detach(slot);
+    this.keys.due[slot] = 0;
+    this.state[slot] = READY;
+    this.ready.insert(slot);
+    this.counts.ready++;
+  }
+
+  toDelayed(slot: number, due: number): void {
+    this.detach(slot);
+    this.keys.due[slot] = due;
+    this.state[slot] = DELAYED;
+    this.dueHeap.push(slot);
+    this.counts.delayed++;
+  }
+
+  toLeased(slot: number, due: number): void {
+    this.detach(slot);
+    this.keys.due[slot] = due;
+    this.state[slot] = LEASED;
+    this.dueHeap.push(slot);
+    this.counts.leased++;
+  }
+
+  toDead(slot: number): void {
+    this.detach(slot);
+    this.keys.due[slot] = 0;
+    this.state[slot] = DEAD;
+    this.counts.dead++;
+  }
+
+  /** Pops the first ready slot into BUSY, or -1. */
+  shiftReady(): number {
+    const slot = this.ready.shift();
+    if (slot < 0) return -1;
+    this.counts.ready--;
+    this.state[slot] = BUSY;
+    return slot;
+  }
+
+  /** Earliest due time among leased and delayed items, or undefined. */
+  nextDueAt(): number | undefined {
+    const d = this.dueHeap.peekDue();
+    return d === Infinity ? undefined : d;
+  }
+
+  /** Slots in the dead state, up to `limit`, in slot order. */
+  deadSlots(limit: number): number[] {
+    const out: number[] = [];
+    for (let s = 0; s < this.#next && out.length < limit; s++) if (this.state[s] === DEAD) out.push(s);
+    return out;
+  }
+
+  #grow(): void {
+    const n = Math.ceil(this.#capacity * 1.5);
+    const k = this.keys;
+    k.key = growF64(k.key, n);
+    k.seq = growF64(k.seq, n);
+    k.due = growF64(k.due, n);
+    const pos = new Int32Array(n).fill(-1);
+    pos.set(k.duePos);
+    k.duePos = pos;
+    this.state = grow(this.state, new Uint8Array(n));
+    this.attempts = grow(this.attempts, new Uint16Array(n));
+    this.maxAttempts = grow(this.maxAttempts, new Uint16Array(n));
+    this.flags = grow(this.flags, new Uint8Array(n));
+    this.ids.growSlots(n);
+    this.#capacity = n;
+  }
+}
+
+function growF64(a: Float64Array, n: number): Float64Array {
+  const b = new Float64Array(n);
+  b.set(a);
+  return b;
+}
+
+function grow<A extends Uint8Array | Uint16Array>(a: A, b: A): A {
+  b.set(a);
+  return b;
+}

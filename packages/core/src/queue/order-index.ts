@@ -1,0 +1,189 @@
+/**
+ * The ready items in order, as a list of sorted chunks of slot numbers (a B-tree of height
+ * two). Why not a binary heap: position(id) ("you are number 3") needs a rank, which a heap
+ * cannot give without a full scan; here rank = sizes of the earlier chunks + the index inside
+ * the chunk. Slots are 4 bytes; their keys are read from the shared typed arrays.
+ */
+
+/** Where the order keys live; the arrays are replaced when the slot capacity grows. */
+export interface OrderKeys {
+  /** Order key per slot: lower is served first (see priority-queue.ts for the aging formula). */
+  key: Float64Array;
+  /** Sequence per slot: the FIFO tie-break. */
+  seq: Float64Array;
+}
+
+const CHUNK = 512;
+
+class Chunk {
+  a = new Int32Array(CHUNK);
+  lo = 0;
+  hi = 0;
+  get length(): number {
+    return this.hi - this.lo;
+  }
+}
+
+export class OrderIndex {
+  readonly #k: OrderKeys;
+  #chunks: Chunk[] = [];
+  #size = 0;
+
+  constructor(keys: OrderKeys) {
+    this.#k = keys;
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  /** True when slot x is served before slot y. */
+  #before(x: number, y: number): boolean {
+    const key = this.#k.key;
+    const a = key[x]!;
+    const b = key[y]!;
+    return a < b || (a === b && this.#k.seq[x]! < this.#k.seq[y]!);
+  }
+
+  /** Index of the first chunk whose last slot is not before `slot` (or the last chunk). */
+  #chunkFor(slot: number): number {
+    const cs = this.#chunks;
+    let lo = 0;
+    let hi = cs.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      const c = cs[mid]!;
+      if (this.#before(c.a[c.hi - 1]!, slot)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Index inside chunk of the first slot not before `slot`. */
+  #indexIn(c: Chunk, slot: number): number {
+    let lo = c.lo;
+    let hi = c.hi;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.#before(c.a[mid]!, slot)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  insert(slot: number): void {
+    this.#size++;
+    if (this.#chunks.length === 0) {
+      const c = new Chunk();
+      c.a[0] = slot;
+      c.hi = 1;
+      this.#chunks.push(c);
+      return;
+    }
+    const ci = this.#chunkFor(slot);
+    let c = this.#chunks[ci]!;
+    if (c.length === CHUNK) {
+      // Split in two halves, then insert into the half that covers the slot.
+      const right = new Chunk();
+      const half = CHUNK >> 1;
+      right.a.set(c.a.subarray(c.lo + half, c.hi), 0);
+      right.hi = CHUNK - half;
+      c.a.copyWithin(0, c.lo, c.lo + half);
+      c.lo = 0;
+      c.hi = half;
+      this.#chunks.splice(ci + 1, 0, right);
+      if (!this.#before(slot, c.a[c.hi - 1]!)) c = right;
+    }
+    const p = this.#indexIn(c, slot);
+    if (c.hi < CHUNK && (c.lo === 0 || c.hi - p <= p - c.lo)) {
+      c.a.copyWithin(p + 1, p, c.hi);
+      c.a[p] = slot;
+      c.hi++;
+    } else {
+      c.a.copyWithin(c.lo - 1, c.lo, p);
+      c.lo--;
+      c.a[p - 1] = slot;
+    }
+  }
+
+  /** The first slot, or -1. */
+  first(): number {
+    const c = this.#chunks[0];
+    return c === undefined ? -1 : c.a[c.lo]!;
+  }
+
+  /** Removes and returns the first slot, or -1. */
+  shift(): number {
+    const c = this.#chunks[0];
+    if (c === undefined) return -1;
+    const slot = c.a[c.lo++]!;
+    this.#size--;
+    if (c.lo === c.hi) this.#chunks.shift();
+    return slot;
+  }
+
+  /** Removes `slot`; false when it is not in the index. */
+  remove(slot: number): boolean {
+    const loc = this.#locate(slot);
+    if (loc === undefined) return false;
+    const [ci, p] = loc;
+    const c = this.#chunks[ci]!;
+    if (p - c.lo < c.hi - p) {
+      c.a.copyWithin(c.lo + 1, c.lo, p);
+      c.lo++;
+    } else {
+      c.a.copyWithin(p, p + 1, c.hi);
+      c.hi--;
+    }
+    this.#size--;
+    if (c.lo === c.hi) this.#chunks.splice(ci, 1);
+    else if (c.length < CHUNK >> 3) this.#mergeSmall(ci);
+    return true;
+  }
+
+  /** 0-based rank of `slot` among the ready items, or -1. */
+  rank(slot: number): number {
+    const loc = this.#locate(slot);
+    if (loc === undefined) return -1;
+    const [ci, p] = loc;
+    let r = 0;
+    for (let i = 0; i < ci; i++) r += this.#chunks[i]!.length;
+    return r + p - this.#chunks[ci]!.lo;
+  }
+
+  /** Up to `n` slots from the front, in order. */
+  head(n: number): number[] {
+    const out: number[] = [];
+    for (const c of this.#chunks) {
+      for (let i = c.lo; i < c.hi && out.length < n; i++) out.push(c.a[i]!);
+      if (out.length >= n) break;
+    }
+    return out;
+  }
+
+  clear(): void {
+    this.#chunks = [];
+    this.#size = 0;
+  }
+
+  #locate(slot: number): [number, number] | undefined {
+    if (this.#chunks.length === 0) return undefined;
+    const ci = this.#chunkFor(slot);
+    const c = this.#chunks[ci]!;
+    const p = this.#indexIn(c, slot);
+    return p < c.hi && c.a[p] === slot ? [ci, p] : undefined;
+  }
+
+  /** Keeps the chunk count near size / CHUNK after scattered removals, so rank stays cheap. */
+  #mergeSmall(ci: number): void {
+    const c = this.#chunks[ci]!;
+    const next = this.#chunks[ci + 1];
+    if (next === undefined || c.length + next.length > CHUNK) return;
+    c.a.copyWithin(0, c.lo, c.hi);
+    c.hi -= c.lo;
+    c.lo = 0;
+    c.a.set(next.a.subarray(next.lo, next.hi), c.hi);
+    c.hi += next.length;
+    this.#chunks.splice(ci + 1, 1);
+  }
+}
