@@ -27,6 +27,15 @@ export { Bus, LocalBus, LocalBusNetwork } from './bus/index.js';
 export type { BusEvents, BusOptions, LocalBusOptions } from './bus/index.js';
 
 // --- queue -------------------------------------------------------------------------------------
+export {
+  PriorityQueue, QueueStore, MemoryQueueStore, LevelQueueStore, payloadBytes,
+  MIN_PRIORITY, MAX_PRIORITY, MAX_ID_LENGTH, MAX_ATTEMPTS_LIMIT,
+} from './queue/index.js';
+export type {
+  PriorityQueueOptions, BackoffOptions, PriorityQueueEvents, PushOptions, PushResult, Lease, LeaseOptions, NackOptions,
+  IterateOptions, QueueStoreStatus, MemoryQueueStoreOptions, LevelQueueStoreOptions, ItemState, PushRecord, PushOutcome,
+  StoredItem, LeaseGrant, TickOutcome, QueueCounts, NackDisposition, QueueStoreSupports,
+} from './queue/index.js';
 
 // --- profile -----------------------------------------------------------------------------------
 
