@@ -17,6 +17,8 @@ export { conversationStoreSuite } from './conversation-store-suite.js';
 export type { ConversationStoreSuiteOptions } from './conversation-store-suite.js';
 
 // --- queue: queue store suite ---------------------------------------------------------------------
+export { queueStoreSuite } from './queue-store-suite.js';
+export type { QueueStoreFixture, QueueStoreSuiteOptions } from './queue-store-suite.js';
 
 // --- desk: desk store suite ------------------------------------------------------------------------
 export { deskStoreSuite, sampleDeskConversation } from '../desk/testing/desk-store-suite.js';
