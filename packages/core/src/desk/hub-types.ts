@@ -25,8 +25,12 @@ export interface DeskHub {
   removeMember(conv: string, userId: string, reason?: string): Promise<boolean>;
   closeConversation(conv: string, reason?: string): Promise<void>;
   isOnline(tenant: string, userId: string): boolean;
-  on<E extends keyof DeskHubEvents>(event: E, listener: DeskHubEvents[E]): unknown;
-  off<E extends keyof DeskHubEvents>(event: E, listener: DeskHubEvents[E]): unknown;
+  on(event: 'conversation', listener: DeskHubEvents['conversation']): unknown;
+  on(event: 'message', listener: DeskHubEvents['message']): unknown;
+  on(event: 'presence', listener: DeskHubEvents['presence']): unknown;
+  off(event: 'conversation', listener: DeskHubEvents['conversation']): unknown;
+  off(event: 'message', listener: DeskHubEvents['message']): unknown;
+  off(event: 'presence', listener: DeskHubEvents['presence']): unknown;
 }
 
 export type { DeskIdentity };

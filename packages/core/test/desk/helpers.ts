@@ -122,9 +122,9 @@ export class Client {
   }
 
   /** The next `event` frame named `name` whose data matches `pred`. */
-  async event<T extends JsonObject = JsonObject>(name: string, pred: (d: T) => boolean = () => true, timeoutMs = 4000): Promise<T> {
-    const f = await this.wait((x) => x.t === 'event' && x.name === name && pred(x.data as T), `event ${name}`, timeoutMs);
-    return (f as EventFrame).data as T;
+  async event<T extends object = JsonObject>(name: string, pred: (d: JsonObject) => boolean = () => true, timeoutMs = 4000): Promise<T> {
+    const f = await this.wait((x) => x.t === 'event' && x.name === name && pred(x.data), `event ${name}`, timeoutMs);
+    return (f as EventFrame).data as unknown as T;
   }
 
   /** True when an event named `name` (matching `pred`) is already queued, without consuming it. */
