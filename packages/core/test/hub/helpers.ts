@@ -105,6 +105,28 @@ export class TestClient {
     });
   }
 
+  /** The first frame whose type is one of `types` (e.g. `msg` until `resumed`). */
+  nextAny(types: Array<ServerFrame['t']>, timeoutMs = 3000): Promise<ServerFrame> {
+    return this.#nextAny(types, timeoutMs);
+  }
+
+  #nextAny(types: Array<ServerFrame['t']>, timeoutMs: number): Promise<ServerFrame> {
+    const match = (f: ServerFrame): boolean => types.includes(f.t);
+    const i = this.frames.findIndex(match);
+    if (i !== -1) return Promise.resolve(this.frames.splice(i, 1)[0]!);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiters.splice(this.#waiters.findIndex((w) => w.timer === timer), 1);
+        reject(new Error(`timed out waiting for ${types.join('/')}`));
+      }, timeoutMs);
+      this.#waiters.push({
+        pred: match,
+        resolve: (f) => { const k = this.frames.indexOf(f); if (k !== -1) this.frames.splice(k, 1); resolve(f); },
+        reject, timer,
+      });
+    });
+  }
+
   /** Resolves once the socket is closed, with its code. */
   waitClose(timeoutMs = 5000): Promise<{ code: number; reason: string }> {
     if (this.closed) return Promise.resolve(this.closed);

@@ -32,7 +32,7 @@ test('invalid JSON, unknown frames and fields, binary frames, non-members: coded
     const unk = await v.next('error');
     assert.equal(unk.code, 'KEFU_ERR_UNKNOWN_FRAME');
     assert.equal(unk.ref, 'r9');
-    v.send({ t: 'open', ref: 'r1', admin: true });
+    v.send({ t: 'open', ref: 'r1', admin: true } as Record<string, unknown>);
     assert.equal((await v.next('error')).code, 'KEFU_ERR_INVALID_FRAME');
     v.ws.send(Buffer.from('{"t":"ping"}'), { binary: true });
     assert.equal((await v.next('error')).code, 'KEFU_ERR_BINARY_FRAME');
