@@ -6,7 +6,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Hub, LevelConversationStore, jwtAuthenticator } from '@kefu/core';
+import { Desk, Hub, LevelConversationStore, LevelDeskStore, jwtAuthenticator } from '@kefu/core';
+import { botAnswers, cannedReplies } from './bot-answers.js';
+import { registerDemoCommands } from './desk-commands.js';
+import { DEMO_TENANT, demoAgents } from './demo-auth.js';
+import { startServices, type DemoServices } from './services.js';
 import { DemoTokens } from './demo-auth.js';
 import { readJson } from './http/json-body.js';
 import { StaticFiles } from './http/static-files.js';
@@ -26,19 +30,43 @@ export interface SupportDeskOptions {
 export interface SupportDesk {
   server: Server;
   hub: Hub;
+  desk: Desk;
+  services: DemoServices;
   /** Base URL, e.g. http://127.0.0.1:3000 */
   url: string;
   close(): Promise<void>;
 }
 
-const publicDir = fileURLToPath(new URL('./public', import.meta.url));
+// ../dist/public from both src/ (tests under tsx) and dist/ (npm start): the bundles exist only after a build.
+const publicDir = fileURLToPath(new URL('../dist/public', import.meta.url));
 
 export async function startSupportDesk(options: SupportDeskOptions = {}): Promise<SupportDesk> {
   const o = { port: 3000, host: '127.0.0.1', dataDir: './data', log: false, ...options };
   await mkdir(o.dataDir, { recursive: true });
   const tokens = new DemoTokens();
   const store = new LevelConversationStore({ location: join(o.dataDir, 'conversations') });
-  const hub = new Hub({ authenticate: jwtAuthenticator({ secret: tokens.secret }), store });
+  const services = await startServices();
+  let desk: Desk | undefined;
+  const hub = new Hub({
+    authenticate: jwtAuthenticator({ secret: tokens.secret }),
+    store,
+    // Agents may enter only conversations the desk gave them; visitors only their own.
+    authorizeJoin: (identity, conv) => desk?.mayJoin(identity, conv.id) ?? false,
+  });
+  desk = new Desk({
+    hub,
+    store: new LevelDeskStore({ location: join(o.dataDir, 'desk') }),
+    classifier: services.intents,
+    profiles: services.profiles,
+    bot: botAnswers,
+    botThreshold: 0.6,
+    canned: { [DEMO_TENANT]: cannedReplies },
+    agentProfile: (who) => ({ name: demoAgents[who.id]?.name ?? who.id, teams: demoAgents[who.id]?.teams ?? ['general'], capacity: 3 }),
+    offerTimeoutMs: 60_000,
+  });
+  desk.on('error', (err) => { if (o.log) console.error('desk:', err); });
+  await desk.open();
+  registerDemoCommands(hub, desk);
   const closers: Array<() => Promise<void> | void> = [];
 
   const registry = createRegistry([hub.metrics.register]);
@@ -67,7 +95,7 @@ export async function startSupportDesk(options: SupportDeskOptions = {}): Promis
     }
     if (path === '/health') {
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-      res.end(JSON.stringify({ status: 'ok', connections: hub.connections, uptimeS: Math.round(process.uptime()) }));
+      res.end(JSON.stringify({ status: 'ok', connections: hub.connections, desk: desk!.stats, uptimeS: Math.round(process.uptime()) }));
       return;
     }
     if (path === '/metrics') {
@@ -90,10 +118,12 @@ export async function startSupportDesk(options: SupportDeskOptions = {}): Promis
 
   let closing: Promise<void> | undefined;
   return {
-    server, hub, url,
+    server, hub, desk, services, url,
     close() {
       closing ??= (async () => {
+        await desk!.close();
         await hub.close();
+        await services.close();
         for (const c of closers.reverse()) await c();
         server.closeAllConnections();
         await new Promise<void>((r) => server.close(() => r()));

@@ -6,7 +6,7 @@ export const widgetCss = `
 :host { all: initial; --kefu-accent: #2563eb; --kefu-accent-text: #fff; --kefu-bg: #fff; --kefu-text: #111827;
   --kefu-muted: #6b7280; --kefu-bubble: #f3f4f6; --kefu-radius: 14px; --kefu-font: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
 * { box-sizing: border-box; font-family: var(--kefu-font); }
-.launcher { position: fixed; bottom: 20px; right: 20px; width: 56px; height: 56px; border-radius: 50%; border: 0;
+.launcher { position: fixed; bottom: 20px; right: 20px; width: 56px; height: 56px; border-radius: 50%; border: 0; display: flex; align-items: center; justify-content: center;
   background: var(--kefu-accent); color: var(--kefu-accent-text); font-size: 26px; cursor: pointer; box-shadow: 0 6px 20px rgba(0,0,0,.25); z-index: 2147483000; }
 :host([data-position="left"]) .launcher, :host([data-position="left"]) .panel { right: auto; left: 20px; }
 .panel { position: fixed; bottom: 88px; right: 20px; width: 370px; height: min(600px, calc(100vh - 110px)); display: none; flex-direction: column;

@@ -50,7 +50,9 @@ function mount(cfg: WidgetConfig): void {
   const root = host.attachShadow({ mode: 'open' });
   root.append(h('style', { text: widgetCss }));
 
-  const launcher = h('button', { class: 'launcher', 'aria-label': 'Open chat', 'data-testid': 'kefu-launcher', text: '💬' });
+  const launcher = h('button', { class: 'launcher', 'aria-label': 'Open chat', 'data-testid': 'kefu-launcher' });
+  // An inline SVG, not an emoji: kiosk and Linux machines often lack an emoji font.
+  launcher.innerHTML = '<svg width="26" height="26" viewBox="0 0 24 24" fill="currentColor" aria-hidden="true"><path d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z"/></svg>';
   const state = h('span', { class: 'state', 'data-testid': 'kefu-state', text: 'connecting…' });
   const closeBtn = h('button', { 'aria-label': 'Minimise chat', text: '×' });
   const banner = h('div', { class: 'banner', 'data-testid': 'kefu-queue' });

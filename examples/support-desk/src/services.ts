@@ -1,0 +1,59 @@
+/**
+ * The business side of the demo: the mock CRM / orders / membership services, started in
+ * process, behind a ProfileAggregator; and the intent classifier on the shipped model. Each is
+ * adapted to the small interface the Desk needs (DeskProfiles, DeskClassifier).
+ */
+import { HttpProfileSource, IntentClassifier, ProfileAggregator, type DeskClassifier, type DeskProfiles } from '@kefu/core';
+import type { JsonObject } from '@kefu/protocol';
+import { startProfileBackends, type ProfileBackends } from '@kefu/mock-backends';
+import { modelPath } from '@kefu/intent-model';
+
+export interface DemoServices {
+  backends: ProfileBackends;
+  aggregator: { close(): Promise<void> };
+  classifier: IntentClassifier;
+  profiles: DeskProfiles;
+  intents: DeskClassifier;
+  close(): Promise<void>;
+}
+
+export async function startServices(): Promise<DemoServices> {
+  const backends = await startProfileBackends();
+  const sources = [
+    new HttpProfileSource({ name: 'crm', url: backends.crm.url, timeoutMs: 500 }),
+    new HttpProfileSource({ name: 'orders', url: backends.orders.url, timeoutMs: 500 }),
+    new HttpProfileSource({ name: 'membership', url: backends.membership.url, timeoutMs: 500 }),
+  ] as const;
+  const aggregator = new ProfileAggregator({ sources });
+  const classifier = new IntentClassifier({ model: modelPath, workers: 1 });
+  await classifier.open();
+  const profiles: DeskProfiles = {
+    async get(uid) {
+      const p = await aggregator.get(uid);
+      const data = p.data as { crm?: JsonObject; orders?: JsonObject; membership?: JsonObject };
+      const profile: JsonObject = {};
+      if (data.crm) profile.crm = data.crm;
+      if (data.orders) profile.orders = data.orders;
+      if (data.membership) {
+        profile.membership = data.membership;
+        // The desk's default priority reads `vip` (0-3 from the membership service).
+        if (typeof data.membership.vip === 'number') profile.vip = data.membership.vip;
+      }
+      return profile;
+    },
+  };
+  const intents: DeskClassifier = {
+    async classify(text) {
+      const r = await classifier.classify(text);
+      return { intent: r.intent, confidence: r.confidence, outOfScope: r.outOfScope };
+    },
+  };
+  return {
+    backends, aggregator, classifier, profiles, intents,
+    async close() {
+      await aggregator.close();
+      await classifier.close();
+      await backends.close();
+    },
+  };
+}

@@ -1,0 +1,139 @@
+/**
+ * End to end in a real browser: Debian's chromium driven by playwright-core, against the demo
+ * support desk started in this process (real hub, desk, LevelDB in a temp dir, mock back ends,
+ * the shipped intent model). One visitor and one agent, each in its own browser profile.
+ * Screenshots go to test-output/ (gitignored); KEFU_UPDATE_SCREENSHOTS=1 also copies them to
+ * docs/images/ for the README.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { findBinary } from '@kefu/core/testing';
+import { startSupportDesk, type SupportDesk } from '../../src/app.js';
+
+const bin = findBinary('/usr/bin/chromium');
+const skip = 'skip' in bin ? bin.skip : false;
+const out = fileURLToPath(new URL('../../test-output/', import.meta.url));
+const docsImages = fileURLToPath(new URL('../../../../docs/images/', import.meta.url));
+const T = 20_000; // generous per-step bound: two cores shared with other work
+
+let desk: SupportDesk | undefined;
+const contexts: BrowserContext[] = [];
+const dirs: string[] = [];
+
+async function browserProfile(): Promise<BrowserContext> {
+  const dir = await mkdtemp(join(tmpdir(), 'kefu-e2e-chromium-'));
+  dirs.push(dir);
+  const ctx = await chromium.launchPersistentContext(dir, {
+    executablePath: 'path' in bin ? bin.path : '',
+    headless: true,
+    viewport: { width: 1200, height: 760 },
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+  });
+  contexts.push(ctx);
+  return ctx;
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  await mkdir(out, { recursive: true });
+  await page.screenshot({ path: join(out, name) });
+  if (process.env.KEFU_UPDATE_SCREENSHOTS === '1') {
+    await mkdir(docsImages, { recursive: true });
+    await copyFile(join(out, name), join(docsImages, name));
+  }
+}
+
+before(async () => {
+  if (skip) return;
+  // Always bundle the browser code afresh (esbuild, under a second): never test stale bundles.
+  await import('../../src/build-assets.js');
+  const dataDir = await mkdtemp(join(tmpdir(), 'kefu-e2e-data-'));
+  dirs.push(dataDir);
+  desk = await startSupportDesk({ port: 0, dataDir });
+});
+
+after(async () => {
+  for (const c of contexts) await c.close().catch(() => undefined);
+  await desk?.close();
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+test('visitor and agent: bot answer, hand-off, accept with profile, typing, read ticks, reload keeps history, close, rating', { skip, timeout: 180_000 }, async () => {
+  const base = desk!.url;
+  const agentCtx = await browserProfile();
+  const visitorCtx = await browserProfile();
+  const agent = agentCtx.pages()[0] ?? await agentCtx.newPage();
+  const visitor = visitorCtx.pages()[0] ?? await visitorCtx.newPage();
+  const pageErrors: string[] = [];
+  for (const p of [agent, visitor]) p.on('pageerror', (e) => pageErrors.push(String(e)));
+
+  // Agent signs in (demo login) and is online.
+  await agent.goto(`${base}/agent`);
+  await agent.getByTestId('login-alice').click();
+  await agent.locator('[data-testid=conn][data-state=open]').waitFor({ timeout: T });
+
+  // Visitor opens the widget and asks something the bot knows.
+  await visitor.goto(`${base}/`);
+  await visitor.getByTestId('kefu-launcher').click();
+  await visitor.locator('[data-testid=kefu-state][data-state=open]').waitFor({ timeout: T });
+  await visitor.getByTestId('kefu-input').fill('what is my bank account balance');
+  await visitor.getByTestId('kefu-send').click();
+  const botMsg = visitor.getByTestId('kefu-msg-bot').first();
+  await botMsg.waitFor({ timeout: T });
+  assert.match(await botMsg.innerText(), /balance/i);
+
+  // Asks for a human: the agent gets the chat with the visitor's profile and detected intent.
+  await visitor.getByTestId('kefu-human').click();
+  const offer = agent.getByTestId('offer').first();
+  await offer.waitFor({ timeout: T });
+  const offerText = await offer.innerText();
+  assert.match(offerText, /intent: balance/);
+  assert.match(await agent.getByTestId('offer-profile').first().innerText(), /@example\.com/, 'CRM data in the offer');
+  assert.match(offerText, /recent order/, 'orders in the offer');
+  await offer.getByTestId('offer-accept').click();
+  await visitor.getByText(/Alice joined the chat/).waitFor({ timeout: T });
+  await agent.getByTestId('profile').waitFor({ timeout: T });
+  assert.match(await agent.getByTestId('intent').innerText(), /balance/);
+  await agent.locator('[data-testid=msg-bot]').first().waitFor({ timeout: T }); // transcript loaded
+
+  // Agent types: the visitor sees it; agent sends; the visitor reads; the agent sees the double tick.
+  await agent.getByTestId('input').fill('Hello, this is Al');
+  await visitor.getByTestId('kefu-typing').filter({ hasText: /typing/ }).waitFor({ timeout: T });
+  await agent.getByTestId('input').fill('Hello, this is Alice. How can I help?');
+  await agent.getByTestId('send').click();
+  await visitor.getByTestId('kefu-msg-agent').filter({ hasText: 'How can I help?' }).waitFor({ timeout: T });
+  await agent.locator('[data-testid=msg-me] .meta[data-read=true]').first().waitFor({ timeout: T });
+
+  // Visitor types and answers; the agent sees typing, the message, and the visitor sees it read.
+  await visitor.getByTestId('kefu-input').fill('My order arrived bro');
+  await agent.getByTestId('typing').filter({ hasText: /typing/ }).waitFor({ timeout: T });
+  await visitor.getByTestId('kefu-input').fill('My order arrived broken');
+  await visitor.getByTestId('kefu-send').click();
+  await agent.getByTestId('msg-visitor').filter({ hasText: 'arrived broken' }).waitFor({ timeout: T });
+  await visitor.locator('[data-testid=kefu-msg-me] .meta[data-read=true]').last().waitFor({ timeout: T });
+  await shot(visitor, 'widget.png');
+  await shot(agent, 'agent-console.png');
+
+  // Reload: the widget resumes the same conversation with its whole history, in order.
+  const before = await visitor.locator('[data-testid=kefu-log] [data-seq]').allInnerTexts();
+  await visitor.reload();
+  await visitor.locator('[data-testid=kefu-state][data-state=open]').waitFor({ timeout: T });
+  await visitor.getByTestId('kefu-msg-me').filter({ hasText: 'arrived broken' }).waitFor({ timeout: T });
+  const afterReload = await visitor.locator('[data-testid=kefu-log] [data-seq]').allInnerTexts();
+  const strip = (xs: string[]): string[] => xs.map((x) => x.replace(/\s*\d\d:\d\d.*$/s, '').trim());
+  assert.deepEqual(strip(afterReload), strip(before), 'history intact after reload');
+  assert.ok(afterReload.length >= 4, 'question, bot answer, agent message and reply are all there');
+
+  // The agent closes; the visitor rates.
+  await agent.getByTestId('close-chat').click();
+  await visitor.getByTestId('kefu-rating').waitFor({ state: 'visible', timeout: T });
+  await visitor.getByTestId('kefu-star-5').click();
+  await visitor.getByTestId('kefu-rated').waitFor({ timeout: T });
+  assert.match(await visitor.getByTestId('kefu-rated').innerText(), /5\/5/);
+  await shot(visitor, 'widget-rated.png');
+  assert.deepEqual(pageErrors, [], 'no uncaught errors in either page');
+});
