@@ -18,7 +18,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { arg, quick, ratio, report, round } from './lib/report.js';
+import { arg, median, quick, ratio, report, round } from './lib/report.js';
 import { withBench, type StepResult, type SystemSpec, type Bench } from './lib/hub-harness.js';
 import { newHistogram } from './lib/histogram.js';
 
@@ -33,8 +33,8 @@ const MAX_CONNS_PER_GENERATOR = 15_000;
 
 // Quick: 1,000 pairs, one short round and a short ladder.
 const cfg = quick
-  ? { warmupMs: 500, rounds: 1, windowMs: 2_000, stepWarmupMs: 300, stepMs: 1_200, ladder: [2_000, 4_000, 8_000], concurrency: 50 }
-  : { warmupMs: 2_000, rounds: 3, windowMs: 4_000, stepWarmupMs: 1_000, stepMs: 4_000, ladder: [1_000, 2_000, 3_000, 4_000, 5_000, 6_000, 8_000, 10_000, 12_000, 15_000, 20_000], concurrency: 50 };
+  ? { warmupMs: 500, rounds: 1, windowMs: 2_000, stepWarmupMs: 300, stepMs: 1_200, drainMs: 1_500, ladder: [2_000, 4_000, 8_000], concurrency: 100 }
+  : { warmupMs: 2_000, rounds: 3, windowMs: 4_000, stepWarmupMs: 1_000, stepMs: 4_000, drainMs: 3_000, ladder: [1_000, 2_000, 3_000, 4_000, 5_000, 6_000, 8_000, 10_000, 12_000, 15_000, 20_000], concurrency: 50 };
 
 const server = (name: string): URL => new URL(`./servers/${name}.ts`, import.meta.url);
 const profDir = join(tmpdir(), 'kefu-hub-prof');
@@ -45,7 +45,6 @@ const kefuSpec = (key: string, store: 'level' | 'memory'): SystemSpec => ({
   label: `kefu (${store})`,
   script: server('kefu-hub'),
   args: ['--store', store, '--dir', join(dataDir, store)],
-  execArgv: profile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [],
 });
 const allSpecs: SystemSpec[] = [
   { key: 'raw_ws', kind: 'raw_ws', label: 'raw ws', script: server('raw-ws') },
@@ -53,7 +52,8 @@ const allSpecs: SystemSpec[] = [
   kefuSpec('kefu', 'level'),
   kefuSpec('kefu_memory', 'memory'),
 ];
-const specs = allSpecs.filter((s) => only.has(s.key));
+// --profile: every server child writes a V8 CPU profile on exit, one directory per system.
+const specs = allSpecs.filter((s) => only.has(s.key)).map((s) => (profile ? { ...s, execArgv: ['--cpu-prof', `--cpu-prof-dir=${join(profDir, s.key)}`] } : s));
 
 const generators = Number(arg('generators', String(Math.max(2, Math.ceil((specs.length * pairs * 2) / MAX_CONNS_PER_GENERATOR)))));
 if (!(pairs > 0 && rate > 0 && generators > 0)) throw new RangeError('--pairs, --rate and --generators must be positive numbers');
@@ -74,19 +74,26 @@ interface SystemResult {
   ack_p99_ms: number | null;
   send_lag_p99_ms: number;
   cpu_pct: number;
+  /** Median over the headline windows of server CPU µs per message. */
+  cpu_us_per_msg: number;
   rss_mb: number;
   connect_s: number;
+  trouble: Record<string, number>;
   steps: Array<{ rate: number; p50_ms: number; p99_ms: number; p999_ms: number; achieved_per_s: number; lost: number; cpu_pct: number; pass: boolean }>;
 }
 
 const rows: Array<Record<string, unknown>> = [];
+/** Unexpected closes and error frames seen by clients, per system label, over the whole run. */
+const trouble: Record<string, Record<string, number>> = {};
 const row = (label: string, what: string, s: Step, pass?: boolean): void => {
   rows.push({
     system: label, run: what, offered: s.offered_per_s, achieved: s.achieved_per_s, lost: s.lost,
     p50_ms: s.p50_ms, p99_ms: s.p99_ms, p999_ms: s.p999_ms, ack_p99_ms: s.ack_p99_ms ?? '',
-    lag_p99_ms: s.send_lag_p99_ms, srv_cpu_pct: s.server_cpu_pct, srv_rss_mb: s.server_rss_mb, gen_cpu_pct: s.generator_cpu_pct,
+    lag_p99_ms: s.send_lag_p99_ms, srv_cpu_pct: s.server_cpu_pct, srv_us_per_msg: s.server_cpu_us_per_msg, srv_rss_mb: s.server_rss_mb, gen_cpu_pct: s.generator_cpu_pct,
     ...(pass === undefined ? {} : { p99_le_5: pass ? 'yes' : 'no' }),
+    trouble: Object.entries(s.trouble).map(([k, v]) => `${k} x${v}`).join(', '),
   });
+  for (const [k, v] of Object.entries(s.trouble)) trouble[label] = { ...trouble[label], [k]: (trouble[label]?.[k] ?? 0) + v };
 };
 const strip = ({ histogram: _h, ...rest }: StepResult): Step => rest;
 /** The keys in an order rotated by `r`, so that no system is always measured first. */
@@ -105,7 +112,7 @@ async function measureAll(b: Bench): Promise<Record<string, SystemResult>> {
   const windows: Record<string, StepResult[]> = Object.fromEntries(keys.map((k) => [k, []]));
   for (let r = 0; r < cfg.rounds; r++) {
     for (const key of rotate(keys, r)) {
-      const s = await b.step(key, rate, r === 0 ? cfg.warmupMs : cfg.stepWarmupMs, cfg.windowMs);
+      const s = await b.step(key, rate, r === 0 ? cfg.warmupMs : cfg.stepWarmupMs, cfg.windowMs, cfg.drainMs);
       windows[key]!.push(s);
       row(b.label(key), `${rate}/s round ${r + 1}`, strip(s));
     }
@@ -119,7 +126,7 @@ async function measureAll(b: Bench): Promise<Record<string, SystemResult>> {
     const active = keys.filter((k) => fails[k]! < 2);
     if (active.length === 0) break;
     for (const key of rotate(active, i)) {
-      const s = strip(await b.step(key, r, cfg.stepWarmupMs, cfg.stepMs));
+      const s = strip(await b.step(key, r, cfg.stepWarmupMs, cfg.stepMs, cfg.drainMs));
       const pass = s.p99_ms <= P99_LIMIT_MS && s.lost <= s.sent * 0.001;
       steps[key]!.push({ rate: r, p50_ms: s.p50_ms, p99_ms: s.p99_ms, p999_ms: s.p999_ms, achieved_per_s: s.achieved_per_s, lost: s.lost, cpu_pct: s.server_cpu_pct, pass });
       row(b.label(key), 'step', s, pass);
@@ -145,8 +152,10 @@ async function measureAll(b: Bench): Promise<Record<string, SystemResult>> {
       ack_p99_ms: acks.length ? Math.max(...acks) : null,
       send_lag_p99_ms: Math.max(...ws.map((s) => s.send_lag_p99_ms)),
       cpu_pct: Math.round(ws.reduce((a, s) => a + s.server_cpu_pct, 0) / ws.length),
+      cpu_us_per_msg: median(ws.map((s) => s.server_cpu_us_per_msg)),
       rss_mb: ws[ws.length - 1]!.server_rss_mb,
       connect_s: connectS[key]!,
+      trouble: trouble[b.label(key)] ?? {},
       steps: steps[key]!,
     };
   }
@@ -164,7 +173,7 @@ const headline = (r: SystemResult | undefined): Record<string, unknown> => (r ? 
 const k = results.kefu;
 const raw = results.raw_ws;
 const sio = results.socket_io;
-if (profile) console.error(`hub CPU profiles (kefu server children): ${profDir}`);
+if (profile) console.error(`server CPU profiles: ${profDir}/<system>/ (summarise: node --import tsx bench/lib/cpuprofile-summary.ts <file>)`);
 report({
   bench: 'hub-latency',
   config: {
@@ -182,6 +191,8 @@ report({
     max_rate_vs_socket_io: ratio(k?.max_rate_p99_le_5ms, sio?.max_rate_p99_le_5ms),
     max_rate_vs_raw_ws: ratio(k?.max_rate_p99_le_5ms, raw?.max_rate_p99_le_5ms),
     memory_store_p99_vs_raw_ws: ratio(results.kefu_memory?.p99_ms, raw?.p99_ms),
+    cpu_per_msg_vs_raw_ws: ratio(k?.cpu_us_per_msg, raw?.cpu_us_per_msg),
+    cpu_per_msg_vs_socket_io: ratio(k?.cpu_us_per_msg, sio?.cpu_us_per_msg),
   },
   variants: { kefu_memory_store: headline(results.kefu_memory) },
 }, rows);

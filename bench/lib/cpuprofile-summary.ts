@@ -31,8 +31,34 @@ for (const [id, us] of self) {
   const f = url ? short(url) : functionName.startsWith('(') ? functionName : '(native)';
   files.set(f, (files.get(f) ?? 0) + us);
 }
+// Coarse groups, first match wins: enough to say where a relay's time goes.
+const GROUPS: Array<[string, RegExp]> = [
+  ['idle', /^\(idle\)$/],
+  ['gc', /^\(garbage collector\)$/],
+  ['leveldb (classic-level, abstract-level, store, group commit)', /classic-level|abstract-level|level-conversation-store|group-commit|level-transcoder|module-error/],
+  ['module loading / startup', /esm\/|cjs\/|modules\/|bootstrap|cjs-module-lexer|wrapSafe|compileSourceTextModule/],
+  ['auth at upgrade (jose, crypto)', /jose|crypto/],
+  ['socket writes (writev, net, stream writes, ws sender)', /writev|writeUtf8String|writeBuffer|node:net|stream_base_commons|streams\/writable|ws\/lib\/sender/],
+  ['socket reads + ws frame parsing', /streams\/readable|ws\/lib\/receiver|ws\/lib\/buffer-util|onStreamRead/],
+  ['kefu hub', /packages\/core\/dist\/(hub|bus|conversation)/],
+  ['kefu codec', /packages\/protocol\//],
+];
+const groups = new Map<string, number>();
+for (const [id, us] of self) {
+  const n = byId.get(id);
+  if (!n) continue;
+  const label = `${n.callFrame.functionName} ${n.callFrame.url}`;
+  const g = GROUPS.find(([, re]) => re.test(label) || re.test(n.callFrame.functionName))?.[0] ?? 'other';
+  groups.set(g, (groups.get(g) ?? 0) + us);
+}
+
 const pct = (us: number): string => `${((us / total) * 100).toFixed(1).padStart(5)}%`;
 console.log(`total sampled ${(total / 1e6).toFixed(2)} s`);
+const busy = total - (groups.get('idle') ?? 0);
+console.log('\n-- busy time by group (share of non-idle time) --');
+for (const [k, v] of [...groups].filter(([g]) => g !== 'idle').sort((a, b) => b[1] - a[1])) {
+  console.log(`${((v / busy) * 100).toFixed(1).padStart(5)}%  ${(v / 1e6).toFixed(2).padStart(6)} s  ${k}`);
+}
 console.log('\n-- self time by file --');
 for (const [k, v] of [...files].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(pct(v), k);
 console.log('\n-- self time by function --');

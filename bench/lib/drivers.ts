@@ -24,6 +24,8 @@ export interface DriverOptions {
   onMessage: (body: string) => void;
   /** Called on the visitor's side with the cid of every ack (Kefu, Socket.IO). */
   onAck: (cid: string) => void;
+  /** Called when an established connection closes (code) or gets an error frame (code string). */
+  onTrouble: (what: string) => void;
   /** Per-connection setup timeout. @defaultValue 30,000 ms */
   timeoutMs?: number;
 }
@@ -70,6 +72,16 @@ function nextFrame<F = Record<string, unknown>>(ws: WebSocket, match: (f: Record
   });
 }
 
+/** Reports an unexpected close of an established socket; our own terminate() is not one. */
+function watchClose(ws: WebSocket, o: DriverOptions): void {
+  ws.on('close', (code) => { if (code !== 1006 || !(ws as WebSocket & { benchClosing?: boolean }).benchClosing) o.onTrouble(`close ${code}`); });
+}
+
+function terminate(ws: WebSocket): void {
+  (ws as WebSocket & { benchClosing?: boolean }).benchClosing = true;
+  ws.terminate();
+}
+
 export function rawWsDriver(o: DriverOptions): Driver {
   const timeout = o.timeoutMs ?? 30_000;
   const url = (i: number, sub: string, role: 'visitor' | 'agent', conv?: string): string =>
@@ -82,14 +94,16 @@ export function rawWsDriver(o: DriverOptions): Driver {
         const f = JSON.parse(data.toString()) as { t: string; body: string };
         if (f.t === 'msg') o.onMessage(f.body);
       });
+      watchClose(v, o);
+      watchClose(a, o);
       return {
         send: (cid, body) => v.send(JSON.stringify({ t: 'send', conv, cid, body })),
-        close: () => { v.terminate(); a.terminate(); },
+        close: () => { terminate(v); terminate(a); },
       };
     },
     async idle(i) {
       const ws = await withTimeout(openWs(url(i, `v${i}`, 'visitor'), o), timeout, `raw idle ${i}`);
-      return { close: () => ws.terminate() };
+      return { close: () => terminate(ws) };
     },
   };
 }
@@ -119,10 +133,11 @@ export function socketIoDriver(o: DriverOptions): Driver {
       const [v, a] = await withTimeout(Promise.all([connect(i, `v${i}`, 'visitor'), connect(i, `a${i}`, 'agent')]), timeout, `socket.io pair ${i}`);
       await withTimeout(Promise.all([join(v, conv), join(a, conv)]), timeout, `socket.io join ${i}`);
       a.on('msg', (m: { body: string }) => o.onMessage(m.body));
+      for (const s of [v, a]) s.on('disconnect', (reason) => o.onTrouble(`disconnect ${reason}`));
       const onAck = (r: { cid: string }): void => o.onAck(r.cid);
       return {
         send: (cid, body) => { v.emit('send', { conv, cid, body }, onAck); },
-        close: () => { v.close(); a.close(); },
+        close: () => { v.removeAllListeners('disconnect'); a.removeAllListeners('disconnect'); v.close(); a.close(); },
       };
     },
     async idle(i) {
@@ -154,22 +169,26 @@ export function kefuDriver(o: DriverOptions): Driver {
         a.send(JSON.stringify({ t: 'join', ref: 'j', conv }));
         await joined;
         a.on('message', (data) => {
-          const f = JSON.parse(data.toString()) as { t: string; body: string };
+          const f = JSON.parse(data.toString()) as { t: string; body: string; code?: string };
           if (f.t === 'msg') o.onMessage(f.body);
+          else if (f.t === 'error') o.onTrouble(`error frame ${String(f.code)}`);
         });
         v.on('message', (data) => {
-          const f = JSON.parse(data.toString()) as { t: string; cid: string };
+          const f = JSON.parse(data.toString()) as { t: string; cid: string; code?: string };
           if (f.t === 'ack') o.onAck(f.cid);
+          else if (f.t === 'error') o.onTrouble(`error frame ${String(f.code)}`);
         });
+        watchClose(v, o);
+        watchClose(a, o);
         return {
           send: (cid: string, body: string) => v.send(JSON.stringify({ t: 'send', conv, cid, body })),
-          close: () => { v.terminate(); a.terminate(); },
+          close: () => { terminate(v); terminate(a); },
         };
       })(), timeout, `kefu pair ${i}`);
     },
     async idle(i) {
       const ws = await withTimeout(connect(i, `v${i}`, 'visitor'), timeout, `kefu idle ${i}`);
-      return { close: () => ws.terminate() };
+      return { close: () => terminate(ws) };
     },
   };
 }

@@ -43,7 +43,14 @@ export interface StepResult {
   send_lag_p99_ms: number;
   generator_cpu_pct: number;
   server_cpu_pct: number;
+  /**
+   * Server CPU time per message offered in the window, µs: what one relayed message costs,
+   * and much less sensitive to other load on the machine than latency is.
+   */
+  server_cpu_us_per_msg: number;
   server_rss_mb: number;
+  /** Unexpected closes and error frames seen by the clients during the step. */
+  trouble: Record<string, number>;
   /** The merged latency histogram (µs), for merging steps. */
   histogram: Histogram;
 }
@@ -123,6 +130,8 @@ export class Bench {
       ack.add(decodeFromCompressedBase64(r.ack));
       lag.add(decodeFromCompressedBase64(r.lag));
     }
+    const trouble: Record<string, number> = {};
+    for (const r of runs) for (const [k, v] of Object.entries(r.trouble)) trouble[k] = (trouble[k] ?? 0) + v;
     const sent = runs.reduce((s, r) => s + r.sent, 0);
     const received = runs.reduce((s, r) => s + r.received, 0);
     return {
@@ -140,7 +149,9 @@ export class Bench {
       send_lag_p99_ms: ms(lag.getValueAtPercentile(99)),
       generator_cpu_pct: Math.round(runs.reduce((s, r) => s + r.generator_cpu_pct, 0) / runs.length),
       server_cpu_pct: Math.round(cpu.cpu_pct),
+      server_cpu_us_per_msg: Math.round((cpu.cpu_us / (rate * (durationMs / 1000))) * 10) / 10,
       server_rss_mb: Math.round(cpu.rss_mb),
+      trouble,
       histogram: lat,
     };
   }

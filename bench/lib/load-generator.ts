@@ -42,6 +42,8 @@ export interface RunResult {
   ack: string;
   lag: string;
   generator_cpu_pct: number;
+  /** Unexpected closes and error frames during this run, by kind (at most 20 kinds). */
+  trouble: Record<string, number>;
 }
 
 const PAD = 'x'.repeat(48);
@@ -71,6 +73,11 @@ function onMessage(body: string): void {
   latency.recordValue(Math.max(1, Math.round((now - t) * 1000)));
 }
 
+let trouble: Record<string, number> = {};
+function onTrouble(what: string): void {
+  if (trouble[what] !== undefined || Object.keys(trouble).length < 20) trouble[what] = (trouble[what] ?? 0) + 1;
+}
+
 function onAck(cid: string): void {
   const now = performance.now();
   const t = parseFloat(cid);
@@ -82,7 +89,7 @@ function onAck(cid: string): void {
 async function connect(p: ConnectParams): Promise<ConnectResult> {
   const t0 = performance.now();
   const { pairs, idles } = held(p.system);
-  const driver = driverFor(p.kind, { host: p.host, path: p.path, onMessage, onAck, ...(p.localAddress ? { localAddress: p.localAddress } : {}) });
+  const driver = driverFor(p.kind, { host: p.host, path: p.path, onMessage, onAck, onTrouble, ...(p.localAddress ? { localAddress: p.localAddress } : {}) });
   let next = 0;
   let failed = 0;
   let firstError: string | undefined;
@@ -112,6 +119,7 @@ async function run(p: RunParams): Promise<RunResult> {
   const lag = newHistogram();
   received = 0;
   acks = 0;
+  trouble = {};
   const start = performance.now();
   winStart = start + p.warmupMs;
   winEnd = winStart + p.durationMs;
@@ -155,6 +163,7 @@ async function run(p: RunParams): Promise<RunResult> {
     ack: encodeIntoCompressedBase64(ackHist),
     lag: encodeIntoCompressedBase64(lag),
     generator_cpu_pct: cpuPct,
+    trouble,
   };
 }
 

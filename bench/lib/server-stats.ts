@@ -2,7 +2,7 @@
  * RPC handlers every bench server child offers: CPU use over a window, and memory after a
  * forced GC (the server runs with --expose-gc for hub-memory).
  */
-export interface CpuWindow { cpu_pct: number; rss_mb: number; heap_mb: number }
+export interface CpuWindow { cpu_pct: number; cpu_us: number; rss_mb: number; heap_mb: number }
 export interface MemSample { rss: number; heapUsed: number; external: number; arrayBuffers: number; gc: boolean }
 
 let window: { usage: NodeJS.CpuUsage; at: bigint } | undefined;
@@ -30,7 +30,7 @@ export const statsHandlers = {
     const elapsedUs = Number(process.hrtime.bigint() - window.at) / 1000;
     window = undefined;
     const m = process.memoryUsage();
-    return { cpu_pct: ((u.user + u.system) / elapsedUs) * 100, rss_mb: m.rss / 2 ** 20, heap_mb: m.heapUsed / 2 ** 20 };
+    return { cpu_pct: ((u.user + u.system) / elapsedUs) * 100, cpu_us: u.user + u.system, rss_mb: m.rss / 2 ** 20, heap_mb: m.heapUsed / 2 ** 20 };
   },
   mem: async (): Promise<MemSample> => {
     const gc = await settle();
