@@ -2,3 +2,5 @@ export { RedisBus } from './redis-bus.js';
 export type { RedisBusOptions, RedisConnectionInput } from './redis-bus.js';
 export { RedisConversationStore } from './redis-conversation-store.js';
 export type { RedisConversationStoreOptions } from './redis-conversation-store.js';
+export { RedisQueueStore } from './redis-queue-store.js';
+export type { RedisQueueStoreOptions } from './redis-queue-store.js';
