@@ -53,10 +53,11 @@ export async function startSupportDesk(options: SupportDeskOptions = {}): Promis
     // Agents may enter only conversations the desk gave them; visitors only their own.
     authorizeJoin: (identity, conv) => desk?.mayJoin(identity, conv.id) ?? false,
   });
+  if (services.classifierError) console.warn(`*** intent classifier unavailable, every chat goes to a human: ${services.classifierError}`);
   desk = new Desk({
     hub,
     store: new LevelDeskStore({ location: join(o.dataDir, 'desk') }),
-    classifier: services.intents,
+    ...(services.intents ? { classifier: services.intents } : {}),
     profiles: services.profiles,
     bot: botAnswers,
     botThreshold: 0.6,
@@ -95,7 +96,7 @@ export async function startSupportDesk(options: SupportDeskOptions = {}): Promis
     }
     if (path === '/health') {
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-      res.end(JSON.stringify({ status: 'ok', connections: hub.connections, desk: desk!.stats, uptimeS: Math.round(process.uptime()) }));
+      res.end(JSON.stringify({ status: 'ok', connections: hub.connections, desk: desk!.stats, classifier: services.classifierError ?? 'ok', uptimeS: Math.round(process.uptime()) }));
       return;
     }
     if (path === '/metrics') {

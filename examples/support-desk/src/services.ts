@@ -11,9 +11,12 @@ import { modelPath } from '@kefu/intent-model';
 export interface DemoServices {
   backends: ProfileBackends;
   aggregator: { close(): Promise<void> };
-  classifier: IntentClassifier;
+  classifier: IntentClassifier | undefined;
   profiles: DeskProfiles;
-  intents: DeskClassifier;
+  /** Undefined when the model cannot be loaded: the desk then sends every chat to a human. */
+  intents: DeskClassifier | undefined;
+  /** Why the classifier is off, if it is. */
+  classifierError: string | undefined;
   close(): Promise<void>;
 }
 
@@ -25,8 +28,17 @@ export async function startServices(): Promise<DemoServices> {
     new HttpProfileSource({ name: 'membership', url: backends.membership.url, timeoutMs: 500 }),
   ] as const;
   const aggregator = new ProfileAggregator({ sources });
-  const classifier = new IntentClassifier({ model: modelPath, workers: 1 });
-  await classifier.open();
+  let classifier: IntentClassifier | undefined = new IntentClassifier({ model: modelPath, workers: 1 });
+  let classifierError: string | undefined;
+  try {
+    await classifier.open();
+  } catch (err) {
+    // A demo without its bot is still a working desk: say so loudly and carry on.
+    classifierError = `${(err as { code?: string }).code ?? 'error'}: ${(err as Error).message}`;
+    await classifier.close().catch(() => undefined);
+    classifier = undefined;
+  }
+  const loaded = classifier;
   const profiles: DeskProfiles = {
     async get(uid) {
       const p = await aggregator.get(uid);
@@ -42,17 +54,17 @@ export async function startServices(): Promise<DemoServices> {
       return profile;
     },
   };
-  const intents: DeskClassifier = {
+  const intents: DeskClassifier | undefined = loaded && {
     async classify(text) {
-      const r = await classifier.classify(text);
+      const r = await loaded.classify(text);
       return { intent: r.intent, confidence: r.confidence, outOfScope: r.outOfScope };
     },
   };
   return {
-    backends, aggregator, classifier, profiles, intents,
+    backends, aggregator, classifier, profiles, intents, classifierError,
     async close() {
       await aggregator.close();
-      await classifier.close();
+      await classifier?.close();
       await backends.close();
     },
   };
