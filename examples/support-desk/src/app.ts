@@ -11,6 +11,7 @@ import { botAnswers, cannedReplies } from './bot-answers.js';
 import { registerDemoCommands } from './desk-commands.js';
 import { DEMO_TENANT, demoAgents } from './demo-auth.js';
 import { startServices, type DemoServices } from './services.js';
+import { Refunds } from './refunds.js';
 import { DemoTokens } from './demo-auth.js';
 import { readJson } from './http/json-body.js';
 import { StaticFiles } from './http/static-files.js';
@@ -32,6 +33,7 @@ export interface SupportDesk {
   hub: Hub;
   desk: Desk;
   services: DemoServices;
+  refunds: Refunds;
   /** Base URL, e.g. http://127.0.0.1:3000 */
   url: string;
   close(): Promise<void>;
@@ -68,6 +70,9 @@ export async function startSupportDesk(options: SupportDeskOptions = {}): Promis
   desk.on('error', (err) => { if (o.log) console.error('desk:', err); });
   await desk.open();
   registerDemoCommands(hub, desk);
+  const refunds = new Refunds(o.dataDir, services.refundUrls, hub);
+  await refunds.open();
+  refunds.register(desk);
   const closers: Array<() => Promise<void> | void> = [];
 
   const registry = createRegistry([hub.metrics.register]);
@@ -119,9 +124,10 @@ export async function startSupportDesk(options: SupportDeskOptions = {}): Promis
 
   let closing: Promise<void> | undefined;
   return {
-    server, hub, desk, services, url,
+    server, hub, desk, services, refunds, url,
     close() {
       closing ??= (async () => {
+        await refunds.close();
         await desk!.close();
         await hub.close();
         await services.close();

@@ -5,11 +5,14 @@
  */
 import { HttpProfileSource, IntentClassifier, ProfileAggregator, type DeskClassifier, type DeskProfiles } from '@kefu/core';
 import type { JsonObject } from '@kefu/protocol';
-import { startProfileBackends, type ProfileBackends } from '@kefu/mock-backends';
+import { startCrmNotesService, startErpService, startHelpdeskService, startProfileBackends, type ProfileBackends } from '@kefu/mock-backends';
+import type { RefundUrls } from './refunds.js';
 import { modelPath } from '@kefu/intent-model';
 
 export interface DemoServices {
   backends: ProfileBackends;
+  /** Helpdesk, ERP and CRM-notes services the refund saga calls. */
+  refundUrls: RefundUrls;
   aggregator: { close(): Promise<void> };
   classifier: IntentClassifier | undefined;
   profiles: DeskProfiles;
@@ -22,6 +25,7 @@ export interface DemoServices {
 
 export async function startServices(): Promise<DemoServices> {
   const backends = await startProfileBackends();
+  const [helpdesk, erp, notes] = await Promise.all([startHelpdeskService(), startErpService(), startCrmNotesService()]);
   const sources = [
     new HttpProfileSource({ name: 'crm', url: backends.crm.url, timeoutMs: 500 }),
     new HttpProfileSource({ name: 'orders', url: backends.orders.url, timeoutMs: 500 }),
@@ -62,7 +66,9 @@ export async function startServices(): Promise<DemoServices> {
   };
   return {
     backends, aggregator, classifier, profiles, intents, classifierError,
+    refundUrls: { helpdeskUrl: helpdesk.url, erpUrl: erp.url, crmUrl: notes.url },
     async close() {
+      await Promise.all([helpdesk.close(), erp.close(), notes.close()]);
       await aggregator.close();
       await classifier?.close();
       await backends.close();

@@ -62,7 +62,7 @@ after(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
-test('visitor and agent: bot answer, hand-off, accept with profile, typing, read ticks, reload keeps history, close, rating', { skip, timeout: 180_000 }, async () => {
+test('visitor and agent: bot answer, hand-off, accept with profile, typing, read ticks, refund saga, reload keeps history, close, rating', { skip, timeout: 180_000 }, async () => {
   const base = desk!.url;
   const agentCtx = await browserProfile();
   const visitorCtx = await browserProfile();
@@ -115,6 +115,12 @@ test('visitor and agent: bot answer, hand-off, accept with profile, typing, read
   await visitor.getByTestId('kefu-send').click();
   await agent.getByTestId('msg-visitor').filter({ hasText: 'arrived broken' }).waitFor({ timeout: T });
   await visitor.locator('[data-testid=kefu-msg-me] .meta[data-read=true]').last().waitFor({ timeout: T });
+
+  // The refund action: a durable queue job runs the refund saga; its progress shows in the chat.
+  await agent.getByTestId('refund').click();
+  await agent.getByTestId('refund-result').filter({ hasText: /queued/ }).waitFor({ timeout: T });
+  await visitor.getByTestId('kefu-msg-system').filter({ hasText: /refund is complete/i }).waitFor({ timeout: 30_000 });
+  await agent.getByTestId('msg-system').filter({ hasText: /refund is complete/i }).waitFor({ timeout: T });
   await shot(visitor, 'widget.png');
   await shot(agent, 'agent-console.png');
 

@@ -1,0 +1,104 @@
+/**
+ * Refunds from the agent console: `demo.refund` puts a job on a durable PriorityQueue (LevelDB;
+ * VIP customers first, one job per order by id), and one worker runs each job as the refund
+ * saga (ticket -> ERP refund -> CRM note, LevelDB saga log). Progress is posted into the chat.
+ * A crash between the two is safe: the job is redelivered and the saga id (the job id) makes a
+ * second start a KEFU_ERR_SAGA_ALREADY_EXISTS, not a second refund.
+ */
+import { join } from 'node:path';
+import {
+  KefuError, LevelQueueStore, LevelSagaLog, PriorityQueue, SagaOrchestrator, isKefuError,
+  type Desk, type Hub, type Lease,
+} from '@kefu/core';
+import type { JsonObject } from '@kefu/protocol';
+import { REFUND_SAGA, createRefundSaga, relayRefundStatus, type RefundInput } from './refund-saga.js';
+
+type RefundJob = RefundInput & { conversationId: string };
+
+const REFUNDS_SENDER = { id: 'kefu-refunds', role: 'system' as const, name: 'Refunds' };
+
+export interface RefundUrls { helpdeskUrl: string; erpUrl: string; crmUrl: string }
+
+export class Refunds {
+  readonly queue: PriorityQueue<RefundJob>;
+  readonly orchestrator: SagaOrchestrator;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #draining = false;
+  #closed = false;
+
+  constructor(dataDir: string, urls: RefundUrls, private readonly hub: Hub) {
+    this.queue = new PriorityQueue<RefundJob>({ store: new LevelQueueStore({ location: join(dataDir, 'refund-queue') }), maxAttempts: 5 });
+    this.orchestrator = new SagaOrchestrator({ log: new LevelSagaLog({ location: join(dataDir, 'sagas') }), sagas: [createRefundSaga(urls)] });
+  }
+
+  async open(): Promise<void> {
+    await this.queue.open();
+    await this.orchestrator.recover(); // finish what a crash interrupted
+    this.queue.on('pushed', () => void this.#drain());
+    // Also poll: delayed retries (nack backoff) and leases that expired become ready by time.
+    this.#timer = setInterval(() => void this.#drain(), 1000);
+    this.#timer.unref();
+    void this.#drain();
+  }
+
+  /** `demo.refund`: refund the visitor's latest refundable order. */
+  register(desk: Desk): void {
+    this.hub.command('demo.refund', async (ctx) => {
+      if (ctx.identity.role !== 'agent') throw new KefuError('KEFU_ERR_FORBIDDEN', 'agents only');
+      const conv = ctx.conv === undefined ? undefined : desk.conversation(ctx.conv);
+      if (!conv || conv.tenant !== ctx.identity.tenant) throw new KefuError('KEFU_ERR_CONVERSATION_NOT_FOUND', 'no such conversation');
+      if (conv.agentId !== ctx.identity.id) throw new KefuError('KEFU_ERR_DESK_INVALID_STATE', 'only the assigned agent may refund');
+      const orders = ((conv.profile.orders as { orders?: Array<{ id: string; total: number; status: string }> } | undefined)?.orders ?? [])
+        .filter((o) => o.status !== 'refunded');
+      const order = orders[0];
+      if (!order) throw new KefuError('KEFU_ERR_DESK_INVALID_STATE', 'the visitor has no refundable order');
+      const vip = typeof conv.profile.vip === 'number' ? conv.profile.vip : 0;
+      const job: RefundJob = {
+        orderId: order.id, amount: order.total / 100, customerId: conv.visitor.id,
+        reason: 'requested in chat', conversationId: conv.id,
+      };
+      const id = `refund-${order.id}`;
+      const r = await this.queue.push(job, { id, priority: Math.min(9, Math.max(1, vip + 1)) });
+      const out: JsonObject = { status: r.created ? 'queued' : 'already queued', sagaId: id, orderId: order.id };
+      return out;
+    });
+  }
+
+  async #drain(): Promise<void> {
+    if (this.#draining || this.#closed) return;
+    this.#draining = true;
+    try {
+      for (;;) {
+        const [lease] = await this.queue.lease(1, { visibilityMs: 30_000 });
+        if (!lease) break;
+        await this.#run(lease);
+      }
+    } catch (err) {
+      if (!this.#closed) console.error('refunds:', err);
+    } finally {
+      this.#draining = false;
+    }
+  }
+
+  async #run(lease: Lease<RefundJob>): Promise<void> {
+    const job = lease.payload;
+    const post = (text: string): void => { void this.hub.post(job.conversationId, REFUNDS_SENDER, text).catch(() => undefined); };
+    // Listen before starting: the first step may finish before start() resolves.
+    const stop = relayRefundStatus(this.orchestrator, lease.id, post);
+    try {
+      await this.orchestrator.start(REFUND_SAGA, job, { id: lease.id });
+      await this.queue.ack(lease); // the saga log holds it from here
+    } catch (err) {
+      stop();
+      if (isKefuError(err, 'KEFU_ERR_SAGA_ALREADY_EXISTS')) { await this.queue.ack(lease); return; }
+      await this.queue.nack(lease);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#timer);
+    await this.orchestrator.close();
+    await this.queue.close();
+  }
+}
