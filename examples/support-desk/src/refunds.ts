@@ -58,6 +58,9 @@ export class Refunds {
         reason: 'requested in chat', conversationId: conv.id,
       };
       const id = `refund-${order.id}`;
+      // One refund per order: a saga already in the log answers instead of a new job.
+      const saga = await this.orchestrator.get(id);
+      if (saga) return { status: saga.state, sagaId: id, orderId: order.id };
       const r = await this.queue.push(job, { id, priority: Math.min(9, Math.max(1, vip + 1)) });
       const out: JsonObject = { status: r.created ? 'queued' : 'already queued', sagaId: id, orderId: order.id };
       return out;
