@@ -4,8 +4,10 @@
  * and its index change in one atomic batch, sent through the shared GroupCommitWriter so that
  * many concurrent sagas share each fsync.
  *
- * Version checks read before they write; a per-id lock makes that read-then-batch atomic within
- * this process (LevelDB itself is single-process: its LOCK file keeps a second process out).
+ * Version checks need the stored version and state. LevelDB is single-process (its LOCK file
+ * keeps a second process out), so this process's own memory of what it last wrote is
+ * authoritative: a bounded cache of (version, state) for records not yet finished spares a read
+ * per write. A per-id lock makes check-then-batch atomic.
  */
 import { Level } from 'level';
 import { GroupCommitWriter } from '../storage/group-commit.js';
@@ -35,6 +37,9 @@ const recordKey = (id: string): string => `r!${id}`;
 const indexPrefix = (state: SagaState): string => `s!${state}!`;
 // '"' is the character after '!': the upper bound of one state's index range.
 const indexEnd = (state: SagaState): string => `s!${state}"`;
+/** Records whose (version, state) this log remembers; more are read from disk. */
+const MAX_KNOWN = 10_000;
+const FINISHED: ReadonlySet<SagaState> = new Set<SagaState>(['completed', 'compensated', 'resolved']);
 
 export class LevelSagaLog extends SagaLog {
   readonly supports: SagaLogSupports = { durable: true, evictsFinished: false };
@@ -42,6 +47,8 @@ export class LevelSagaLog extends SagaLog {
   readonly #ownsDb: boolean;
   readonly #writer: GroupCommitWriter;
   #locks = new Map<string, Promise<void>>();
+  // id -> what the store holds now; only for records whose state may still change.
+  #known = new Map<string, { version: number; state: SagaState }>();
 
   constructor(options: LevelSagaLogOptions) {
     super(options);
@@ -70,26 +77,29 @@ export class LevelSagaLog extends SagaLog {
 
   protected _create(record: SagaRecord, json: string): Promise<'ok' | 'exists'> {
     return this.#locked(record.id, async () => {
-      if ((await this.#db.get(recordKey(record.id))) !== undefined) return 'exists';
-      await this.#writer.write([
+      if (this.#known.has(record.id) || (await this.#db.get(recordKey(record.id))) !== undefined) return 'exists';
+      await this.#write(record.id, [
         { type: 'put', key: recordKey(record.id), value: json },
         { type: 'put', key: indexPrefix(record.state) + record.id, value: '' },
-      ]);
+      ], record);
       return 'ok';
     });
   }
 
   protected _update(record: SagaRecord, json: string, expectedVersion: number): Promise<'ok' | 'missing' | 'conflict'> {
     return this.#locked(record.id, async () => {
-      const cur = await this.#db.get(recordKey(record.id));
-      if (cur === undefined) return 'missing';
-      const old = JSON.parse(cur) as Pick<SagaRecord, 'state' | 'version'>;
+      let old = this.#known.get(record.id);
+      if (old === undefined) {
+        const cur = await this.#db.get(recordKey(record.id));
+        if (cur === undefined) return 'missing';
+        old = JSON.parse(cur) as Pick<SagaRecord, 'state' | 'version'>;
+      }
       if (old.version !== expectedVersion) return 'conflict';
       const ops: BatchOp[] = [{ type: 'put', key: recordKey(record.id), value: json }];
       if (old.state !== record.state) {
         ops.push({ type: 'del', key: indexPrefix(old.state) + record.id }, { type: 'put', key: indexPrefix(record.state) + record.id, value: '' });
       }
-      await this.#writer.write(ops);
+      await this.#write(record.id, ops, record);
       return 'ok';
     });
   }
@@ -113,12 +123,27 @@ export class LevelSagaLog extends SagaLog {
       const cur = await this.#db.get(recordKey(id));
       if (cur === undefined) return false;
       const old = JSON.parse(cur) as Pick<SagaRecord, 'state'>;
-      await this.#writer.write([
+      await this.#write(id, [
         { type: 'del', key: recordKey(id) },
         { type: 'del', key: indexPrefix(old.state) + id },
-      ]);
+      ], undefined);
       return true;
     });
+  }
+
+  /** Writes, then remembers what the store now holds (only once the batch is durable). */
+  async #write(id: string, ops: BatchOp[], now: Pick<SagaRecord, 'version' | 'state'> | undefined): Promise<void> {
+    try {
+      await this.#writer.write(ops);
+    } catch (err) {
+      // The batch may or may not be on disk: forget, so the next write reads the truth.
+      this.#known.delete(id);
+      throw err;
+    }
+    this.#known.delete(id);
+    if (now === undefined || FINISHED.has(now.state)) return;
+    this.#known.set(id, { version: now.version, state: now.state });
+    if (this.#known.size > MAX_KNOWN) this.#known.delete(this.#known.keys().next().value as string);
   }
 
   async #locked<T>(id: string, fn: () => Promise<T>): Promise<T> {

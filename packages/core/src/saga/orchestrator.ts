@@ -133,7 +133,8 @@ export class SagaOrchestrator extends EventEmitter<SagaEvents> {
       const now = Date.now();
       stored = await this.log.create({
         id, saga: name, state: 'running', input,
-        steps: saga.steps.map((s) => ({ name: s.name, status: 'pending', attempts: 0, compensationAttempts: 0 })),
+        // The first step is logged as running by the create itself.
+        steps: saga.steps.map((s, i) => ({ name: s.name, status: i === 0 ? 'running' : 'pending', attempts: 0, compensationAttempts: 0 })),
         createdAt: now, updatedAt: now, version: 0,
       });
     } finally {

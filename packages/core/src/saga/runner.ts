@@ -72,8 +72,11 @@ export async function drive<I>(saga: Saga<I>, rec: SagaRecord, deps: RunnerDeps)
       }
       const step = saga.steps[i]!;
       const pastPivot = saga.pivotIndex >= 0 && i > saga.pivotIndex;
-      stepRec(i).status = 'running';
-      await persist();
+      // Usually already logged as running by the write that finished the step before it.
+      if (stepRec(i).status !== 'running') {
+        stepRec(i).status = 'running';
+        await persist();
+      }
       const info = { ...base, step: step.name, index: i };
       const policy = pastPivot ? { ...step.retry, maxAttempts: Math.max(step.retry.maxAttempts, saga.forwardRetry.maxAttempts) } : step.retry;
       const out = await attempt(step, policy, step.timeoutMs, false, cur, deps, (a) => deps.events.emit('step:started', { ...info, attempt: a }));
@@ -84,8 +87,22 @@ export async function drive<I>(saga: Saga<I>, rec: SagaRecord, deps: RunnerDeps)
         sr.status = 'done';
         if (out.value !== undefined) sr.result = out.value;
         delete sr.error;
+        // One write records this step's end and the next step's start (or the saga's end): the
+        // log is still written before and after every step, at half the fsyncs.
+        const next = cur.steps.findIndex((s) => s.status !== 'done');
+        if (next === -1) {
+          cur.state = 'completed';
+          delete cur.error;
+        } else {
+          stepRec(next).status = 'running';
+        }
         await persist();
         deps.events.emit('step:completed', { ...info, result: out.value });
+        if (next === -1) {
+          const o = outcomeOf(cur);
+          deps.events.emit('saga:completed', o);
+          return o;
+        }
         continue;
       }
       const error = toErrorInfo(out.error, step.name);

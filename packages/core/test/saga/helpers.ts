@@ -26,6 +26,24 @@ export function once<K extends keyof SagaEvents>(em: SagaOrchestrator, event: K,
   });
 }
 
+/** Resolves on the `n`th emission of `event` (attach before the action that emits). */
+export function nth<K extends keyof SagaEvents>(em: SagaOrchestrator, event: K, n: number, ms = 5_000): Promise<Parameters<SagaEvents[K]>[0]> {
+  return new Promise((resolve, reject) => {
+    let seen = 0;
+    const t = setTimeout(() => {
+      em.off(event, listener as never);
+      reject(new Error(`only ${seen} of ${n} ${event} within ${ms} ms`));
+    }, ms);
+    const listener = (arg: Parameters<SagaEvents[K]>[0]): void => {
+      if (++seen < n) return;
+      clearTimeout(t);
+      em.off(event, listener as never);
+      resolve(arg);
+    };
+    em.on(event, listener as never);
+  });
+}
+
 /** A temp directory removed by the returned cleanup. */
 export async function tempDir(prefix: string): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), prefix));

@@ -5,7 +5,7 @@ import { Saga, type SagaDefinition } from '../../src/saga/saga.js';
 import { SagaOrchestrator } from '../../src/saga/orchestrator.js';
 import { LevelSagaLog } from '../../src/saga/level-saga-log.js';
 import { MemorySagaLog } from '../../src/saga/memory-saga-log.js';
-import { once, tempDir, untilAborted } from './helpers.js';
+import { nth, once, tempDir, untilAborted } from './helpers.js';
 
 /** Effects per idempotency key, as an idempotent back end would keep them. */
 class Effects {
@@ -37,8 +37,9 @@ describe('SagaOrchestrator: recovery from the log', () => {
     try {
       const log1 = new LevelSagaLog({ location: dir });
       const orch1 = new SagaOrchestrator({ log: log1, sagas: [new Saga(definition(fx, 'b'))] });
+      const second = nth(orch1, 'step:started', 2);
       const started = await orch1.start('r', { order: 1 }, { id: 'rec-1' });
-      await once(orch1, 'step:started').then(() => once(orch1, 'step:started'));
+      await second;
       await orch1.close();
       await assert.rejects(started.done, (e: unknown) => isKefuError(e, 'KEFU_ERR_CLOSED'));
       await log1.close();
@@ -68,8 +69,9 @@ describe('SagaOrchestrator: recovery from the log', () => {
     const fx = new Effects();
     try {
       const orch1 = new SagaOrchestrator({ log, sagas: [new Saga(definition(fx, 'c', 'compensate'))] });
+      const third = nth(orch1, 'step:started', 3);
       const started = await orch1.start('r', {}, { id: 'cmp' });
-      await once(orch1, 'step:started').then(() => once(orch1, 'step:started')).then(() => once(orch1, 'step:started'));
+      await third;
       await orch1.close();
       await started.done.catch(() => undefined);
       const orch2 = new SagaOrchestrator({ log, sagas: [new Saga(definition(fx, undefined, 'compensate'))] });
@@ -86,8 +88,9 @@ describe('SagaOrchestrator: recovery from the log', () => {
     const log = new MemorySagaLog();
     try {
       const orch1 = new SagaOrchestrator({ log, sagas: [new Saga(definition(new Effects(), 'a'))] });
+      const first = nth(orch1, 'step:started', 1);
       await orch1.start('r', {}, { id: 'orphan' });
-      await once(orch1, 'step:started');
+      await first;
       await orch1.close();
       const orch2 = new SagaOrchestrator({ log });
       const report = await orch2.recover();
@@ -113,8 +116,9 @@ describe('SagaOrchestrator: recovery from the log', () => {
     try {
       const first = new SagaOrchestrator({ log, sagas: [new Saga(def)] });
       const second = new SagaOrchestrator({ log, sagas: [new Saga(def)] });
+      const firstStep = nth(first, 'step:started', 1);
       const started = await first.start('r', {}, { id: 'dup' });
-      await once(first, 'step:started');
+      await firstStep;
       const conflict = Promise.race([once(first, 'saga:conflict'), once(second, 'saga:conflict')]);
       const recovering = second.recover();
       release();
