@@ -12,7 +12,7 @@ import { isKefuError } from '@kefu/protocol';
 import { trainIntentModel, type TrainOptions } from './trainer.js';
 
 const USAGE = `usage: kefu-intent train --data <train.json|train.csv> [--val <file>] [--test <file>] --out <dir>
-       [--seed 1] [--epochs 30] [--dim 96] [--members 1] [--hash-bits 16] [--lr 0.004]
+       [--seed 1] [--epochs 15] [--dim 32] [--members 2] [--hash-bits 16] [--lr 0.004]
        [--dropout 0.3] [--oos-label oos] [--quiet]
 Data: the CLINC150 JSON shape ({"train": [[text, label]...], "val": ..., "test": ..., "oos_*": ...})
 or CSV with a header row, text in the first column and label in the second.`;

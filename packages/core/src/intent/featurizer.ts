@@ -42,14 +42,14 @@ export interface Features {
 const TOKEN = /[\p{L}\p{M}\p{N}]+/gu;
 const WIDE = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]/u;
 
-// FNV-1a over UTF-16 code units, seeded per feature kind so a word and a char n-gram differ.
-function hashStr(s: string, seed: number, from = 0, to = s.length): number {
-  let h = (0x811c9dc5 ^ seed) >>> 0;
-  for (let i = from; i < to; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  // final avalanche (murmur3 fmix) so low bits are well spread before masking
+const FNV_PRIME = 0x01000193;
+let scratch = { slots: new Int32Array(0), order: new Int32Array(0), counts: new Float32Array(0) };
+const SEED_WORD = 0x811c9dc5 ^ 0x1000;
+const SEED_CHAR = 0x811c9dc5 ^ 0x2000;
+const SEED_WIDE = 0x811c9dc5 ^ 0x3000;
+
+// murmur3's finaliser: FNV-1a's low bits are weak and buckets are taken from the low bits
+function fmix(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
@@ -71,45 +71,84 @@ export function tokenize(t: string): string[] {
   return t.match(TOKEN) ?? [];
 }
 
-/** Features of one text. Deterministic; bounded by maxChars and maxFeatures. */
+/**
+ * Features of one text. Deterministic; bounded by maxChars and maxFeatures. Hashes are FNV-1a
+ * chains over UTF-16 code units, extended one unit at a time, so every n-gram starting at one
+ * position costs one step more than the (n-1)-gram before it.
+ */
 export function featurize(text: string, s: FeaturizerSettings): Features {
   const mask = 2 ** s.hashBits - 1;
-  const counts = new Map<number, number>();
-  const add = (h: number): void => {
-    const id = h & mask;
-    const c = counts.get(id);
-    if (c !== undefined) counts.set(id, c + 1);
-    else if (counts.size < s.maxFeatures) counts.set(id, 1);
-  };
   const tokens = tokenize(normalizeText(text, s));
+  // an open-addressing table (ids in first-seen order) instead of a Map: this is the hot path
+  // of every prediction. Scratch space is reused between calls (each thread has its own module).
+  const limit = s.maxFeatures;
+  let cap = 256;
+  while (cap < 2 * limit) cap *= 2;
+  if (scratch.slots.length < cap) scratch = { slots: new Int32Array(cap).fill(-1), order: new Int32Array(cap), counts: new Float32Array(cap) };
+  const { slots, order, counts } = scratch;
+  const used: number[] = [];
+  let size = 0;
+  const add = (h: number): void => {
+    const id = fmix(h) & mask;
+    let p = Math.imul(id, 0x9e3779b1) >>> 0;
+    for (;;) {
+      p &= slots.length - 1;
+      const slot = slots[p]!;
+      if (slot < 0) {
+        if (size < limit) {
+          used.push(p);
+          slots[p] = size;
+          order[size] = id;
+          counts[size++] = 1;
+        }
+        return;
+      }
+      if (order[slot] === id) {
+        counts[slot]! += 1;
+        return;
+      }
+      p++;
+    }
+  };
   const [wmin, wmax] = s.wordNgrams;
   const [cmin, cmax] = s.charNgrams;
   for (let i = 0; i < tokens.length; i++) {
-    const tok = tokens[i]!;
-    for (let n = wmin; n <= wmax; n++) {
-      if (n < 1 || i + n > tokens.length) continue;
-      add(hashStr(n === 1 ? tok : tokens.slice(i, i + n).join(' '), 0x1000 + n));
+    // word n-grams: one chain over "tok_i tok_i+1 ..." emitting after each whole word
+    let h = SEED_WORD;
+    for (let n = 1; n <= wmax && i + n <= tokens.length; n++) {
+      const w = tokens[i + n - 1]!;
+      if (n > 1) h = Math.imul(h ^ 32, FNV_PRIME);
+      for (let k = 0; k < w.length; k++) h = Math.imul(h ^ w.charCodeAt(k), FNV_PRIME);
+      if (n >= wmin) add(h);
     }
+    const tok = tokens[i]!;
     if (cmax >= cmin && cmin >= 1) {
+      // character n-grams of "<tok>" (the boundaries mark prefixes and suffixes)
       const padded = `<${tok}>`;
-      for (let n = cmin; n <= cmax; n++) {
-        for (let a = 0; a + n <= padded.length; a++) {
-          // the whole padded token is already a word unigram
-          if (n === padded.length && wmin <= 1) continue;
-          add(hashStr(padded, 0x2000 + n, a, a + n));
+      const len = padded.length;
+      const whole = wmin <= 1 ? len : -1;
+      for (let a = 0; a < len; a++) {
+        let c = SEED_CHAR;
+        const end = Math.min(len, a + cmax);
+        for (let e = a; e < end; e++) {
+          c = Math.imul(c ^ padded.charCodeAt(e), FNV_PRIME);
+          const n = e - a + 1;
+          // the whole padded token is already its word unigram
+          if (n >= cmin && n !== whole) add(c);
         }
       }
     }
     // single CJK characters carry meaning on their own, like words in English
-    if (WIDE.test(tok)) for (const ch of tok) add(hashStr(ch, 0x3000));
+    if (tok.charCodeAt(0) >= 0x2e80 || WIDE.test(tok)) {
+      for (let k = 0; k < tok.length; k++) {
+        const code = tok.charCodeAt(k);
+        if (code >= 0x2e80) add(Math.imul(SEED_WIDE ^ code, FNV_PRIME));
+      }
+    }
   }
-  const ids = new Int32Array(counts.size);
-  const tf = new Float32Array(counts.size);
-  let k = 0;
-  for (const [id, c] of counts) {
-    ids[k] = id;
-    tf[k] = 1 + Math.log(c);
-    k++;
-  }
+  const ids = order.slice(0, size);
+  const tf = new Float32Array(size);
+  for (let k = 0; k < size; k++) tf[k] = 1 + Math.log(counts[k]!);
+  for (const p of used) slots[p] = -1;
   return { ids, tf };
 }

@@ -34,11 +34,11 @@ export interface TrainOptions {
   oosTargetRecall?: number;
   /** PRNG seed. @defaultValue 1 */
   seed?: number;
-  /** Passes over the training data. @defaultValue 30 */
+  /** Passes over the training data. @defaultValue 15 */
   epochs?: number;
-  /** Hidden (embedding) width. @defaultValue 96 */
+  /** Hidden (embedding) width of each member. @defaultValue 32 */
   dim?: number;
-  /** Ensemble members, averaged (each adds a table of 2^hashBits x dim fp16). @defaultValue 1 */
+  /** Ensemble members, averaged (each adds a table of 2^hashBits x dim fp16). @defaultValue 2 */
   members?: number;
   /** Adam learning rate. @defaultValue 0.004 */
   learningRate?: number;
@@ -81,9 +81,9 @@ const defaults = {
   trainOos: true,
   oosTargetRecall: 0.85,
   seed: 1,
-  epochs: 30,
-  dim: 96,
-  members: 1,
+  epochs: 15,
+  dim: 32,
+  members: 2,
   learningRate: 0.004,
   batchSize: 32,
   dropout: 0.3,

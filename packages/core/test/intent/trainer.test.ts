@@ -39,7 +39,7 @@ describe('trainIntentModel', () => {
   it('writes labels, featurizer settings and the threshold into the ONNX metadata', () => {
     const { model, report } = trainIntentModel(small);
     const info = decodeModelInfo(model);
-    assert.equal(info.metadata['kefu.format'], 'kefu-intent-hashed/1');
+    assert.equal(info.metadata['kefu.format'], 'kefu-intent-hashed/2');
     assert.deepEqual(JSON.parse(info.metadata['kefu.labels']!), report.labels);
     const f = JSON.parse(info.metadata['kefu.featurizer']!);
     assert.deepEqual(

@@ -1,0 +1,216 @@
+/**
+ * intent: the shipped hashed n-gram model against BERT-base and DistilBERT shaped transformers,
+ * all through the same IntentClassifier (worker threads, onnxruntime-node 1.30), in one run.
+ *
+ *   npm run bench -- intent [--quick] [--peer-runs 200] [--runs 3000] [--burst 100000]
+ *
+ * - accuracy / oos_recall: CLINC150 test split (4,500 in-scope, 1,000 out-of-scope queries).
+ *   `accuracy` counts an in-scope query right when its intent is right and it is not flagged out
+ *   of scope (the CLINC150 metric); `accuracy_top1` ignores the flag.
+ * - p50_ms / p99_ms: one prediction at a time (closed loop), 1 worker, 1 runtime thread, timed
+ *   on the main thread around classify(): worker round trip included. `direct_p50_ms` is the
+ *   featurize + session.run cost alone, in-process.
+ * - per_s: a burst with micro-batching over 2 workers (2 cores), at most 4,096 in flight;
+ *   event_loop_p99_ms: monitorEventLoopDelay on the main thread during that burst.
+ * - peers: BERT-base (12 x 768, vocab 30,522) and DistilBERT (6 x 768) shaped ONNX graphs with
+ *   random weights, built here into a temp dir (not committed), WordPiece-tokenized CLINC150
+ *   queries, the same single-prediction loop (1 worker, 1 runtime thread).
+ * --quick: fewer runs and a smaller burst; the peers keep their width but only 3 (BERT-base) and
+ *   2 (DistilBERT) layers, labelled `layers` in the JSON: a smoke run, not the comparison.
+ */
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { IntentClassifier, featurize, decodeModelInfo, type FeaturizerSettings } from '@kefu/core';
+import { buildBertGraph, buildVocab } from '@kefu/core/testing';
+import { modelPath } from '@kefu/intent-model';
+import { arg, median, quick, ratio, report, round } from './lib/report.js';
+
+const runs = Number(arg('runs', quick ? '500' : '3000'));
+const peerRuns = Number(arg('peer-runs', quick ? '15' : '200'));
+const burst = Number(arg('burst', quick ? '20000' : '100000'));
+const repo = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const clincPath = resolve(repo, '../shared/data/clinc150/data_full.json');
+
+type Pair = [string, string];
+const data = existsSync(clincPath) ? (JSON.parse(readFileSync(clincPath, 'utf8')) as Record<string, Pair[]>) : null;
+if (!data) console.warn(`*** CLINC150 not found at ${clincPath}: accuracy is skipped, latency uses synthetic queries ***`);
+const inScope = data?.test ?? [];
+const oos = data?.oos_test ?? [];
+const texts = data ? [...inScope, ...oos].map((p) => p[0]) : Array.from({ length: 1000 }, (_, i) => `where is my order number ${i}`);
+
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+}
+
+/** Closed-loop single predictions: returns the per-call milliseconds. */
+async function latency(c: IntentClassifier, n: number, warm: number): Promise<number[]> {
+  for (let i = 0; i < warm; i++) await c.classify(texts[i % texts.length]!);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = texts[(i * 7919) % texts.length]!;
+    const t0 = performance.now();
+    await c.classify(t);
+    out.push(performance.now() - t0);
+  }
+  return out;
+}
+
+const rows: Array<Record<string, unknown>> = [];
+const modelBytes = statSync(modelPath).size;
+
+// 1. accuracy on CLINC150 test
+let accuracy: number | null = null, accuracyTop1: number | null = null, oosRecall: number | null = null;
+{
+  const c = new IntentClassifier({ model: modelPath, workers: 2 });
+  await c.open();
+  if (data) {
+    const rin = await c.classifyMany(inScope.map((p) => p[0]));
+    accuracyTop1 = rin.filter((r, i) => r.intent === inScope[i]![1]).length / inScope.length;
+    accuracy = rin.filter((r, i) => r.intent === inScope[i]![1] && !r.outOfScope).length / inScope.length;
+    const rout = await c.classifyMany(oos.map((p) => p[0]));
+    oosRecall = rout.filter((r) => r.outOfScope).length / oos.length;
+  }
+  await c.close();
+}
+
+// 2. single-prediction latency on one thread, through the worker
+const kefuLat = await (async () => {
+  const c = new IntentClassifier({ model: modelPath, workers: 1, intraOpThreads: 1 });
+  await c.open();
+  const xs = await latency(c, runs, 200);
+  await c.close();
+  return xs;
+})();
+
+// 2b. the same model in-process: featurize + session.run only (what the worker itself spends)
+const directLat = await (async () => {
+  const ort = await import('onnxruntime-node');
+  const bytes = readFileSync(modelPath);
+  const fz = JSON.parse(decodeModelInfo(bytes).metadata['kefu.featurizer']!) as FeaturizerSettings;
+  const s = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', logSeverityLevel: 3 });
+  const one = async (t: string): Promise<void> => {
+    const f = featurize(t, fz);
+    await s.run({ ids: new ort.Tensor('int32', f.ids, [1, f.ids.length]), tf: new ort.Tensor('float32', f.tf, [1, f.tf.length]) });
+  };
+  for (let i = 0; i < 200; i++) await one(texts[i % texts.length]!);
+  const out: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await one(texts[(i * 7919) % texts.length]!);
+    out.push(performance.now() - t0);
+  }
+  await s.release();
+  return out;
+})();
+
+// 3. throughput with micro-batching on 2 workers, event-loop delay meanwhile
+const { perS, loopP99, loopMax } = await (async () => {
+  const c = new IntentClassifier({ model: modelPath, workers: 2, intraOpThreads: 1, maxBatch: 128 });
+  await c.open();
+  await c.classifyMany(texts.slice(0, 2000));
+  const h = monitorEventLoopDelay({ resolution: 1 });
+  const inflightMax = 4096;
+  let sent = 0, done = 0;
+  const t0 = performance.now();
+  h.enable();
+  await new Promise<void>((resolveAll, reject) => {
+    const pump = (): void => {
+      while (sent - done < inflightMax && sent < burst) {
+        const t = texts[sent % texts.length]!;
+        sent++;
+        c.classify(t).then(() => {
+          done++;
+          if (done === burst) resolveAll();
+          else if (sent - done < inflightMax / 2) pump();
+        }, reject);
+      }
+    };
+    pump();
+  });
+  h.disable();
+  const secs = (performance.now() - t0) / 1000;
+  await c.close();
+  return { perS: burst / secs, loopP99: h.percentile(99) / 1e6, loopMax: h.max / 1e6 };
+})();
+
+rows.push({
+  system: 'kefu hashed n-gram',
+  p50_ms: round(median(kefuLat), 4),
+  p99_ms: round(pct(kefuLat, 99), 4),
+  direct_p50_ms: round(median(directLat), 4),
+  per_s: Math.round(perS),
+  event_loop_p99_ms: round(loopP99, 2),
+  accuracy,
+  oos_recall: oosRecall,
+  model_bytes: modelBytes,
+});
+
+// 4. the peers: transformer-shaped graphs with random weights, same runtime, same classifier path
+const dir = mkdtempSync(join(tmpdir(), 'kefu-bench-intent-'));
+const peers: Record<string, { p50_ms: number; p99_ms: number; runs: number; layers: number; hidden: number; mean_tokens: number }> = {};
+try {
+  const words = new Map<string, number>();
+  for (const [t] of data?.train ?? [])
+    for (const w of t.toLowerCase().split(/[^a-z0-9']+/)) if (w) words.set(w, (words.get(w) ?? 0) + 1);
+  const vocab = buildVocab([...words.entries()].sort((a, b) => b[1] - a[1]).map((e) => e[0]), 30522);
+  const vocabPath = join(dir, 'vocab.txt');
+  writeFileSync(vocabPath, vocab.join('\n') + '\n');
+  const labels = Array.from({ length: 151 }, (_, i) => `intent_${i}`);
+  // --quick keeps the width (768, 12 heads, 3072) but cuts the depth to a quarter and a third
+  // so that building and loading fit in a smoke run: its peer figures are NOT the full models'
+  const shapes = [
+    { name: 'bert_base', layers: quick ? 3 : 12, tokenTypes: true },
+    { name: 'distilbert', layers: quick ? 2 : 6, tokenTypes: false },
+  ];
+  for (const s of shapes) {
+    const file = join(dir, `${s.name}.onnx`);
+    const tb = performance.now();
+    writeFileSync(file, buildBertGraph({ vocabSize: vocab.length, hidden: 768, layers: s.layers, heads: 12, intermediate: 3072, maxPositions: 512, classes: 151, labels, tokenTypes: s.tokenTypes }));
+    console.error(`built ${s.name} (${Math.round(statSync(file).size / 2 ** 20)} MiB) in ${((performance.now() - tb) / 1000).toFixed(1)} s`);
+    const c = new IntentClassifier({ model: file, vocab: vocabPath, workers: 1, intraOpThreads: 1, timeoutMs: 120_000 });
+    await c.open();
+    const xs = await latency(c, peerRuns, 3);
+    await c.close();
+    rmSync(file);
+    const { WordPieceTokenizer } = await import('@kefu/core');
+    const tok = WordPieceTokenizer.fromFile(vocabPath);
+    const meanTokens = texts.slice(0, 500).reduce((a, t) => a + tok.encode(t).length, 0) / 500;
+    peers[s.name] = { p50_ms: round(median(xs), 3), p99_ms: round(pct(xs, 99), 3), runs: peerRuns, layers: s.layers, hidden: 768, mean_tokens: round(meanTokens, 1) };
+    rows.push({ system: `${s.name} shaped (random weights)`, p50_ms: peers[s.name]!.p50_ms, p99_ms: peers[s.name]!.p99_ms });
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+const kefu = {
+  accuracy: accuracy === null ? null : round(accuracy, 4),
+  accuracy_top1: accuracyTop1 === null ? null : round(accuracyTop1, 4),
+  oos_recall: oosRecall === null ? null : round(oosRecall, 4),
+  p50_ms: round(median(kefuLat), 4),
+  p99_ms: round(pct(kefuLat, 99), 4),
+  direct_p50_ms: round(median(directLat), 4),
+  per_s: Math.round(perS),
+  event_loop_p99_ms: round(loopP99, 2),
+  event_loop_max_ms: round(loopMax, 2),
+  model_bytes: modelBytes,
+  runs,
+  burst,
+};
+report(
+  {
+    bench: 'intent',
+    kefu,
+    peers,
+    ratios: {
+      bert_base_p50_vs_kefu: ratio(peers.bert_base?.p50_ms, kefu.p50_ms),
+      distilbert_p50_vs_kefu: ratio(peers.distilbert?.p50_ms, kefu.p50_ms),
+      seed_28ms_vs_kefu: ratio(28, kefu.p50_ms),
+    },
+    notes: `shared 2-vCPU machine; peers have random weights (timing only); latency through the worker pool, 1 worker, 1 runtime thread${quick ? '; QUICK: peers cut to 3 and 2 layers, ratios understate the full models' : ''}`,
+  },
+  rows,
+);
