@@ -38,6 +38,12 @@ export type {
 } from './queue/index.js';
 
 // --- profile -----------------------------------------------------------------------------------
+export { ProfileAggregator, HttpProfileSource, defaultUidPattern } from './profile/index.js';
+export type {
+  GetOptions, HttpProfileSourceOptions, HttpBatchOptions, ProfileAggregatorOptions, CacheOptions, BreakerOptions,
+  RetryOptions, ProfileAggregatorEvents, FetchEvent, ProfileSource, FetchContext, BatchAnswer, BatchOptions,
+  SourceStatus, SourceReport, AnyProfileSource, SourceValue, ProfileData, Profile, SourceCounters, BreakerState,
+} from './profile/index.js';
 
 // --- intent ------------------------------------------------------------------------------------
 export { IntentClassifier, trainIntentModel, readExamples, parseCsv, featurize, normalizeText, defaultFeaturizerSettings, WordPieceTokenizer, encodeModel, decodeModelInfo, DataType, AttributeType } from './intent/index.js';
