@@ -14,12 +14,15 @@ export class IdTable {
   #garbage = 0;
   /** Arena offset of each slot's id (length byte first), -1 when the slot holds none. */
   #offsets: Int32Array;
+  /** Hash of each slot's id: probes compare it first, since ids often share a long prefix. */
+  #hashes: Uint32Array;
   #table = new Int32Array(1 << 10).fill(EMPTY);
   #size = 0;
   #used = 0; // live entries + tombstones
 
   constructor(slotCapacity: number) {
     this.#offsets = new Int32Array(slotCapacity).fill(-1);
+    this.#hashes = new Uint32Array(slotCapacity);
   }
 
   get size(): number {
@@ -32,24 +35,32 @@ export class IdTable {
     const next = new Int32Array(capacity).fill(-1);
     next.set(this.#offsets);
     this.#offsets = next;
+    const hashes = new Uint32Array(capacity);
+    hashes.set(this.#hashes);
+    this.#hashes = hashes;
   }
 
   get(id: string): number {
-    const mask = this.#table.length - 1;
-    let i = hashString(id) & mask;
+    const table = this.#table;
+    const hashes = this.#hashes;
+    const mask = table.length - 1;
+    const h = hashString(id);
+    let i = h & mask;
     for (;;) {
-      const slot = this.#table[i]!;
+      const slot = table[i]!;
       if (slot === EMPTY) return -1;
-      if (slot >= 0 && this.#equals(slot, id)) return slot;
+      if (slot >= 0 && hashes[slot] === h && this.#equals(slot, id)) return slot;
       i = (i + 1) & mask;
     }
   }
 
   /** Maps `id` to `slot`; the caller has checked that `id` is absent. */
   set(id: string, slot: number): void {
-    if ((this.#used + 1) * 4 > this.#table.length * 3) this.#rehash();
+    if ((this.#used + 1) * 8 > this.#table.length * 5) this.#rehash();
     this.#writeId(slot, id);
-    this.#insert(hashString(id), slot);
+    const h = hashString(id);
+    this.#hashes[slot] = h;
+    this.#insert(h, slot);
     this.#size++;
   }
 
@@ -58,7 +69,7 @@ export class IdTable {
     const off = this.#offsets[slot]!;
     if (off < 0) return;
     const mask = this.#table.length - 1;
-    let i = hashBytes(this.#arena, off) & mask;
+    let i = this.#hashes[slot]! & mask;
     for (;;) {
       const s = this.#table[i]!;
       if (s === EMPTY) break;
@@ -71,7 +82,6 @@ export class IdTable {
     this.#size--;
     this.#garbage += this.#arena[off]! + 1;
     this.#offsets[slot] = -1;
-    if (this.#garbage > 1 << 16 && this.#garbage * 2 > this.#arenaLen) this.#compactArena();
   }
 
   idOf(slot: number): string {
@@ -85,7 +95,7 @@ export class IdTable {
 
   /** Bytes held in typed arrays (for memory accounting in tests and the bench). */
   get bytes(): number {
-    return this.#arena.byteLength + this.#offsets.byteLength + this.#table.byteLength;
+    return this.#arena.byteLength + this.#offsets.byteLength + this.#hashes.byteLength + this.#table.byteLength;
   }
 
   #equals(slot: number, id: string): boolean {
@@ -109,7 +119,7 @@ export class IdTable {
     if (this.#arenaLen + need > this.#arena.length) {
       if (this.#garbage * 2 > this.#arenaLen) this.#compactArena();
       if (this.#arenaLen + need > this.#arena.length) {
-        const next = new Uint8Array(Math.max(this.#arena.length * 2, this.#arenaLen + need));
+        const next = new Uint8Array(Math.max(Math.ceil(this.#arena.length * 1.5), this.#arenaLen + need));
         next.set(this.#arena.subarray(0, this.#arenaLen));
         this.#arena = next;
       }
@@ -148,12 +158,12 @@ export class IdTable {
     const offs = this.#offsets;
     for (let s = 0; s < offs.length; s++) {
       const off = offs[s]!;
-      if (off >= 0) this.#insert(hashBytes(this.#arena, off), s);
+      if (off >= 0) this.#insert(this.#hashes[s]!, s);
     }
   }
 }
 
-/** FNV-1a over char codes; identical to hashBytes for ASCII ids. */
+/** FNV-1a over char codes, then mixed. */
 function hashString(s: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) {
@@ -163,15 +173,6 @@ function hashString(s: string): number {
   return mix(h);
 }
 
-function hashBytes(a: Uint8Array, off: number): number {
-  let h = 0x811c9dc5;
-  const len = a[off]!;
-  for (let i = 1; i <= len; i++) {
-    h ^= a[off + i]!;
-    h = Math.imul(h, 0x01000193);
-  }
-  return mix(h);
-}
 
 /** murmur3's finaliser: ids often differ only in their last characters, and FNV leaves the low bits (the table index) clustered. */
 function mix(h: number): number {

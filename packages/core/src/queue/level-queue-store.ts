@@ -175,7 +175,7 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
     } catch (err) {
       // Not leased after all: put them back as they were.
       for (const slot of slots) {
-        if (ix.state[slot] !== LEASED || ix.keys.due[slot] !== expiresAt) continue;
+        if (ix.state[slot] !== LEASED || ix.dueOf(slot) !== expiresAt) continue;
         ix.attempts[slot] = ix.attempts[slot]! - 1;
         ix.toReady(slot);
       }
@@ -197,7 +197,7 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
   protected async _nack(id: string, attempt: number | undefined, now: number, d: NackDisposition): Promise<void> {
     const ix = this.#index;
     const slot = checkLease(ix, id, attempt, now);
-    const due = ix.keys.due[slot]!;
+    const due = ix.dueOf(slot);
     const state: MarkerState = d.dead ? 'x' : d.availableAt > now ? 'd' : 'r';
     ix.detach(slot);
     try {
@@ -274,7 +274,7 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
   async #delete(slot: number, id: string): Promise<void> {
     const ix = this.#index;
     const prev = ix.state[slot]!;
-    const due = ix.keys.due[slot]!;
+    const due = ix.dueOf(slot);
     const key = itemKey(ix.keys.key[slot]!, ix.keys.seq[slot]!);
     const ops: BatchOp[] = [{ type: 'del', key }, { type: 'del', key: idKey(id) }];
     if ((ix.flags[slot]! & F_MARKER) !== 0) ops.push({ type: 'del', key: markerKey(id) });
@@ -316,7 +316,7 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
       const row = parseRow(values[i], keys[i]!);
       return {
         id: row[0], payload: row[4] as T, priority: row[1], enqueuedAt: row[2], state: ix.stateName(s) ?? 'leased',
-        attempts: ix.attempts[s]!, maxAttempts: ix.maxAttempts[s]!, dueAt: ix.keys.due[s]!,
+        attempts: ix.attempts[s]!, maxAttempts: ix.maxAttempts[s]!, dueAt: ix.dueOf(s),
       };
     });
   }

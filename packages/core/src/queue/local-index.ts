@@ -1,7 +1,7 @@
 /**
  * The in-process index both local stores (memory, LevelDB) keep: per item a slot in typed
- * arrays (order key, sequence, due time, state, attempts), the id table, the ready order and the
- * due heap. About 60 bytes per item, no JS object per item (ANCHORS.md: objects cost 87-136 B).
+ * arrays (order key, sequence, state, attempts), the id table, the ready order and the due heap
+ * (leased and delayed items only). About 55 bytes per waiting item, no JS object per item (ANCHORS.md: objects cost 87-136 B).
  */
 import { DueHeap } from './due-heap.js';
 import { IdTable } from './id-table.js';
@@ -26,8 +26,6 @@ const STATE_NAMES: Array<ItemState | undefined> = [undefined, 'ready', 'delayed'
 interface Keys {
   key: Float64Array;
   seq: Float64Array;
-  due: Float64Array;
-  duePos: Int32Array;
 }
 
 export class LocalIndex {
@@ -48,14 +46,14 @@ export class LocalIndex {
   constructor(initialCapacity = 1024) {
     const n = Math.max(16, initialCapacity);
     this.#capacity = n;
-    this.keys = { key: new Float64Array(n), seq: new Float64Array(n), due: new Float64Array(n), duePos: new Int32Array(n).fill(-1) };
+    this.keys = { key: new Float64Array(n), seq: new Float64Array(n) };
     this.state = new Uint8Array(n);
     this.attempts = new Uint16Array(n);
     this.maxAttempts = new Uint16Array(n);
     this.flags = new Uint8Array(n);
     this.ids = new IdTable(n);
     this.ready = new OrderIndex(this.keys);
-    this.dueHeap = new DueHeap(this.keys);
+    this.dueHeap = new DueHeap();
   }
 
   /** Items held in any state (including slots reserved by in-flight writes). */
@@ -69,7 +67,7 @@ export class LocalIndex {
 
   /** Bytes held in typed arrays (approximate, for tests and the bench). */
   get bytes(): number {
-    return this.#capacity * (8 * 3 + 4 + 1 + 2 + 2 + 1) + this.ids.bytes;
+    return this.#capacity * (8 * 2 + 1 + 2 + 2 + 1) + this.ids.bytes;
   }
 
   lookup(id: string): number {
@@ -89,7 +87,6 @@ export class LocalIndex {
     }
     this.keys.key[slot] = key;
     this.keys.seq[slot] = seq;
-    this.keys.due[slot] = 0;
     this.state[slot] = BUSY;
     this.attempts[slot] = attempts;
     this.maxAttempts[slot] = maxAttempts;
@@ -132,7 +129,6 @@ export class LocalIndex {
 
   toReady(slot: number): void {
     this.detach(slot);
-    this.keys.due[slot] = 0;
     this.state[slot] = READY;
     this.ready.insert(slot);
     this.counts.ready++;
@@ -140,23 +136,20 @@ export class LocalIndex {
 
   toDelayed(slot: number, due: number): void {
     this.detach(slot);
-    this.keys.due[slot] = due;
     this.state[slot] = DELAYED;
-    this.dueHeap.push(slot);
+    this.dueHeap.push(slot, due);
     this.counts.delayed++;
   }
 
   toLeased(slot: number, due: number): void {
     this.detach(slot);
-    this.keys.due[slot] = due;
     this.state[slot] = LEASED;
-    this.dueHeap.push(slot);
+    this.dueHeap.push(slot, due);
     this.counts.leased++;
   }
 
   toDead(slot: number): void {
     this.detach(slot);
-    this.keys.due[slot] = 0;
     this.state[slot] = DEAD;
     this.counts.dead++;
   }
@@ -168,6 +161,11 @@ export class LocalIndex {
     this.counts.ready--;
     this.state[slot] = BUSY;
     return slot;
+  }
+
+  /** Lease expiry or end of delay of a leased or delayed slot, else 0. */
+  dueOf(slot: number): number {
+    return this.dueHeap.dueOf(slot);
   }
 
   /** Earliest due time among leased and delayed items, or undefined. */
@@ -188,10 +186,6 @@ export class LocalIndex {
     const k = this.keys;
     k.key = growF64(k.key, n);
     k.seq = growF64(k.seq, n);
-    k.due = growF64(k.due, n);
-    const pos = new Int32Array(n).fill(-1);
-    pos.set(k.duePos);
-    k.duePos = pos;
     this.state = grow(this.state, new Uint8Array(n));
     this.attempts = grow(this.attempts, new Uint16Array(n));
     this.maxAttempts = grow(this.maxAttempts, new Uint16Array(n));

@@ -10,7 +10,7 @@ export function checkLease(index: LocalIndex, id: string, attempt: number | unde
   const current = index.attempts[slot]!;
   if (index.state[slot] === LEASED) {
     if (attempt === undefined || attempt === current) {
-      if (index.keys.due[slot]! > now) return slot;
+      if (index.dueOf(slot) > now) return slot;
       throw expired(id, current);
     }
     if (attempt < current) throw expired(id, attempt);
@@ -33,7 +33,7 @@ export function sweep(index: LocalIndex, now: number): TickOutcome {
   const out: TickOutcome = { expired: [], promoted: 0 };
   for (;;) {
     const slot = index.dueHeap.peek();
-    if (slot < 0 || index.keys.due[slot]! > now) break;
+    if (slot < 0 || index.dueHeap.peekDue() > now) break;
     if (index.state[slot] === DELAYED) {
       index.toReady(slot);
       out.promoted++;

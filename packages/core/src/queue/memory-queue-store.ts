@@ -151,7 +151,7 @@ export class MemoryQueueStore<T = unknown> extends QueueStore<T> {
     if (e === undefined) throw new KefuError('KEFU_ERR_INTERNAL', `slot ${slot} has no entry`);
     return {
       id: ix.ids.idOf(slot), payload: e.payload, priority: e.priority, enqueuedAt: e.enqueuedAt,
-      state: ix.stateName(slot) ?? 'leased', attempts: ix.attempts[slot]!, maxAttempts: ix.maxAttempts[slot]!, dueAt: ix.keys.due[slot]!,
+      state: ix.stateName(slot) ?? 'leased', attempts: ix.attempts[slot]!, maxAttempts: ix.maxAttempts[slot]!, dueAt: ix.dueOf(slot),
     };
   }
 }

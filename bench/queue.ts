@@ -1,0 +1,229 @@
+/**
+ * queue: durable push -> lease -> ack throughput of PriorityQueue on LevelDB (group commit,
+ * sync: true) beside BullMQ 6 on a local redis-server (appendonly, appendfsync everysec) in the
+ * same run, the memory store's push+pop rate, and a backlog of 1,000,000 waiting items: RSS and
+ * position() cost, measured in a child process with --expose-gc that loads only the queue module
+ * (64-byte payloads, ids 'conv-<n>', LevelDB sync: false to fill it quickly).
+ *
+ *   npm run bench -- queue [--quick] [--items 100000] [--runs 3] [--backlog 1000000]
+ *
+ * Every item carries a 1 KB payload and one of 5 priorities. Kefu: 256 producers each awaiting
+ * its push (resolved only once durable), 16 consumers each leasing up to 64 and acking every
+ * item (each ack durable before it resolves). BullMQ: 100 adds in flight, a Worker with
+ * concurrency 50, removeOnComplete (as ANCHORS.md measured it). Runs alternate between the two.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Queue, Worker } from 'bullmq';
+import { LevelQueueStore, MemoryQueueStore, PriorityQueue } from '@kefu/core';
+import { findBinary, startRedisServer } from '@kefu/core/testing';
+import { arg, median, quick, ratio, report, round } from './lib/report.js';
+
+const ITEMS = Number(arg('items', quick ? '10000' : '60000'));
+const RUNS = Number(arg('runs', quick ? '1' : '3'));
+const BACKLOG = Number(arg('backlog', quick ? '100000' : '1000000'));
+const MEMORY_ITEMS = Number(arg('memory-items', quick ? '200000' : '1000000'));
+const PRODUCERS = 256;
+const CONSUMERS = 16;
+const LEASE_BATCH = 64;
+const PAYLOAD = 'x'.repeat(1024);
+
+interface CycleResult { per_s: number; p50_ms: number; p99_ms: number }
+
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+}
+
+/** Kefu on LevelDB: every push and every ack durable (sync: true) before it resolves. */
+async function kefuLevel(): Promise<CycleResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'kefu-bench-queue-'));
+  const q = new PriorityQueue<string>({ store: new LevelQueueStore<string>({ location: dir }), visibilityMs: 60_000 });
+  await q.open();
+  let pushed = 0;
+  let done = 0;
+  const lat: number[] = [];
+  const t0 = performance.now();
+  const deadline = Date.now() + (quick ? 20_000 : 60_000);
+  const producers = Array.from({ length: PRODUCERS }, async () => {
+    while (pushed < ITEMS && Date.now() < deadline) {
+      const n = pushed++;
+      await q.push(PAYLOAD, { priority: 1 + (n % 5) });
+    }
+  });
+  const consumers = Array.from({ length: CONSUMERS }, async () => {
+    while (done < ITEMS && Date.now() < deadline) {
+      const got = await q.lease(LEASE_BATCH);
+      if (got.length === 0) { await new Promise((r) => setTimeout(r, 1)); continue; }
+      await Promise.all(got.map(async (l) => {
+        await q.ack(l);
+        lat.push(Date.now() - l.enqueuedAt);
+      }));
+      done += got.length;
+    }
+  });
+  await Promise.all([...producers, ...consumers]);
+  const s = (performance.now() - t0) / 1000;
+  await q.close();
+  rmSync(dir, { recursive: true, force: true });
+  return { per_s: Math.round(done / s), p50_ms: pct(lat, 50), p99_ms: pct(lat, 99) };
+}
+
+/** BullMQ 6: 100 adds in flight, Worker concurrency 50, jobs removed on completion. */
+async function bullmq(port: number, run: number): Promise<CycleResult> {
+  const connection = { host: '127.0.0.1', port, maxRetriesPerRequest: null };
+  const name = `bench-${run}`;
+  const queue = new Queue(name, { connection });
+  let done = 0;
+  const lat: number[] = [];
+  let finish!: () => void;
+  const finished = new Promise<void>((r) => { finish = r; });
+  const worker = new Worker(name, async (job) => { lat.push(Date.now() - job.timestamp); }, { connection, concurrency: 50 });
+  worker.on('completed', () => { if (++done >= ITEMS) finish(); });
+  await worker.waitUntilReady();
+  const t0 = performance.now();
+  let added = 0;
+  const deadline = Date.now() + (quick ? 20_000 : 60_000);
+  const adders = Array.from({ length: 100 }, async () => {
+    while (added < ITEMS && Date.now() < deadline) {
+      const n = added++;
+      await queue.add('job', { p: PAYLOAD }, { priority: 1 + (n % 5), removeOnComplete: true, removeOnFail: true });
+    }
+  });
+  await Promise.all(adders);
+  await Promise.race([finished, new Promise((r) => setTimeout(r, Math.max(1000, deadline - Date.now())))]);
+  const s = (performance.now() - t0) / 1000;
+  await worker.close();
+  await queue.obliterate({ force: true }).catch(() => undefined);
+  await queue.close();
+  return { per_s: Math.round(done / s), p50_ms: pct(lat, 50), p99_ms: pct(lat, 99) };
+}
+
+/** The memory store: push 256, lease 256, ack each; items per second through the whole cycle. */
+async function memoryOps(): Promise<number> {
+  const q = new PriorityQueue<string>({ store: new MemoryQueueStore<string>() });
+  await q.open();
+  const batch = Array.from({ length: 256 }, (_, i) => ({ payload: PAYLOAD, priority: 1 + (i % 5) }));
+  const t0 = performance.now();
+  let n = 0;
+  while (n < MEMORY_ITEMS) {
+    await q.pushMany(batch);
+    const got = await q.lease(256);
+    for (const l of got) await q.ack(l);
+    n += got.length;
+  }
+  const s = (performance.now() - t0) / 1000;
+  await q.close();
+  return Math.round(n / s);
+}
+
+/** A child process that builds the backlog and reports RSS and position() cost (plain node, --expose-gc). */
+const BACKLOG_CHILD = `
+const [dir, countArg, queueModule] = process.argv.slice(1);
+const { LevelQueueStore, PriorityQueue } = await import(queueModule);
+const count = Number(countArg);
+const mb = (b) => Math.round(b / 2 ** 20 * 10) / 10;
+const settle = () => { for (let i = 0; i < 3; i++) global.gc(); };
+const open = async () => { const q = new PriorityQueue({ store: new LevelQueueStore({ location: dir, sync: false, initialCapacity: count }) }); await q.open(); return q; };
+let q = await open();
+settle();
+const base = process.memoryUsage();
+const payload = 'y'.repeat(64);
+let t = performance.now();
+for (let i = 0; i < count; i += 1000) {
+  const items = [];
+  for (let j = i; j < Math.min(count, i + 1000); j++) items.push({ id: 'conv-' + j, payload, priority: 1 + (j % 5) });
+  await q.pushMany(items);
+}
+const pushS = (performance.now() - t) / 1000;
+settle();
+const filled = process.memoryUsage();
+const posIds = Array.from({ length: 2000 }, (_, i) => 'conv-' + Math.floor((i * 7919 * 104729) % count));
+t = performance.now();
+let sum = 0;
+for (const id of posIds) sum += (await q.position(id)) ?? 0;
+const posUs = (performance.now() - t) * 1000 / posIds.length;
+const size = q.size;
+await q.close();
+settle();
+t = performance.now();
+q = await open();
+const recoverS = (performance.now() - t) / 1000;
+settle();
+const recovered = process.memoryUsage();
+const size2 = q.size;
+await q.close();
+console.log(JSON.stringify({ count, size, size2, base_rss_mb: mb(base.rss), rss_mb: mb(filled.rss), heap_mb: mb(filled.heapUsed), array_buffers_mb: mb(filled.arrayBuffers),
+  recovered_rss_mb: mb(recovered.rss), push_s: Math.round(pushS * 10) / 10, recover_s: Math.round(recoverS * 10) / 10, position_us: Math.round(posUs * 10) / 10, check: sum > 0 }));
+`;
+
+async function backlog(count: number): Promise<Record<string, number | boolean>> {
+  const dir = mkdtempSync(join(tmpdir(), 'kefu-bench-backlog-'));
+  try {
+    const cwd = fileURLToPath(new URL('.', import.meta.url));
+    // The child loads only the queue module of the built @kefu/core, so its base RSS is node + level, not every component.
+    const queueModule = fileURLToPath(new URL('../packages/core/dist/queue/index.js', import.meta.url));
+    const child = spawn(process.execPath, ['--expose-gc', '--input-type=module', '-e', BACKLOG_CHILD, dir, String(count), queueModule], { cwd, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    const code = await new Promise<number | null>((r) => child.once('exit', r));
+    if (code !== 0) throw new Error(`backlog child exited with ${code}`);
+    return JSON.parse(out.trim().split('\n').pop()!) as Record<string, number | boolean>;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const redisBin = findBinary('redis-server');
+const kefuRuns: CycleResult[] = [];
+const bullRuns: CycleResult[] = [];
+const redis = 'path' in redisBin ? await startRedisServer({ appendonly: true, appendfsync: 'everysec' }) : undefined;
+try {
+  for (let r = 0; r < RUNS; r++) {
+    kefuRuns.push(await kefuLevel());
+    if (redis) bullRuns.push(await bullmq(redis.port, r));
+    console.error(`run ${r + 1}/${RUNS}: kefu level ${kefuRuns[r]!.per_s}/s${redis ? `, bullmq ${bullRuns[r]!.per_s}/s` : ''}`);
+  }
+} finally {
+  await redis?.stop();
+  if (redis) rmSync(redis.dir, { recursive: true, force: true });
+}
+const memRuns: number[] = [];
+for (let r = 0; r < RUNS; r++) memRuns.push(await memoryOps());
+const bl = await backlog(BACKLOG);
+
+const level = median(kefuRuns.map((x) => x.per_s));
+const bull = bullRuns.length > 0 ? median(bullRuns.map((x) => x.per_s)) : null;
+const memory = median(memRuns);
+const backlogKey = BACKLOG === 1_000_000 ? 'backlog_1m_rss_mb' : `backlog_${BACKLOG}_rss_mb`;
+const rows = [
+  { system: 'kefu LevelDB (sync, group commit)', cycles_per_s: level, p50_ms: median(kefuRuns.map((x) => x.p50_ms)), p99_ms: median(kefuRuns.map((x) => x.p99_ms)), runs: kefuRuns.map((x) => x.per_s).join(' ') },
+  { system: 'BullMQ 6 (redis appendonly everysec)', cycles_per_s: bull, p50_ms: bullRuns.length ? median(bullRuns.map((x) => x.p50_ms)) : null, p99_ms: bullRuns.length ? median(bullRuns.map((x) => x.p99_ms)) : null, runs: bullRuns.map((x) => x.per_s).join(' ') },
+  { system: 'kefu memory store', cycles_per_s: memory, p50_ms: null, p99_ms: null, runs: memRuns.join(' ') },
+  { system: `backlog ${BACKLOG} items (LevelDB)`, cycles_per_s: null, p50_ms: null, p99_ms: null, runs: `rss ${bl.rss_mb} MB (base ${bl.base_rss_mb}), recovered ${bl.recovered_rss_mb} MB, position ${bl.position_us} us` },
+];
+report({
+  bench: 'queue',
+  kefu: {
+    level_cycle_per_s: level,
+    level_p50_ms: rows[0]!.p50_ms,
+    level_p99_ms: rows[0]!.p99_ms,
+    memory_ops_per_s: memory,
+    [backlogKey]: bl.rss_mb,
+    backlog_items: BACKLOG,
+    backlog_base_rss_mb: bl.base_rss_mb,
+    backlog_heap_mb: bl.heap_mb,
+    backlog_recovered_rss_mb: bl.recovered_rss_mb,
+    backlog_recover_s: bl.recover_s,
+    backlog_push_s: bl.push_s,
+    position_us: bl.position_us,
+    runs: { level: kefuRuns.map((x) => x.per_s), memory: memRuns },
+  },
+  peers: { bullmq: { cycle_per_s: bull, p50_ms: rows[1]!.p50_ms, p99_ms: rows[1]!.p99_ms, runs: bullRuns.map((x) => x.per_s) } },
+  ratios: { level_vs_bullmq: ratio(level, bull), memory_vs_bullmq: ratio(memory, bull) },
+  settings: { items: ITEMS, runs: RUNS, producers: PRODUCERS, consumers: CONSUMERS, lease_batch: LEASE_BATCH, payload_bytes: 1024, priorities: 5, bullmq: { adds_in_flight: 100, concurrency: 50 }, backlog_payload_bytes: 64, note: 'machine shared with other engineers\' builds and benchmarks' },
+}, rows);
+void round;

@@ -1,0 +1,93 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { DueHeap } from '../../src/queue/due-heap.js';
+import { IdTable } from '../../src/queue/id-table.js';
+import { OrderIndex } from '../../src/queue/order-index.js';
+
+test('DueHeap pops in due order and removes any entry', () => {
+  fc.assert(fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 50 }), fc.boolean()), { maxLength: 300 }), (ops) => {
+    const h = new DueHeap();
+    const model = new Map<number, number>();
+    ops.forEach(([due, del], slot) => {
+      h.push(slot, due);
+      model.set(slot, due);
+      if (del && slot > 0) {
+        const victim = (slot * 7) % slot;
+        assert.equal(h.remove(victim), model.delete(victim));
+      }
+    });
+    for (const [s, d] of model) assert.equal(h.dueOf(s), d);
+    let last = -Infinity;
+    while (h.size > 0) {
+      const s = h.peek();
+      const d = h.peekDue();
+      assert.ok(d >= last);
+      assert.equal(model.get(s), d);
+      last = d;
+      h.remove(s);
+      model.delete(s);
+    }
+    assert.equal(model.size, 0);
+  }), { numRuns: 200 });
+});
+
+test('OrderIndex keeps (key, seq) order through inserts, removals and shifts, and ranks exactly', () => {
+  const n = 5000;
+  const keys = { key: new Float64Array(n), seq: new Float64Array(n) };
+  const ix = new OrderIndex(keys);
+  const model: number[] = [];
+  const before = (a: number, b: number): number => keys.key[a]! - keys.key[b]! || keys.seq[a]! - keys.seq[b]!;
+  let rnd = 12345;
+  const next = (m: number): number => { rnd = (Math.imul(rnd, 1103515245) + 12345) >>> 0; return rnd % m; };
+  for (let s = 0; s < n; s++) {
+    keys.key[s] = next(7) - 3;
+    keys.seq[s] = s;
+    ix.insert(s);
+    model.push(s);
+    if (s % 3 === 0) {
+      const victim = model[next(model.length)]!;
+      assert.equal(ix.remove(victim), true);
+      model.splice(model.indexOf(victim), 1);
+    }
+    if (s % 11 === 0) {
+      model.sort(before);
+      assert.equal(ix.shift(), model.shift() ?? -1);
+    }
+  }
+  model.sort(before);
+  assert.equal(ix.size, model.length);
+  assert.deepEqual(ix.head(model.length), model);
+  for (let i = 0; i < model.length; i += 97) assert.equal(ix.rank(model[i]!), i);
+  const gone = Array.from({ length: n }, (_, s) => s).find((s) => !model.includes(s))!;
+  assert.equal(ix.rank(gone), -1);
+  assert.equal(ix.remove(gone), false);
+});
+
+test('IdTable maps ids to slots through growth, deletes and arena compaction', () => {
+  const t = new IdTable(4);
+  const live = new Map<string, number>();
+  let slot = 0;
+  for (let round = 0; round < 6; round++) {
+    t.growSlots(slot + 20_000);
+    for (let i = 0; i < 20_000; i++) {
+      const id = `conversation-${round}-${i}-${'z'.repeat(i % 40)}`;
+      t.set(id, slot);
+      live.set(id, slot++);
+    }
+    let k = 0;
+    for (const [id, s] of live) {
+      if (k++ % 2 === 0) {
+        t.deleteSlot(s);
+        live.delete(id);
+      }
+    }
+  }
+  assert.equal(t.size, live.size);
+  for (const [id, s] of live) {
+    assert.equal(t.get(id), s);
+    assert.equal(t.idOf(s), id);
+  }
+  assert.equal(t.get('conversation-0-0-'), -1);
+  assert.equal(t.get('absent'), -1);
+});
