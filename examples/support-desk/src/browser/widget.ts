@@ -69,6 +69,7 @@ function mount(cfg: WidgetConfig): void {
     b.onclick = () => void rate(s);
     rating.append(b);
   }
+  const ratingChildren = Array.from(rating.childNodes);
   const panel = h('div', { class: 'panel', role: 'dialog', 'aria-label': cfg.title, 'data-testid': 'kefu-panel' },
     h('header', {}, h('span', { class: 'title', text: cfg.title }), state, closeBtn),
     banner, log, typing, h('div', { class: 'actions' }, humanBtn, endBtn), form, rating);
@@ -173,10 +174,19 @@ function mount(cfg: WidgetConfig): void {
       form.style.display = 'none';
       if (e.canRate) rating.classList.add('show');
     });
-    onDeskEvent(c, 'desk.rated', (e) => { rating.replaceChildren(h('div', { 'data-testid': 'kefu-rated', text: `Thanks for rating us ${e.score}/5!` })); });
+    onDeskEvent(c, 'desk.rated', (e) => {
+      const again = h('button', { type: 'button', 'data-testid': 'kefu-new-chat', text: 'Start a new chat' });
+      again.onclick = () => void newChat();
+      rating.replaceChildren(h('div', { 'data-testid': 'kefu-rated', text: `Thanks for rating us ${e.score}/5!` }), again);
+    });
     await c.connect();
     if (conv) {
       try {
+        // join first: its member list carries the agent's read mark (read ticks survive a reload).
+        const joined = await c.join(conv);
+        for (const m of joined.members) {
+          if (m.role === 'agent') { agentRead = Math.max(agentRead, m.readSeq); humanBtn.style.display = 'none'; }
+        }
         await c.history(conv);
       } catch {
         conv = undefined; // gone (e.g. a fresh data directory): start a new chat
@@ -190,6 +200,24 @@ function mount(cfg: WidgetConfig): void {
     }
     log.setAttribute('data-conv', conv);
     markRead();
+  }
+
+  async function newChat(): Promise<void> {
+    if (!client) return;
+    if (conv) await client.leave(conv).catch(() => undefined);
+    const joined = await client.open({ page: location.pathname });
+    conv = joined.conv;
+    save({ visitorId: myId, conv });
+    agentRead = 0;
+    mine.length = 0;
+    bySeq.clear();
+    log.replaceChildren();
+    log.setAttribute('data-conv', conv);
+    rating.classList.remove('show');
+    rating.replaceChildren(...ratingChildren);
+    form.style.display = '';
+    humanBtn.style.display = '';
+    system(cfg.greeting);
   }
 
   async function sendText(text: string): Promise<void> {

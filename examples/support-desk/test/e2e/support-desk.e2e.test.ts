@@ -133,6 +133,7 @@ test('visitor and agent: bot answer, hand-off, accept with profile, typing, read
   const strip = (xs: string[]): string[] => xs.map((x) => x.replace(/\s*\d\d:\d\d.*$/s, '').trim());
   assert.deepEqual(strip(afterReload), strip(before), 'history intact after reload');
   assert.ok(afterReload.length >= 4, 'question, bot answer, agent message and reply are all there');
+  await visitor.locator('[data-testid=kefu-msg-me] .meta[data-read=true]').last().waitFor({ timeout: T }); // read ticks survive too
 
   // The agent closes; the visitor rates.
   await agent.getByTestId('close-chat').click();
@@ -141,5 +142,9 @@ test('visitor and agent: bot answer, hand-off, accept with profile, typing, read
   await visitor.getByTestId('kefu-rated').waitFor({ timeout: T });
   assert.match(await visitor.getByTestId('kefu-rated').innerText(), /5\/5/);
   await shot(visitor, 'widget-rated.png');
+  // A new chat starts clean.
+  await visitor.getByTestId('kefu-new-chat').click();
+  await visitor.getByTestId('kefu-input').waitFor({ state: 'visible', timeout: T });
+  assert.equal(await visitor.locator('[data-testid=kefu-log] [data-seq]').count(), 0);
   assert.deepEqual(pageErrors, [], 'no uncaught errors in either page');
 });
