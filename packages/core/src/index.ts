@@ -62,3 +62,13 @@ export type {
 } from './desk/index.js';
 
 // --- saga --------------------------------------------------------------------------------------
+export {
+  Saga, MAX_SAGA_STEPS, NonRetryableError, defaultIsRetryable, backoffDelay, SagaOrchestrator, MAX_RESOLUTION_LENGTH,
+  SagaLog, MAX_LIST_LIMIT, MAX_SAGA_ID_LENGTH, MemorySagaLog, LevelSagaLog, sagaStates, openStates, repairStates,
+} from './saga/index.js';
+export type {
+  SagaDefinition, SagaStep, StepContext, CompensationContext, ResolvedStep, RetryPolicy, ResolvedRetryPolicy,
+  AnySaga, SagaOrchestratorOptions, StartOptions, StartedSaga, RecoverReport, RecoverSettled, SagaEvents, SagaEventInfo, StepEventInfo,
+  SagaOutcome, SagaLogOptions, SagaLogSupports, SagaListOptions, SagaLogStatus, MemorySagaLogOptions, LevelSagaLogOptions,
+  SagaState, StepStatus, SagaErrorInfo, StepRecord, SagaRecord,
+} from './saga/index.js';

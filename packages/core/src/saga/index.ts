@@ -3,7 +3,7 @@ export type { SagaDefinition, SagaStep, StepContext, CompensationContext, Resolv
 export { NonRetryableError, defaultIsRetryable, backoffDelay } from './retry.js';
 export type { RetryPolicy, ResolvedRetryPolicy } from './retry.js';
 export { SagaOrchestrator, MAX_RESOLUTION_LENGTH } from './orchestrator.js';
-export type { AnySaga, SagaOrchestratorOptions, StartOptions, StartedSaga, RecoverReport } from './orchestrator.js';
+export type { AnySaga, SagaOrchestratorOptions, StartOptions, StartedSaga, RecoverReport, RecoverSettled } from './orchestrator.js';
 export type { SagaEvents, SagaEventInfo, StepEventInfo, SagaOutcome } from './events.js';
 export { SagaLog, MAX_LIST_LIMIT, MAX_SAGA_ID_LENGTH } from './saga-log.js';
 export type { SagaLogOptions, SagaLogSupports, SagaListOptions, SagaLogStatus } from './saga-log.js';

@@ -56,13 +56,20 @@ export interface StartedSaga {
   done: Promise<SagaOutcome>;
 }
 
-export interface RecoverReport {
-  /** Sagas that were picked up again, with how they ended. */
+export interface RecoverSettled {
+  /** How each picked-up saga ended (or stopped for repair). */
   outcomes: SagaOutcome[];
-  /** Sagas picked up whose driving stopped on an error (close, conflict, store failure). */
+  /** Sagas whose driving stopped on an error (close, conflict, store failure). */
   errors: Array<{ id: string; error: SagaErrorInfo }>;
+}
+
+export interface RecoverReport {
+  /** Sagas picked up again, with the state they were found in. */
+  resumed: Array<{ id: string; saga: string; state: SagaState }>;
   /** Open sagas left alone because no definition of that name is registered. */
   skipped: Array<{ id: string; saga: string }>;
+  /** Settles when every resumed saga has settled; never rejects. */
+  settled: Promise<RecoverSettled>;
 }
 
 const DEFAULTS = { maxActive: 10_000, forgetFinished: false };
@@ -152,12 +159,15 @@ export class SagaOrchestrator extends EventEmitter<SagaEvents> {
 
   /**
    * Picks up every saga the log has `running` or `compensating` (after a crash or restart) and
-   * drives each to its end; resolves when all of them have settled.
+   * drives each on in the background. Resolves once all are picked up (so a host can await it at
+   * boot without waiting for slow back ends); `settled` says how they ended. With more open
+   * sagas than `maxActive`, it waits for free slots while picking up.
    */
   async recover(): Promise<RecoverReport> {
     this.#checkOpen();
     await this.log.open();
     const launched: Array<{ id: string; done: Promise<SagaOutcome> }> = [];
+    const resumed: RecoverReport['resumed'] = [];
     const skipped: RecoverReport['skipped'] = [];
     for (const state of openStates) {
       let after: string | undefined;
@@ -181,19 +191,22 @@ export class SagaOrchestrator extends EventEmitter<SagaEvents> {
             rec.error = { message: 'interrupted; compensated on recovery' };
           }
           this.emit('saga:resumed', { id: rec.id, saga: rec.saga, state: rec.state });
+          resumed.push({ id: rec.id, saga: rec.saga, state: rec.state });
           launched.push({ id: rec.id, done: this.#launch(saga, rec) });
         }
         if (page.length < RECOVER_PAGE || this.#stop.signal.aborted) break;
         after = page[page.length - 1]!.id;
       }
     }
-    const settled = await Promise.allSettled(launched.map((l) => l.done));
-    const report: RecoverReport = { outcomes: [], errors: [], skipped };
-    settled.forEach((s, i) => {
-      if (s.status === 'fulfilled') report.outcomes.push(s.value);
-      else report.errors.push({ id: launched[i]!.id, error: toErrorInfo(s.reason) });
+    const settled = Promise.allSettled(launched.map((l) => l.done)).then((all) => {
+      const out: RecoverSettled = { outcomes: [], errors: [] };
+      all.forEach((r, i) => {
+        if (r.status === 'fulfilled') out.outcomes.push(r.value);
+        else out.errors.push({ id: launched[i]!.id, error: toErrorInfo(r.reason) });
+      });
+      return out;
     });
-    return report;
+    return { resumed, skipped, settled };
   }
 
   /** The saga's record, or undefined. */

@@ -5,6 +5,7 @@ import { Saga, type SagaStep } from '../../src/saga/saga.js';
 import { NonRetryableError } from '../../src/saga/retry.js';
 import { SagaOrchestrator } from '../../src/saga/orchestrator.js';
 import { MemorySagaLog } from '../../src/saga/memory-saga-log.js';
+import type { SagaRecord } from '../../src/saga/types.js';
 import { journal, once, type Journal } from './helpers.js';
 
 const fast = { maxAttempts: 3, initialDelayMs: 1, maxDelayMs: 5 };
@@ -304,5 +305,47 @@ describe('SagaOrchestrator: limits and lifecycle', () => {
     await rejectsWith(orch.recover(), 'KEFU_ERR_CLOSED');
     await rejectsWith(orch.listFailed(), 'KEFU_ERR_CLOSED');
     assert.equal(orch.log.status, 'closed', 'the orchestrator closes the log it created');
+  });
+
+  test('a log write that fails stops the saga where the log has it: run() rejects with STORE, saga:error is emitted', async () => {
+    class FlakyLog extends MemorySagaLog {
+      failUpdates = false;
+      protected override async _update(record: SagaRecord, json: string, expected: number): Promise<'ok' | 'missing' | 'conflict'> {
+        if (this.failUpdates) throw new Error('disk full');
+        return super._update(record, json, expected);
+      }
+    }
+    const log = new FlakyLog();
+    const orch = new SagaOrchestrator({ log, sagas: [new Saga({ name: 's', steps: [{ name: 'a', action: () => { log.failUpdates = true; return 1; } }, { name: 'b', action: () => 2 }] })] });
+    try {
+      const ev = once(orch, 'saga:error');
+      await rejectsWith(orch.run('s', {}, { id: 'io' }), 'KEFU_ERR_STORE');
+      assert.match((await ev).error.message, /disk full/);
+      const rec = (await log.get('io'))!;
+      assert.equal(rec.state, 'running');
+      assert.equal(rec.steps[0]!.status, 'running', 'recover() will re-run step a with its idempotency key');
+    } finally {
+      await orch.close();
+      await log.close();
+    }
+  });
+
+  test('compensation retries are reported with compensation: true', async () => {
+    let left = 1;
+    const orch = new SagaOrchestrator({ sagas: [new Saga({
+      name: 's', compensationRetry: { maxAttempts: 3, initialDelayMs: 1, maxDelayMs: 1 },
+      steps: [
+        { name: 'a', action: () => 1, compensate: () => { if (left-- > 0) throw new Error('busy'); } },
+        { name: 'b', action: () => { throw new NonRetryableError('no'); } },
+      ],
+    })] });
+    const seen: boolean[] = [];
+    orch.on('step:retrying', (e) => seen.push(e.compensation));
+    try {
+      assert.equal((await orch.run('s', {})).state, 'compensated');
+      assert.deepEqual(seen, [true]);
+    } finally {
+      await orch.close();
+    }
   });
 });

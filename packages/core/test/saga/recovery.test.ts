@@ -53,10 +53,12 @@ describe('SagaOrchestrator: recovery from the log', () => {
       const resumed = once(orch2, 'saga:resumed');
       const report = await orch2.recover();
       assert.equal((await resumed).state, 'running');
-      assert.deepEqual(report.outcomes.map((o) => [o.id, o.state]), [['rec-1', 'completed']]);
-      assert.deepEqual(report.errors, []);
+      assert.deepEqual(report.resumed, [{ id: 'rec-1', saga: 'r', state: 'running' }]);
+      const settled = await report.settled;
+      assert.deepEqual(settled.outcomes.map((o) => [o.id, o.state]), [['rec-1', 'completed']]);
+      assert.deepEqual(settled.errors, []);
       assert.deepEqual(fx.calls, ['rec-1:a', 'rec-1:b', 'rec-1:c']);
-      assert.deepEqual((await orch2.recover()).outcomes, [], 'nothing left to recover');
+      assert.deepEqual((await orch2.recover()).resumed, [], 'nothing left to recover');
       await orch2.close();
       await log2.close();
     } finally {
@@ -76,7 +78,8 @@ describe('SagaOrchestrator: recovery from the log', () => {
       await started.done.catch(() => undefined);
       const orch2 = new SagaOrchestrator({ log, sagas: [new Saga(definition(fx, undefined, 'compensate'))] });
       const report = await orch2.recover();
-      assert.deepEqual(report.outcomes.map((o) => o.state), ['compensated']);
+      assert.deepEqual(report.resumed.map((r) => r.state), ['compensating']);
+      assert.deepEqual((await report.settled).outcomes.map((o) => o.state), ['compensated']);
       assert.deepEqual(fx.calls, ['cmp:a', 'cmp:b', 'undo:cmp:c', 'undo:cmp:b', 'undo:cmp:a']);
       await orch2.close();
     } finally {
@@ -120,7 +123,7 @@ describe('SagaOrchestrator: recovery from the log', () => {
       const started = await first.start('r', {}, { id: 'dup' });
       await firstStep;
       const conflict = Promise.race([once(first, 'saga:conflict'), once(second, 'saga:conflict')]);
-      const recovering = second.recover();
+      const recovering = second.recover().then((r) => r.settled);
       release();
       const [a, report] = await Promise.allSettled([started.done, recovering]);
       assert.equal((await conflict).id, 'dup');
