@@ -25,13 +25,14 @@ let desk: SupportDesk | undefined;
 const contexts: BrowserContext[] = [];
 const dirs: string[] = [];
 
-async function browserProfile(): Promise<BrowserContext> {
+async function browserProfile(viewport = { width: 1200, height: 760 }): Promise<BrowserContext> {
   const dir = await mkdtemp(join(tmpdir(), 'kefu-e2e-chromium-'));
   dirs.push(dir);
   const ctx = await chromium.launchPersistentContext(dir, {
     executablePath: 'path' in bin ? bin.path : '',
     headless: true,
-    viewport: { width: 1200, height: 760 },
+    viewport,
+    ...(viewport.width < 500 ? { isMobile: true, hasTouch: true, deviceScaleFactor: 2 } : {}),
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
   });
   contexts.push(ctx);
@@ -147,4 +148,54 @@ test('visitor and agent: bot answer, hand-off, accept with profile, typing, read
   await visitor.getByTestId('kefu-input').waitFor({ state: 'visible', timeout: T });
   assert.equal(await visitor.locator('[data-testid=kefu-log] [data-seq]').count(), 0);
   assert.deepEqual(pageErrors, [], 'no uncaught errors in either page');
+});
+
+test('on a phone: full-screen widget; canned reply; transfer to another agent who takes over', { skip, timeout: 180_000 }, async () => {
+  const base = desk!.url;
+  const [aliceCtx, bobCtx, phoneCtx] = [await browserProfile(), await browserProfile(), await browserProfile({ width: 390, height: 844 })];
+  const [alice, bob, phone] = [aliceCtx, bobCtx, phoneCtx].map((c) => c.pages()[0]!);
+  const pageErrors: string[] = [];
+  for (const p of [alice!, bob!, phone!]) p.on('pageerror', (e) => pageErrors.push(String(e)));
+  for (const [page, who] of [[alice!, 'alice'], [bob!, 'bob']] as const) {
+    await page.goto(`${base}/agent`);
+    await page.getByTestId(`login-${who}`).click();
+    await page.locator('[data-testid=conn][data-state=open]').waitFor({ timeout: T });
+  }
+
+  await phone!.goto(`${base}/`);
+  await phone!.getByTestId('kefu-launcher').click();
+  const panel = phone!.getByTestId('kefu-panel');
+  await panel.waitFor({ timeout: T });
+  const box = await panel.boundingBox();
+  assert.ok(box && box.width === 390 && box.height === 844, `panel fills the phone screen (${JSON.stringify(box)})`);
+  await phone!.locator('[data-testid=kefu-state][data-state=open]').waitFor({ timeout: T });
+  await phone!.getByTestId('kefu-input').fill('I want to talk to a human');
+  await phone!.getByTestId('kefu-send').click();
+
+  // Whoever is offered the chat accepts it, answers with a canned reply, and transfers it to the other.
+  const offered = await Promise.race([
+    alice!.getByTestId('offer').first().waitFor({ timeout: T }).then(() => 'alice' as const),
+    bob!.getByTestId('offer').first().waitFor({ timeout: T }).then(() => 'bob' as const),
+  ]);
+  const [first, second, secondName] = offered === 'alice' ? [alice!, bob!, 'Bob'] : [bob!, alice!, 'Alice'];
+  await first.getByTestId('offer-accept').first().click();
+  await first.getByTestId('profile').waitFor({ timeout: T });
+  await first.getByTestId('canned').selectOption('hello');
+  assert.match(await first.getByTestId('input').inputValue(), /thanks for waiting/);
+  await first.getByTestId('send').click();
+  await phone!.getByTestId('kefu-msg-agent').filter({ hasText: 'thanks for waiting' }).waitFor({ timeout: T });
+  await shot(phone!, 'widget-phone.png');
+
+  await first.locator('#transfer-to').selectOption(offered === 'alice' ? 'bob' : 'alice');
+  await first.getByTestId('transfer').click();
+  await phone!.getByText(new RegExp(`${secondName} joined the chat`)).waitFor({ timeout: T });
+  const item = second.getByTestId('chat-item').first();
+  await item.waitFor({ timeout: T });
+  await item.click();
+  await second.getByTestId('msg-agent').filter({ hasText: 'thanks for waiting' }).waitFor({ timeout: T }); // the history came along
+  await second.getByTestId('input').fill(`Hi, ${secondName} here, I will take it from here.`);
+  await second.getByTestId('send').click();
+  await phone!.getByTestId('kefu-msg-agent').filter({ hasText: `${secondName} here` }).waitFor({ timeout: T });
+  await first.getByTestId('chat-item').waitFor({ state: 'detached', timeout: T }); // gone from the first agent's list
+  assert.deepEqual(pageErrors, []);
 });
