@@ -546,7 +546,9 @@ export class Desk extends EventEmitter<DeskEvents> {
     const timer = setTimeout(() => this.#expire(offer.id), this.#o.offerTimeoutMs);
     timer.unref();
     this.#offers.set(offer.id, { conv: conv.id, timer });
-    await this.#save([conv]);
+    // Written, but not awaited: a restart turns 'offered' back into 'waiting' in place, which is
+    // also what it finds if this write is lost, so the agent need not wait for the fsync.
+    this.#save([conv]).catch(() => {});
     if (conv.offer?.id !== offer.id) return;
     this.emit('state', conv, 'waiting', 'offered');
     this.emit('offer', conv, offer);
@@ -743,7 +745,16 @@ export class Desk extends EventEmitter<DeskEvents> {
     this.emit('state', conv, from, 'closed');
     this.emit('closed', conv);
     this.#toConversation(conv, DeskEvent.closed, { conv: conv.id, by, reason, canRate: conv.rating === null });
-    this.#hubCall(() => this.#o.hub?.closeConversation(conv.id, reason ?? by));
+    const hub = this.#o.hub;
+    if (hub) {
+      const agentId = conv.agentId;
+      // The agent's sockets leave the closed chat: a long shift must not reach the hub's
+      // maxConversationsPerConnection. The visitor stays, to rate it.
+      this.#hubCall(async () => {
+        await hub.closeConversation(conv.id, reason ?? by);
+        if (agentId !== null) await hub.removeMember(conv.id, agentId, 'closed');
+      });
+    }
     this.#markDirty(conv.tenant);
   }
 
@@ -828,9 +839,8 @@ export class Desk extends EventEmitter<DeskEvents> {
   // positions, sweep
   // ---------------------------------------------------------------------------------------------
 
-  #estimate(tenant: string, position: number): number {
-    const slots = Math.max(1, this.#agents.onlineCapacity(tenant));
-    return Math.ceil(position / slots) * this.#handleMs;
+  #estimate(tenant: string, position: number, slots = this.#agents.onlineCapacity(tenant)): number {
+    return Math.ceil(position / Math.max(1, slots)) * this.#handleMs;
   }
 
   #sendPosition(conv: DeskConversation): void {
@@ -851,11 +861,12 @@ export class Desk extends EventEmitter<DeskEvents> {
       const line = this.#lines.get(tenant);
       if (!line) continue;
       let i = 0;
+      const slots = this.#agents.onlineCapacity(tenant);
       for (const conv of line) {
         i++;
         if (this.#sentPosition.get(conv.id) === i) continue;
         this.#sentPosition.set(conv.id, i);
-        this.#toConversation(conv, DeskEvent.queuePosition, { conv: conv.id, position: i, size: line.size, estimatedWaitMs: this.#estimate(tenant, i) });
+        this.#toConversation(conv, DeskEvent.queuePosition, { conv: conv.id, position: i, size: line.size, estimatedWaitMs: this.#estimate(tenant, i, slots) });
       }
       if (this.#o.hub) {
         const data = this.#snapshot(tenant, HEAD_EVENT_ROWS);
