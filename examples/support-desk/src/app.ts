@@ -75,7 +75,7 @@ export async function startSupportDesk(options: SupportDeskOptions = {}): Promis
   refunds.register(desk);
   const closers: Array<() => Promise<void> | void> = [];
 
-  const registry = createRegistry([hub.metrics.register]);
+  const registry = createRegistry([hub.metrics.register], { desk: () => desk!.stats, refundQueue: () => ({ ...refunds.queue.counts() }) });
   const files = new StaticFiles(publicDir);
 
   const server = createServer((req, res) => {

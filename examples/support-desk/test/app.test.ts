@@ -40,6 +40,8 @@ test('/health and /metrics (Prometheus text with the hub metrics)', async () => 
   const text = await m.text();
   assert.match(text, /^# TYPE kefu_hub_connections gauge$/m);
   assert.match(text, /^kefu_demo_process_cpu_user_seconds_total /m);
+  assert.match(text, /^kefu_demo_desk_agents_online 0$/m);
+  assert.match(text, /^kefu_demo_refund_queue_items\{state="ready"\} 0$/m);
 });
 
 test('pages and bundles are served; anything else is 404', async () => {
