@@ -5,7 +5,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { readFile } from 'node:fs/promises';
-import { featurize } from './featurizer.js';
+import { featurize, type Features } from './featurizer.js';
 import { WordPieceTokenizer } from './wordpiece.js';
 import type { FromWorker, InitMessage, ToWorker } from './worker-protocol.js';
 
@@ -24,16 +24,40 @@ function send(m: FromWorker, transfer: ArrayBuffer[] = []): void {
   port.postMessage(m, transfer);
 }
 
-function hashedFeeds(texts: string[]): Record<string, import('onnxruntime-node').Tensor> {
-  const feats = texts.map((t) => featurize(t, init.featurizer!));
+// Texts are padded to the longest in their runtime call, and the padded rows are gathered, cast
+// and multiplied like real ones: sorting a batch by feature count and running it in slices of
+// similar length costs a few extra calls but removes most of that waste.
+const SLICE = 32;
+
+function hashedFeeds(feats: Features[]): Record<string, import('onnxruntime-node').Tensor> {
   const n = Math.max(1, ...feats.map((f) => f.ids.length));
-  const ids = new Int32Array(texts.length * n);
-  const tf = new Float32Array(texts.length * n);
+  const ids = new Int32Array(feats.length * n);
+  const tf = new Float32Array(feats.length * n);
   feats.forEach((f, i) => {
     ids.set(f.ids, i * n);
     tf.set(f.tf, i * n);
   });
-  return { ids: new ort.Tensor('int32', ids, [texts.length, n]), tf: new ort.Tensor('float32', tf, [texts.length, n]) };
+  return { ids: new ort.Tensor('int32', ids, [feats.length, n]), tf: new ort.Tensor('float32', tf, [feats.length, n]) };
+}
+
+/** Class scores of every text, row-major [texts, classes]. */
+async function scores(texts: string[]): Promise<Float32Array> {
+  if (init.kind !== 'hashed') {
+    const out = await session.run(bertFeeds(texts));
+    return out[outputName]!.data as Float32Array;
+  }
+  const feats = texts.map((t) => featurize(t, init.featurizer!));
+  if (texts.length <= SLICE) return (await session.run(hashedFeeds(feats)))[outputName]!.data as Float32Array;
+  const order = feats.map((_, i) => i).sort((a, b) => feats[a]!.ids.length - feats[b]!.ids.length);
+  let all: Float32Array | null = null;
+  for (let s = 0; s < order.length; s += SLICE) {
+    const part = order.slice(s, s + SLICE);
+    const data = (await session.run(hashedFeeds(part.map((i) => feats[i]!))))[outputName]!.data as Float32Array;
+    const C = data.length / part.length;
+    all ??= new Float32Array(texts.length * C);
+    part.forEach((i, j) => all!.set(data.subarray(j * C, j * C + C), i * C));
+  }
+  return all!;
 }
 
 function bertFeeds(texts: string[]): Record<string, import('onnxruntime-node').Tensor> {
@@ -59,10 +83,7 @@ function bertFeeds(texts: string[]): Record<string, import('onnxruntime-node').T
 }
 
 async function run(texts: string[]): Promise<{ index: Int32Array; prob: Float32Array; classes: number }> {
-  const feeds = init.kind === 'hashed' ? hashedFeeds(texts) : bertFeeds(texts);
-  const out = await session.run(feeds);
-  const t = out[outputName]!;
-  const data = t.data as Float32Array;
+  const data = await scores(texts);
   const C = data.length / texts.length;
   const k = Math.min(init.topK, C);
   const index = new Int32Array(texts.length * k);

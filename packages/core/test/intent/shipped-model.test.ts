@@ -56,3 +56,20 @@ describe('the shipped default model (packages/intent-model)', { skip: 'skip' in 
     assert.ok(p99 < 250, `event-loop delay p99 ${p99} ms`);
   });
 });
+
+describe('zero-config default', () => {
+  it('new IntentClassifier() uses @kefu/intent-model', async () => {
+    const c = new IntentClassifier({ workers: 1 });
+    await c.open();
+    try {
+      assert.equal(c.modelPath, shippedModel);
+      assert.equal(c.labels.length, 151);
+      assert.ok(c.threshold > 0 && c.threshold < 1);
+      const r = await c.classify('what is my bank balance');
+      assert.equal(r.intent, 'balance');
+      assert.equal(r.outOfScope, false);
+    } finally {
+      await c.close();
+    }
+  });
+});
