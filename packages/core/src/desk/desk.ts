@@ -194,7 +194,11 @@ export class Desk extends EventEmitter<DeskEvents> {
     };
     this.#convs.set(conv.id, conv);
     this.#profiles.set(conv.id, this.#fetchProfile(conv));
-    await this.#save([conv]);
+    const saved = this.#save([conv]);
+    // Without a classifier the hand-off follows at once and its write (queued after this one,
+    // writes apply in order) is the one to wait for.
+    if (this.#o.classifier) await saved;
+    else saved.catch(() => {});
     this.emit('conversation', conv);
     this.emit('state', conv, null, 'bot');
     if (!this.#o.classifier) await this.#chain(conv, () => this.#handoff(conv, 'no_classifier'));
@@ -372,6 +376,8 @@ export class Desk extends EventEmitter<DeskEvents> {
     if (identity.role !== 'agent') throw new KefuError('KEFU_ERR_FORBIDDEN', 'only agents go online on the desk');
     const fromHost = await this.#o.agentProfile(identity);
     validateSettings(fromHost);
+    // The socket may have gone while agentProfile ran: the offline event came first, keep it.
+    if (this.#o.hub && !this.#o.hub.isOnline(identity.tenant, identity.id)) return;
     const agent = this.#agent(identity.tenant, identity.id);
     this.#applySettings(agent, { ...fromHost, ...this.#storedSettings.get(`${identity.tenant}\0${identity.id}`) });
     if (identity.name !== undefined) agent.name = identity.name;
