@@ -95,3 +95,51 @@ test('restart mid-queue on LevelDB keeps order, positions and assignments', asyn
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('whole-server restart on LevelDB (hub and desk): reconnecting clients find their place and their agent', async () => {
+  const { LevelConversationStore } = await import('../../src/conversation/level-conversation-store.js');
+  const hubDir = await mkdtemp(join(tmpdir(), 'kefu-desk-hub-'));
+  const deskDir = await mkdtemp(join(tmpdir(), 'kefu-desk-'));
+  const make = () => startDesk(
+    { store: new LevelDeskStore({ location: deskDir }), agentProfile: () => ({ capacity: 1 }), agentGraceMs: 5000 },
+    { store: new LevelConversationStore({ location: hubDir }) },
+  );
+  let rig = await make();
+  const clients: Client[] = [];
+  try {
+    const a1 = await Client.connect(rig.url, 't1:a1:agent');
+    const vs = await Promise.all(['v1', 'v2', 'v3'].map((id) => Client.connect(rig.url, `t1:${id}:visitor`)));
+    const convs: string[] = [];
+    for (const v of vs) { convs.push(await v.open()); await v.event('desk.handoff'); }
+    const [c1, c2, c3] = convs as [string, string, string];
+    const o = await a1.event<{ offerId: string }>('desk.offer');
+    assert.ok((await a1.cmd('desk.accept', undefined, { offerId: o.offerId })).ok);
+    await closeAll(a1, ...vs);
+    await rig.close();
+
+    rig = await make();
+    const a1b = await Client.connect(rig.url, 't1:a1:agent');
+    clients.push(a1b);
+    await until(() => rig.desk.stats.agentsOnline === 1, 'agent back online');
+    const st = await a1b.cmd('desk.status');
+    assert.ok(st.ok);
+    assert.deepEqual(st.data.conversations, [c1]);
+    assert.equal(a1b.has('desk.offer'), false, 'capacity 1 is still held by the restored chat');
+    const v2 = await Client.connect(rig.url, 't1:v2:visitor');
+    clients.push(v2);
+    v2.send({ t: 'resume', ref: 'r', conv: c2, after: 0 });
+    await v2.wait((f) => f.t === 'resumed', 'resumed');
+    assert.deepEqual(await v2.cmd('desk.human', c2), { ok: true, data: { state: 'waiting', position: 1 } });
+    assert.equal(rig.desk.position(c3), 2);
+    a1b.send({ t: 'resume', ref: 'r', conv: c1, after: 0 });
+    await a1b.wait((f) => f.t === 'resumed', 'agent resumed its chat');
+    assert.ok((await a1b.cmd('desk.close', c1)).ok);
+    const next = await a1b.event<{ conv: string }>('desk.offer');
+    assert.equal(next.conv, c2);
+  } finally {
+    await closeAll(...clients);
+    await rig.close();
+    await rm(hubDir, { recursive: true, force: true });
+    await rm(deskDir, { recursive: true, force: true });
+  }
+});
