@@ -176,7 +176,8 @@ export function relayRefundStatus(orchestrator: SagaOrchestrator, sagaId: string
   });
   on('saga:compensating', () => 'We could not make the refund; we are undoing the request.');
   on('saga:completed', () => 'Your refund is complete. Thank you for your patience.', true);
-  on('saga:compensated', (e) => `The refund could not be made (${e.error?.message ?? 'unknown reason'}). Your ticket was closed; an agent will follow up.`, true);
+  // The visitor sees which system said no, never an internal URL or error text.
+  on('saga:compensated', (e) => `The refund could not be made (${e.error?.step === 'refund' ? 'our billing system declined it' : 'a system was unavailable'}). Your ticket was closed; an agent will follow up.`, true);
   on('saga:compensation-failed', () => 'Your refund request needs a manual check; an agent has been notified.', true);
   on('saga:forward-failed', () => 'Your refund was made; our records will be updated shortly.', true);
   return stop;
