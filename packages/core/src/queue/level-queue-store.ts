@@ -50,6 +50,12 @@ export interface LevelQueueStoreOptions {
    * @defaultValue 1024
    */
   initialCapacity?: number;
+  /**
+   * Bytes of recently pushed items kept in memory so that a lease soon after the push needs no
+   * disk read (oldest dropped first). 0 disables it.
+   * @defaultValue 8388608
+   */
+  cacheBytes?: number;
 }
 
 type Row = [id: string, priority: number, enqueuedAt: number, maxAttempts: number, payload: unknown];
@@ -58,6 +64,16 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
   readonly supports: QueueStoreSupports = { durable: true, shared: false, position: true, exactCounts: true };
   readonly #db: Level<string, string>;
   readonly #writer: GroupCommitWriter;
+  /**
+   * Lease markers only need to survive a process crash (they count attempts), so they skip the
+   * fsync: a lease then costs no durable round trip. Ordering is safe: an ack or nack of a lease
+   * is only possible after the lease, hence its marker write, resolved.
+   */
+  readonly #markWriter: GroupCommitWriter;
+  /** Rows of recently pushed items by slot (insertion order = age), bounded by #cacheLimit bytes. */
+  readonly #cache = new Map<number, { row: Row; bytes: number }>();
+  readonly #cacheLimit: number;
+  #cacheBytes = 0;
   readonly #compactEvery: number;
   #index: LocalIndex;
   #seq = 0;
@@ -69,14 +85,17 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
   constructor(options: LevelQueueStoreOptions) {
     super();
     if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
-    const o = { sync: true, maxBatchOps: 4096, compactEvery: 100_000, initialCapacity: 1024, ...options };
+    const o = { sync: true, maxBatchOps: 4096, compactEvery: 100_000, initialCapacity: 1024, cacheBytes: 8 * 2 ** 20, ...options };
     if (o.location !== undefined && o.db !== undefined) throw new TypeError('pass either location or db, not both');
     if (o.db === undefined && (typeof o.location !== 'string' || o.location.length === 0)) throw new TypeError('location must be a non-empty string');
     if (typeof o.sync !== 'boolean') throw new TypeError('sync must be a boolean');
     if (!Number.isInteger(o.compactEvery) || o.compactEvery < 0) throw new RangeError('compactEvery must be an integer >= 0');
     if (!Number.isInteger(o.initialCapacity) || o.initialCapacity < 1) throw new RangeError('initialCapacity must be a positive integer');
+    if (!Number.isInteger(o.cacheBytes) || o.cacheBytes < 0) throw new RangeError('cacheBytes must be an integer >= 0');
     this.#db = o.db ?? new Level<string, string>(o.location!, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
     this.#writer = new GroupCommitWriter(chainedTarget(this.#db), { sync: o.sync, maxBatchOps: o.maxBatchOps });
+    this.#markWriter = new GroupCommitWriter(chainedTarget(this.#db), { sync: false, maxBatchOps: o.maxBatchOps });
+    this.#cacheLimit = o.cacheBytes;
     this.#compactEvery = o.compactEvery;
     this.#index = new LocalIndex(o.initialCapacity);
   }
@@ -97,7 +116,8 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
   }
 
   protected async _close(): Promise<void> {
-    await this.#writer.close();
+    await Promise.all([this.#writer.close(), this.#markWriter.close()]);
+    this.#cache.clear();
     while (this.#compacting) await new Promise((r) => setTimeout(r, 10));
     await this.#db.close();
   }
@@ -112,6 +132,7 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
     const out: PushOutcome[] = [];
     const ops: BatchOp[] = [];
     const fresh: Array<[number, PushRecord<T>]> = [];
+    const rows: Array<{ row: Row; bytes: number }> = [];
     for (const r of records) {
       const found = ix.lookup(r.id);
       if (found >= 0) {
@@ -122,7 +143,9 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
       const seq = this.#seq++;
       const slot = ix.alloc(r.id, r.orderKey, seq, r.maxAttempts);
       const row: Row = [r.id, r.priority, r.enqueuedAt, r.maxAttempts, r.payload];
-      ops.push({ type: 'put', key: itemKey(r.orderKey, seq), value: JSON.stringify(row) });
+      const value = JSON.stringify(row);
+      ops.push({ type: 'put', key: itemKey(r.orderKey, seq), value });
+      rows.push({ row, bytes: value.length });
       ops.push({ type: 'put', key: idKey(r.id), value: encodeIdValue(r.orderKey, seq, r.maxAttempts) });
       const delayed = r.availableAt > r.enqueuedAt;
       if (delayed) {
@@ -143,10 +166,12 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
     } finally {
       for (const [, r] of fresh) if (this.#pending.get(r.id) === write) this.#pending.delete(r.id);
     }
-    for (const [slot, r] of fresh) {
+    for (let i = 0; i < fresh.length; i++) {
+      const [slot, r] = fresh[i]!;
       if (ix.state[slot] !== BUSY) continue; // removed meanwhile
       if (r.availableAt > r.enqueuedAt) ix.toDelayed(slot, r.availableAt);
       else ix.toReady(slot);
+      this.#cachePut(slot, rows[i]!);
     }
     return out;
   }
@@ -169,9 +194,13 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
       ops.push({ type: 'put', key: markerKey(ix.ids.idOf(slot)), value: encodeMarker('l', attempt, expiresAt) });
     }
     if (slots.length === 0) return [];
-    let values: Array<string | undefined>;
+    const rows: Array<Row | undefined> = slots.map((slot) => this.#cacheTake(slot));
+    const missing: number[] = [];
+    for (let i = 0; i < rows.length; i++) if (rows[i] === undefined) missing.push(i);
+    let values: Array<string | undefined> = [];
     try {
-      [values] = await Promise.all([this.#db.getMany(keys), this.#writer.write(ops)]);
+      const read = missing.length === 0 ? Promise.resolve([]) : this.#db.getMany(missing.map((i) => keys[i]!));
+      [values] = await Promise.all([read, this.#markWriter.write(ops)]);
     } catch (err) {
       // Not leased after all: put them back as they were.
       for (const slot of slots) {
@@ -181,9 +210,10 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
       }
       throw storeError('lease', err);
     }
+    for (let j = 0; j < missing.length; j++) rows[missing[j]!] = parseRow(values[j], keys[missing[j]!]!);
     const out: Array<LeaseGrant<T>> = [];
     for (let i = 0; i < slots.length; i++) {
-      const row = parseRow(values[i], keys[i]!);
+      const row = rows[i]!;
       out.push({ id: row[0], payload: row[4] as T, priority: row[1], enqueuedAt: row[2], attempt: ix.attempts[slots[i]!]!, maxAttempts: row[3], expiresAt });
     }
     return out;
@@ -285,8 +315,34 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
       if (ix.state[slot] === BUSY) restore(ix, slot, prev, due);
       throw err;
     }
+    this.#cacheDrop(slot);
     ix.release(slot);
     if (this.#compactEvery > 0 && ++this.#deletes >= this.#compactEvery) this.#compactHead();
+  }
+
+  #cachePut(slot: number, entry: { row: Row; bytes: number }): void {
+    if (entry.bytes > this.#cacheLimit) return;
+    this.#cache.set(slot, entry);
+    this.#cacheBytes += entry.bytes;
+    while (this.#cacheBytes > this.#cacheLimit) {
+      const oldest = this.#cache.keys().next().value as number;
+      this.#cacheDrop(oldest);
+    }
+  }
+
+  /** Returns the cached row and forgets it: a leased item is rarely leased again soon. */
+  #cacheTake(slot: number): Row | undefined {
+    const e = this.#cache.get(slot);
+    if (e === undefined) return undefined;
+    this.#cacheDrop(slot);
+    return e.row;
+  }
+
+  #cacheDrop(slot: number): void {
+    const e = this.#cache.get(slot);
+    if (e === undefined) return;
+    this.#cache.delete(slot);
+    this.#cacheBytes -= e.bytes;
   }
 
   /** Range-compacts the consumed head of `i!` (where acked items left tombstones), in the background. */

@@ -83,6 +83,21 @@ export class OrderIndex {
     const ci = this.#chunkFor(slot);
     let c = this.#chunks[ci]!;
     if (c.length === CHUNK) {
+      const at = this.#indexIn(c, slot);
+      // New items usually land at the end of their priority band, which is often a chunk edge:
+      // start or extend a neighbour there instead of halving a full chunk, so chunks stay full.
+      if (at === c.hi || at === c.lo) {
+        const prev = at === c.lo ? this.#chunks[ci - 1] : undefined;
+        if (prev !== undefined && prev.hi < CHUNK) {
+          prev.a[prev.hi++] = slot;
+          return;
+        }
+        const fresh = new Chunk();
+        fresh.a[0] = slot;
+        fresh.hi = 1;
+        this.#chunks.splice(at === c.hi ? ci + 1 : ci, 0, fresh);
+        return;
+      }
       // Split in two halves, then insert into the half that covers the slot.
       const right = new Chunk();
       const half = CHUNK >> 1;

@@ -21,10 +21,10 @@ queueStoreSuite({ test, describe }, {
 });
 
 queueStoreSuite({ test, describe }, {
-  name: 'LevelQueueStore (sync: false, tiny batches, tiny index)',
+  name: 'LevelQueueStore (sync: false, tiny batches, tiny index, no cache)',
   factory: async () => {
     const dir = await mkdtemp(join(tmpdir(), 'kefu-queue-'));
-    const make = (): LevelQueueStore => new LevelQueueStore({ location: dir, sync: false, maxBatchOps: 2, initialCapacity: 1, compactEvery: 1 });
+    const make = (): LevelQueueStore => new LevelQueueStore({ location: dir, sync: false, maxBatchOps: 2, initialCapacity: 1, compactEvery: 1, cacheBytes: 0 });
     return { store: make(), reopen: make, cleanup: () => rm(dir, { recursive: true, force: true }) };
   },
 });

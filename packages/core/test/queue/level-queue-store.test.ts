@@ -7,7 +7,7 @@ import { Level } from 'level';
 import type { KefuError } from '@kefu/protocol';
 import { PriorityQueue } from '../../src/queue/priority-queue.js';
 import { LevelQueueStore } from '../../src/queue/level-queue-store.js';
-import { decodeOrderKey, encodeOrderKey, itemKey } from '../../src/queue/level-keys.js';
+import { decodeIdValue, decodeOrderKey, encodeIdValue, encodeOrderKey, encodeSeq, itemKey } from '../../src/queue/level-keys.js';
 
 const code = (c: string) => (err: unknown): boolean => { assert.equal((err as KefuError).code, c); return true; };
 
@@ -27,6 +27,10 @@ test('order keys encode to hex that sorts like the numbers', () => {
   for (const x of xs) assert.equal(decodeOrderKey(encodeOrderKey(x)), x + 0);
   assert.ok(itemKey(-5, 2) < itemKey(-5, 10));
   assert.ok(itemKey(-5, 0xffffff) < itemKey(-4, 0));
+  for (const seq of [0, 255, 2 ** 32 - 1, 2 ** 32, 2 ** 40 + 5, 2 ** 48 - 1]) {
+    assert.equal(encodeSeq(seq), seq.toString(16).padStart(12, '0'));
+    assert.deepEqual(decodeIdValue(encodeIdValue(-2.5, seq, 7)), { orderKey: -2.5, seq, maxAttempts: 7 });
+  }
 });
 
 test('options: exact TypeError / RangeError messages', () => {
@@ -36,6 +40,7 @@ test('options: exact TypeError / RangeError messages', () => {
   assert.throws(() => new LevelQueueStore({ location: 'x', compactEvery: -1 }), { name: 'RangeError', message: 'compactEvery must be an integer >= 0' });
   assert.throws(() => new LevelQueueStore({ location: 'x', initialCapacity: 0 }), { name: 'RangeError', message: 'initialCapacity must be a positive integer' });
   assert.throws(() => new LevelQueueStore({ location: 'x', maxBatchOps: 0 }), { name: 'RangeError', message: 'maxBatchOps must be a positive integer' });
+  assert.throws(() => new LevelQueueStore({ location: 'x', cacheBytes: -1 }), { name: 'RangeError', message: 'cacheBytes must be an integer >= 0' });
   assert.throws(() => new LevelQueueStore(null as never), { name: 'TypeError', message: 'options must be an object' });
 });
 

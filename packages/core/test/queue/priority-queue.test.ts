@@ -93,7 +93,7 @@ test('nack retries after the delay (timer), keeps priority, and dead-letters at 
   const [a1] = await q.lease();
   const nacked: number[] = [];
   q.on('nacked', (_id, _a, at) => nacked.push(at));
-  await q.nack(a1!, { delayMs: 40 });
+  await q.nack(a1!, { delayMs: 300 });
   assert.equal((await q.get('a'))?.state, 'delayed');
   assert.equal(await q.position('a'), undefined);
   await until(() => q.counts().delayed === 0);
@@ -118,7 +118,7 @@ test('backoff doubles from baseMs, is capped by maxMs, and jitter only shortens 
 
 test('delayed pushes become ready on time; pause stops leasing; iterate holds at most `concurrency`', async () => {
   const q = new PriorityQueue<number>();
-  await q.push(1, { id: 'later', delay: 30 });
+  await q.push(1, { id: 'later', delay: 400 });
   assert.deepEqual(await q.lease(), []);
   q.pause();
   await q.push(2, { id: 'now' });
