@@ -117,7 +117,11 @@ export class Hub extends EventEmitter<HubEvents> {
     const listener = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
       const url = req.url ?? '';
       const q = url.indexOf('?');
-      if ((q === -1 ? url : url.slice(0, q)) !== path) return;
+      if ((q === -1 ? url : url.slice(0, q)) !== path) {
+        // Another listener may own that path; when there is none, answer rather than leave the socket hanging.
+        if (server.listenerCount('upgrade') === 1) refuseUpgrade(socket, 404, 'KEFU_ERR_INVALID_ARGUMENT', 'no WebSocket endpoint at this path');
+        return;
+      }
       this.handleUpgrade(req, socket, head);
     };
     server.on('upgrade', listener);

@@ -118,9 +118,11 @@ export function conversationStoreSuite(api: SuiteTestApi, options: ConversationS
     });
 
     run('unknown conversations reject with KEFU_ERR_CONVERSATION_NOT_FOUND', async (s) => {
-      for (const p of [s.append('missing', { cid: 'c', from: visitor, body: 'x' }), s.range('missing'), s.lastSeq('missing'), s.addMember('missing', agent), s.members('missing'), s.closeConversation('missing')]) {
-        await assert.rejects(p, { code: 'KEFU_ERR_CONVERSATION_NOT_FOUND' });
-      }
+      const calls = [
+        () => s.append('missing', { cid: 'c', from: visitor, body: 'x' }), () => s.range('missing'), () => s.lastSeq('missing'),
+        () => s.addMember('missing', agent), () => s.members('missing'), () => s.closeConversation('missing'),
+      ];
+      for (const call of calls) await assert.rejects(call(), { code: 'KEFU_ERR_CONVERSATION_NOT_FOUND' });
     });
 
     run('a closed conversation refuses new appends but still answers retries and reads', async (s) => {
@@ -154,21 +156,21 @@ export function conversationStoreSuite(api: SuiteTestApi, options: ConversationS
 
     run('invalid arguments reject with KEFU_ERR_INVALID_ARGUMENT and change nothing', async (s) => {
       const { id } = await s.createConversation({ tenant: 't1', visitor });
-      const bad: Array<Promise<unknown>> = [
-        s.createConversation({ tenant: '', visitor }),
-        s.createConversation({ tenant: 't1', visitor: { id: 'x', role: 'king' as 'agent' } }),
-        s.createConversation({ id: 'has space', tenant: 't1', visitor }),
-        s.append(id, { cid: '', from: visitor, body: 'x' }),
-        s.append(id, { cid: 'c', from: visitor, body: 5 as unknown as string }),
-        s.append(id, { cid: 'c', from: { id: '', role: 'visitor' }, body: 'x' }),
-        s.range(id, { after: -1 }),
-        s.range(id, { limit: 0 }),
-        s.range(id, { limit: 1001 }),
-        s.range(id, { after: 1.5 }),
-        s.markRead(id, 'v1', -3),
-        s.getConversation('x'.repeat(129)),
+      const bad: Array<() => Promise<unknown>> = [
+        () => s.createConversation({ tenant: '', visitor }),
+        () => s.createConversation({ tenant: 't1', visitor: { id: 'x', role: 'king' as 'agent' } }),
+        () => s.createConversation({ id: 'has space', tenant: 't1', visitor }),
+        () => s.append(id, { cid: '', from: visitor, body: 'x' }),
+        () => s.append(id, { cid: 'c', from: visitor, body: 5 as unknown as string }),
+        () => s.append(id, { cid: 'c', from: { id: '', role: 'visitor' }, body: 'x' }),
+        () => s.range(id, { after: -1 }),
+        () => s.range(id, { limit: 0 }),
+        () => s.range(id, { limit: 1001 }),
+        () => s.range(id, { after: 1.5 }),
+        () => s.markRead(id, 'v1', -3),
+        () => s.getConversation('x'.repeat(129)),
       ];
-      for (const p of bad) await assert.rejects(p, { code: 'KEFU_ERR_INVALID_ARGUMENT' });
+      for (const call of bad) await assert.rejects(call(), { code: 'KEFU_ERR_INVALID_ARGUMENT' });
       assert.equal(await s.lastSeq(id), 0);
     });
 

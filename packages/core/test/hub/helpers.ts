@@ -70,7 +70,7 @@ export class TestClient {
 
   static async connect(url: string, as: string, opts: WebSocket.ClientOptions & { protocols?: string[] } = {}): Promise<TestClient> {
     const { protocols = ['kefu.v1'], ...rest } = opts;
-    const ws = new WebSocket(`${url}?as=${encodeURIComponent(as)}`, protocols, rest);
+    const ws = new WebSocket(`${url}?as=${encodeURIComponent(as)}`, protocols, { handshakeTimeout: 5000, ...rest });
     const c = new TestClient(ws);
     await c.next('welcome');
     return c;
