@@ -40,11 +40,10 @@ export class IdTable {
     this.#hashes = hashes;
   }
 
-  get(id: string): number {
+  get(id: string, h: number = hashString(id)): number {
     const table = this.#table;
     const hashes = this.#hashes;
     const mask = table.length - 1;
-    const h = hashString(id);
     let i = h & mask;
     for (;;) {
       const slot = table[i]!;
@@ -54,11 +53,10 @@ export class IdTable {
     }
   }
 
-  /** Maps `id` to `slot`; the caller has checked that `id` is absent. */
-  set(id: string, slot: number): void {
+  /** Maps `id` to `slot`; the caller has checked that `id` is absent. `h` is hashId(id). */
+  set(id: string, slot: number, h: number = hashString(id)): void {
     if ((this.#used + 1) * 8 > this.#table.length * 5) this.#rehash();
     this.#writeId(slot, id);
-    const h = hashString(id);
     this.#hashes[slot] = h;
     this.#insert(h, slot);
     this.#size++;
@@ -164,6 +162,10 @@ export class IdTable {
 }
 
 /** FNV-1a over char codes, then mixed. */
+export function hashId(s: string): number {
+  return hashString(s);
+}
+
 function hashString(s: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) {

@@ -14,6 +14,7 @@ import { KefuError } from '@kefu/protocol';
 import { GroupCommitWriter, type BatchOp, type BatchTarget } from '../storage/index.js';
 import { BUSY, DEAD, F_EXPIRED, F_MARKER, LEASED, LocalIndex, READY } from './local-index.js';
 import { checkLease, sweep } from './local-ops.js';
+import { hashId } from './id-table.js';
 import {
   decodeIdValue, decodeMarker, encodeIdValue, encodeMarker, idKey, itemKey, markerKey, MAX_SEQ, type MarkerState,
 } from './level-keys.js';
@@ -134,14 +135,15 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
     const fresh: Array<[number, PushRecord<T>]> = [];
     const rows: Array<{ row: Row; bytes: number }> = [];
     for (const r of records) {
-      const found = ix.lookup(r.id);
+      const h = hashId(r.id);
+      const found = ix.lookup(r.id, h);
       if (found >= 0) {
         out.push({ id: r.id, created: false, state: ix.stateName(found) ?? 'leased' });
         continue;
       }
       if (this.#seq > MAX_SEQ) throw new KefuError('KEFU_ERR_STORE', 'sequence space exhausted');
       const seq = this.#seq++;
-      const slot = ix.alloc(r.id, r.orderKey, seq, r.maxAttempts);
+      const slot = ix.alloc(r.id, r.orderKey, seq, r.maxAttempts, 0, h);
       const row: Row = [r.id, r.priority, r.enqueuedAt, r.maxAttempts, r.payload];
       const value = JSON.stringify(row);
       ops.push({ type: 'put', key: itemKey(r.orderKey, seq), value });

@@ -70,8 +70,9 @@ export class LocalIndex {
     return this.#capacity * (8 * 2 + 1 + 2 + 2 + 1) + this.ids.bytes;
   }
 
-  lookup(id: string): number {
-    return this.ids.get(id);
+  /** Slot of `id`, or -1. Pass `hash` (hashId(id)) when the caller will alloc the same id next. */
+  lookup(id: string, hash?: number): number {
+    return this.ids.get(id, hash);
   }
 
   stateName(slot: number): ItemState | undefined {
@@ -79,7 +80,7 @@ export class LocalIndex {
   }
 
   /** Reserves a slot for `id` (state BUSY, not ordered yet). */
-  alloc(id: string, key: number, seq: number, maxAttempts: number, attempts = 0): number {
+  alloc(id: string, key: number, seq: number, maxAttempts: number, attempts = 0, hash?: number): number {
     let slot = this.#free.pop();
     if (slot === undefined) {
       if (this.#next === this.#capacity) this.#grow();
@@ -91,7 +92,7 @@ export class LocalIndex {
     this.attempts[slot] = attempts;
     this.maxAttempts[slot] = maxAttempts;
     this.flags[slot] = 0;
-    this.ids.set(id, slot);
+    this.ids.set(id, slot, hash);
     this.#live++;
     return slot;
   }

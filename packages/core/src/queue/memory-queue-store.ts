@@ -5,6 +5,7 @@
 import { KefuError } from '@kefu/protocol';
 import { DEAD, F_EXPIRED, LocalIndex, READY } from './local-index.js';
 import { checkLease, sweep } from './local-ops.js';
+import { hashId } from './id-table.js';
 import { QueueStore } from './queue-store.js';
 import type {
   LeaseGrant, NackDisposition, PushOutcome, PushRecord, QueueCounts, QueueStoreSupports, StoredItem, TickOutcome,
@@ -19,6 +20,7 @@ export interface MemoryQueueStoreOptions {
 }
 
 interface Entry<T> {
+  id: string;
   payload: T;
   priority: number;
   enqueuedAt: number;
@@ -47,13 +49,14 @@ export class MemoryQueueStore<T = unknown> extends QueueStore<T> {
     const out: PushOutcome[] = [];
     const ix = this.#index;
     for (const r of records) {
-      const found = ix.lookup(r.id);
+      const h = hashId(r.id);
+      const found = ix.lookup(r.id, h);
       if (found >= 0) {
         out.push({ id: r.id, created: false, state: ix.stateName(found) ?? 'leased' });
         continue;
       }
-      const slot = ix.alloc(r.id, r.orderKey, this.#seq++, r.maxAttempts);
-      this.#entries[slot] = { payload: r.payload, priority: r.priority, enqueuedAt: r.enqueuedAt };
+      const slot = ix.alloc(r.id, r.orderKey, this.#seq++, r.maxAttempts, 0, h);
+      this.#entries[slot] = { id: r.id, payload: r.payload, priority: r.priority, enqueuedAt: r.enqueuedAt };
       if (r.availableAt > r.enqueuedAt) ix.toDelayed(slot, r.availableAt);
       else ix.toReady(slot);
       out.push({ id: r.id, created: true, state: ix.stateName(slot)! });
@@ -73,7 +76,7 @@ export class MemoryQueueStore<T = unknown> extends QueueStore<T> {
       ix.flags[slot] = ix.flags[slot]! & ~F_EXPIRED;
       ix.toLeased(slot, expiresAt);
       const e = this.#entries[slot]!;
-      out.push({ id: ix.ids.idOf(slot), payload: e.payload, priority: e.priority, enqueuedAt: e.enqueuedAt, attempt, maxAttempts: ix.maxAttempts[slot]!, expiresAt });
+      out.push({ id: e.id, payload: e.payload, priority: e.priority, enqueuedAt: e.enqueuedAt, attempt, maxAttempts: ix.maxAttempts[slot]!, expiresAt });
     }
     return out;
   }
@@ -150,7 +153,7 @@ export class MemoryQueueStore<T = unknown> extends QueueStore<T> {
     const e = this.#entries[slot];
     if (e === undefined) throw new KefuError('KEFU_ERR_INTERNAL', `slot ${slot} has no entry`);
     return {
-      id: ix.ids.idOf(slot), payload: e.payload, priority: e.priority, enqueuedAt: e.enqueuedAt,
+      id: e.id, payload: e.payload, priority: e.priority, enqueuedAt: e.enqueuedAt,
       state: ix.stateName(slot) ?? 'leased', attempts: ix.attempts[slot]!, maxAttempts: ix.maxAttempts[slot]!, dueAt: ix.dueOf(slot),
     };
   }

@@ -114,7 +114,8 @@ export class PriorityQueue<T = unknown> extends EventEmitter<PriorityQueueEvents
     if (!Array.isArray(items)) throw new KefuError('KEFU_ERR_INVALID_ARGUMENT', 'items must be an array');
     const now = Date.now();
     const records = items.map((it) => this.#record(it, now));
-    await this.#ready();
+    const opening = this.#ready();
+    if (opening !== undefined) await opening;
     const out = await this.#io(this.#store.push(records));
     let delayed = false;
     for (let i = 0; i < out.length; i++) {
@@ -136,7 +137,8 @@ export class PriorityQueue<T = unknown> extends EventEmitter<PriorityQueueEvents
     }
     const visibilityMs = options.visibilityMs ?? this.options.visibilityMs;
     if (!Number.isInteger(visibilityMs) || visibilityMs < 1) throw new KefuError('KEFU_ERR_INVALID_ARGUMENT', 'visibilityMs must be a positive integer');
-    await this.#ready();
+    const opening = this.#ready();
+    if (opening !== undefined) await opening;
     if (this.#paused) return [];
     await this.#tickIfDue();
     const grants = await this.#io(this.#store.lease(n, Date.now(), visibilityMs));
@@ -150,7 +152,8 @@ export class PriorityQueue<T = unknown> extends EventEmitter<PriorityQueueEvents
   /** Settles a lease: the item leaves the queue. Pass the Lease to guard against a stale ack. */
   async ack(lease: string | Lease<T>): Promise<void> {
     const [id, attempt] = leaseRef(lease);
-    await this.#ready();
+    const opening = this.#ready();
+    if (opening !== undefined) await opening;
     await this.#io(this.#store.ack(id, attempt, Date.now()));
     this.emit('acked', id, attempt ?? 0);
     this.#afterLeave();
@@ -163,7 +166,8 @@ export class PriorityQueue<T = unknown> extends EventEmitter<PriorityQueueEvents
   async nack(lease: string | Lease<T>, options: NackOptions = {}): Promise<void> {
     const { delayMs } = options;
     if (delayMs !== undefined && (!Number.isInteger(delayMs) || delayMs < 0)) throw new KefuError('KEFU_ERR_INVALID_ARGUMENT', 'delayMs must be an integer >= 0');
-    await this.#ready();
+    const opening = this.#ready();
+    if (opening !== undefined) await opening;
     let attempt: number;
     let maxAttempts: number;
     const id = typeof lease === 'string' ? lease : lease?.id;
@@ -193,7 +197,8 @@ export class PriorityQueue<T = unknown> extends EventEmitter<PriorityQueueEvents
   /** Deletes an item in any state; false when the id is unknown. */
   async remove(id: string): Promise<boolean> {
     checkId(id);
-    await this.#ready();
+    const opening = this.#ready();
+    if (opening !== undefined) await opening;
     const removed = await this.#io(this.#store.remove(id));
     if (removed) {
       this.emit('removed', id);
@@ -204,14 +209,16 @@ export class PriorityQueue<T = unknown> extends EventEmitter<PriorityQueueEvents
 
   async get(id: string): Promise<StoredItem<T> | undefined> {
     checkId(id);
-    await this.#ready();
+    const opening = this.#ready();
+    if (opening !== undefined) await opening;
     return this.#io(this.#store.get(id));
   }
 
   /** 1-based place among ready items ("you are number 3"), undefined when not ready. */
   async position(id: string): Promise<number | undefined> {
     checkId(id);
-    await this.#ready();
+    const opening = this.#ready();
+    if (opening !== undefined) await opening;
     await this.#tickIfDue();
     return this.#io(this.#store.position(id));
   }
@@ -219,7 +226,8 @@ export class PriorityQueue<T = unknown> extends EventEmitter<PriorityQueueEvents
   /** The next `n` ready items, in the order lease() would take them. */
   async peek(n = 1): Promise<Array<StoredItem<T>>> {
     if (!Number.isInteger(n) || n < 1 || n > this.options.maxLeaseBatch) throw new KefuError('KEFU_ERR_INVALID_ARGUMENT', `n must be an integer from 1 to ${this.options.maxLeaseBatch}`);
-    await this.#ready();
+    const opening = this.#ready();
+    if (opening !== undefined) await opening;
     await this.#tickIfDue();
     return this.#io(this.#store.peek(n));
   }
@@ -227,14 +235,16 @@ export class PriorityQueue<T = unknown> extends EventEmitter<PriorityQueueEvents
   /** Dead-letter items, up to `limit`. */
   async listDead(limit = 100): Promise<Array<StoredItem<T>>> {
     if (!Number.isInteger(limit) || limit < 1) throw new KefuError('KEFU_ERR_INVALID_ARGUMENT', 'limit must be a positive integer');
-    await this.#ready();
+    const opening = this.#ready();
+    if (opening !== undefined) await opening;
     return this.#io(this.#store.listDead(limit));
   }
 
   /** Moves a dead-letter item back to ready with its attempts reset. */
   async requeue(id: string): Promise<void> {
     checkId(id);
-    await this.#ready();
+    const opening = this.#ready();
+    if (opening !== undefined) await opening;
     const ok = await this.#io(this.#store.requeueDead(id, Date.now()));
     if (!ok) throw new KefuError('KEFU_ERR_QUEUE_UNKNOWN_ITEM', `no dead-letter item ${JSON.stringify(id)}`, { details: { id } });
     this.emit('requeued', id);
