@@ -27,7 +27,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { Pool } from 'undici';
-import { arg, quick, ratio, report, round } from './lib/report.js';
+import { arg, median, quick, ratio, report, round } from './lib/report.js';
 
 const role = arg('role', 'main');
 const P99_LIMIT_MS = 20;
@@ -105,6 +105,10 @@ async function runServer(): Promise<void> {
     ],
   });
 
+  const complete = <P extends { complete: boolean; sources: object }>(p: P): P => {
+    if (!p.complete) throw new Error(`incomplete profile: ${JSON.stringify(p.sources)}`);
+    return p;
+  };
   const handlers: Record<string, Handler> = {
     sequential: async (uid) => ({ crm: await viaPool('crm', uid), orders: await viaPool('orders', uid), membership: await viaPool('membership', uid) }),
     fetch_all: async (uid) => {
@@ -115,12 +119,19 @@ async function runServer(): Promise<void> {
       const [crm, orders, membership] = await Promise.all(kinds.map((k) => viaPool(k, uid)));
       return { crm, orders, membership };
     },
-    kefu: (uid) => perUid.get(uid),
-    kefu_batch: (uid) => batched.get(uid),
+    // Like the peers, an incomplete profile counts as a failed request (else a breaker opened by an
+    // overload would make fast, empty answers look like successes).
+    kefu: async (uid) => complete(await perUid.get(uid)),
+    kefu_batch: async (uid) => complete(await batched.get(uid)),
   };
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '/';
+    if (url === '/__cpu') {
+      const c = process.cpuUsage();
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ us: c.user + c.system }));
+      return;
+    }
     const slash = url.indexOf('/', 1);
     const h = handlers[url.slice(1, slash)];
     if (!h || slash < 0) {
@@ -177,6 +188,8 @@ interface Step {
   errors: number;
   late: number;
   pass: boolean;
+  /** CPU time the aggregator server spent per answered request during the step, in µs. */
+  server_cpu_us_per_req: number;
 }
 
 function pct(sorted: number[], p: number): number {
@@ -187,7 +200,13 @@ function pct(sorted: number[], p: number): number {
 let uidSeq = 0;
 
 /** Offers `rate` req/s for `durationMs` on an open-loop schedule; latency from scheduled time. */
+async function serverCpuUs(gen: Pool): Promise<number> {
+  const { body } = await gen.request({ method: 'GET', path: '/__cpu' });
+  return ((await body.json()) as { us: number }).us;
+}
+
 async function step(gen: Pool, variant: string, rate: number, durationMs: number): Promise<Step> {
+  const cpu0 = await serverCpuUs(gen);
   const total = Math.round((rate * durationMs) / 1000);
   const lat: number[] = [];
   let errors = 0;
@@ -222,6 +241,7 @@ async function step(gen: Pool, variant: string, rate: number, durationMs: number
     if (total === 0) resolve();
     else setTimeout(tick, 5);
   });
+  const cpuUs = (await serverCpuUs(gen)) - cpu0;
   lat.sort((a, b) => a - b);
   // Answered within the step plus a grace of one p99 budget: a server falling behind shows here.
   const windowMs = durationMs + P99_LIMIT_MS;
@@ -240,6 +260,7 @@ async function step(gen: Pool, variant: string, rate: number, durationMs: number
     errors,
     late,
     pass: errors === 0 && p99 <= P99_LIMIT_MS && achieved >= 0.95 * rate,
+    server_cpu_us_per_req: round(cpuUs / Math.max(1, lat.length), 0),
   };
 }
 
@@ -269,7 +290,7 @@ async function ramp(gen: Pool, variants: string[], rates: number[], durationMs: 
       }
       const s = await step(gen, variant, rate, durationMs);
       out[variant]!.push(s);
-      console.error(`${variant.padEnd(11)} offered ${String(rate).padStart(6)}/s  achieved ${String(s.achieved).padStart(6)}/s  p50 ${s.p50.toFixed(2).padStart(7)}  p99 ${s.p99.toFixed(2).padStart(7)} ms  errors ${s.errors}  ${s.pass ? 'pass' : 'FAIL'}`);
+      console.error(`${variant.padEnd(11)} offered ${String(rate).padStart(6)}/s  achieved ${String(s.achieved).padStart(6)}/s  p50 ${s.p50.toFixed(2).padStart(7)}  p99 ${s.p99.toFixed(2).padStart(7)} ms  errors ${s.errors}  cpu ${s.server_cpu_us_per_req} µs/req  ${s.pass ? 'pass' : 'FAIL'}`);
       fails[variant] = s.pass ? 0 : fails[variant]! + 1;
       if (fails[variant]! >= 2 || s.achieved < 0.7 * rate) live.delete(variant);
       // A failed step leaves work behind in the server; give it time to drain.
@@ -343,11 +364,12 @@ async function main(): Promise<void> {
   process.on('exit', killAll);
 
   try {
+    // The judged variants first, so that a --quick run on a loaded machine still measures them.
     const results: Record<string, Step[]> = {
-      ...(await ramp(gen, ['sequential'], [250, 500], durationMs)),
-      ...(await ramp(gen, ['fetch_all'], quick ? [250, 1000, 1500] : [250, 500, 1000, 1500, 2000], durationMs)),
       ...(await ramp(gen, ['pool_floor', 'kefu'], perUidRates, durationMs)),
       ...(await ramp(gen, ['kefu_batch'], batchRates, durationMs)),
+      ...(await ramp(gen, ['fetch_all'], quick ? [250, 1000] : [250, 500, 1000, 1500, 2000], durationMs)),
+      ...(await ramp(gen, ['sequential'], quick ? [250] : [250, 500], durationMs)),
     };
     await gen.destroy();
     // The server goes; the back ends stay for the cache phase (it warms its cache from them).
@@ -360,6 +382,13 @@ async function main(): Promise<void> {
     const floor = maxRate(results.pool_floor!);
     const perUid = maxRate(results.kefu!);
     const batch = maxRate(results.kefu_batch!);
+    // CPU per request is far less sensitive to the machine's load than latency: the median over a
+    // variant's passing steps (all steps when none passed).
+    const cpuOf = (v: string): number | null => {
+      const st = results[v] ?? [];
+      const use = st.some((x) => x.pass) ? st.filter((x) => x.pass) : st;
+      return use.length ? median(use.map((x) => x.server_cpu_us_per_req)) : null;
+    };
     const rows = Object.values(results).flat().map((s) => ({ ...s, pass: s.pass ? 'yes' : 'no' }));
     report(
       {
@@ -368,17 +397,20 @@ async function main(): Promise<void> {
           per_uid_max_rate_p99_le_20ms: perUid,
           batch_max_rate_p99_le_20ms: batch,
           cache_hits_per_s: cache.per_s,
+          server_cpu_us_per_req: cpuOf('kefu'),
+          batch_server_cpu_us_per_req: cpuOf('kefu_batch'),
           per_uid_at_2000: at2000 ? { mean_ms: at2000.mean, p50_ms: at2000.p50, p99_ms: at2000.p99, achieved_per_s: at2000.achieved } : null,
         },
         peers: {
           sequential: { max_rate_p99_le_20ms: maxRate(results.sequential!) },
-          fetch_all: { max_rate_p99_le_20ms: maxRate(results.fetch_all!) },
-          pool_floor: { max_rate_p99_le_20ms: floor },
+          fetch_all: { max_rate_p99_le_20ms: maxRate(results.fetch_all!), server_cpu_us_per_req: cpuOf('fetch_all') },
+          pool_floor: { max_rate_p99_le_20ms: floor, server_cpu_us_per_req: cpuOf('pool_floor') },
           seed: { mean_ms_at_2000: 17 },
         },
         ratios: {
           per_uid_vs_floor: ratio(perUid, floor),
           batch_vs_floor: ratio(batch, floor),
+          cpu_per_req_vs_floor: ratio(cpuOf('kefu'), cpuOf('pool_floor')),
         },
         setup: {
           service_latency_ms: latencies,

@@ -13,6 +13,11 @@ export async function readJson(source: string, body: Body, contentLength: string
     body.destroy();
     throw tooLarge(source, limit, declared);
   }
+  if (declared >= 0) {
+    // Framed by content-length: HTTP/1.1 cannot deliver more, so undici's own reader is safe and
+    // cheaper than iterating chunks.
+    return parse(source, await body.text(), declared);
+  }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body as AsyncIterable<Buffer>) {
@@ -23,13 +28,16 @@ export async function readJson(source: string, body: Body, contentLength: string
     }
     chunks.push(chunk);
   }
-  const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, size).toString('utf8');
+  return parse(source, chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, size).toString('utf8'), size);
+}
+
+function parse(source: string, text: string, bytes: number): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
     throw new KefuError('KEFU_ERR_PROFILE_BAD_RESPONSE', `profile source "${source}" answered a body that is not JSON`, {
       cause: err,
-      details: { source, retryable: false, bytes: size },
+      details: { source, retryable: false, bytes },
     });
   }
 }

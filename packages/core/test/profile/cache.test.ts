@@ -46,11 +46,11 @@ test('a cached profile is served without calls until its TTL ends', async () => 
 
 test('stale-while-revalidate: a stale value is served at once and refreshed in the background, once', async () => {
   const f = await fixture();
-  const agg = new ProfileAggregator({ sources: [f.crm], cache: { ttlMs: 100, staleMs: 5000 } });
+  const agg = new ProfileAggregator({ sources: [f.crm], cache: { ttlMs: 100, staleMs: 20_000 }, timeoutMs: 5000 });
   try {
     await agg.get('s1');
     await sleep(150);
-    f.backends.crm.configure({ latencyMs: 400 });
+    f.backends.crm.configure({ latencyMs: 1500 });
     const burst = await Promise.all(Array.from({ length: 10 }, () => agg.get('s1')));
     // Served before the refresh answered: the refresh call is still in flight.
     assert.equal(agg.stats().crm?.active, 1, 'a stale read waited for the refresh');
@@ -60,7 +60,7 @@ test('stale-while-revalidate: a stale value is served at once and refreshed in t
       assert.equal(p.complete, false);
       assert.deepEqual(p.data.crm, crmRecord('s1'));
     }
-    assert.ok(await until(() => f.backends.crm.lookupsOf('s1') === 2 && f.backends.crm.stats.inFlight === 0));
+    assert.ok(await until(() => f.backends.crm.lookupsOf('s1') === 2 && f.backends.crm.stats.inFlight === 0, 8000));
     assert.equal(f.backends.crm.lookupsOf('s1'), 2, 'the burst made more than one refresh');
     // The refresh replaced the entry: it is younger than what the burst saw.
     const after = await agg.get('s1');
