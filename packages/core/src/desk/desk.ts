@@ -81,6 +81,8 @@ export class Desk extends EventEmitter<DeskEvents> {
   readonly #isHumanRequest: (text: string) => boolean;
   readonly #bot: Sender;
   #dispatchScheduled = false;
+  /** Earliest time of the next position flush (maxPositionEventsPerSec). */
+  #nextFlushAt = 0;
   #positionTimer: NodeJS.Timeout | undefined;
   #sweepTimer: NodeJS.Timeout | undefined;
   #tail = 0;
@@ -494,7 +496,8 @@ export class Desk extends EventEmitter<DeskEvents> {
       });
     }
     if (this.#positionTimer === undefined) {
-      this.#positionTimer = setTimeout(() => this.#flushPositions(), this.#o.positionUpdateMs);
+      const wait = Math.max(this.#o.positionUpdateMs, this.#nextFlushAt - Date.now());
+      this.#positionTimer = setTimeout(() => this.#flushPositions(), wait);
       this.#positionTimer.unref();
     }
   }
@@ -863,6 +866,7 @@ export class Desk extends EventEmitter<DeskEvents> {
     if (this.#status !== 'open') return;
     const tenants = [...this.#positionsDirty];
     this.#positionsDirty.clear();
+    let sent = 0;
     for (const tenant of tenants) {
       const line = this.#lines.get(tenant);
       if (!line) continue;
@@ -873,12 +877,14 @@ export class Desk extends EventEmitter<DeskEvents> {
         if (this.#sentPosition.get(conv.id) === i) continue;
         this.#sentPosition.set(conv.id, i);
         this.#toConversation(conv, DeskEvent.queuePosition, { conv: conv.id, position: i, size: line.size, estimatedWaitMs: this.#estimate(tenant, i, slots) });
+        sent++;
       }
       if (this.#o.hub) {
         const data = this.#snapshot(tenant, HEAD_EVENT_ROWS);
         for (const a of this.#agents.of(tenant)) if (a.status !== 'offline') this.#toUser(tenant, a.id, DeskEvent.queueChanged, data);
       }
     }
+    this.#nextFlushAt = Date.now() + Math.ceil((sent * 1000) / this.#o.maxPositionEventsPerSec);
   }
 
   #sweep(): void {

@@ -66,6 +66,13 @@ export interface DeskOptions {
   maxTranscript?: number;
   /** Coalescing window of queue position and queue_changed events; 0 = next tick. @defaultValue 500 */
   positionUpdateMs?: number;
+  /**
+   * Most `desk.queue_position` events per second, all tenants together: after a flush of n events the next
+   * one waits at least n / rate seconds, so a long queue moving fast costs bounded work (each
+   * visitor then hears less often, never a wrong position).
+   * @defaultValue 2000
+   */
+  maxPositionEventsPerSec?: number;
   /** Period of the one sweep that closes idle chats and evicts closed ones. @defaultValue 1_000 */
   sweepMs?: number;
   /** Handle time assumed before any chat closed, for estimated waits. @defaultValue 300_000 */
@@ -120,6 +127,7 @@ const DEFAULTS = {
   maxConversations: 100_000,
   maxTranscript: 20,
   positionUpdateMs: 500,
+  maxPositionEventsPerSec: 2_000,
   sweepMs: 1_000,
   initialHandleMs: 300_000,
   maxProfileBytes: 16_384,
@@ -147,6 +155,7 @@ export function resolveDeskOptions(options: DeskOptions, strategy: AssignmentStr
   nonNegInt('maxConversations', o.maxConversations, 1);
   nonNegInt('maxTranscript', o.maxTranscript);
   nonNegInt('positionUpdateMs', o.positionUpdateMs);
+  nonNegInt('maxPositionEventsPerSec', o.maxPositionEventsPerSec, 1);
   nonNegInt('sweepMs', o.sweepMs, 10);
   nonNegInt('initialHandleMs', o.initialHandleMs, 1);
   nonNegInt('maxProfileBytes', o.maxProfileBytes);

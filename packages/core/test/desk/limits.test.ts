@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Desk } from '../../src/desk/desk.js';
 import { sticky } from '../../src/desk/strategies.js';
-import { startDesk, Client, closeAll } from './helpers.js';
+import { startDesk, Client, closeAll, sleep } from './helpers.js';
 
 const visitor = (id: string) => ({ id, role: 'visitor' as const });
 const agentId = (tenant: string, id: string) => ({ tenant, id, role: 'agent' as const });
@@ -81,5 +81,38 @@ test('without a hub: autoAccept assigns directly; sticky sends a returning visit
     assert.equal(assigned.get('c3'), first);
   } finally {
     await desk.close();
+  }
+});
+
+test('maxPositionEventsPerSec: after a flush of n position events the next waits n / rate seconds', async () => {
+  const rig = await startDesk({ maxPositionEventsPerSec: 2, agentProfile: () => ({ capacity: 1 }) });
+  const clients: Client[] = [];
+  try {
+    const vs: Client[] = [];
+    const convs: string[] = [];
+    for (const id of ['v1', 'v2', 'v3', 'v4', 'v5']) {
+      const v = await Client.connect(rig.url, `t1:${id}:visitor`);
+      vs.push(v);
+      convs.push(await v.open());
+      await v.event('desk.queue_position');
+    }
+    clients.push(...vs);
+    const a1 = await Client.connect(rig.url, 't1:a1:agent');
+    clients.push(a1);
+    const o1 = await a1.event<{ offerId: string }>('desk.offer');
+    assert.ok((await a1.cmd('desk.accept', undefined, { offerId: o1.offerId })).ok);
+    // First flush after the head left: v2..v5 move up, 4 events at once (a burst is allowed).
+    await Promise.all(vs.slice(1).map((v, i) => v.event('desk.queue_position', (d) => d.position === i + 1)));
+    // The next flush may come only 4 / 2 = 2 s later.
+    assert.ok((await a1.cmd('desk.close', convs[0]!)).ok);
+    const o2 = await a1.event<{ offerId: string }>('desk.offer');
+    assert.ok((await a1.cmd('desk.accept', undefined, { offerId: o2.offerId })).ok);
+    await sleep(1000);
+    assert.equal(vs[2]!.has('desk.queue_position'), false, 'no position event within the rate window');
+    assert.equal(rig.desk.position(convs[2]!), 1, 'the desk itself knows the new position at once');
+    await vs[2]!.event('desk.queue_position', (d) => d.position === 1, 5000);
+  } finally {
+    await closeAll(...clients);
+    await rig.close();
   }
 });
