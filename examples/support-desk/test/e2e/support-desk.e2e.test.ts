@@ -65,6 +65,8 @@ after(async () => {
 
 test('visitor and agent: bot answer, hand-off, accept with profile, typing, read ticks, refund saga, reload keeps history, close, rating', { skip, timeout: 180_000 }, async () => {
   const base = desk!.url;
+  // Say why up front rather than time out waiting for a bot answer that cannot come.
+  assert.equal(desk!.services.classifierError, undefined, 'the demo\'s intent classifier must load for the bot step');
   const agentCtx = await browserProfile();
   const visitorCtx = await browserProfile();
   const agent = agentCtx.pages()[0] ?? await agentCtx.newPage();
