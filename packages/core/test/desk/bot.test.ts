@@ -1,4 +1,4 @@
-import { test, before, after } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -17,15 +17,18 @@ const bot: BotTable = {
 };
 
 let classifier: IntentClassifier | undefined;
-before(async () => {
-  if (!haveModel) return;
-  classifier = new IntentClassifier({ model, workers: 1 });
-  await classifier.open();
-});
+/** Opened by the first test that needs it, so that the test-double test does not depend on the model. */
+async function real(): Promise<IntentClassifier> {
+  if (!classifier) {
+    classifier = new IntentClassifier({ model, workers: 1 });
+    await classifier.open();
+  }
+  return classifier;
+}
 after(async () => { await classifier?.close(); });
 
 test('real IntentClassifier: the bot answers confident, known intents and hands off the rest with intent and transcript', { skip: !haveModel }, async () => {
-  const rig = await startDesk({ classifier: classifier!, bot, botThreshold: 0.6, profiles: { get: async () => ({ orders: { last: 'A-17' } }) } });
+  const rig = await startDesk({ classifier: await real(), bot, botThreshold: 0.6, profiles: { get: async () => ({ orders: { last: 'A-17' } }) } });
   const clients: Client[] = [];
   try {
     const v = await Client.connect(rig.url, 't1:v1:visitor');
@@ -65,7 +68,7 @@ test('real IntentClassifier: the bot answers confident, known intents and hands 
 });
 
 test('real IntentClassifier: human-request words and the desk.human command hand off at once', { skip: !haveModel }, async () => {
-  const rig = await startDesk({ classifier: classifier!, bot });
+  const rig = await startDesk({ classifier: await real(), bot });
   const clients: Client[] = [];
   try {
     const v1 = await Client.connect(rig.url, 't1:v1:visitor');
