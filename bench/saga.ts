@@ -23,11 +23,11 @@ import { startCrmNotesService, startErpService, startHelpdeskService } from '@ke
 import { request } from 'undici';
 import { arg, median, quick, ratio, report, round } from './lib/report.js';
 
-const sagas = Number(arg('sagas', quick ? '1500' : '6000'));
-const httpSagas = Number(arg('http-sagas', quick ? '300' : '1500'));
+const sagas = Number(arg('sagas', quick ? '1000' : '6000'));
+const httpSagas = Number(arg('http-sagas', quick ? '200' : '1500'));
 const concurrency = Number(arg('concurrency', '100'));
 const rounds = Number(arg('rounds', quick ? '1' : '3'));
-const latencySamples = Number(arg('latency-samples', quick ? '150' : '500'));
+const latencySamples = Number(arg('latency-samples', quick ? '100' : '500'));
 if (![sagas, httpSagas, concurrency, rounds, latencySamples].every((n) => Number.isInteger(n) && n > 0)) {
   throw new RangeError('--sagas, --http-sagas, --concurrency, --rounds and --latency-samples must be positive integers');
 }

@@ -138,6 +138,30 @@ describe('SagaOrchestrator: recovery from the log', () => {
     }
   });
 
+  test('recover() with more open sagas than maxActive picks them up as slots free', async () => {
+    const log = new MemorySagaLog();
+    const fx = new Effects();
+    try {
+      const orch1 = new SagaOrchestrator({ log, sagas: [new Saga(definition(fx, 'b'))] });
+      const fifth = nth(orch1, 'step:started', 10);
+      for (let i = 0; i < 5; i++) await orch1.start('r', {}, { id: `m-${i}` });
+      await fifth;
+      await orch1.close();
+      const orch2 = new SagaOrchestrator({ log, maxActive: 2, sagas: [new Saga(definition(fx, undefined))] });
+      let peak = 0;
+      orch2.on('step:started', () => { peak = Math.max(peak, orch2.activeCount); });
+      const report = await orch2.recover();
+      assert.equal(report.resumed.length, 5);
+      const settled = await report.settled;
+      assert.deepEqual(settled.outcomes.map((o) => o.state), Array(5).fill('completed'));
+      assert.ok(peak <= 2, `at most maxActive at once (saw ${peak})`);
+      assert.equal(fx.applied.size, 15);
+      await orch2.close();
+    } finally {
+      await log.close();
+    }
+  });
+
   test('100 concurrent sagas on LevelDB all complete, each step once', async () => {
     const { dir, cleanup } = await tempDir('kefu-saga-100-');
     const fx = new Effects();
