@@ -23,7 +23,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { IntentClassifier, featurize, decodeModelInfo, type FeaturizerSettings } from '@kefu/core';
+import { IntentClassifier, featurize, decodeModelInfo, readFloatInitializer, tfidfWeights, type FeaturizerSettings } from '@kefu/core';
 import { buildBertGraph, buildVocab } from '@kefu/core/testing';
 import { modelPath } from '@kefu/intent-model';
 import { arg, median, quick, ratio, report, round } from './lib/report.js';
@@ -92,9 +92,12 @@ const directLat = await (async () => {
   const bytes = readFileSync(modelPath);
   const fz = JSON.parse(decodeModelInfo(bytes).metadata['kefu.featurizer']!) as FeaturizerSettings;
   const s = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', logSeverityLevel: 3 });
+  const idf = readFloatInitializer(bytes, 'idf')!;
   const one = async (t: string): Promise<void> => {
     const f = featurize(t, fz);
-    await s.run({ ids: new ort.Tensor('int32', f.ids, [1, f.ids.length]), tf: new ort.Tensor('float32', f.tf, [1, f.tf.length]) });
+    const w = new Float32Array(f.ids.length);
+    tfidfWeights(f, idf, w);
+    await s.run({ ids: new ort.Tensor('int32', f.ids, [1, f.ids.length]), w: new ort.Tensor('float32', w, [1, w.length]) });
   };
   for (let i = 0; i < 200; i++) await one(texts[i % texts.length]!);
   const out: number[] = [];

@@ -46,7 +46,7 @@ export type {
 } from './profile/index.js';
 
 // --- intent ------------------------------------------------------------------------------------
-export { IntentClassifier, trainIntentModel, readExamples, parseCsv, featurize, normalizeText, defaultFeaturizerSettings, WordPieceTokenizer, encodeModel, decodeModelInfo, DataType, AttributeType } from './intent/index.js';
+export { IntentClassifier, trainIntentModel, readExamples, parseCsv, featurize, normalizeText, defaultFeaturizerSettings, WordPieceTokenizer, encodeModel, decodeModelInfo, readFloatInitializer, tfidfWeights, DataType, AttributeType } from './intent/index.js';
 export type { IntentClassifierOptions, IntentClassifierEvents, IntentResult, RankedIntent, TrainOptions, TrainReport, TrainResult, Example, Split, FeaturizerSettings, Features, WordPieceOptions, ModelInit, NodeInit, TensorInit, AttributeInit, ValueInfoInit, DecodedModel } from './intent/index.js';
 
 // --- desk --------------------------------------------------------------------------------------

@@ -1,13 +1,18 @@
 /**
  * Writes a trained hashed model as an ONNX graph. Inputs: `ids` int32 [batch, n] (hash buckets,
- * padded) and `tf` float [batch, n] (sublinear term frequency, 0 on padding). Output: `probs`
- * float [batch, classes]. The embedding tables are stored as fp16 (half the bytes; Cast after
- * the Gather touches only the rows a text uses).
+ * padded) and `w` float [batch, n] (L2-normalised tf-idf weights, 0 on padding; the workers
+ * compute them with the `idf` initializer, which no node uses). Output: `probs` float
+ * [batch, classes].
+ *
+ * The ensemble members are laid side by side (one table [buckets, members x dim], a
+ * block-diagonal output layer) so that the whole model is 11 nodes: per-node overhead is most
+ * of a single prediction's cost. Tables are fp16 (half the bytes; the Cast after the Gather
+ * touches only the rows a text uses).
  */
 import type { FeaturizerSettings } from './featurizer.js';
 import type { HashedModel } from './hashed-model.js';
 import { HASHED_FORMAT, META } from './metadata.js';
-import { AttributeType, DataType, encodeModel, floatTensor, int64Tensor, rawBytes, toFloat16, type NodeInit, type TensorInit } from './onnx-proto.js';
+import { AttributeType, DataType, encodeModel, floatTensor, int64Tensor, rawBytes, toFloat16, type NodeInit } from './onnx-proto.js';
 
 export interface ExportMeta {
   labels: string[];
@@ -18,57 +23,50 @@ export interface ExportMeta {
 
 export function exportHashedModel(model: HashedModel, meta: ExportMeta): Uint8Array {
   const { buckets: H, dim: D, classes: C } = model;
-  const inits: TensorInit[] = [
-    floatTensor('idf', [H], model.idf),
-    int64Tensor('axis1', [1], [1]),
-    floatTensor('eps', [], new Float32Array([1e-12])),
-  ];
-  const nodes: NodeInit[] = [
-    { opType: 'Gather', input: ['idf', 'ids'], output: ['idf_g'], attribute: [{ name: 'axis', type: AttributeType.INT, i: 0 }] },
-    { opType: 'Mul', input: ['tf', 'idf_g'], output: ['v'] },
-    { opType: 'Mul', input: ['v', 'v'], output: ['v2'] },
-    { opType: 'ReduceSum', input: ['v2', 'axis1'], output: ['ss'], attribute: [{ name: 'keepdims', type: AttributeType.INT, i: 1 }] },
-    { opType: 'Max', input: ['ss', 'eps'], output: ['ss_e'] },
-    { opType: 'Sqrt', input: ['ss_e'], output: ['norm'] },
-    { opType: 'Div', input: ['v', 'norm'], output: ['vn'] },
-    // [B, n] -> [B, 1, n] so the bag is one batched MatMul with the gathered rows [B, n, D]
-    { opType: 'Unsqueeze', input: ['vn', 'axis1'], output: ['vn3'] },
-  ];
-  const probs: string[] = [];
-  model.members.forEach((m, i) => {
-    const p = `m${i}_`;
-    inits.push(
-      { name: `${p}E`, dims: [H, D], dataType: DataType.FLOAT16, rawData: rawBytes(toFloat16(m.E)) },
-      floatTensor(`${p}b1`, [D], m.b1),
-      floatTensor(`${p}W2`, [D, C], m.W2),
-      floatTensor(`${p}b2`, [C], m.b2),
-    );
-    nodes.push(
-      { opType: 'Gather', input: [`${p}E`, 'ids'], output: [`${p}rows16`], attribute: [{ name: 'axis', type: AttributeType.INT, i: 0 }] },
-      { opType: 'Cast', input: [`${p}rows16`], output: [`${p}rows`], attribute: [{ name: 'to', type: AttributeType.INT, i: DataType.FLOAT }] },
-      { opType: 'MatMul', input: ['vn3', `${p}rows`], output: [`${p}bag3`] },
-      { opType: 'Squeeze', input: [`${p}bag3`, 'axis1'], output: [`${p}bag`] },
-      { opType: 'Add', input: [`${p}bag`, `${p}b1`], output: [`${p}a`] },
-      { opType: 'Relu', input: [`${p}a`], output: [`${p}h`] },
-      { opType: 'MatMul', input: [`${p}h`, `${p}W2`], output: [`${p}zw`] },
-      { opType: 'Add', input: [`${p}zw`, `${p}b2`], output: [`${p}z`] },
-      { opType: 'Softmax', input: [`${p}z`], output: [`${p}p`], attribute: [{ name: 'axis', type: AttributeType.INT, i: -1 }] },
-    );
-    probs.push(`${p}p`);
+  const M = model.members.length;
+  const MD = M * D;
+  const E = new Float32Array(H * MD);
+  const b1 = new Float32Array(MD);
+  const W2 = new Float32Array(MD * M * C);
+  const b2 = new Float32Array(M * C);
+  model.members.forEach((m, k) => {
+    for (let h = 0; h < H; h++) E.set(m.E.subarray(h * D, h * D + D), h * MD + k * D);
+    b1.set(m.b1, k * D);
+    for (let d = 0; d < D; d++) W2.set(m.W2.subarray(d * C, d * C + C), (k * D + d) * M * C + k * C);
+    b2.set(m.b2, k * C);
   });
-  if (probs.length === 1) nodes.push({ opType: 'Identity', input: [probs[0]!], output: ['probs'] });
-  else {
-    inits.push(floatTensor('inv_members', [], new Float32Array([1 / probs.length])));
-    nodes.push({ opType: 'Sum', input: probs, output: ['psum'] }, { opType: 'Mul', input: ['psum', 'inv_members'], output: ['probs'] });
-  }
+  const int = (name: string, i: number): { name: string; type: number; i: number } => ({ name, type: AttributeType.INT, i });
+  const nodes: NodeInit[] = [
+    // [B, n] -> [B, 1, n] so the bag is one batched MatMul with the gathered rows [B, n, M*D]
+    { opType: 'Unsqueeze', input: ['w', 'axis1'], output: ['w3'] },
+    { opType: 'Gather', input: ['E', 'ids'], output: ['rows16'], attribute: [int('axis', 0)] },
+    { opType: 'Cast', input: ['rows16'], output: ['rows'], attribute: [int('to', DataType.FLOAT)] },
+    { opType: 'MatMul', input: ['w3', 'rows'], output: ['bag3'] },
+    { opType: 'Squeeze', input: ['bag3', 'axis1'], output: ['bag'] },
+    { opType: 'Add', input: ['bag', 'b1'], output: ['a'] },
+    { opType: 'Relu', input: ['a'], output: ['h'] },
+    { opType: 'MatMul', input: ['h', 'W2'], output: ['zw'] },
+    { opType: 'Add', input: ['zw', 'b2'], output: ['z'] },
+    { opType: 'Reshape', input: ['z', 'member_shape'], output: ['zm'] },
+    { opType: 'Softmax', input: ['zm'], output: ['pm'], attribute: [int('axis', -1)] },
+    { opType: 'ReduceMean', input: ['pm'], output: ['probs'], attribute: [{ name: 'axes', type: AttributeType.INTS, ints: [1] }, int('keepdims', 0)] },
+  ];
   return encodeModel({
     graphName: 'kefu_intent_hashed',
     docString: 'Kefu hashed word + character n-gram intent classifier',
     nodes,
-    initializers: inits,
+    initializers: [
+      floatTensor('idf', [H], model.idf),
+      int64Tensor('axis1', [1], [1]),
+      int64Tensor('member_shape', [3], [0, M, C]),
+      { name: 'E', dims: [H, MD], dataType: DataType.FLOAT16, rawData: rawBytes(toFloat16(E)) },
+      floatTensor('b1', [MD], b1),
+      floatTensor('W2', [MD, M * C], W2),
+      floatTensor('b2', [M * C], b2),
+    ],
     inputs: [
       { name: 'ids', elemType: DataType.INT32, shape: ['batch', 'n'] },
-      { name: 'tf', elemType: DataType.FLOAT, shape: ['batch', 'n'] },
+      { name: 'w', elemType: DataType.FLOAT, shape: ['batch', 'n'] },
     ],
     outputs: [{ name: 'probs', elemType: DataType.FLOAT, shape: ['batch', C] }],
     metadata: {

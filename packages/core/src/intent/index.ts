@@ -9,5 +9,6 @@ export { featurize, normalizeText, defaultFeaturizerSettings } from './featurize
 export type { FeaturizerSettings, Features } from './featurizer.js';
 export { WordPieceTokenizer } from './wordpiece.js';
 export type { WordPieceOptions } from './wordpiece.js';
-export { encodeModel, decodeModelInfo, DataType, AttributeType } from './onnx-proto.js';
+export { encodeModel, decodeModelInfo, readFloatInitializer, DataType, AttributeType } from './onnx-proto.js';
+export { weights as tfidfWeights } from './hashed-model.js';
 export type { ModelInit, NodeInit, TensorInit, AttributeInit, ValueInfoInit, DecodedModel } from './onnx-proto.js';

@@ -6,6 +6,8 @@
 import { parentPort } from 'node:worker_threads';
 import { readFile } from 'node:fs/promises';
 import { featurize, type Features } from './featurizer.js';
+import { weights } from './hashed-model.js';
+import { readFloatInitializer } from './onnx-proto.js';
 import { WordPieceTokenizer } from './wordpiece.js';
 import type { FromWorker, InitMessage, ToWorker } from './worker-protocol.js';
 
@@ -17,6 +19,7 @@ let ort: Ort;
 let session: Session;
 let init: InitMessage;
 let tokenizer: WordPieceTokenizer | undefined;
+let idf: Float32Array | null = null;
 let outputName = '';
 let isProbs = false;
 
@@ -32,12 +35,13 @@ const SLICE = 32;
 function hashedFeeds(feats: Features[]): Record<string, import('onnxruntime-node').Tensor> {
   const n = Math.max(1, ...feats.map((f) => f.ids.length));
   const ids = new Int32Array(feats.length * n);
-  const tf = new Float32Array(feats.length * n);
+  const w = new Float32Array(feats.length * n);
   feats.forEach((f, i) => {
     ids.set(f.ids, i * n);
-    tf.set(f.tf, i * n);
+    // the trainer's own tf-idf weighting, so the runtime sees exactly what training saw
+    weights(f, idf!, w.subarray(i * n, i * n + f.ids.length));
   });
-  return { ids: new ort.Tensor('int32', ids, [feats.length, n]), tf: new ort.Tensor('float32', tf, [feats.length, n]) };
+  return { ids: new ort.Tensor('int32', ids, [feats.length, n]), w: new ort.Tensor('float32', w, [feats.length, n]) };
 }
 
 /** Class scores of every text, row-major [texts, classes]. */
@@ -125,6 +129,17 @@ async function start(m: InitMessage): Promise<void> {
     const code = (err as { code?: string }).code ?? 'KEFU_ERR_INTENT_MODEL_NOT_FOUND';
     send({ type: 'init-error', code, message: (err as Error).message });
     return;
+  }
+  if (m.kind === 'hashed') {
+    try {
+      idf = readFloatInitializer(bytes, 'idf');
+    } catch {
+      idf = null;
+    }
+    if (!idf || idf.length !== 2 ** m.featurizer!.hashBits) {
+      send({ type: 'init-error', code: 'KEFU_ERR_INTENT_MODEL_CORRUPT', message: `${m.modelPath} has no idf table of 2^${m.featurizer!.hashBits} floats` });
+      return;
+    }
   }
   try {
     ort = await import('onnxruntime-node');

@@ -15,7 +15,7 @@ export const META = {
 } as const;
 
 /** `kefu.format` of the hashed n-gram models the trainer writes. */
-export const HASHED_FORMAT = 'kefu-intent-hashed/2';
+export const HASHED_FORMAT = 'kefu-intent-hashed/3';
 
 export interface HashedMeta {
   labels: string[];

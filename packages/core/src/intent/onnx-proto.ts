@@ -208,6 +208,20 @@ export function decodeModelInfo(bytes: Uint8Array): DecodedModel {
   };
 }
 
+/** The float32 values of one initializer (raw_data or float_data), or null when absent. */
+export function readFloatInitializer(bytes: Uint8Array, name: string): Float32Array | null {
+  const msg = ModelProto.decode(bytes) as unknown as {
+    graph?: { initializer?: Array<{ name?: string; dataType?: number; rawData?: Uint8Array; floatData?: number[] }> };
+  };
+  const t = msg.graph?.initializer?.find((i) => i.name === name);
+  if (!t || t.dataType !== DataType.FLOAT) return null;
+  if (t.rawData && t.rawData.length > 0) {
+    // copy: the decoded bytes may not be 4-byte aligned
+    return new Float32Array(Uint8Array.from(t.rawData).buffer);
+  }
+  return Float32Array.from(t.floatData ?? []);
+}
+
 /** Little-endian bytes of a typed array (ONNX raw_data is always little-endian). */
 export function rawBytes(a: Float32Array | Int32Array | Uint16Array | BigInt64Array | Uint8Array): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);

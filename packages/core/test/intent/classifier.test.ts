@@ -185,7 +185,7 @@ describe('IntentClassifier model errors', () => {
         initializers: [],
         inputs: [{ name: 'tf', elemType: DataType.FLOAT, shape: ['batch', 'n'] }],
         outputs: [{ name: 'probs', elemType: DataType.FLOAT, shape: ['batch', 'n'] }],
-        metadata: { 'kefu.format': 'kefu-intent-hashed/2', 'kefu.labels': '"not a list"' },
+        metadata: { 'kefu.format': 'kefu-intent-hashed/3', 'kefu.labels': '"not a list"' },
       }),
     );
     await assert.rejects(new IntentClassifier({ model: badLabels, workers: 1 }).open(), code('KEFU_ERR_INTENT_MODEL_METADATA'));

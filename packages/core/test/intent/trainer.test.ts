@@ -39,7 +39,7 @@ describe('trainIntentModel', () => {
   it('writes labels, featurizer settings and the threshold into the ONNX metadata', () => {
     const { model, report } = trainIntentModel(small);
     const info = decodeModelInfo(model);
-    assert.equal(info.metadata['kefu.format'], 'kefu-intent-hashed/2');
+    assert.equal(info.metadata['kefu.format'], 'kefu-intent-hashed/3');
     assert.deepEqual(JSON.parse(info.metadata['kefu.labels']!), report.labels);
     const f = JSON.parse(info.metadata['kefu.featurizer']!);
     assert.deepEqual(
@@ -47,7 +47,7 @@ describe('trainIntentModel', () => {
       { hashBits: 12, wordNgrams: [1, 2], charNgrams: [2, 5], lowercase: true, normalization: 'NFKC', maxChars: 1000 },
     );
     assert.equal(Number(info.metadata['kefu.oos_threshold']), report.threshold);
-    assert.deepEqual(info.inputs, ['ids', 'tf']);
+    assert.deepEqual(info.inputs, ['ids', 'w']);
     assert.deepEqual(info.outputs, ['probs']);
   });
 
