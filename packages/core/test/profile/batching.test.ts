@@ -53,7 +53,7 @@ test('the window bounds how long a lookup waits for company', async () => {
       calls++;
       return new Map(uids.map((u) => [u, u.toUpperCase()]));
     },
-    batch: { windowMs: 30, maxSize: 1000 },
+    batch: { windowMs: 300, maxSize: 1000 },
   };
   const agg = new ProfileAggregator({ sources: [src], cache: false });
   const a = agg.get('a');
@@ -63,7 +63,7 @@ test('the window bounds how long a lookup waits for company', async () => {
   assert.equal(pa.data.w, 'A');
   assert.equal(pb.data.w, 'B');
   assert.equal(calls, 1, 'a lookup inside the window was not batched');
-  await new Promise((r) => setTimeout(r, 50));
+  await new Promise((r) => setTimeout(r, 20));
   await agg.get('c');
   assert.equal(calls, 2);
   await agg.close();

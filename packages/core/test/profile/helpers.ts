@@ -21,6 +21,8 @@ export function isMembership(x: unknown): MembershipRecord | undefined {
   return typeof r === 'object' && r !== null && typeof r.vip === 'number' && typeof r.level === 'string' ? r : undefined;
 }
 
+const timeoutMs = 5000;
+
 type Extra<N extends string, T> = Partial<Omit<HttpProfileSourceOptions<N, T>, 'name' | 'url'>>;
 
 export interface Fixture {
@@ -42,9 +44,10 @@ export async function fixture(
   } = {},
 ): Promise<Fixture> {
   const backends = await startProfileBackends({ latencyMs: 0, ...opts.services }, opts.each ?? {});
-  const crm = new HttpProfileSource({ name: 'crm', url: backends.crm.url, validate: isCrm, ...opts.crm });
-  const orders = new HttpProfileSource({ name: 'orders', url: backends.orders.url, validate: isOrders, ...opts.orders });
-  const membership = new HttpProfileSource({ name: 'membership', url: backends.membership.url, validate: isMembership, ...opts.membership });
+  // A generous timeout unless a test is about timeouts: the machine running the tests may be busy.
+  const crm = new HttpProfileSource({ name: 'crm', url: backends.crm.url, validate: isCrm, timeoutMs, ...opts.crm });
+  const orders = new HttpProfileSource({ name: 'orders', url: backends.orders.url, validate: isOrders, timeoutMs, ...opts.orders });
+  const membership = new HttpProfileSource({ name: 'membership', url: backends.membership.url, validate: isMembership, timeoutMs, ...opts.membership });
   return {
     backends,
     crm,
