@@ -27,6 +27,8 @@ interface ConvState {
   resuming: boolean;
   /** The in-flight resume, so that the app's own resume() waits for it. */
   replay: Promise<ResumedFrame> | undefined;
+  /** Own messages (from acks) that arrived during a replay, delivered after it. */
+  heldOwn: MessageFrame[];
   /** Highest seq the app marked read, and the highest actually sent. */
   readWanted: number;
   readSent: number;
@@ -232,7 +234,8 @@ export class KefuClient extends EventEmitter<KefuClientEvents> {
     this.#detach();
     if (this.#state === 'closed') return;
     this.#welcome = undefined;
-    for (const st of this.#convs.values()) { st.ready = false; st.resuming = false; st.replay = undefined; st.typingOn = false; st.readSent = 0; }
+    // Held own messages are stored: the next resume replays them.
+    for (const st of this.#convs.values()) { st.ready = false; st.resuming = false; st.replay = undefined; st.heldOwn.length = 0; st.typingOn = false; st.readSent = 0; }
     this.#outbox.markAllUnsent();
     // Requests already written may or may not have been applied: the app decides. Unsent ones wait.
     for (const [ref, p] of this.#pending) {
@@ -325,14 +328,17 @@ export class KefuClient extends EventEmitter<KefuClientEvents> {
           const from = me.name === undefined ? { id: me.id, role: me.role } : { id: me.id, role: me.role, name: me.name };
           const m: MessageFrame = { t: 'msg', conv: f.conv, seq: f.seq, cid: f.cid, from, body: e.body, ts: f.ts };
           if (e.data !== undefined) m.data = e.data;
-          this.#onMessage(m);
+          const st = this.#convs.get(f.conv);
+          // During a replay an ack may overtake older replayed messages: hold it until `resumed`.
+          if (st?.resuming) st.heldOwn.push(m);
+          else this.#onMessage(m);
         }
         e?.resolve(f);
         return;
       }
       case 'joined': {
         const st = this.#conv(f.conv, f.seq);
-        st.ready = true;
+        if (!st.resuming) st.ready = true; // during a replay, `resumed` makes it ready
         this.emit('joined', f);
         this.#settle(f.ref, f);
         this.#flush(f.conv);
@@ -390,6 +396,8 @@ export class KefuClient extends EventEmitter<KefuClientEvents> {
       st.ready = true;
       // The server vouches that everything in (after, seq] came before this frame.
       if (f.seq > st.lastSeq) st.lastSeq = f.seq;
+      const held = st.heldOwn.splice(0).sort((a, b) => a.seq - b.seq);
+      for (const m of held) this.#onMessage(m);
     }
     this.emit('resumed', f);
     this.#settle(f.ref, f);
@@ -445,7 +453,7 @@ export class KefuClient extends EventEmitter<KefuClientEvents> {
   #conv(conv: string, seq?: number): ConvState {
     let st = this.#convs.get(conv);
     if (!st) {
-      st = { lastSeq: seq ?? 0, ready: false, resuming: false, replay: undefined, readWanted: 0, readSent: 0, typingOn: false, typingSentAt: 0 };
+      st = { lastSeq: seq ?? 0, ready: false, resuming: false, replay: undefined, heldOwn: [], readWanted: 0, readSent: 0, typingOn: false, typingSentAt: 0 };
       this.#convs.set(conv, st);
     }
     return st;

@@ -120,3 +120,23 @@ test('close() is final: state closed, no reconnect, later sends reject with KEFU
   await assert.rejects(v.send(conv, 'late'), (e: unknown) => isKefuError(e, 'KEFU_ERR_CLOSED'));
   await assert.rejects(v.connect(), (e: unknown) => isKefuError(e, 'KEFU_ERR_CLOSED'));
 });
+
+test('an ack that overtakes a replay is held: history then own message, contiguous', async () => {
+  const paged = await startHub({ resumePageSize: 5, rateLimit: { perSec: 1000, burst: 1000 } });
+  try {
+    const v = client(paged.url, 'v9', 'visitor');
+    open.push(v);
+    const { conv } = await v.open();
+    for (let i = 0; i < 60; i++) await v.send(conv, `m${i}`);
+    const seen: number[] = [];
+    v.on('message', (m) => seen.push(m.seq));
+    const sent = v.send(conv, 'during replay'); // written now; its ack races the replay below
+    const r = await v.history(conv);
+    await sent;
+    await until(() => seen.includes(61), 5000, 'own message delivered');
+    assert.ok(r.seq >= 60);
+    assert.deepEqual(seen, Array.from({ length: 61 }, (_, i) => i + 1), 'replay 1..60 and the own message, in order, once each');
+  } finally {
+    await paged.close();
+  }
+});
