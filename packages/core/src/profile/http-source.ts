@@ -20,8 +20,6 @@ export interface HttpBatchOptions<T> extends BatchOptions {
    * @defaultValue reads `{ users: { [uid]: record }, missing: [uid] }`
    */
   parse?: (json: unknown, uids: readonly string[]) => Map<string, unknown>;
-  /** @internal Only used for typing. */
-  readonly _value?: T;
 }
 
 export interface HttpProfileSourceOptions<N extends string, T> {
