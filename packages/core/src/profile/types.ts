@@ -15,7 +15,7 @@ export type BatchAnswer<T> = ReadonlyMap<string, T | null | Error> | Readonly<Re
 export interface BatchOptions {
   /** Most uids in one `fetchMany` call. @defaultValue 100 */
   maxSize?: number;
-  /** How long the first lookup waits for others to join its batch, in ms (0: the same event-loop turn). @defaultValue 2 */
+  /** How long the first lookup waits for others to join its batch, in ms (0: the same event-loop turn). @defaultValue 1 */
   windowMs?: number;
 }
 
