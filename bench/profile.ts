@@ -90,7 +90,11 @@ async function runServer(): Promise<void> {
     return r.json();
   };
 
+  // A breaker opened by an overloaded step must not spill into the next step (the pause after a
+  // failed step is 1 s), so it re-probes after 1 s here; everything else is the default.
+  const breaker = { openMs: 1000 };
   const perUid = new ProfileAggregator({
+    breaker,
     sources: [
       new HttpProfileSource({ name: 'crm', url: urls.crm, connections: 256 }),
       new HttpProfileSource({ name: 'orders', url: urls.orders, connections: 256 }),
@@ -98,6 +102,7 @@ async function runServer(): Promise<void> {
     ],
   });
   const batched = new ProfileAggregator({
+    breaker,
     sources: [
       new HttpProfileSource({ name: 'crm', url: urls.crm, connections: 64, batch: {} }),
       new HttpProfileSource({ name: 'orders', url: urls.orders, connections: 64, batch: {} }),
