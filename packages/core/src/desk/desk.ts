@@ -19,6 +19,8 @@ import { botSender, humanRequestMatcher } from './bot.js';
 import { resolveDeskOptions, type DeskOptions, type ResolvedDeskOptions } from './options.js';
 import { leastBusy } from './strategies.js';
 import { WaitingLine } from './waiting-line.js';
+import { validateSettings } from './agent-settings.js';
+import { toProfile } from './profile.js';
 import { MemoryDeskStore } from './store/memory-desk-store.js';
 import type { DeskStore, DeskStoreOp } from './store/desk-store.js';
 import type { DeskHub } from './hub-types.js';
@@ -334,22 +336,13 @@ export class Desk extends EventEmitter<DeskEvents> {
     const profiles = this.#o.profiles;
     if (!profiles) return Promise.resolve({});
     return profiles.get(conv.visitor.id).then(
-      (p) => this.#toProfile(p),
+      (p) => {
+        const r = toProfile(p, this.#o.maxProfileBytes);
+        if (r.error) this.emit('error', r.error);
+        return r.profile;
+      },
       (err: unknown) => { this.emit('error', err); return {}; },
     );
-  }
-
-  /** JSON-safe, bounded copy; an aggregator's result contributes its `data`. */
-  #toProfile(p: unknown): DeskProfile {
-    if (typeof p !== 'object' || p === null || Array.isArray(p)) return {};
-    const o = p as Record<string, unknown>;
-    const data = 'uid' in o && typeof o.data === 'object' && o.data !== null ? o.data : o;
-    const json = JSON.stringify(data);
-    if (json === undefined || json.length > this.#o.maxProfileBytes) {
-      this.emit('error', new KefuError('KEFU_ERR_PAYLOAD_TOO_LARGE', `profile of more than ${this.#o.maxProfileBytes} bytes dropped`));
-      return {};
-    }
-    return JSON.parse(json) as DeskProfile;
   }
 
   #appendTranscript(conv: DeskConversation, line: TranscriptLine): void {
@@ -983,11 +976,4 @@ export class Desk extends EventEmitter<DeskEvents> {
       this.emit('error', err);
     }
   }
-}
-
-function validateSettings(s: AgentSettings): void {
-  if (typeof s !== 'object' || s === null) throw new TypeError('agent settings must be an object');
-  if (s.capacity !== undefined && (!Number.isSafeInteger(s.capacity) || s.capacity < 0)) throw new RangeError('agent capacity must be an integer >= 0');
-  if (s.teams !== undefined && (!Array.isArray(s.teams) || s.teams.some((t) => typeof t !== 'string'))) throw new TypeError('agent teams must be an array of strings');
-  if (s.autoAccept !== undefined && typeof s.autoAccept !== 'boolean') throw new TypeError('agent autoAccept must be a boolean');
 }
