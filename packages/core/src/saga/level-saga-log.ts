@@ -31,14 +31,18 @@ export interface LevelSagaLogOptions extends SagaLogOptions {
    * @defaultValue 4096
    */
   maxBatchOps?: number;
+  /**
+   * Open records whose version this log remembers to skip a read before each write; past it,
+   * the oldest is forgotten and read from disk when next written.
+   * @defaultValue 10000
+   */
+  maxCachedVersions?: number;
 }
 
 const recordKey = (id: string): string => `r!${id}`;
 const indexPrefix = (state: SagaState): string => `s!${state}!`;
 // '"' is the character after '!': the upper bound of one state's index range.
 const indexEnd = (state: SagaState): string => `s!${state}"`;
-/** Records whose (version, state) this log remembers; more are read from disk. */
-const MAX_KNOWN = 10_000;
 const FINISHED: ReadonlySet<SagaState> = new Set<SagaState>(['completed', 'compensated', 'resolved']);
 
 export class LevelSagaLog extends SagaLog {
@@ -46,6 +50,7 @@ export class LevelSagaLog extends SagaLog {
   readonly #db: Level<string, string>;
   readonly #ownsDb: boolean;
   readonly #writer: GroupCommitWriter;
+  readonly #maxKnown: number;
   #locks = new Map<string, Promise<void>>();
   // id -> what the store holds now; only for records whose state may still change.
   #known = new Map<string, { version: number; state: SagaState }>();
@@ -63,6 +68,9 @@ export class LevelSagaLog extends SagaLog {
     } else {
       throw new TypeError('LevelSagaLog needs a location (a directory) or a db');
     }
+    const maxKnown = options.maxCachedVersions ?? 10_000;
+    if (!Number.isInteger(maxKnown) || maxKnown < 0) throw new RangeError('maxCachedVersions must be a non-negative integer');
+    this.#maxKnown = maxKnown;
     this.#writer = new GroupCommitWriter(this.#db, { sync: options.sync ?? true, maxBatchOps: options.maxBatchOps ?? 4096 });
   }
 
@@ -141,9 +149,9 @@ export class LevelSagaLog extends SagaLog {
       throw err;
     }
     this.#known.delete(id);
-    if (now === undefined || FINISHED.has(now.state)) return;
+    if (now === undefined || FINISHED.has(now.state) || this.#maxKnown === 0) return;
     this.#known.set(id, { version: now.version, state: now.state });
-    if (this.#known.size > MAX_KNOWN) this.#known.delete(this.#known.keys().next().value as string);
+    if (this.#known.size > this.#maxKnown) this.#known.delete(this.#known.keys().next().value as string);
   }
 
   async #locked<T>(id: string, fn: () => Promise<T>): Promise<T> {

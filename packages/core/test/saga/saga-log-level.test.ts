@@ -24,6 +24,7 @@ describe('LevelSagaLog options and shared databases', () => {
     assert.throws(() => new LevelSagaLog({}), { name: 'TypeError', message: 'LevelSagaLog needs a location (a directory) or a db' });
     const db = new Level<string, string>(join(tmpdir(), 'never-opened'));
     assert.throws(() => new LevelSagaLog({ location: '/tmp/x', db }), { name: 'TypeError', message: 'pass either location or db, not both' });
+    assert.throws(() => new LevelSagaLog({ location: '/tmp/x', maxCachedVersions: -1 }), { name: 'RangeError', message: 'maxCachedVersions must be a non-negative integer' });
   });
 
   test('a host-owned db stays open after the log closes', async () => {
@@ -38,6 +39,24 @@ describe('LevelSagaLog options and shared databases', () => {
       assert.ok((await db.get('r!h')) !== undefined);
     } finally {
       await db.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('past maxCachedVersions it reads versions from disk, still refusing stale writes', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kefu-saga-known-'));
+    const log = new LevelSagaLog({ location: dir, sync: false, maxCachedVersions: 10 });
+    try {
+      await log.open();
+      const first = await log.create(sampleSagaRecord('k-00000'));
+      await Promise.all(Array.from({ length: 20 }, (_, i) => log.create(sampleSagaRecord(`k-${String(i + 1).padStart(5, '0')}`))));
+      const second = await log.update({ ...first, state: 'compensating' });
+      assert.equal(second.version, 2);
+      await assert.rejects(log.update({ ...first, state: 'completed' }), (e: unknown) => (e as { code?: string }).code === 'KEFU_ERR_SAGA_CONFLICT');
+      assert.deepEqual((await log.list('compensating')).map((r) => r.id), ['k-00000']);
+      await assert.rejects(log.create(sampleSagaRecord('k-00000')), (e: unknown) => (e as { code?: string }).code === 'KEFU_ERR_SAGA_ALREADY_EXISTS');
+    } finally {
+      await log.close();
       await rm(dir, { recursive: true, force: true });
     }
   });
