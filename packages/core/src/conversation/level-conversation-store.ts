@@ -34,10 +34,21 @@ export interface LevelConversationStoreOptions {
    * @defaultValue 10000
    */
   cacheSize?: number;
+  /**
+   * cids kept in memory per cached conversation. While a conversation has at most this many
+   * messages, its whole cid index is in memory and a new cid needs no disk read; past it, only
+   * the most recent are, and a cid not among them is looked up on disk.
+   * @defaultValue 128
+   */
+  recentCids?: number;
 }
 
 interface SeqState {
   last: number;
+  /** cid -> "seq,ts" of stored messages (the most recent `recentCids`). */
+  cids: Map<string, string>;
+  /** True while `cids` holds every cid of the conversation: a miss then means a new cid. */
+  complete: boolean;
   /** Appends assigned a seq but not yet durable. */
   pending: number;
   /** cid -> the in-flight append, so a retry racing its original gets the same answer. */
@@ -59,6 +70,7 @@ export class LevelConversationStore extends ConversationStore {
   readonly #records: LRUCache<string, ConversationRecord>;
   readonly #seqs: LRUCache<string, SeqState>;
   readonly #pinned = new Map<string, SeqState>();
+  readonly #recentCids: number;
   /** Loads of a conversation's last seq in progress, so concurrent first appends share one. */
   readonly #loading = new Map<string, Promise<SeqState>>();
   /** Tail of each conversation's append queue (present only while appends wait). */
@@ -69,8 +81,10 @@ export class LevelConversationStore extends ConversationStore {
     if (typeof options !== 'object' || options === null || typeof options.location !== 'string' || options.location === '') {
       throw new TypeError('options.location must be a non-empty string');
     }
-    const o = { sync: true, cacheSize: 10_000, ...options };
+    const o = { sync: true, cacheSize: 10_000, recentCids: 128, ...options };
     if (!Number.isInteger(o.cacheSize) || o.cacheSize < 1) throw new RangeError('options.cacheSize must be a positive integer');
+    if (!Number.isInteger(o.recentCids) || o.recentCids < 0) throw new RangeError('options.recentCids must be a non-negative integer');
+    this.#recentCids = o.recentCids;
     this.location = o.location;
     this.#db = new Level<string, string>(o.location);
     this.#writer = new GroupCommitWriter(this.#db, { sync: o.sync });
@@ -134,12 +148,12 @@ export class LevelConversationStore extends ConversationStore {
     if (s) return s;
     let p = this.#loading.get(conv);
     if (!p) {
-      p = this.#loadLast(conv).then((last) => {
+      p = this.#loadState(conv).then(({ last, cids, complete }) => {
         this.#loading.delete(conv);
         // Another path may have created the state while the read was in flight.
         const again = this.#pinned.get(conv) ?? this.#seqs.get(conv);
         if (again) return again;
-        const st: SeqState = { last, pending: 0, inflight: undefined };
+        const st: SeqState = { last, cids, complete, pending: 0, inflight: undefined };
         this.#seqs.set(conv, st);
         return st;
       }, (err: unknown) => { this.#loading.delete(conv); throw err; });
@@ -148,11 +162,20 @@ export class LevelConversationStore extends ConversationStore {
     return p;
   }
 
-  async #loadLast(conv: string): Promise<number> {
+  /** Last seq, and the cid index when it is small enough to hold whole (one bounded read). */
+  async #loadState(conv: string): Promise<{ last: number; cids: Map<string, string>; complete: boolean }> {
     const prefix = msgPrefix(conv);
     const keys = await this.#db.keys({ gte: prefix, lt: `m${SEP}${conv}\x01`, reverse: true, limit: 1 }).all();
     const k = keys[0];
-    return k === undefined ? 0 : Number(k.slice(prefix.length));
+    const last = k === undefined ? 0 : Number(k.slice(prefix.length));
+    const cids = new Map<string, string>();
+    if (last === 0) return { last, cids, complete: true };
+    if (last > this.#recentCids) return { last, cids, complete: false };
+    const ip = `i${SEP}${conv}${SEP}`;
+    const entries = await this.#db.iterator({ gte: ip, lt: `i${SEP}${conv}\x01`, limit: this.#recentCids + 1 }).all();
+    if (entries.length > this.#recentCids) return { last, cids, complete: false };
+    for (const [key, value] of entries) cids.set(key.slice(ip.length), value);
+    return { last, cids, complete: true };
   }
 
   protected async _append(conv: string, input: AppendInput): Promise<AppendResult> {
@@ -183,7 +206,7 @@ export class LevelConversationStore extends ConversationStore {
     const st = got instanceof Promise ? await got : got;
     const racing = st.inflight?.get(input.cid);
     if (racing) return { done: racing.then((r): AppendResult => ({ seq: r.seq, ts: r.ts, dup: true })) };
-    const idx = await this.#db.get(cidKey(conv, input.cid));
+    const idx = st.cids.get(input.cid) ?? (st.complete ? undefined : await this.#db.get(cidKey(conv, input.cid)));
     if (idx !== undefined) {
       const comma = idx.indexOf(',');
       return { seq: Number(idx.slice(0, comma)), ts: Number(idx.slice(comma + 1)), dup: true };
@@ -204,7 +227,16 @@ export class LevelConversationStore extends ConversationStore {
       if (inflight.size === 0 && st.inflight === inflight) st.inflight = undefined;
       if (--st.pending === 0) { this.#pinned.delete(conv); this.#seqs.set(conv, st); }
     };
-    const p = this.#writer.write(ops).then((): AppendResult => { settle(); return { seq, ts, dup: false }; }, (err: unknown) => { settle(); throw err; });
+    const p = this.#writer.write(ops).then((): AppendResult => {
+      settle();
+      st.cids.set(input.cid, `${seq},${ts}`);
+      if (st.cids.size > this.#recentCids) {
+        st.complete = false;
+        const oldest = st.cids.keys().next().value;
+        if (oldest !== undefined) st.cids.delete(oldest);
+      }
+      return { seq, ts, dup: false };
+    }, (err: unknown) => { settle(); throw err; });
     inflight.set(input.cid, p);
     return { done: p };
   }

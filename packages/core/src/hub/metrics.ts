@@ -2,7 +2,47 @@
  * Hub metrics. The hot path only increments plain numbers; prom-client reads them when scraped
  * (each metric's `collect`). The append->ack latency goes into a prom-client histogram.
  */
-import { Registry, Counter, Gauge, Histogram } from 'prom-client';
+import { Registry, Counter, Gauge, type Metric } from 'prom-client';
+
+interface HistogramValue { metricName: string; labels: Record<string, string | number>; value: number }
+
+const ACK_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+
+/**
+ * The append->ack histogram as a prom-client metric. prom-client's own Histogram costs about
+ * 8 us per observe (label hashing) on the send path; this one adds to a typed array, and
+ * prom-client reads it at scrape time through `get()`.
+ */
+class FastHistogram {
+  readonly name: string;
+  readonly help: string;
+  readonly #counts = new Float64Array(ACK_BUCKETS.length + 1);
+  #sum = 0;
+
+  constructor(name: string, help: string) {
+    this.name = name;
+    this.help = help;
+  }
+
+  observe(v: number): void {
+    let i = 0;
+    while (i < ACK_BUCKETS.length && v > ACK_BUCKETS[i]!) i++;
+    this.#counts[i]!++;
+    this.#sum += v;
+  }
+
+  get(): { name: string; help: string; type: 'histogram'; values: HistogramValue[]; aggregator: 'sum' } {
+    const values: HistogramValue[] = [];
+    let acc = 0;
+    for (let i = 0; i <= ACK_BUCKETS.length; i++) {
+      acc += this.#counts[i]!;
+      values.push({ metricName: `${this.name}_bucket`, labels: { le: i < ACK_BUCKETS.length ? ACK_BUCKETS[i]! : '+Inf' }, value: acc });
+    }
+    values.push({ metricName: `${this.name}_sum`, labels: {}, value: this.#sum });
+    values.push({ metricName: `${this.name}_count`, labels: {}, value: acc });
+    return { name: this.name, help: this.help, type: 'histogram', values, aggregator: 'sum' };
+  }
+}
 
 export interface HubMetricsSnapshot {
   connections: number;
@@ -26,7 +66,7 @@ export class HubMetrics {
     slowConsumers: 0, heartbeatTimeouts: 0, idleTimeouts: 0, replayedMessages: 0,
   };
   readonly #connections: () => number;
-  readonly #ackLatency: Histogram;
+  readonly #ackLatency: FastHistogram;
 
   constructor(connections: () => number, prefix = 'kefu_hub_') {
     this.#connections = connections;
@@ -47,10 +87,8 @@ export class HubMetrics {
     counter('heartbeat_timeouts_total', 'Sockets closed for a missing pong (4000)', 'heartbeatTimeouts');
     counter('idle_timeouts_total', 'Sockets closed for idleness (4001)', 'idleTimeouts');
     counter('replayed_messages_total', 'Messages replayed by resume', 'replayedMessages');
-    this.#ackLatency = new Histogram({
-      name: `${prefix}append_ack_seconds`, help: 'Time from a send frame to its ack (hook + durable append)', registers,
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
-    });
+    this.#ackLatency = new FastHistogram(`${prefix}append_ack_seconds`, 'Time from a send frame to its ack (hook + durable append)');
+    this.register.registerMetric(this.#ackLatency as unknown as Metric);
   }
 
   /** @internal */

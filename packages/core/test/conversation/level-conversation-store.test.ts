@@ -17,6 +17,30 @@ conversationStoreSuite({ test, describe }, {
 test('options are validated with exact messages', () => {
   assert.throws(() => new LevelConversationStore({ location: '' }), { name: 'TypeError', message: 'options.location must be a non-empty string' });
   assert.throws(() => new LevelConversationStore({ location: '/tmp/x', cacheSize: 0 }), { name: 'RangeError', message: 'options.cacheSize must be a positive integer' });
+  assert.throws(() => new LevelConversationStore({ location: '/tmp/x', recentCids: -1 }), { name: 'RangeError', message: 'options.recentCids must be a non-negative integer' });
+});
+
+test('recentCids bounds the in-memory cid index; older cids are still found on disk, before and after a reopen', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'kefu-conv-'));
+  const from = { id: 'v', role: 'visitor' as const };
+  let s = new LevelConversationStore({ location: dir, recentCids: 2 });
+  try {
+    const small = await s.createConversation({ tenant: 't', visitor: from });
+    const { id } = await s.createConversation({ tenant: 't', visitor: from });
+    const first = await s.append(small.id, { cid: 'only', from, body: 'x' });
+    for (let i = 1; i <= 5; i++) await s.append(id, { cid: `c${i}`, from, body: `m${i}` });
+    assert.equal((await s.append(id, { cid: 'c1', from, body: 'again' })).dup, true, 'evicted from memory, found on disk');
+    assert.equal((await s.append(id, { cid: 'c5', from, body: 'again' })).seq, 5);
+    await s.close();
+    s = new LevelConversationStore({ location: dir, recentCids: 2 });
+    assert.deepEqual(await s.append(id, { cid: 'c3', from, body: 'again' }), { seq: 3, ts: (await s.range(id, { after: 2, limit: 1 }))[0]!.ts, dup: true });
+    assert.deepEqual(await s.append(small.id, { cid: 'only', from, body: 'again' }), { ...first, dup: true }, 'small conversation: index loaded whole');
+    assert.equal((await s.append(id, { cid: 'c6', from, body: 'new' })).seq, 6);
+    assert.equal((await s.range(id, { limit: 100 })).length, 6);
+  } finally {
+    await s.close();
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test('bounded caches: a cache of 2 conversations still assigns correct seqs for 20', async () => {
