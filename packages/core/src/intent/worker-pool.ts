@@ -82,6 +82,10 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
       req.reject(new KefuError('KEFU_ERR_CLOSED', 'the intent classifier is closed'));
       return;
     }
+    if (!this.slots.some((slot) => slot.worker !== null)) {
+      req.reject(new KefuError('KEFU_ERR_INTENT_WORKER_FAILED', 'no inference worker is running (replacements failed to start)'));
+      return;
+    }
     if (this.pending >= this.s.maxQueue) {
       req.reject(new KefuError('KEFU_ERR_INTENT_QUEUE_FULL', `${this.pending} classifications are already waiting (maxQueue)`, { details: { maxQueue: this.s.maxQueue } }));
       return;

@@ -1,6 +1,6 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isKefuError, type KefuErrorCode } from '@kefu/protocol';
 import { IntentClassifier } from '../../src/intent/classifier.js';
@@ -104,6 +104,35 @@ describe('IntentClassifier on a hashed model', () => {
       await assert.rejects(one.classify('快递到哪了'), code('KEFU_ERR_INTENT_WORKER_FAILED'));
       const queued = one.classify('快递到哪了');
       assert.equal((await queued).intent, 'order_status');
+    } finally {
+      await one.close();
+    }
+  });
+
+  it('gives up on a slot after 3 failed restarts and then fails fast instead of queueing forever', async () => {
+    const copy = join(tmp.dir, 'doomed.onnx');
+    writeFileSync(copy, readFileSync(model));
+    const one = new IntentClassifier({ model: copy, workers: 1 });
+    await one.open();
+    try {
+      const failures: unknown[] = [];
+      one.on('worker-failed', (e) => failures.push(e));
+      rmSync(copy); // every replacement now fails to start
+      one.crashWorkerForTesting(0);
+      const deadline = Date.now() + 30_000;
+      let last: unknown;
+      while (Date.now() < deadline) {
+        try {
+          await one.classify('我想退款');
+        } catch (err) {
+          last = err;
+          if (failures.length >= 4) break;
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.ok(failures.length >= 4, `${failures.length} worker failures`);
+      assert.ok(isKefuError(last, 'KEFU_ERR_INTENT_WORKER_FAILED'));
+      await assert.rejects(one.classify('我想退款'), code('KEFU_ERR_INTENT_WORKER_FAILED'));
     } finally {
       await one.close();
     }
