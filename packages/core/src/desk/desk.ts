@@ -21,6 +21,7 @@ import { leastBusy } from './strategies.js';
 import { WaitingLine } from './waiting-line.js';
 import { validateSettings } from './agent-settings.js';
 import { toProfile } from './profile.js';
+import { bindHub } from './hub-binding.js';
 import { MemoryDeskStore } from './store/memory-desk-store.js';
 import type { DeskStore, DeskStoreOp } from './store/desk-store.js';
 import type { DeskHub } from './hub-types.js';
@@ -117,16 +118,18 @@ export class Desk extends EventEmitter<DeskEvents> {
     if (this.#status === 'open') return;
     if (this.#status !== 'new') throw new KefuError('KEFU_ERR_CLOSED', 'desk cannot be opened again');
     this.#status = 'opening';
-    await this.store.open();
-    for (const a of await this.store.loadAgents()) this.#storedSettings.set(`${a.tenant}\0${a.id}`, a.settings);
-    this.#restore(await this.store.loadActive());
-    if (this.#o.hub) {
-      const { bindHub } = await import('./hub-binding.js');
-      this.#unbind = bindHub(this, this.#o.hub);
+    try {
+      await this.store.open();
+      for (const a of await this.store.loadAgents()) this.#storedSettings.set(`${a.tenant}\0${a.id}`, a.settings);
+      this.#restore(await this.store.loadActive());
+    } catch (err) {
+      this.#status = 'new';
+      throw err;
     }
+    this.#status = 'open';
+    if (this.#o.hub) this.#unbind = bindHub(this, this.#o.hub);
     this.#sweepTimer = setInterval(() => this.#sweep(), this.#o.sweepMs);
     this.#sweepTimer.unref();
-    this.#status = 'open';
     // A desk restarted beside a running hub: agents still connected keep their restored chats.
     const hub = this.#o.hub;
     if (hub) {
@@ -148,6 +151,7 @@ export class Desk extends EventEmitter<DeskEvents> {
     for (const a of this.#agents.all()) clearTimeout(a.graceTimer);
     this.#unbind?.();
     await Promise.allSettled([...this.#botChains.values()]);
+    await this.#flushWrites();
     if (this.#ownsStore) await this.store.close();
   }
 
