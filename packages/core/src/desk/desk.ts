@@ -13,7 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
 import { LRUCache } from 'lru-cache';
-import { KefuError, DeskEvent, type CannedReply, type JsonObject, type QueueEntry, type Sender } from '@kefu/protocol';
+import { KefuError, DeskEvent, isValidId, type CannedReply, type JsonObject, type QueueEntry, type Sender } from '@kefu/protocol';
 import { AgentRegistry, DeskAgent } from './agents.js';
 import { botSender, humanRequestMatcher } from './bot.js';
 import { resolveDeskOptions, type DeskOptions, type ResolvedDeskOptions } from './options.js';
@@ -183,6 +183,9 @@ export class Desk extends EventEmitter<DeskEvents> {
    */
   async startConversation(input: { id: string; tenant: string; visitor: Sender }): Promise<Readonly<DeskConversation>> {
     this.#assertOpen();
+    if (!isValidId(input?.id) || !isValidId(input.tenant) || !isValidId(input.visitor?.id)) {
+      throw new KefuError('KEFU_ERR_INVALID_ARGUMENT', 'startConversation: id, tenant and visitor.id must be valid ids');
+    }
     const existing = this.#convs.get(input.id);
     if (existing) return existing;
     if (this.#convs.size >= this.#o.maxConversations) {

@@ -51,6 +51,7 @@ test('maxConversations, maxTranscript and maxProfileBytes bound memory', async (
     for (let i = 0; i < 5; i++) await desk.message('c1', visitor('big'), `m${i}`);
     assert.deepEqual(desk.conversation('c1')!.transcript.map((l) => l.body), ['m2', 'm3', 'm4']);
     await assert.rejects(Promise.resolve().then(() => desk.queueSnapshot(agentId('t1', 'a1'), 501)), { code: 'KEFU_ERR_INVALID_ARGUMENT' });
+    await assert.rejects(desk.startConversation({ id: 'has space', tenant: 't1', visitor: visitor('v9') }), { code: 'KEFU_ERR_INVALID_ARGUMENT' });
   } finally {
     await desk.close();
   }
