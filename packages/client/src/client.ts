@@ -83,8 +83,33 @@ export class KefuClient extends EventEmitter<KefuClientEvents> {
     if (this.#state === 'closed') return Promise.reject(new KefuError('KEFU_ERR_CLOSED', 'the client was closed'));
     if (this.#state === 'open' && this.#welcome) return Promise.resolve(this.#welcome);
     const p = new Promise<WelcomeFrame>((resolve, reject) => this.#waiters.push({ resolve, reject }));
-    if (this.#state === 'idle') void this.#dial();
+    if (this.#state === 'idle') { this.#watchNetwork(); void this.#dial(); }
     return p;
+  }
+
+  #unwatch: (() => void) | undefined;
+
+  /** Browser network events: a dead network is noticed at once, not after two heartbeats. */
+  #watchNetwork(): void {
+    const w = globalThis as { addEventListener?: (t: string, f: () => void) => void; removeEventListener?: (t: string, f: () => void) => void; window?: unknown };
+    if (!this.options.watchNetwork || w.window === undefined || typeof w.addEventListener !== 'function') return;
+    const offline = (): void => {
+      const ws = this.#ws;
+      if (!ws) return;
+      this.#detach();
+      try { ws.close(4000, 'network offline'); } catch { /* already closing */ }
+      this.#dropped({ code: 1006, reason: 'network offline' });
+    };
+    const online = (): void => {
+      if (this.#state !== 'reconnecting') return;
+      if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
+      this.#reconnectTimer = undefined;
+      this.#attempt = 0;
+      void this.#dial();
+    };
+    w.addEventListener('offline', offline);
+    w.addEventListener('online', online);
+    this.#unwatch = () => { w.removeEventListener?.('offline', offline); w.removeEventListener?.('online', online); };
   }
 
   /** Closes for good: rejects pending requests and unacknowledged sends with KEFU_ERR_CLOSED. */
@@ -258,6 +283,8 @@ export class KefuClient extends EventEmitter<KefuClientEvents> {
   }
 
   #terminate(info: CloseInfo, err: KefuError): void {
+    this.#unwatch?.();
+    this.#unwatch = undefined;
     if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
     this.#reconnectTimer = undefined;
     this.#setState('closed');

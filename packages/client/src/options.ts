@@ -1,7 +1,6 @@
 /**
  * Options of KefuClient. One interface, defaults merged by spreading (see `resolveOptions`).
  */
-import type { JsonObject } from '@kefu/protocol';
 
 /** The part of the WebSocket API the client uses: the browser's WebSocket and `ws` both fit. */
 export interface WebSocketLike {
@@ -90,8 +89,12 @@ export interface KefuClientOptions {
    * @defaultValue 0
    */
   heartbeatMs?: number;
-  /** Data attached to every `open` frame (e.g. the page the visitor is on). */
-  openData?: JsonObject;
+  /**
+   * In browsers, follow the window's `offline` / `online` events: drop the socket at once when
+   * the network goes (instead of waiting for the heartbeat) and reconnect at once when it is back.
+   * @defaultValue true (no effect where `window` has no such events, e.g. Node)
+   */
+  watchNetwork?: boolean;
 }
 
 export interface ResolvedOptions {
@@ -103,6 +106,7 @@ export interface ResolvedOptions {
   maxOutbox: number;
   typingThrottleMs: number;
   heartbeatMs: number;
+  watchNetwork: boolean;
 }
 
 export const reconnectDefaults: Required<ReconnectOptions> = {
@@ -141,6 +145,7 @@ export function resolveOptions(o: KefuClientOptions): ResolvedOptions {
     maxOutbox: o.maxOutbox ?? 500,
     typingThrottleMs: o.typingThrottleMs ?? 2_000,
     heartbeatMs: o.heartbeatMs ?? 0,
+    watchNetwork: o.watchNetwork ?? true,
   };
   if (!(r.requestTimeoutMs > 0)) throw new RangeError('requestTimeoutMs must be > 0');
   if (!Number.isInteger(r.maxOutbox) || r.maxOutbox < 1) throw new RangeError('maxOutbox must be an integer >= 1');

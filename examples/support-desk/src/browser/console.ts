@@ -145,9 +145,10 @@ function profileView(p: JsonObject, testid: string): HTMLElement {
   const membership = (p.membership ?? {}) as JsonObject;
   const list = Array.isArray(orders.orders) ? orders.orders as JsonObject[] : [];
   const level = String(membership.level ?? membership.tier ?? '');
-  const vip = membership.vip === true || /vip|gold|platinum|diamond/i.test(level);
+  // The membership service rates VIP 0-3; the desk queues higher levels first.
+  const vip = typeof membership.vip === 'number' ? membership.vip : membership.vip === true ? 1 : 0;
   return h('div', { class: 'profile', 'data-testid': testid },
-    h('div', {}, h('b', { text: String(crm.name ?? crm.email ?? 'unknown customer') }), vip ? h('span', { class: 'vip', 'data-testid': 'vip', text: 'VIP' }) : '',
+    h('div', {}, h('b', { text: String(crm.name ?? crm.email ?? 'unknown customer') }), vip > 0 ? h('span', { class: 'vip', 'data-testid': 'vip', text: `VIP ${vip}` }) : '',
       level ? h('span', { class: 'muted', text: ` ${level}` }) : ''),
     crm.email ? h('div', { class: 'muted', text: String(crm.email) }) : '',
     h('div', { class: 'muted', text: `${list.length} recent order${list.length === 1 ? '' : 's'}${list[0] ? ` · last ${String(list[0].id ?? '')} ${String(list[0].status ?? '')}` : ''}` }));

@@ -79,8 +79,11 @@ test('visitor and agent: bot answer, hand-off, accept with profile, typing, read
   await agent.getByTestId('login-alice').click();
   await agent.locator('[data-testid=conn][data-state=open]').waitFor({ timeout: T });
 
-  // Visitor opens the widget and asks something the bot knows.
+  // Visitor opens the widget and asks something the bot knows. A fixed demo visitor id: the mock
+  // back ends derive the profile from it, and this one has a refundable order and silver VIP.
   await visitor.goto(`${base}/`);
+  await visitor.evaluate(() => localStorage.setItem('kefu.widget.v1', JSON.stringify({ visitorId: 'v-e2e0001' })));
+  await visitor.reload();
   await visitor.getByTestId('kefu-launcher').click();
   await visitor.locator('[data-testid=kefu-state][data-state=open]').waitFor({ timeout: T });
   await visitor.getByTestId('kefu-input').fill('what is my bank account balance');
@@ -97,6 +100,7 @@ test('visitor and agent: bot answer, hand-off, accept with profile, typing, read
   assert.match(offerText, /intent: balance/);
   assert.match(await agent.getByTestId('offer-profile').first().innerText(), /@example\.com/, 'CRM data in the offer');
   assert.match(offerText, /recent order/, 'orders in the offer');
+  assert.match(await agent.getByTestId('offer-profile').first().innerText(), /VIP 1\b.*silver/s, 'VIP level in the offer');
   await offer.getByTestId('offer-accept').click();
   await visitor.getByText(/Alice joined the chat/).waitFor({ timeout: T });
   await agent.getByTestId('profile').waitFor({ timeout: T });
@@ -152,7 +156,7 @@ test('visitor and agent: bot answer, hand-off, accept with profile, typing, read
   assert.deepEqual(pageErrors, [], 'no uncaught errors in either page');
 });
 
-test('on a phone: full-screen widget; canned reply; transfer to another agent who takes over', { skip, timeout: 180_000 }, async () => {
+test('on a phone: full-screen widget; canned reply; transfer to another agent who takes over; offline outbox', { skip, timeout: 180_000 }, async () => {
   const base = desk!.url;
   const [aliceCtx, bobCtx, phoneCtx] = [await browserProfile(), await browserProfile(), await browserProfile({ width: 390, height: 844 })];
   const [alice, bob, phone] = [aliceCtx, bobCtx, phoneCtx].map((c) => c.pages()[0]!);
@@ -191,13 +195,30 @@ test('on a phone: full-screen widget; canned reply; transfer to another agent wh
   await first.locator('#transfer-to').selectOption(offered === 'alice' ? 'bob' : 'alice');
   await first.getByTestId('transfer').click();
   await phone!.getByText(new RegExp(`${secondName} joined the chat`)).waitFor({ timeout: T });
-  const item = second.getByTestId('chat-item').first();
+  const conv = await phone!.getByTestId('kefu-log').getAttribute('data-conv');
+  assert.ok(conv);
+  const item = second.locator(`[data-testid=chat-item][data-conv="${conv}"]`);
   await item.waitFor({ timeout: T });
   await item.click();
   await second.getByTestId('msg-agent').filter({ hasText: 'thanks for waiting' }).waitFor({ timeout: T }); // the history came along
   await second.getByTestId('input').fill(`Hi, ${secondName} here, I will take it from here.`);
   await second.getByTestId('send').click();
   await phone!.getByTestId('kefu-msg-agent').filter({ hasText: `${secondName} here` }).waitFor({ timeout: T });
-  await first.getByTestId('chat-item').waitFor({ state: 'detached', timeout: T }); // gone from the first agent's list
+  await first.locator(`[data-testid=chat-item][data-conv="${conv}"]`).waitFor({ state: 'detached', timeout: T }); // gone from the first agent's list
+
+  // The phone loses its network: a message written meanwhile waits in the outbox, goes out once
+  // on reconnect, and the agent gets it exactly once.
+  await phoneCtx!.setOffline(true);
+  await phone!.locator('[data-testid=kefu-state]:not([data-state=open])').waitFor({ timeout: T });
+  await phone!.getByTestId('kefu-input').fill('sent while offline');
+  await phone!.getByTestId('kefu-send').click();
+  await phone!.locator('[data-testid=kefu-msg-me].pending').filter({ hasText: 'sent while offline' }).waitFor({ timeout: T });
+  await phoneCtx!.setOffline(false);
+  await phone!.locator('[data-testid=kefu-state][data-state=open]').waitFor({ timeout: 30_000 });
+  await second.getByTestId('msg-visitor').filter({ hasText: 'sent while offline' }).waitFor({ timeout: T });
+  await phone!.locator('[data-testid=kefu-msg-me]:not(.pending)').filter({ hasText: 'sent while offline' }).waitFor({ timeout: T });
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(await second.getByTestId('msg-visitor').filter({ hasText: 'sent while offline' }).count(), 1, 'delivered once');
+  assert.equal(await phone!.getByTestId('kefu-msg-me').filter({ hasText: 'sent while offline' }).count(), 1, 'one bubble');
   assert.deepEqual(pageErrors, []);
 });
