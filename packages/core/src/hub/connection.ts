@@ -13,8 +13,15 @@ export interface SocketWithConn extends WebSocket {
   [kConn]?: Connection;
 }
 
+/** What a connection reports its socket's events to (the Hub). */
+export interface ConnectionOwner {
+  _frame(conn: Connection, data: import('ws').RawData, isBinary: boolean): void;
+  _closed(conn: Connection, code: number, reason: Buffer): void;
+}
+
 export class Connection {
   readonly ws: SocketWithConn;
+  readonly owner: ConnectionOwner;
   readonly identity: Identity;
   readonly session: number;
   /** Conversations this socket is in; allocated on first join. */
@@ -37,7 +44,8 @@ export class Connection {
   closed = false;
   #sender: Sender | undefined;
 
-  constructor(ws: SocketWithConn, identity: Identity, session: number, tick: number, burst: number) {
+  constructor(owner: ConnectionOwner, ws: SocketWithConn, identity: Identity, session: number, tick: number, burst: number) {
+    this.owner = owner;
     this.ws = ws;
     this.identity = identity;
     this.session = session;

@@ -41,11 +41,11 @@ function userKey(tenant: string, id: string): string {
 // Shared socket listeners: one function each for all sockets, `this` is the socket.
 function onSocketMessage(this: SocketWithConn, data: RawData, isBinary: boolean): void {
   const c = this[kConn];
-  if (c) (c as Connection & { hub: Hub }).hub._frame(c, data, isBinary);
+  if (c) c.owner._frame(c, data, isBinary);
 }
 function onSocketClose(this: SocketWithConn, code: number, reason: Buffer): void {
   const c = this[kConn];
-  if (c) (c as Connection & { hub: Hub }).hub._closed(c, code, reason);
+  if (c) c.owner._closed(c, code, reason);
 }
 function onSocketPong(this: SocketWithConn): void {
   const c = this[kConn];
@@ -168,8 +168,7 @@ export class Hub extends EventEmitter<HubEvents> {
 
   #accept(ws: SocketWithConn, identity: Identity): void {
     if (this.#closing) { ws.close(CloseCode.GOING_AWAY, 'server shutting down'); return; }
-    const conn = new Connection(ws, identity, ++this.#session, this.#tick, this.#o.rateLimit.burst);
-    (conn as Connection & { hub: Hub }).hub = this;
+    const conn = new Connection(this, ws, identity, ++this.#session, this.#tick, this.#o.rateLimit.burst);
     ws[kConn] = conn;
     ws.on('message', onSocketMessage);
     ws.on('close', onSocketClose);

@@ -200,3 +200,17 @@ test('graceful close: in-flight sends are acked before sockets close with 1001; 
   assert.equal(h.hub.store.status, 'closed');
   await assert.rejects(h.hub.createConversation({ tenant: 't1', visitor: { id: 'v', role: 'visitor' } }), { code: 'KEFU_ERR_SHUTTING_DOWN' });
 });
+
+test('graceful close is bounded by drainTimeoutMs when a handler never finishes', async () => {
+  const h = await startHub({ drainTimeoutMs: 100, beforeMessage: () => new Promise(() => {}) });
+  const { v, a, conv } = await pair(h.url);
+  v.send({ t: 'send', conv, cid: 'stuck', body: 'x' });
+  await sleep(30);
+  const started = Date.now();
+  await h.close();
+  assert.ok(Date.now() - started < 3000);
+  assert.equal((await v.waitClose()).code, 1001);
+  assert.equal((await a.waitClose()).code, 1001);
+  assert.equal(v.frames.filter((f) => f.t === 'ack').length, 0, 'never acked: it was never stored');
+  assert.equal(h.hub.store.status, 'closed');
+});
