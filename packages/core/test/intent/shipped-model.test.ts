@@ -39,6 +39,12 @@ describe('the shipped default model (packages/intent-model)', { skip: 'skip' in 
 
   it('keeps the event loop responsive during a burst of 10,000 classifications', async () => {
     const texts = readExamples((data as { path: string }).path, 'test').map((e) => e.text);
+    // the machine may be shared: measure how late an idle loop already is, as the baseline
+    const idle = monitorEventLoopDelay({ resolution: 5 });
+    idle.enable();
+    await new Promise((r) => setTimeout(r, 500));
+    idle.disable();
+    const baseline = idle.percentile(99) / 1e6;
     const h = monitorEventLoopDelay({ resolution: 5 });
     h.enable();
     const all: Array<Promise<unknown>> = [];
@@ -51,9 +57,10 @@ describe('the shipped default model (packages/intent-model)', { skip: 'skip' in 
     h.disable();
     assert.equal(results.length, 10_000);
     const p99 = h.percentile(99) / 1e6;
-    console.log(`event-loop delay during 10,000 classifications: p50 ${(h.percentile(50) / 1e6).toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${(h.max / 1e6).toFixed(1)} ms`);
-    // generous: a runtime call on the main thread would stall it for whole batches
-    assert.ok(p99 < 250, `event-loop delay p99 ${p99} ms`);
+    console.log(`event-loop delay during 10,000 classifications: p50 ${(h.percentile(50) / 1e6).toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${(h.max / 1e6).toFixed(1)} ms (idle p99 ${baseline.toFixed(1)} ms)`);
+    // generous, and relative to the idle loop on a loaded machine: the work is off this thread
+    const bound = 250 + 3 * baseline;
+    assert.ok(p99 < bound, `event-loop delay p99 ${p99} ms, bound ${bound} ms`);
   });
 });
 
