@@ -120,58 +120,67 @@ async function memoryOps(): Promise<number> {
   return Math.round(n / s);
 }
 
-/** A child process that builds the backlog and reports RSS and position() cost (plain node, --expose-gc). */
+/**
+ * Backlog children (plain node, --expose-gc, only the queue module loaded): `fill` pushes the
+ * items and reports RSS after forced GCs; `recover` is a fresh process that opens the same
+ * database (the state of a restarted desk), then times position() on ids spread over the backlog.
+ */
 const BACKLOG_CHILD = `
-const [dir, countArg, queueModule] = process.argv.slice(1);
+const [mode, dir, countArg, queueModule] = process.argv.slice(1);
 const { LevelQueueStore, PriorityQueue } = await import(queueModule);
 const count = Number(countArg);
 const mb = (b) => Math.round(b / 2 ** 20 * 10) / 10;
 const settle = () => { for (let i = 0; i < 3; i++) global.gc(); };
-const open = async () => { const q = new PriorityQueue({ store: new LevelQueueStore({ location: dir, sync: false, initialCapacity: count }) }); await q.open(); return q; };
-let q = await open();
 settle();
-const base = process.memoryUsage();
-const payload = 'y'.repeat(64);
+const base = process.memoryUsage().rss;
 let t = performance.now();
-for (let i = 0; i < count; i += 1000) {
-  const items = [];
-  for (let j = i; j < Math.min(count, i + 1000); j++) items.push({ id: 'conv-' + j, payload, priority: 1 + (j % 5) });
-  await q.pushMany(items);
+const q = new PriorityQueue({ store: new LevelQueueStore({ location: dir, sync: false, initialCapacity: mode === 'fill' ? count : 1024 }) });
+await q.open();
+const openS = (performance.now() - t) / 1000;
+const out = { mode, base_rss_mb: mb(base) };
+if (mode === 'fill') {
+  const payload = 'y'.repeat(64);
+  t = performance.now();
+  for (let i = 0; i < count; i += 1000) {
+    const items = [];
+    for (let j = i; j < Math.min(count, i + 1000); j++) items.push({ id: 'conv-' + j, payload, priority: 1 + (j % 5) });
+    await q.pushMany(items);
+  }
+  out.push_s = Math.round((performance.now() - t) / 100) / 10;
+} else {
+  out.recover_s = Math.round(openS * 10) / 10;
+  const ids = Array.from({ length: 2000 }, (_, i) => 'conv-' + ((i * 7919 * 104729) % count));
+  t = performance.now();
+  let sum = 0;
+  for (const id of ids) sum += (await q.position(id)) ?? 0;
+  out.position_us = Math.round((performance.now() - t) * 10000 / ids.length) / 10;
+  if (!(sum > 0)) throw new Error('position() found nothing');
 }
-const pushS = (performance.now() - t) / 1000;
 settle();
-const filled = process.memoryUsage();
-const posIds = Array.from({ length: 2000 }, (_, i) => 'conv-' + Math.floor((i * 7919 * 104729) % count));
-t = performance.now();
-let sum = 0;
-for (const id of posIds) sum += (await q.position(id)) ?? 0;
-const posUs = (performance.now() - t) * 1000 / posIds.length;
-const size = q.size;
+const m = process.memoryUsage();
+Object.assign(out, { size: q.size, rss_mb: mb(m.rss), heap_total_mb: mb(m.heapTotal), heap_used_mb: mb(m.heapUsed), array_buffers_mb: mb(m.arrayBuffers) });
 await q.close();
-settle();
-t = performance.now();
-q = await open();
-const recoverS = (performance.now() - t) / 1000;
-settle();
-const recovered = process.memoryUsage();
-const size2 = q.size;
-await q.close();
-console.log(JSON.stringify({ count, size, size2, base_rss_mb: mb(base.rss), rss_mb: mb(filled.rss), heap_mb: mb(filled.heapUsed), array_buffers_mb: mb(filled.arrayBuffers),
-  recovered_rss_mb: mb(recovered.rss), push_s: Math.round(pushS * 10) / 10, recover_s: Math.round(recoverS * 10) / 10, position_us: Math.round(posUs * 10) / 10, check: sum > 0 }));
+console.log(JSON.stringify(out));
 `;
 
-async function backlog(count: number): Promise<Record<string, number | boolean>> {
+async function backlogChild(mode: 'fill' | 'recover', dir: string, count: number): Promise<Record<string, number>> {
+  const cwd = fileURLToPath(new URL('.', import.meta.url));
+  const queueModule = fileURLToPath(new URL('../packages/core/dist/queue/index.js', import.meta.url));
+  const child = spawn(process.execPath, ['--expose-gc', '--input-type=module', '-e', BACKLOG_CHILD, mode, dir, String(count), queueModule], { cwd, stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  const code = await new Promise<number | null>((r) => child.once('exit', r));
+  if (code !== 0) throw new Error(`backlog ${mode} child exited with ${code}`);
+  return JSON.parse(out.trim().split('\n').pop()!) as Record<string, number>;
+}
+
+async function backlog(count: number): Promise<{ fill: Record<string, number>; recover: Record<string, number> }> {
   const dir = mkdtempSync(join(tmpdir(), 'kefu-bench-backlog-'));
   try {
-    const cwd = fileURLToPath(new URL('.', import.meta.url));
-    // The child loads only the queue module of the built @kefu/core, so its base RSS is node + level, not every component.
-    const queueModule = fileURLToPath(new URL('../packages/core/dist/queue/index.js', import.meta.url));
-    const child = spawn(process.execPath, ['--expose-gc', '--input-type=module', '-e', BACKLOG_CHILD, dir, String(count), queueModule], { cwd, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    const code = await new Promise<number | null>((r) => child.once('exit', r));
-    if (code !== 0) throw new Error(`backlog child exited with ${code}`);
-    return JSON.parse(out.trim().split('\n').pop()!) as Record<string, number | boolean>;
+    const fill = await backlogChild('fill', dir, count);
+    const recover = await backlogChild('recover', dir, count);
+    if (fill.size !== count || recover.size !== count) throw new Error(`backlog holds ${fill.size}/${recover.size} of ${count}`);
+    return { fill, recover };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -203,7 +212,8 @@ const rows = [
   { system: 'kefu LevelDB (sync, group commit)', cycles_per_s: level, p50_ms: median(kefuRuns.map((x) => x.p50_ms)), p99_ms: median(kefuRuns.map((x) => x.p99_ms)), runs: kefuRuns.map((x) => x.per_s).join(' ') },
   { system: 'BullMQ 6 (redis appendonly everysec)', cycles_per_s: bull, p50_ms: bullRuns.length ? median(bullRuns.map((x) => x.p50_ms)) : null, p99_ms: bullRuns.length ? median(bullRuns.map((x) => x.p99_ms)) : null, runs: bullRuns.map((x) => x.per_s).join(' ') },
   { system: 'kefu memory store', cycles_per_s: memory, p50_ms: null, p99_ms: null, runs: memRuns.join(' ') },
-  { system: `backlog ${BACKLOG} items (LevelDB)`, cycles_per_s: null, p50_ms: null, p99_ms: null, runs: `rss ${bl.rss_mb} MB (base ${bl.base_rss_mb}), recovered ${bl.recovered_rss_mb} MB, position ${bl.position_us} us` },
+  { system: `backlog ${BACKLOG} items, filling process`, cycles_per_s: null, p50_ms: null, p99_ms: null, runs: `rss ${bl.fill.rss_mb} MB (base ${bl.fill.base_rss_mb}, heap ${bl.fill.heap_total_mb}, typed arrays ${bl.fill.array_buffers_mb})` },
+  { system: `backlog ${BACKLOG} items, restarted process`, cycles_per_s: null, p50_ms: null, p99_ms: null, runs: `rss ${bl.recover.rss_mb} MB (base ${bl.recover.base_rss_mb}), recovery ${bl.recover.recover_s} s, position() ${bl.recover.position_us} us` },
 ];
 report({
   bench: 'queue',
@@ -212,14 +222,17 @@ report({
     level_p50_ms: rows[0]!.p50_ms,
     level_p99_ms: rows[0]!.p99_ms,
     memory_ops_per_s: memory,
-    [backlogKey]: bl.rss_mb,
+    [backlogKey]: Math.max(bl.fill.rss_mb!, bl.recover.rss_mb!),
     backlog_items: BACKLOG,
-    backlog_base_rss_mb: bl.base_rss_mb,
-    backlog_heap_mb: bl.heap_mb,
-    backlog_recovered_rss_mb: bl.recovered_rss_mb,
-    backlog_recover_s: bl.recover_s,
-    backlog_push_s: bl.push_s,
-    position_us: bl.position_us,
+    backlog_fill_rss_mb: bl.fill.rss_mb,
+    backlog_fill_base_rss_mb: bl.fill.base_rss_mb,
+    backlog_fill_heap_total_mb: bl.fill.heap_total_mb,
+    backlog_fill_typed_arrays_mb: bl.fill.array_buffers_mb,
+    backlog_fill_s: bl.fill.push_s,
+    backlog_restarted_rss_mb: bl.recover.rss_mb,
+    backlog_restarted_typed_arrays_mb: bl.recover.array_buffers_mb,
+    backlog_recover_s: bl.recover.recover_s,
+    position_us: bl.recover.position_us,
     runs: { level: kefuRuns.map((x) => x.per_s), memory: memRuns },
   },
   peers: { bullmq: { cycle_per_s: bull, p50_ms: rows[1]!.p50_ms, p99_ms: rows[1]!.p99_ms, runs: bullRuns.map((x) => x.per_s) } },
