@@ -24,8 +24,9 @@ import { newHistogram } from './lib/histogram.js';
 
 const pairs = Number(arg('pairs', quick ? '1000' : '5000'));
 const rate = Number(arg('rate', '10000'));
-// --quick leaves the memory-store variant out to stay under 60 s; --only can bring it back.
-const only = new Set(arg('only', quick ? 'raw_ws,socket_io,kefu' : 'raw_ws,socket_io,kefu,kefu_memory').split(','));
+// The memory-store variant is left out by default (time: 10,000 more connections to set up on a
+// shared machine); --only raw_ws,socket_io,kefu,kefu_memory brings it back.
+const only = new Set(arg('only', 'raw_ws,socket_io,kefu').split(','));
 const profile = process.argv.includes('--profile');
 const P99_LIMIT_MS = 5;
 /** Client connections one generator process may hold (20,000 open files per process here). */
@@ -34,7 +35,7 @@ const MAX_CONNS_PER_GENERATOR = 15_000;
 // Quick: 1,000 pairs, one short round and a short ladder.
 const cfg = quick
   ? { warmupMs: 500, rounds: 1, windowMs: 2_000, stepWarmupMs: 300, stepMs: 1_200, drainMs: 1_500, ladder: [2_000, 4_000, 8_000], concurrency: 100 }
-  : { warmupMs: 2_000, rounds: 3, windowMs: 4_000, stepWarmupMs: 1_000, stepMs: 4_000, drainMs: 3_000, ladder: [1_000, 2_000, 3_000, 4_000, 5_000, 6_000, 8_000, 10_000, 12_000, 15_000, 20_000], concurrency: 50 };
+  : { warmupMs: 2_000, rounds: 3, windowMs: 4_000, stepWarmupMs: 1_000, stepMs: 4_000, drainMs: 3_000, ladder: [1_000, 2_000, 3_000, 4_000, 5_000, 6_000, 8_000, 10_000, 12_000, 15_000, 20_000], concurrency: 100 };
 
 const server = (name: string): URL => new URL(`./servers/${name}.ts`, import.meta.url);
 const profDir = join(tmpdir(), 'kefu-hub-prof');
@@ -103,7 +104,7 @@ async function measureAll(b: Bench): Promise<Record<string, SystemResult>> {
   const keys = specs.map((s) => s.key);
   const connectS: Record<string, number> = {};
   for (const key of keys) {
-    const c = await b.connect(key, 'pairs', pairs, cfg.concurrency);
+    const c = await b.connect(key, 'pairs', pairs, cfg.concurrency, 900_000);
     connectS[key] = round(c.ms / 1000, 1);
     process.stderr.write(`${b.label(key)}: ${c.connected} pairs connected in ${connectS[key]} s\n`);
   }

@@ -16,6 +16,12 @@ export type Kind = 'raw_ws' | 'socket_io' | 'kefu';
 export interface DriverOptions {
   /** Server base, e.g. ws://127.0.0.1:1234 (http:// for Socket.IO is derived). */
   host: string;
+  /**
+   * Several nodes of one cluster: pair i's visitor connects to hosts[i % n] and its agent to
+   * hosts[(i + 1) % n], so that with two or more nodes every message crosses nodes.
+   * @defaultValue [host]
+   */
+  hosts?: string[];
   /** Path the server serves on. */
   path: string;
   /** Source address for outgoing connections (127.0.0.x), to spread ephemeral ports. */
@@ -40,6 +46,12 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
     p.finally(() => clearTimeout(timer)),
     new Promise<T>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: timed out after ${ms} ms`)), ms); }),
   ]);
+}
+
+/** The node a pair's visitor or agent connects to (see DriverOptions.hosts). */
+function hostOf(o: DriverOptions, i: number, role: 'visitor' | 'agent'): string {
+  const hosts = o.hosts && o.hosts.length > 0 ? o.hosts : [o.host];
+  return hosts[(i + (role === 'agent' ? 1 : 0)) % hosts.length]!;
 }
 
 function openWs(url: string, o: DriverOptions, protocol?: string, first?: (ws: WebSocket) => void): Promise<WebSocket> {
@@ -85,7 +97,7 @@ function terminate(ws: WebSocket): void {
 export function rawWsDriver(o: DriverOptions): Driver {
   const timeout = o.timeoutMs ?? 30_000;
   const url = (i: number, sub: string, role: 'visitor' | 'agent', conv?: string): string =>
-    `${o.host}${o.path}?token=${signToken(sub, role, tenantOf(i))}${conv ? `&conv=${conv}` : ''}`;
+    `${hostOf(o, i, role)}${o.path}?token=${signToken(sub, role, tenantOf(i))}${conv ? `&conv=${conv}` : ''}`;
   return {
     async pair(i) {
       const conv = `c${i}`;
@@ -110,9 +122,8 @@ export function rawWsDriver(o: DriverOptions): Driver {
 
 export function socketIoDriver(o: DriverOptions): Driver {
   const timeout = o.timeoutMs ?? 30_000;
-  const base = o.host.replace(/^ws/, 'http');
   const connect = (i: number, sub: string, role: 'visitor' | 'agent'): Promise<Socket> => {
-    const s = ioClient(base, {
+    const s = ioClient(hostOf(o, i, role).replace(/^ws/, 'http'), {
       path: o.path,
       transports: ['websocket'],
       forceNew: true,
@@ -149,9 +160,10 @@ export function socketIoDriver(o: DriverOptions): Driver {
 
 export function kefuDriver(o: DriverOptions): Driver {
   const timeout = o.timeoutMs ?? 30_000;
-  const connect = async (i: number, sub: string, role: 'visitor' | 'agent'): Promise<WebSocket> => {
+  const connect = async (i: number, sub: string, role: 'visitor' | 'agent', made?: WebSocket[]): Promise<WebSocket> => {
     let welcome: Promise<unknown> | undefined;
-    const ws = await openWs(`${o.host}${o.path}?token=${signToken(sub, role, tenantOf(i))}`, o, 'kefu.v1', (w) => {
+    const ws = await openWs(`${hostOf(o, i, role)}${o.path}?token=${signToken(sub, role, tenantOf(i))}`, o, 'kefu.v1', (w) => {
+      made?.push(w);
       welcome = nextFrame(w, (f) => f.t === 'welcome');
       welcome.catch(() => undefined);
     });
@@ -160,8 +172,10 @@ export function kefuDriver(o: DriverOptions): Driver {
   };
   return {
     async pair(i) {
+      // Sockets of a timed-out attempt are closed, so that a retry does not leave them behind.
+      const made: WebSocket[] = [];
       return withTimeout((async () => {
-        const [v, a] = await Promise.all([connect(i, `v${i}`, 'visitor'), connect(i, `a${i}`, 'agent')]);
+        const [v, a] = await Promise.all([connect(i, `v${i}`, 'visitor', made), connect(i, `a${i}`, 'agent', made)]);
         const opened = nextFrame<{ conv: string }>(v, (f) => f.t === 'joined' && f.ref === 'o');
         v.send(JSON.stringify({ t: 'open', ref: 'o' }));
         const { conv } = await opened;
@@ -184,7 +198,7 @@ export function kefuDriver(o: DriverOptions): Driver {
           send: (cid: string, body: string) => v.send(JSON.stringify({ t: 'send', conv, cid, body })),
           close: () => { terminate(v); terminate(a); },
         };
-      })(), timeout, `kefu pair ${i}`);
+      })(), timeout, `kefu pair ${i}`).catch((err: unknown) => { for (const w of made) terminate(w); throw err; });
     },
     async idle(i) {
       const ws = await withTimeout(connect(i, `v${i}`, 'visitor'), timeout, `kefu idle ${i}`);

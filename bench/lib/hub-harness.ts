@@ -23,6 +23,8 @@ export interface SystemSpec {
   script: URL;
   args?: string[];
   execArgv?: string[];
+  /** Server processes of this system (a cluster sharing Redis); pairs span two nodes. @defaultValue 1 */
+  nodes?: number;
 }
 
 export interface ServerReady { port: number; path: string; [k: string]: unknown }
@@ -55,31 +57,40 @@ export interface StepResult {
   histogram: Histogram;
 }
 
+/** Called around a step's measured window (e.g. to read a shared Redis's CPU). */
+export interface StepHooks { onWindowStart?: () => unknown; onWindowEnd?: () => unknown }
+
 const ms = (us: number): number => Math.round(us) / 1000;
 const sleep = (t: number): Promise<void> => new Promise((r) => setTimeout(r, t));
 
+interface Running { spec: SystemSpec; children: Array<Child<ServerReady>> }
+
 export class Bench {
-  private constructor(readonly servers: Map<string, { spec: SystemSpec; child: Child<ServerReady> }>, readonly gens: Child[]) {}
+  private constructor(readonly servers: Map<string, Running>, readonly gens: Child[]) {}
 
   /** Starts one server per spec and `generators` load generators. Stops what it started if any start fails. */
   static async start(specs: SystemSpec[], generators: number): Promise<Bench> {
-    const servers = new Map<string, { spec: SystemSpec; child: Child<ServerReady> }>();
+    const servers = new Map<string, Running>();
     const gens: Child[] = [];
     try {
       for (const spec of specs) {
-        servers.set(spec.key, { spec, child: await Child.start<ServerReady>(spec.script, spec.args ?? [], { name: `${spec.label} server`, execArgv: spec.execArgv ?? [] }) });
+        const running: Running = { spec, children: [] };
+        servers.set(spec.key, running);
+        for (let n = 0; n < (spec.nodes ?? 1); n++) {
+          running.children.push(await Child.start<ServerReady>(spec.script, spec.args ?? [], { name: `${spec.label} server ${n}`, execArgv: spec.execArgv ?? [] }));
+        }
       }
       for (let g = 0; g < generators; g++) {
         gens.push(await Child.start(new URL('./load-generator.ts', import.meta.url), [], { name: `generator ${g}` }));
       }
     } catch (err) {
-      await stopAll([...gens, ...[...servers.values()].map((s) => s.child)]);
+      await stopAll([...gens, ...[...servers.values()].flatMap((s) => s.children)]);
       throw err;
     }
     return new Bench(servers, gens);
   }
 
-  private server(key: string): { spec: SystemSpec; child: Child<ServerReady> } {
+  private server(key: string): Running {
     const s = this.servers.get(key);
     if (!s) throw new Error(`no system ${key}`);
     return s;
@@ -89,19 +100,23 @@ export class Bench {
 
   /** Opens `total` pairs or idle connections to one system, split evenly over the generators. */
   async connect(key: string, mode: 'pairs' | 'idle', total: number, concurrency: number, timeoutMs = 240_000): Promise<{ connected: number; ms: number }> {
-    const { spec, child } = this.server(key);
+    const { spec, children } = this.server(key);
+    const hosts = children.map((c) => `ws://127.0.0.1:${c.ready.port}`);
     const t0 = performance.now();
     const per = Math.ceil(total / this.gens.length);
     const results = await Promise.all(this.gens.map((g, gi) => {
       const count = Math.max(0, Math.min(per, total - gi * per));
       const params: ConnectParams = {
-        system: key, kind: spec.kind, host: `ws://127.0.0.1:${child.ready.port}`, path: child.ready.path, mode, count, offset: gi * per, concurrency,
+        system: key, kind: spec.kind, host: hosts[0]!, path: children[0]!.ready.path, mode, count, offset: gi * per, concurrency,
         localAddress: `127.0.0.${11 + gi}`,
+        ...(hosts.length > 1 ? { hosts } : {}),
       };
       return g.call<ConnectResult>('connect', params, timeoutMs);
     }));
     const connected = results.reduce((s, r) => s + r.connected, 0);
     const failed = results.reduce((s, r) => s + r.failed, 0);
+    const retried = results.reduce((s, r) => s + r.retried, 0);
+    if (retried > 0) process.stderr.write(`${spec.label}: ${retried} ${mode} needed a second attempt to connect\n`);
     if (failed > 0) throw new Error(`${spec.label}: ${failed} of ${total} ${mode} failed to connect; first error: ${results.find((r) => r.firstError)?.firstError}`);
     return { connected, ms: performance.now() - t0 };
   }
@@ -112,15 +127,19 @@ export class Bench {
   }
 
   /** One open-loop step at `rate` msg/s in total against one system. */
-  async step(key: string, rate: number, warmupMs: number, durationMs: number, drainMs = 3_000): Promise<StepResult> {
-    const server = this.server(key).child;
+  async step(key: string, rate: number, warmupMs: number, durationMs: number, drainMs = 3_000, hooks?: StepHooks): Promise<StepResult> {
+    const nodes = this.server(key).children;
     const per: RunParams = { system: key, rate: rate / this.gens.length, warmupMs, durationMs, drainMs };
     const running = Promise.all(this.gens.map((g) => g.call<RunResult>('run', per, warmupMs + durationMs + drainMs + 30_000)));
     // The server's CPU is read over the measured window only (the parent's timers are close enough).
     await sleep(warmupMs);
-    await server.call('cpu-start');
+    await Promise.all(nodes.map((n) => n.call('cpu-start')));
+    await hooks?.onWindowStart?.();
     await sleep(durationMs);
-    const cpu = await server.call<CpuWindow>('cpu-stop');
+    const cpus = await Promise.all(nodes.map((n) => n.call<CpuWindow>('cpu-stop')));
+    await hooks?.onWindowEnd?.();
+    // A cluster's CPU is the sum over its nodes (% of one core), its RSS the total.
+    const cpu = { cpu_pct: cpus.reduce((a, c) => a + c.cpu_pct, 0), cpu_us: cpus.reduce((a, c) => a + c.cpu_us, 0), rss_mb: cpus.reduce((a, c) => a + c.rss_mb, 0) };
     const runs = await running;
     const lat = newHistogram();
     const ack = newHistogram();
@@ -156,11 +175,20 @@ export class Bench {
     };
   }
 
-  /** The server's memory after a forced GC (the server must run with --expose-gc). */
-  serverMem(key: string): Promise<MemSample> { return this.server(key).child.call<MemSample>('mem', {}, 60_000); }
+  /** The server's memory after a forced GC (the server must run with --expose-gc); a cluster's summed over its nodes. */
+  async serverMem(key: string): Promise<MemSample> {
+    const all = await Promise.all(this.server(key).children.map((c) => c.call<MemSample>('mem', {}, 60_000)));
+    return {
+      rss: all.reduce((a, m) => a + m.rss, 0),
+      heapUsed: all.reduce((a, m) => a + m.heapUsed, 0),
+      external: all.reduce((a, m) => a + m.external, 0),
+      arrayBuffers: all.reduce((a, m) => a + m.arrayBuffers, 0),
+      gc: all.every((m) => m.gc),
+    };
+  }
 
   async stop(): Promise<void> {
-    await stopAll([...this.gens, ...[...this.servers.values()].map((s) => s.child)]);
+    await stopAll([...this.gens, ...[...this.servers.values()].flatMap((s) => s.children)]);
   }
 }
 

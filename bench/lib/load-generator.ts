@@ -18,6 +18,8 @@ export interface ConnectParams {
   system: string;
   kind: Kind;
   host: string;
+  /** Nodes of a cluster (see DriverOptions.hosts). */
+  hosts?: string[];
   path: string;
   localAddress?: string;
   mode: 'pairs' | 'idle';
@@ -27,8 +29,10 @@ export interface ConnectParams {
   offset: number;
   /** Connections being set up at once. */
   concurrency: number;
+  /** Setup timeout per pair / connection; a timed-out one is retried once. @defaultValue 120,000 ms */
+  timeoutMs?: number;
 }
-export interface ConnectResult { connected: number; failed: number; ms: number; firstError?: string }
+export interface ConnectResult { connected: number; failed: number; retried: number; ms: number; firstError?: string }
 
 export interface RunParams { system: string; rate: number; warmupMs: number; durationMs: number; drainMs: number }
 export interface RunResult {
@@ -89,26 +93,33 @@ function onAck(cid: string): void {
 async function connect(p: ConnectParams): Promise<ConnectResult> {
   const t0 = performance.now();
   const { pairs, idles } = held(p.system);
-  const driver = driverFor(p.kind, { host: p.host, path: p.path, onMessage, onAck, onTrouble, ...(p.localAddress ? { localAddress: p.localAddress } : {}) });
+  const driver = driverFor(p.kind, { host: p.host, path: p.path, onMessage, onAck, onTrouble, timeoutMs: p.timeoutMs ?? 120_000, ...(p.hosts ? { hosts: p.hosts } : {}), ...(p.localAddress ? { localAddress: p.localAddress } : {}) });
   let next = 0;
   let failed = 0;
+  let retried = 0;
   let firstError: string | undefined;
   const worker = async (): Promise<void> => {
     while (next < p.count) {
       const i = p.offset + next++;
-      try {
-        if (p.mode === 'pairs') pairs.push(await driver.pair(i));
-        else idles.push(await driver.idle(i));
-      } catch (err) {
-        failed++;
-        firstError ??= err instanceof Error ? err.message : String(err);
-        // A failing server fails every connection: stop early instead of waiting out each timeout.
-        if (failed >= 20) next = p.count;
+      // One retry: on a machine shared with other benchmarks a handshake can stall for a while.
+      for (let attempt = 1; attempt <= 2; attempt++) {
+        try {
+          if (p.mode === 'pairs') pairs.push(await driver.pair(i));
+          else idles.push(await driver.idle(i));
+          if (attempt > 1) retried++;
+          break;
+        } catch (err) {
+          if (attempt < 2) continue;
+          failed++;
+          firstError ??= err instanceof Error ? err.message : String(err);
+          // A failing server fails every connection: stop early instead of waiting out each timeout.
+          if (failed >= 20) next = p.count;
+        }
       }
     }
   };
   await Promise.all(Array.from({ length: Math.min(p.concurrency, p.count) }, worker));
-  return { connected: p.mode === 'pairs' ? pairs.length : idles.length, failed, ms: performance.now() - t0, ...(firstError ? { firstError } : {}) };
+  return { connected: p.mode === 'pairs' ? pairs.length : idles.length, failed, retried, ms: performance.now() - t0, ...(firstError ? { firstError } : {}) };
 }
 
 async function run(p: RunParams): Promise<RunResult> {

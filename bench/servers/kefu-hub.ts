@@ -4,7 +4,11 @@
  * string), and either a durable LevelConversationStore (fsync before ack, its default) in the
  * directory given by --dir, or the MemoryConversationStore (--store memory).
  *
- *   node --import tsx bench/servers/kefu-hub.ts --store level|memory --dir <path>
+ *   node --import tsx bench/servers/kefu-hub.ts --store level|memory|redis --dir <path> [--redis <url>]
+ *
+ * With --redis (cluster bench), the node shares a RedisBus and, with --store redis, a
+ * RedisConversationStore, so that any node serves any conversation; @kefu/redis is imported only
+ * then, so the single-node benches do not need it built.
  *
  * Run as a child of bench/hub-*.ts (see bench/lib/child-rpc.ts). Imports @kefu/core's built
  * dist: rebuild it first (npx tsc -p packages/core/tsconfig.json).
@@ -20,13 +24,19 @@ import { arg } from '../lib/report.js';
 
 const store = arg('store', 'level');
 const dir = arg('dir', '');
-if (store !== 'level' && store !== 'memory') throw new TypeError('--store must be level or memory');
+const redisUrl = arg('redis', '');
+if (store !== 'level' && store !== 'memory' && store !== 'redis') throw new TypeError('--store must be level, memory or redis');
+if (store === 'redis' && !redisUrl) throw new TypeError('--store redis needs --redis');
 if (store === 'level' && !dir) throw new TypeError('--store level needs --dir');
 if (dir) mkdirSync(dir, { recursive: true });
 
+const redis = redisUrl ? await import('@kefu/redis') : undefined;
 const hub = new Hub({
   authenticate: jwtAuthenticator({ secret: BENCH_SECRET }),
-  store: store === 'level' ? new LevelConversationStore({ location: dir }) : new MemoryConversationStore(),
+  store: store === 'level' ? new LevelConversationStore({ location: dir })
+    : store === 'redis' && redis ? new redis.RedisConversationStore(redisUrl)
+    : new MemoryConversationStore(),
+  ...(redis ? { bus: new redis.RedisBus(redisUrl) } : {}),
 });
 let errors = 0;
 hub.on('error', (err) => { if (errors++ < 5) console.error('kefu hub error:', err); });

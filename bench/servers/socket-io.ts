@@ -4,6 +4,8 @@
  * room; a `send` is relayed to the room (minus the sender) as `msg` and acknowledged with the
  * Socket.IO ack callback (Kefu acks too). WebSocket transport only, no per-message deflate.
  *
+ * With --redis <url> (cluster bench) the nodes share rooms through @socket.io/redis-adapter.
+ *
  * Run as a child of bench/hub-*.ts (see bench/lib/child-rpc.ts).
  */
 import { createServer } from 'node:http';
@@ -12,6 +14,9 @@ import { Server } from 'socket.io';
 import { serve } from '../lib/child-rpc.js';
 import { statsHandlers } from '../lib/server-stats.js';
 import { verifyToken } from '../lib/jwt.js';
+import { arg } from '../lib/report.js';
+
+const redisUrl = arg('redis', '');
 
 interface SendMsg { conv: string; cid: string; body: string }
 
@@ -22,6 +27,12 @@ const io = new Server(server, {
   serveClient: false,
   maxHttpBufferSize: 64 * 1024,
 });
+
+if (redisUrl) {
+  const [{ Redis }, { createAdapter }] = await Promise.all([import('ioredis'), import('@socket.io/redis-adapter')]);
+  const pub = new Redis(redisUrl);
+  io.adapter(createAdapter(pub, pub.duplicate()));
+}
 
 io.use((socket, next) => {
   const claims = verifyToken((socket.handshake.auth as { token?: string }).token);
