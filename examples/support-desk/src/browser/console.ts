@@ -154,11 +154,17 @@ function profileView(p: JsonObject, testid: string): HTMLElement {
     h('div', { class: 'muted', text: `${list.length} recent order${list.length === 1 ? '' : 's'}${list[0] ? ` · last ${String(list[0].id ?? '')} ${String(list[0].status ?? '')}` : ''}` }));
 }
 
+/** The CRM's name once the profile is in, else the token's display name. */
+function displayName(c: Chat): string {
+  const crm = c.profile.crm as JsonObject | undefined;
+  return typeof crm?.name === 'string' ? crm.name : c.visitor || c.conv.slice(0, 10);
+}
+
 function renderList(): void {
   $('#chats').replaceChildren(...[...chats.values()].map((c) => {
     const last = c.messages[c.messages.length - 1];
     const li = h('li', { 'data-testid': 'chat-item', 'data-conv': c.conv, class: c.conv === current ? 'active' : '' },
-      h('b', { text: c.visitor || c.conv.slice(0, 10) }), c.unread ? h('span', { class: 'badge', text: String(c.unread) }) : '',
+      h('b', { text: displayName(c) }), c.unread ? h('span', { class: 'badge', text: String(c.unread) }) : '',
       c.closed ? h('span', { class: 'muted', text: ' (closed)' }) : '',
       h('div', { class: 'muted', text: last ? last.body.slice(0, 40) : '' }));
     li.onclick = () => select(c.conv);
@@ -185,7 +191,7 @@ function renderChat(): void {
   const chat = current ? chats.get(current) : undefined;
   $('#chat').style.visibility = chat ? 'visible' : 'hidden';
   if (!chat) return;
-  $('#chat-title').textContent = chat.visitor || chat.conv;
+  $('#chat-title').textContent = displayName(chat);
   $('#typing').textContent = chat.typing ? 'Visitor is typing…' : '';
   ($('#composer') as HTMLFormElement).style.display = chat.closed ? 'none' : 'flex';
   renderMessages();
