@@ -132,3 +132,15 @@ test('acked items are compacted away: the item range holds no live keys and shri
   assert.ok(size < 500 * 1000, `item range still holds ${size} bytes after compaction`);
   await q.close();
 }));
+
+test('the pushed-row cache is bounded: leases beyond it read the rows back from disk', () => withDir(async (dir) => {
+  // Each row is about 1,060 bytes of JSON: a 5,000-byte cache holds 4 of the 20.
+  const q = new PriorityQueue<{ n: number; pad: string }>({ store: new LevelQueueStore({ location: dir, cacheBytes: 5000 }), agingRate: 0 });
+  await q.pushMany(Array.from({ length: 20 }, (_, n) => ({ id: `r${n}`, payload: { n, pad: 'p'.repeat(1000) } })));
+  const got = await q.lease(20);
+  assert.deepEqual(got.map((l) => l.payload.n), Array.from({ length: 20 }, (_, n) => n));
+  assert.ok(got.every((l) => l.payload.pad.length === 1000));
+  await Promise.all(got.map((l) => q.ack(l)));
+  assert.equal(q.size, 0);
+  await q.close();
+}));

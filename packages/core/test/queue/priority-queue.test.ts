@@ -210,3 +210,22 @@ test('use after close is KEFU_ERR_CLOSED; close is idempotent and emits closed',
   const it = q.iterate();
   assert.equal((await it.next()).done, true);
 });
+
+test('iterate rejects an impossible concurrency with an exact RangeError', async () => {
+  const q = new PriorityQueue<number>({ maxLeaseBatch: 8 });
+  await assert.rejects(q.iterate({ concurrency: 0 }).next(), { name: 'RangeError', message: 'concurrency must be an integer from 1 to 8' });
+  await assert.rejects(q.iterate({ concurrency: 9 }).next(), { name: 'RangeError', message: 'concurrency must be an integer from 1 to 8' });
+  await q.close();
+});
+
+test('a nack of an expired lease is refused and the item stays in the queue', async () => {
+  const q = new PriorityQueue<number>({ visibilityMs: 20 });
+  await q.push(1, { id: 'a' });
+  let expired = false;
+  q.on('expired', () => { expired = true; });
+  const [l] = await q.lease();
+  await until(() => expired);
+  await assert.rejects(q.nack(l!), code('KEFU_ERR_QUEUE_LEASE_EXPIRED'));
+  assert.equal((await q.get('a'))?.state, 'ready');
+  await q.close();
+});
