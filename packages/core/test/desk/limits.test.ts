@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Desk } from '../../src/desk/desk.js';
 import { sticky } from '../../src/desk/strategies.js';
-import { startDesk, Client, closeAll, sleep } from './helpers.js';
+import { startDesk, Client, closeAll, sleep, until } from './helpers.js';
 
 const visitor = (id: string) => ({ id, role: 'visitor' as const });
 const agentId = (tenant: string, id: string) => ({ tenant, id, role: 'agent' as const });
@@ -112,6 +112,51 @@ test('maxPositionEventsPerSec: after a flush of n position events the next waits
     assert.equal(vs[2]!.has('desk.queue_position'), false, 'no position event within the rate window');
     assert.equal(rig.desk.position(convs[2]!), 1, 'the desk itself knows the new position at once');
     await vs[2]!.event('desk.queue_position', (d) => d.position === 1, 5000);
+  } finally {
+    await closeAll(...clients);
+    await rig.close();
+  }
+});
+
+test('declineCooldownMs: a lone agent who declined is offered the chat again only after the cooldown', async () => {
+  const rig = await startDesk({ declineCooldownMs: 600 });
+  const clients: Client[] = [];
+  try {
+    const a1 = await Client.connect(rig.url, 't1:a1:agent');
+    const v = await Client.connect(rig.url, 't1:v1:visitor');
+    clients.push(a1, v);
+    const conv = await v.open();
+    const o1 = await a1.event<{ offerId: string }>('desk.offer');
+    assert.ok((await a1.cmd('desk.decline', undefined, { offerId: o1.offerId, reason: 'busy' })).ok);
+    await sleep(250);
+    assert.equal(a1.has('desk.offer'), false, 'not offered again during the cooldown');
+    assert.equal(rig.desk.conversation(conv)!.state, 'waiting');
+    const o2 = await a1.event<{ offerId: string; conv: string }>('desk.offer', () => true, 4000);
+    assert.equal(o2.conv, conv);
+    assert.notEqual(o2.offerId, o1.offerId);
+  } finally {
+    await closeAll(...clients);
+    await rig.close();
+  }
+});
+
+test('closedRetentionMs: a closed chat leaves memory but can still be rated once, from the store; comments are bounded', async () => {
+  const rig = await startDesk({ closedRetentionMs: 0, autoAccept: true });
+  const clients: Client[] = [];
+  try {
+    const a1 = await Client.connect(rig.url, 't1:a1:agent');
+    const v = await Client.connect(rig.url, 't1:v1:visitor');
+    clients.push(a1, v);
+    const conv = await v.open();
+    await v.event('desk.assigned');
+    assert.ok((await v.cmd('desk.close', conv)).ok);
+    await until(() => rig.desk.conversation(conv) === undefined, 'evicted from memory');
+    const long = await v.cmd('desk.rate', conv, { score: 3, comment: 'x'.repeat(1001) });
+    assert.equal(long.ok ? null : long.code, 'KEFU_ERR_INVALID_ARGUMENT');
+    assert.deepEqual(await v.cmd('desk.rate', conv, { score: 3, comment: 'x'.repeat(1000) }), { ok: true, data: { conv, score: 3 } });
+    assert.equal((await rig.desk.store.get('t1', conv))?.rating?.score, 3);
+    const again = await v.cmd('desk.rate', conv, { score: 5 });
+    assert.equal(again.ok ? null : again.code, 'KEFU_ERR_DESK_ALREADY_RATED');
   } finally {
     await closeAll(...clients);
     await rig.close();
