@@ -53,13 +53,17 @@ export interface LevelQueueStoreOptions {
   initialCapacity?: number;
   /**
    * Bytes of recently pushed items kept in memory so that a lease soon after the push needs no
-   * disk read (oldest dropped first). 0 disables it.
+   * disk read (oldest dropped first), each row counted as its JSON length + 160 bytes of object
+   * overhead. 0 disables it.
    * @defaultValue 8388608
    */
   cacheBytes?: number;
 }
 
 type Row = [id: string, priority: number, enqueuedAt: number, maxAttempts: number, payload: unknown];
+
+/** Heap bytes a cached row costs beyond its JSON text (row array, entry object, Map entry). */
+const CACHE_ENTRY_OVERHEAD = 160;
 
 export class LevelQueueStore<T = unknown> extends QueueStore<T> {
   readonly supports: QueueStoreSupports = { durable: true, shared: false, position: true, exactCounts: true };
@@ -147,7 +151,7 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
       const row: Row = [r.id, r.priority, r.enqueuedAt, r.maxAttempts, r.payload];
       const value = JSON.stringify(row);
       ops.push({ type: 'put', key: itemKey(r.orderKey, seq), value });
-      rows.push({ row, bytes: value.length });
+      rows.push({ row, bytes: value.length + CACHE_ENTRY_OVERHEAD });
       ops.push({ type: 'put', key: idKey(r.id), value: encodeIdValue(r.orderKey, seq, r.maxAttempts) });
       const delayed = r.availableAt > r.enqueuedAt;
       if (delayed) {
