@@ -15,28 +15,25 @@ import { WebSocketServer, type RawData } from 'ws';
 import {
   KefuError, isKefuError, isValidId, checkData, decodeClientFrame, encodeFrame, CloseCode, PROTOCOL, PROTOCOL_VERSION,
   type ClientFrame, type ServerFrame, type KefuErrorCode, type JsonObject, type Sender, type PresenceStatus,
-  type SendFrame, type ResumeFrame, type CommandFrame, type MessageFrame, type Member,
+  type SendFrame, type ResumeFrame, type CommandFrame, type MessageFrame,
 } from '@kefu/protocol';
 import type { ConversationStore } from '../conversation/conversation-store.js';
-import type { StoredMessage } from '../conversation/types.js';
 import type { Bus } from '../bus/bus.js';
 import { Connection, kConn, takeToken, type SocketWithConn } from './connection.js';
 import { HubMetrics } from './metrics.js';
 import { resolveHubOptions, type ResolvedHubOptions } from './options.js';
 import { refuseUpgrade, offersProtocol, noop } from './upgrade.js';
+import { LocalIndex, userKey, topic } from './local-index.js';
+import { sweep } from './heartbeat.js';
+import { replay, flushHeld, type ReplayContext } from './resume.js';
+import { identityProblem, draftProblem, checkEventName, checkEventData, NAME_RE } from './validate.js';
 import type {
   CommandHandler, ConversationInfo, HubEvents, HubOptions, Identity, MessageDraft,
 } from './types.js';
 
-const CMD_NAME = /^[A-Za-z][A-Za-z0-9._:-]{0,63}$/;
-
 interface Echo { ref?: string; conv?: string; cid?: string }
 
 interface MembershipControl { op: 'join' | 'leave'; conv: string; reason?: string; joined?: string }
-
-function userKey(tenant: string, id: string): string {
-  return `${tenant}\x00${id}`;
-}
 
 // Shared socket listeners: one function each for all sockets, `this` is the socket.
 function onSocketMessage(this: SocketWithConn, data: RawData, isBinary: boolean): void {
@@ -59,9 +56,8 @@ export class Hub extends EventEmitter<HubEvents> {
   readonly #o: ResolvedHubOptions;
   readonly #wss: WebSocketServer;
   readonly #conns = new Set<Connection>();
-  readonly #rooms = new Map<string, Set<Connection>>();
-  readonly #users = new Map<string, Set<Connection>>();
-  readonly #agents = new Map<string, Set<Connection>>();
+  readonly #index: LocalIndex;
+  readonly #replay: ReplayContext;
   readonly #away = new Set<string>();
   readonly #commands = new Map<string, CommandHandler>();
   readonly #attached: Array<{ server: Server; listener: (req: IncomingMessage, socket: Duplex, head: Buffer) => void }> = [];
@@ -92,7 +88,9 @@ export class Hub extends EventEmitter<HubEvents> {
       maxPayload: this.#o.maxPayload, maxBody: this.#o.maxBody, ratePerSec: this.#o.rateLimit.perSec,
       rateBurst: this.#o.rateLimit.burst, maxConversations: this.#o.maxConversationsPerConnection,
     });
-    this.bus.on('message', (topic, payload) => this.#fromBus(topic, payload));
+    this.#index = new LocalIndex(this.bus, (p) => this.#busCall(p));
+    this.#replay = { store: this.store, pageSize: this.#o.resumePageSize, highWaterMark: this.#o.highWaterMark, write: (c, s) => this.#write(c, s) };
+    this.bus.on('message', (t, payload) => this.#fromBus(t, payload));
     this.bus.on('error', (err) => this.emit('error', err));
     // Deferred open: the first store operation would open it too; this surfaces failures early.
     this.store.open().catch((err: unknown) => this.emit('error', err as Error));
@@ -107,7 +105,7 @@ export class Hub extends EventEmitter<HubEvents> {
 
   /** True when the user has at least one socket on this node. */
   isOnline(tenant: string, userId: string): boolean {
-    return this.#users.has(userKey(tenant, userId));
+    return this.#index.users.has(userKey(tenant, userId));
   }
 
   /** Handles WebSocket upgrades on `server` for `path` (exact match, query ignored). */
@@ -176,26 +174,10 @@ export class Hub extends EventEmitter<HubEvents> {
     ws.on('error', noop);
     this.#conns.add(conn);
     this.metrics.counts.connectionsTotal++;
-    const key = userKey(identity.tenant, identity.id);
-    let mine = this.#users.get(key);
-    if (!mine) {
-      mine = new Set();
-      this.#users.set(key, mine);
-      this.#busCall(this.bus.subscribe(`u:${key}`));
-    }
-    mine.add(conn);
+    const first = this.#index.addSocket(conn);
     const user: Sender & { tenant: string } = { ...conn.sender, tenant: identity.tenant };
     ws.send(`{"t":"welcome","v":${PROTOCOL_VERSION},"session":"${conn.session}","user":${JSON.stringify(user)},"heartbeatMs":${this.#o.heartbeatMs},"limits":${this.#limitsJson}}`);
-    if (identity.role === 'agent') {
-      let agents = this.#agents.get(identity.tenant);
-      if (!agents) {
-        agents = new Set();
-        this.#agents.set(identity.tenant, agents);
-        this.#busCall(this.bus.subscribe(`a:${identity.tenant}`));
-      }
-      agents.add(conn);
-      if (mine.size === 1) this.#presence(identity.tenant, conn.sender, 'online');
-    }
+    if (identity.role === 'agent' && first) this.#presence(identity.tenant, conn.sender, 'online');
     this.emit('connection', { session: conn.session, identity });
   }
 
@@ -203,22 +185,11 @@ export class Hub extends EventEmitter<HubEvents> {
   _closed(conn: Connection, code: number, reason: Buffer): void {
     conn.closed = true;
     if (!this.#conns.delete(conn)) return;
-    if (conn.convs) for (const conv of conn.convs) this.#leaveRoom(conn, conv);
+    const last = this.#index.removeSocket(conn);
     const { tenant, id, role } = conn.identity;
-    const key = userKey(tenant, id);
-    const mine = this.#users.get(key);
-    let last = false;
-    if (mine) {
-      mine.delete(conn);
-      if (mine.size === 0) { last = true; this.#users.delete(key); this.#busCall(this.bus.unsubscribe(`u:${key}`)); }
-    }
-    if (role === 'agent') {
-      const agents = this.#agents.get(tenant);
-      if (agents) {
-        agents.delete(conn);
-        if (agents.size === 0) { this.#agents.delete(tenant); this.#busCall(this.bus.unsubscribe(`a:${tenant}`)); }
-      }
-      if (last) { this.#away.delete(key); this.#presence(tenant, conn.sender, 'offline'); }
+    if (role === 'agent' && last) {
+      this.#away.delete(userKey(tenant, id));
+      this.#presence(tenant, conn.sender, 'offline');
     }
     this.emit('disconnect', { session: conn.session, identity: conn.identity, code: conn.closeCode || code, reason: reason.toString() });
   }
@@ -309,7 +280,7 @@ export class Hub extends EventEmitter<HubEvents> {
     if (data !== undefined) frame.data = data;
     const s = encodeFrame(frame);
     this.#fanout(conv, s, except);
-    this.#busCall(this.bus.publish(`c:${conv}`, s));
+    this.#busCall(this.bus.publish(topic.conv(conv), s));
     if (this.listenerCount('message') > 0) {
       const info: Parameters<HubEvents['message']>[0] = { conv, seq, cid, from, body, ts };
       if (data !== undefined) info.data = data;
@@ -325,7 +296,7 @@ export class Hub extends EventEmitter<HubEvents> {
     const rec = await this.store.createConversation(input);
     if (conn.closed) return;
     this.#checkCapacity(conn);
-    this.#enterRoom(conn, rec.id);
+    this.#index.enterRoom(conn, rec.id);
     const joined: ServerFrame = { t: 'joined', ref, conv: rec.id, seq: 0, members: [{ ...conn.sender, readSeq: 0 }] };
     if (rec.data !== undefined) joined.data = rec.data;
     this.#write(conn, encodeFrame(joined));
@@ -358,7 +329,7 @@ export class Hub extends EventEmitter<HubEvents> {
     if (conn.closed) return false;
     if (!conn.convs?.has(conv)) {
       this.#checkCapacity(conn);
-      this.#enterRoom(conn, conv);
+      this.#index.enterRoom(conn, conv);
     }
     if (added) {
       this.#toConversation(conv, encodeFrame({ t: 'member', conv, user: conn.sender, joined: true }), conn);
@@ -390,52 +361,23 @@ export class Hub extends EventEmitter<HubEvents> {
     if (!(await this.#admit(conn, f.conv))) return;
     const held = { frames: [] as string[], bytes: 0 };
     (conn.replay ??= new Map()).set(f.conv, held);
-    let last = f.after;
-    let count = 0;
+    let done: { last: number; count: number } | undefined;
     try {
-      for (;;) {
-        const page: StoredMessage[] = await this.store.range(f.conv, { after: last, limit: this.#o.resumePageSize });
-        if (conn.closed) return;
-        for (const m of page) {
-          const mf: MessageFrame = { t: 'msg', conv: f.conv, seq: m.seq, cid: m.cid, from: m.from, body: m.body, ts: m.ts };
-          if (m.data !== undefined) mf.data = m.data;
-          this.#write(conn, encodeFrame(mf));
-          last = m.seq;
-        }
-        count += page.length;
-        if (page.length < this.#o.resumePageSize || conn.closed) break;
-        await this.#drainSocket(conn);
-        if (conn.closed) return;
-      }
+      done = await replay(this.#replay, conn, f.conv, f.after);
     } finally {
       conn.replay?.delete(f.conv);
       if (conn.replay?.size === 0) conn.replay = undefined;
     }
-    for (const s of held.frames) {
-      if (s.startsWith('{"t":"msg"')) {
-        const seq = (JSON.parse(s) as MessageFrame).seq;
-        if (seq <= last) continue;
-        last = seq;
-        count++;
-      }
-      this.#write(conn, s);
-    }
+    if (!done) return;
+    const { last, count } = flushHeld(this.#replay, conn, held.frames, done.last, done.count);
     this.metrics.counts.replayedMessages += count;
     this.#write(conn, encodeFrame({ t: 'resumed', ref: f.ref, conv: f.conv, after: f.after, seq: last, count }));
-  }
-
-  /** Lets a replay wait (bounded) while the socket's send buffer is over half the high-water mark. */
-  async #drainSocket(conn: Connection): Promise<void> {
-    const limit = this.#o.highWaterMark / 2;
-    for (let i = 0; i < 500 && !conn.closed && conn.ws.bufferedAmount > limit; i++) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
   }
 
   async #leave(conn: Connection, ref: string, conv: string): Promise<void> {
     await this.store.removeMember(conv, conn.identity.id);
     this.#applyMembership(conn.identity.tenant, conn.identity.id, { op: 'leave', conv }, conn, ref);
-    this.#busCall(this.bus.publish(`u:${userKey(conn.identity.tenant, conn.identity.id)}`, `!${JSON.stringify({ op: 'leave', conv })}`));
+    this.#busCall(this.bus.publish(topic.user(userKey(conn.identity.tenant, conn.identity.id)), `!${JSON.stringify({ op: 'leave', conv })}`));
     this.#toConversation(conv, encodeFrame({ t: 'member', conv, user: conn.sender, joined: false }));
     this.emit('leave', { conv, user: conn.sender });
   }
@@ -480,7 +422,7 @@ export class Hub extends EventEmitter<HubEvents> {
 
   /** Registers the handler of `{t:'cmd', name}` frames (replacing any previous one). */
   command(name: string, handler: CommandHandler): this {
-    if (typeof name !== 'string' || !CMD_NAME.test(name)) throw new TypeError('command name must be 1-64 characters: a letter, then letters, digits, . _ : -');
+    if (typeof name !== 'string' || !NAME_RE.test(name)) throw new TypeError('command name must be 1-64 characters: a letter, then letters, digits, . _ : -');
     if (typeof handler !== 'function') throw new TypeError('handler must be a function');
     this.#commands.set(name, handler);
     return this;
@@ -508,7 +450,7 @@ export class Hub extends EventEmitter<HubEvents> {
     const joined = await this.#joinedFrame(conv, undefined);
     const ctl: MembershipControl = { op: 'join', conv, joined };
     this.#applyMembership(rec.tenant, user.id, ctl);
-    this.#busCall(this.bus.publish(`u:${userKey(rec.tenant, user.id)}`, `!${JSON.stringify(ctl)}`));
+    this.#busCall(this.bus.publish(topic.user(userKey(rec.tenant, user.id)), `!${JSON.stringify(ctl)}`));
   }
 
   /** Removes a member; their live sockets (any node) leave and receive `left`. */
@@ -520,7 +462,7 @@ export class Hub extends EventEmitter<HubEvents> {
     const removed = await this.store.removeMember(conv, userId);
     const ctl: MembershipControl = reason === undefined ? { op: 'leave', conv } : { op: 'leave', conv, reason };
     this.#applyMembership(rec.tenant, userId, ctl);
-    this.#busCall(this.bus.publish(`u:${userKey(rec.tenant, userId)}`, `!${JSON.stringify(ctl)}`));
+    this.#busCall(this.bus.publish(topic.user(userKey(rec.tenant, userId)), `!${JSON.stringify(ctl)}`));
     if (removed) {
       const m = members.find((x) => x.id === userId);
       const user: Sender = m ? (m.name === undefined ? { id: m.id, role: m.role } : { id: m.id, role: m.role, name: m.name }) : { id: userId, role: 'visitor' };
@@ -545,9 +487,9 @@ export class Hub extends EventEmitter<HubEvents> {
     if (!isValidId(tenant) || !isValidId(userId)) throw new KefuError('KEFU_ERR_INVALID_ARGUMENT', 'tenant and userId must be valid ids');
     const s = encodeFrame({ t: 'event', name: checkEventName(name), data: checkEventData(data) });
     const key = userKey(tenant, userId);
-    const mine = this.#users.get(key);
+    const mine = this.#index.users.get(key);
     if (mine) for (const c of mine) this.#write(c, s);
-    this.#busCall(this.bus.publish(`u:${key}`, s));
+    this.#busCall(this.bus.publish(topic.user(key), s));
   }
 
   /** Sends an `event` frame to every socket in a conversation, on any node. */
@@ -597,44 +539,21 @@ export class Hub extends EventEmitter<HubEvents> {
     if (this.#closing) throw new KefuError('KEFU_ERR_SHUTTING_DOWN', 'hub is closing');
   }
 
-  #enterRoom(conn: Connection, conv: string): void {
-    (conn.convs ??= new Set()).add(conv);
-    let room = this.#rooms.get(conv);
-    if (!room) {
-      room = new Set();
-      this.#rooms.set(conv, room);
-      this.#busCall(this.bus.subscribe(`c:${conv}`));
-    }
-    room.add(conn);
-  }
-
-  #leaveRoom(conn: Connection, conv: string): void {
-    conn.convs?.delete(conv);
-    conn.typingAt?.delete(conv);
-    const room = this.#rooms.get(conv);
-    if (!room) return;
-    room.delete(conn);
-    if (room.size === 0) {
-      this.#rooms.delete(conv);
-      this.#busCall(this.bus.unsubscribe(`c:${conv}`));
-    }
-  }
-
   /** Membership change of one user on this node's sockets. */
   #applyMembership(tenant: string, userId: string, ctl: MembershipControl, origin?: Connection, ref?: string): void {
-    const mine = this.#users.get(userKey(tenant, userId));
+    const mine = this.#index.users.get(userKey(tenant, userId));
     if (!mine) return;
     for (const c of mine) {
       if (c.closed) continue;
       if (ctl.op === 'leave') {
         if (!c.convs?.has(ctl.conv)) continue;
-        this.#leaveRoom(c, ctl.conv);
+        this.#index.leaveRoom(c, ctl.conv);
         const left: ServerFrame = { t: 'left', conv: ctl.conv };
         if (c === origin && ref !== undefined) left.ref = ref;
         if (ctl.reason !== undefined) left.reason = ctl.reason;
         this.#write(c, encodeFrame(left));
       } else if (!c.convs?.has(ctl.conv) && (c.convs?.size ?? 0) < this.#o.maxConversationsPerConnection) {
-        this.#enterRoom(c, ctl.conv);
+        this.#index.enterRoom(c, ctl.conv);
         if (ctl.joined !== undefined) this.#write(c, ctl.joined);
       }
     }
@@ -642,7 +561,7 @@ export class Hub extends EventEmitter<HubEvents> {
 
   /** Local fan-out of an encoded frame: the same string goes to every socket. */
   #fanout(conv: string, s: string, except?: Connection): void {
-    const room = this.#rooms.get(conv);
+    const room = this.#index.rooms.get(conv);
     if (!room) return;
     for (const c of room) {
       if (c === except) continue;
@@ -659,14 +578,14 @@ export class Hub extends EventEmitter<HubEvents> {
 
   #toConversation(conv: string, s: string, except?: Connection): void {
     this.#fanout(conv, s, except);
-    this.#busCall(this.bus.publish(`c:${conv}`, s));
+    this.#busCall(this.bus.publish(topic.conv(conv), s));
   }
 
   #presence(tenant: string, user: Sender, status: PresenceStatus): void {
     const s = encodeFrame({ t: 'presence', user, status });
-    const agents = this.#agents.get(tenant);
+    const agents = this.#index.agents.get(tenant);
     if (agents) for (const c of agents) if (c.identity.id !== user.id) this.#write(c, s);
-    this.#busCall(this.bus.publish(`a:${tenant}`, s));
+    this.#busCall(this.bus.publish(topic.agents(tenant), s));
     this.emit('presence', { tenant, user, status });
   }
 
@@ -675,7 +594,7 @@ export class Hub extends EventEmitter<HubEvents> {
     const rest = topic.slice(2);
     if (kind === 99 /* c */) return this.#fanout(rest, payload);
     if (kind === 97 /* a */) {
-      const agents = this.#agents.get(rest);
+      const agents = this.#index.agents.get(rest);
       if (agents) for (const c of agents) this.#write(c, payload);
       return;
     }
@@ -686,7 +605,7 @@ export class Hub extends EventEmitter<HubEvents> {
         try { ctl = JSON.parse(payload.slice(1)) as MembershipControl; } catch { return; }
         return this.#applyMembership(rest.slice(0, sep), rest.slice(sep + 1), ctl);
       }
-      const mine = this.#users.get(rest);
+      const mine = this.#index.users.get(rest);
       if (mine) for (const c of mine) this.#write(c, payload);
     }
   }
@@ -758,63 +677,24 @@ export class Hub extends EventEmitter<HubEvents> {
     p.catch((err: unknown) => this.emit('error', err instanceof Error ? err : new Error(String(err))));
   }
 
-  /** The one heartbeat sweep of all sockets: ping, and close the silent, idle and expired. */
+  /** One sweep of all sockets (heartbeat.ts); the only periodic timer of the hub. */
   #sweep(): void {
     this.#tick++;
-    const now = Date.now();
-    for (const c of this.#conns) {
-      if (c.closed) {
-        // Closed by Kefu a sweep ago and still not gone: the peer ignores the close handshake.
-        c.ws.terminate();
-        continue;
-      }
-      if (!c.alive) {
-        this.metrics.counts.heartbeatTimeouts++;
-        c.closed = true;
-        c.closeCode = CloseCode.HEARTBEAT_TIMEOUT;
-        c.ws.terminate();
-        continue;
-      }
-      if (this.#idleTicks > 0 && this.#tick - c.lastTick >= this.#idleTicks) {
-        this.metrics.counts.idleTimeouts++;
-        this.#close(c, CloseCode.IDLE_TIMEOUT, 'idle timeout');
-        continue;
-      }
-      if (c.identity.expiresAt !== undefined && now >= c.identity.expiresAt) {
-        this.#close(c, CloseCode.AUTH_EXPIRED, 'credential expired');
-        continue;
-      }
-      c.alive = false;
-      c.ws.ping();
-    }
+    sweep(this.#conns, this.#tick, this.#idleTicks, Date.now(), this.#sweepActions);
   }
-}
 
-function identityProblem(i: Identity): string | undefined {
-  if (typeof i !== 'object' || i === null) return 'not an object';
-  if (!isValidId(i.tenant)) return 'tenant must be a valid id';
-  if (!isValidId(i.id)) return 'id must be a valid id';
-  if (i.role !== 'visitor' && i.role !== 'agent') return 'role must be visitor or agent';
-  if (i.name !== undefined && (typeof i.name !== 'string' || i.name.length > 256)) return 'name must be a string of at most 256 characters';
-  return undefined;
+  readonly #sweepActions = {
+    timeout: (c: Connection): void => {
+      this.metrics.counts.heartbeatTimeouts++;
+      c.closed = true;
+      c.closeCode = CloseCode.HEARTBEAT_TIMEOUT;
+      c.ws.terminate();
+    },
+    idle: (c: Connection): void => {
+      this.metrics.counts.idleTimeouts++;
+      this.#close(c, CloseCode.IDLE_TIMEOUT, 'idle timeout');
+    },
+    expired: (c: Connection): void => this.#close(c, CloseCode.AUTH_EXPIRED, 'credential expired'),
+  };
 }
-
-function draftProblem(d: MessageDraft, maxBody: number): string | undefined {
-  if (typeof d !== 'object' || d === null || typeof d.body !== 'string') return 'body must be a string';
-  if (d.body.length > maxBody) return `body longer than ${maxBody}`;
-  if (d.data !== undefined) return checkData(d.data);
-  return undefined;
-}
-
-function checkEventName(name: string): string {
-  if (typeof name !== 'string' || !CMD_NAME.test(name)) throw new KefuError('KEFU_ERR_INVALID_ARGUMENT', 'event name must be 1-64 characters: a letter, then letters, digits, . _ : -');
-  return name;
-}
-
-function checkEventData(data: JsonObject): JsonObject {
-  const bad = checkData(data);
-  if (bad) throw new KefuError('KEFU_ERR_INVALID_ARGUMENT', `event data ${bad}`);
-  return data;
-}
-
 

@@ -86,7 +86,7 @@ test('in a hub: a bad token is refused with 401; an expiring token closes the so
       ws.on('error', () => {});
     });
     assert.equal(status, 401);
-    const token = await hs({ sub: 'u1', tenant: 't1' }, Math.floor(Date.now() / 1000) + 1);
+    const token = await hs({ sub: 'u1', tenant: 't1' }, Math.floor(Date.now() / 1000) + 2);
     const c = new TestClient(new WebSocket(`${h.url}?token=${token}`, ['kefu.v1']));
     await c.next('welcome');
     const { code } = await c.waitClose(6000);
