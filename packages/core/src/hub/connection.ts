@@ -38,6 +38,8 @@ export class Connection {
   typingAt: Map<string, number> | undefined = undefined;
   /** conv -> live frames held back while a resume replays that conversation. */
   replay: Map<string, { frames: string[]; bytes: number }> | undefined = undefined;
+  /** Tail of this socket's beforeMessage calls: hooks run one after another, so sends keep their order. */
+  hookTail: Promise<unknown> | undefined = undefined;
   /** Close code Kefu chose for this socket (0: none yet). */
   closeCode = 0;
   /** No more frames are sent or handled once set. */

@@ -252,10 +252,24 @@ export class Hub extends EventEmitter<HubEvents> {
     const t0 = performance.now();
     let body = f.body;
     let data = f.data;
-    if (this.#o.beforeMessage) {
+    const hook = this.#o.beforeMessage;
+    if (hook) {
       const draft: MessageDraft = { body };
       if (data !== undefined) draft.data = data;
-      const out = await this.#o.beforeMessage({ identity: conn.identity, conversation: f.conv, cid: f.cid, message: draft });
+      // Hooks of one socket run in order, and each append starts right after its hook, so a
+      // slow hook on one message cannot let the next one be stored first.
+      const prev = conn.hookTail;
+      const run = prev
+        ? prev.then(() => hook({ identity: conn.identity, conversation: f.conv, cid: f.cid, message: draft }))
+        : Promise.resolve(hook({ identity: conn.identity, conversation: f.conv, cid: f.cid, message: draft }));
+      const tail = run.then(noop, noop);
+      conn.hookTail = tail;
+      let out: MessageDraft;
+      try {
+        out = await run;
+      } finally {
+        if (conn.hookTail === tail) conn.hookTail = undefined;
+      }
       const bad = draftProblem(out, this.#o.maxBody);
       if (bad) throw new KefuError('KEFU_ERR_INTERNAL', `beforeMessage returned an invalid message: ${bad}`);
       body = out.body;

@@ -214,3 +214,17 @@ test('graceful close is bounded by drainTimeoutMs when a handler never finishes'
   assert.equal(v.frames.filter((f) => f.t === 'ack').length, 0, 'never acked: it was never stored');
   assert.equal(h.hub.store.status, 'closed');
 });
+
+test('an async beforeMessage with uneven delays keeps one socket\'s sends in order', async () => {
+  const delays = [40, 0, 25, 5, 30, 0, 10, 20, 0, 15];
+  let i = 0;
+  const h = await startHub({ beforeMessage: async ({ message }) => { await sleep(delays[i++ % delays.length]!); return message; } });
+  const { v, a, conv } = await pair(h.url);
+  try {
+    for (let k = 0; k < 10; k++) v.send({ t: 'send', conv, cid: `c${k}`, body: `m${k}` });
+    for (let k = 0; k < 10; k++) assert.equal((await a.next('msg')).body, `m${k}`);
+    assert.deepEqual((await h.hub.store.range(conv)).map((m) => m.cid), Array.from({ length: 10 }, (_, k) => `c${k}`));
+  } finally {
+    await v.close(); await a.close(); await h.close();
+  }
+});
