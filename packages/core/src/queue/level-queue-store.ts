@@ -405,9 +405,15 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
       ix.flags[slot] = F_MARKER;
       if (m.state === 'x' || (m.state === 'l' && m.attempts >= ix.maxAttempts[slot]!)) ix.toDead(slot);
       else if (m.state === 'd') ix.toDelayed(slot, m.dueAt);
-      else ix.toReady(slot);
+      // else ready: left BUSY, loaded in order with the others below
     }
-    for (const slot of loaded) if (ix.state[slot] === BUSY) ix.toReady(slot);
+    // Sorting once and filling chunks beats one insert per item (k! comes in id order, not serving order).
+    let n = 0;
+    for (const slot of loaded) if (ix.state[slot] === BUSY) n++;
+    const ready = new Int32Array(n);
+    n = 0;
+    for (const slot of loaded) if (ix.state[slot] === BUSY) ready[n++] = slot;
+    ix.loadReady(ready);
     this.#seq = maxSeq + 1;
     if (orphans.length > 0) await this.#writer.write(orphans);
     void now;

@@ -155,6 +155,13 @@ export class LocalIndex {
     this.counts.dead++;
   }
 
+  /** Makes every listed BUSY slot ready at once (recovery); the ready order must be empty. */
+  loadReady(slots: Int32Array): void {
+    for (let i = 0; i < slots.length; i++) this.state[slots[i]!] = READY;
+    this.ready.load(this.ready.sort(slots));
+    this.counts.ready += slots.length;
+  }
+
   /** Pops the first ready slot into BUSY, or -1. */
   shiftReady(): number {
     const slot = this.ready.shift();

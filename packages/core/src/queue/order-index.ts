@@ -181,6 +181,30 @@ export class OrderIndex {
     this.#size = 0;
   }
 
+  /**
+   * Fills an empty index with slots already in order (recovery): chunks 7/8 full, so a restarted
+   * queue has few chunks (cheap rank) and later inserts rarely split.
+   */
+  load(sorted: ArrayLike<number>): void {
+    if (this.#size !== 0) throw new Error('OrderIndex.load needs an empty index');
+    const per = CHUNK - (CHUNK >> 3);
+    for (let i = 0; i < sorted.length; i += per) {
+      const c = new Chunk();
+      const n = Math.min(per, sorted.length - i);
+      for (let j = 0; j < n; j++) c.a[j] = sorted[i + j]!;
+      c.hi = n;
+      this.#chunks.push(c);
+    }
+    this.#size = sorted.length;
+  }
+
+  /** Sorts slots into serving order (for load). */
+  sort(slots: Int32Array): Int32Array {
+    const key = this.#k.key;
+    const seq = this.#k.seq;
+    return slots.sort((x, y) => key[x]! - key[y]! || seq[x]! - seq[y]!);
+  }
+
   #locate(slot: number): [number, number] | undefined {
     if (this.#chunks.length === 0) return undefined;
     const ci = this.#chunkFor(slot);

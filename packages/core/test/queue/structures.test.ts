@@ -91,3 +91,17 @@ test('IdTable maps ids to slots through growth, deletes and arena compaction', (
   assert.equal(t.get('conversation-0-0-'), -1);
   assert.equal(t.get('absent'), -1);
 });
+
+test('OrderIndex.load builds an index equal to one built by inserts', () => {
+  const n = 3000;
+  const keys = { key: new Float64Array(n), seq: new Float64Array(n) };
+  for (let s = 0; s < n; s++) { keys.key[s] = (s * 7919) % 13; keys.seq[s] = s; }
+  const a = new OrderIndex(keys);
+  for (let s = n - 1; s >= 0; s--) a.insert(s);
+  const b = new OrderIndex(keys);
+  b.load(b.sort(Int32Array.from({ length: n }, (_, s) => s)));
+  assert.deepEqual(b.head(n), a.head(n));
+  for (let s = 0; s < n; s += 37) assert.equal(b.rank(s), a.rank(s));
+  assert.throws(() => b.load([1]), /empty index/);
+  assert.equal(b.shift(), a.shift());
+});
