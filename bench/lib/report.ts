@@ -49,7 +49,8 @@ export interface BenchResult {
 /** Prints `rows` as a table, then the JSON line; writes bench/results/<bench>.json. */
 export function report(result: BenchResult, rows: Array<Record<string, unknown>> = []): void {
   if (rows.length > 0) console.table(rows);
-  const full = { bench: result.bench, machine: machine(), date: new Date().toISOString(), quick, ...result };
+  const { bench, ...rest } = result;
+  const full = { bench, machine: machine(), date: new Date().toISOString(), quick, ...rest };
   const dir = new URL('../results/', import.meta.url);
   mkdirSync(dir, { recursive: true });
   const file = new URL(`${result.bench}${quick ? '.quick' : ''}.json`, dir);
