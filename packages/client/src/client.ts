@@ -285,6 +285,8 @@ export class KefuClient extends EventEmitter<KefuClientEvents> {
   #terminate(info: CloseInfo, err: KefuError): void {
     this.#unwatch?.();
     this.#unwatch = undefined;
+    if (this.#retryTimer) clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
     if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
     this.#reconnectTimer = undefined;
     this.#setState('closed');
@@ -393,6 +395,8 @@ export class KefuClient extends EventEmitter<KefuClientEvents> {
 
   #onWelcome(f: WelcomeFrame): void {
     this.#welcome = f;
+    this.#tokens = Math.max(1, Math.floor(f.limits.rateBurst / 2));
+    this.#tokensAt = Date.now();
     this.#attempt = 0;
     this.#setState('open');
     this.#startHeartbeat(f.heartbeatMs);
@@ -433,16 +437,25 @@ export class KefuClient extends EventEmitter<KefuClientEvents> {
 
   #onError(f: ErrorFrame): void {
     const err = new KefuError(isKefuErrorCode(f.code) ? f.code : 'KEFU_ERR_INTERNAL', f.message);
+    if (f.code === 'KEFU_ERR_RATE_LIMITED' && f.cid === undefined && f.ref === undefined) {
+      // The hub refuses over-limit frames before reading them, so the error names no frame.
+      // Every written, unacknowledged send goes out again a second later: the cid makes the
+      // ones that did get through answer with their original ack.
+      const convs = this.#outbox.markSentUnsent();
+      for (const c of convs) this.#retryLater(c);
+      this.emit('error', err, f);
+      return;
+    }
     if (f.cid !== undefined) {
-      const e = this.#outbox.take(f.cid);
+      const e = this.#outbox.get(f.cid);
       if (e) {
         if (f.code === 'KEFU_ERR_RATE_LIMITED') {
-          // Not applied: keep it in the outbox, first in line, for the next write opportunity.
+          // Not applied: it keeps its place in the outbox and is written again a second later.
           e.sent = false;
-          this.#outbox.add(e);
-          setTimeout(() => this.#flush(e.conv), 1000);
+          this.#retryLater(e.conv);
           return;
         }
+        this.#outbox.take(f.cid);
         e.reject(err);
         return;
       }
@@ -464,6 +477,39 @@ export class KefuClient extends EventEmitter<KefuClientEvents> {
       }
     }
     this.emit('error', err, f);
+  }
+
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #retryConvs = new Set<string>();
+  #tokens = 0;
+  #tokensAt = 0;
+
+  /** One timer for all deferred flushes, so a burst of refusals does not make a burst of timers. */
+  #retryLater(conv: string, delayMs = 1000): void {
+    this.#retryConvs.add(conv);
+    this.#retryTimer ??= setTimeout(() => {
+      this.#retryTimer = undefined;
+      const convs = [...this.#retryConvs];
+      this.#retryConvs.clear();
+      for (const c of convs) this.#flush(c);
+    }, delayMs);
+  }
+
+  /**
+   * Sends are paced to half the rate and burst the hub announced in `welcome`, leaving the other
+   * half to typing, reads and commands: an outbox flushed after a long offline spell must not
+   * trip the hub's limit (whose repeated refusals end in a terminal 1008).
+   */
+  #sendToken(): number {
+    const l = this.#welcome?.limits;
+    if (!l) return 0;
+    const rate = Math.max(0.5, l.ratePerSec / 2);
+    const burst = Math.max(1, Math.floor(l.rateBurst / 2));
+    const now = Date.now();
+    this.#tokens = Math.min(burst, this.#tokens + ((now - this.#tokensAt) * rate) / 1000);
+    this.#tokensAt = now;
+    if (this.#tokens >= 1) { this.#tokens -= 1; return 0; }
+    return Math.ceil(((1 - this.#tokens) * 1000) / rate);
   }
 
   #settle(ref: string | undefined, f: ServerFrame): void {
@@ -510,6 +556,8 @@ export class KefuClient extends EventEmitter<KefuClientEvents> {
       return;
     }
     for (const e of this.#outbox.unsent(conv)) {
+      const wait = this.#sendToken();
+      if (wait > 0) { this.#retryLater(conv, wait); return; }
       const f: ClientFrame = e.data === undefined ? { t: 'send', conv, cid: e.cid, body: e.body } : { t: 'send', conv, cid: e.cid, body: e.body, data: e.data };
       if (!this.#write(f)) return;
       e.sent = true;

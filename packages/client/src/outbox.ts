@@ -43,6 +43,13 @@ export class Outbox {
     for (const e of this.#entries.values()) if (!e.sent && (conv === undefined || e.conv === conv)) yield e;
   }
 
+  /** Marks written entries unwritten again; returns their conversations. */
+  markSentUnsent(): Set<string> {
+    const convs = new Set<string>();
+    for (const e of this.#entries.values()) if (e.sent) { e.sent = false; convs.add(e.conv); }
+    return convs;
+  }
+
   markAllUnsent(): void {
     for (const e of this.#entries.values()) e.sent = false;
   }

@@ -140,3 +140,43 @@ test('an ack that overtakes a replay is held: history then own message, contiguo
     await paged.close();
   }
 });
+
+test('rate limit: sends are paced below the announced limit; no refusal for a burst of 15', async () => {
+  const slow = await startHub({ rateLimit: { perSec: 10, burst: 5, strikes: 3 } });
+  try {
+    const v = client(slow.url, 'v10', 'visitor');
+    open.push(v);
+    const errors: string[] = [];
+    v.on('error', (e) => errors.push(e.code));
+    const { conv } = await v.open();
+    const bodies = Array.from({ length: 15 }, (_, i) => `p${i}`);
+    const acks = await Promise.all(bodies.map((b) => v.send(conv, b)));
+    assert.deepEqual(acks.map((a) => a.seq), Array.from({ length: 15 }, (_, i) => i + 1), 'stored in the order written');
+    assert.deepEqual(errors, [], 'the hub refused nothing');
+    assert.equal(v.state, 'open', 'and did not close the connection (strikes: 3)');
+  } finally {
+    await slow.close();
+  }
+});
+
+test('rate limit: sends refused with KEFU_ERR_RATE_LIMITED (no cid on the wire) are written again and stored once each', async () => {
+  const slow = await startHub({ rateLimit: { perSec: 10, burst: 5, strikes: 1000 }, typingThrottleMs: 0 });
+  try {
+    const v = client(slow.url, 'v11', 'visitor', { typingThrottleMs: 0 });
+    open.push(v);
+    const { conv } = await v.open();
+    const limited: string[] = [];
+    v.on('error', (e) => limited.push(e.code));
+    // Typing is not paced: this spends the hub's tokens so that the sends below are refused.
+    for (let i = 0; i < 10; i++) { v.typing(conv, true); v.typing(conv, false); }
+    const bodies = Array.from({ length: 6 }, (_, i) => `r${i}`);
+    const acks = await Promise.all(bodies.map((b) => v.send(conv, b)));
+    assert.equal(new Set(acks.map((a) => a.seq)).size, 6);
+    const stored = await slow.hub.store.range(conv, { after: 0, limit: 100 });
+    assert.deepEqual(stored.map((m) => m.body).sort(), [...bodies].sort(), 'each stored exactly once');
+    assert.ok(limited.length > 0 && limited.every((c) => c === 'KEFU_ERR_RATE_LIMITED'), 'refusals are reported as error events');
+    assert.equal(v.pendingMessages().length, 0);
+  } finally {
+    await slow.close();
+  }
+});
