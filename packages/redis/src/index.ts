@@ -1,5 +1,6 @@
 export { RedisBus } from './redis-bus.js';
-export type { RedisBusOptions, RedisConnectionInput } from './redis-bus.js';
+export type { RedisBusOptions } from './redis-bus.js';
+export type { RedisConnectionInput } from './connection.js';
 export { RedisConversationStore } from './redis-conversation-store.js';
 export type { RedisConversationStoreOptions } from './redis-conversation-store.js';
 export { RedisQueueStore } from './redis-queue-store.js';

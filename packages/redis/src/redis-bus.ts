@@ -11,8 +11,9 @@
  * Each payload is prefixed with the publishing node's id and a newline, so a node skips its
  * own publications (it delivered them to its local sockets already).
  */
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { Bus, KefuError, type BusOptions } from '@kefu/core';
+import { checkPrefix, ownConnection, type RedisConnectionInput } from './connection.js';
 
 export interface RedisBusOptions extends BusOptions {
   /**
@@ -25,19 +26,6 @@ export interface RedisBusOptions extends BusOptions {
    * @defaultValue false
    */
   sharded?: boolean;
-}
-
-export type RedisConnectionInput = Redis | string | RedisOptions;
-
-/**
- * A connection of the bus's own. The subscriber skips ioredis's INFO ready check: issued after
- * a SUBSCRIBE that was queued while connecting, it fails with "Connection in subscriber mode".
- */
-function connect(input: RedisConnectionInput, subscriber: boolean): Redis {
-  const extra: RedisOptions = subscriber ? { enableReadyCheck: false } : {};
-  if (input instanceof Redis) return input.duplicate(extra);
-  if (typeof input === 'string') return new Redis(input, extra);
-  return new Redis({ ...input, ...extra });
 }
 
 export class RedisBus extends Bus {
@@ -53,12 +41,12 @@ export class RedisBus extends Bus {
    */
   constructor(redis: RedisConnectionInput, options: RedisBusOptions = {}) {
     super(options);
-    const prefix = options.prefix ?? 'kefu:';
-    if (typeof prefix !== 'string' || prefix.length > 64) throw new TypeError('options.prefix must be a string of at most 64 characters');
-    this.#prefix = prefix;
+    this.#prefix = checkPrefix(options.prefix ?? 'kefu:');
     this.#sharded = options.sharded ?? false;
-    this.#pub = connect(redis, false);
-    this.#sub = connect(redis, true);
+    this.#pub = ownConnection(redis);
+    // The subscriber skips ioredis's INFO ready check: issued after a SUBSCRIBE that was queued
+    // while connecting, it fails with "Connection in subscriber mode".
+    this.#sub = ownConnection(redis, { enableReadyCheck: false });
     const onMessage = (channel: string, message: string) => {
       const nl = message.indexOf('\n');
       if (nl < 0 || !channel.startsWith(this.#prefix)) return;

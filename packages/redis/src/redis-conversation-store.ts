@@ -14,13 +14,13 @@
  * a Redis crash; with `everysec` (the usual setting) up to about one second of acked messages can
  * be lost if the Redis machine itself fails (docs/scaling.md).
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { ConversationStore, KefuError } from '@kefu/core';
 import type {
   AddMemberResult, AppendInput, AppendResult, ConversationRecord, ConversationStoreSupports, StoredMessage,
 } from '@kefu/core';
 import type { Member, Sender } from '@kefu/protocol';
-import type { RedisConnectionInput } from './redis-bus.js';
+import { checkPrefix, connectOnce, ownConnection, quit, storeCall, type RedisConnectionInput } from './connection.js';
 
 export interface RedisConversationStoreOptions {
   /**
@@ -86,10 +86,8 @@ export class RedisConversationStore extends ConversationStore {
   /** @param redis an ioredis client (duplicated, the store owns its connection), a URL or options. */
   constructor(redis: RedisConnectionInput, options: RedisConversationStoreOptions = {}) {
     super();
-    const prefix = options.prefix ?? 'kefu:';
-    if (typeof prefix !== 'string' || prefix.length > 64) throw new TypeError('options.prefix must be a string of at most 64 characters');
-    this.#prefix = prefix;
-    const client = redis instanceof Redis ? redis.duplicate() : typeof redis === 'string' ? new Redis(redis, { lazyConnect: true }) : new Redis({ ...redis, lazyConnect: true });
+    this.#prefix = checkPrefix(options.prefix ?? 'kefu:');
+    const client = ownConnection(redis, { lazyConnect: true });
     client.defineCommand('kefuAppend', { numberOfKeys: 3, lua: APPEND });
     client.defineCommand('kefuMarkRead', { numberOfKeys: 3, lua: MARK_READ });
     client.defineCommand('kefuCreate', { numberOfKeys: 2, lua: CREATE });
@@ -103,22 +101,16 @@ export class RedisConversationStore extends ConversationStore {
     return `${this.#prefix}${kind}:{${id}}`;
   }
 
-  async #call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      if (err instanceof KefuError) throw err;
-      throw new KefuError('KEFU_ERR_STORE', `redis conversation store: ${what} failed: ${(err as Error).message}`, { cause: err });
-    }
+  #call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    return storeCall('redis conversation store', what, fn);
   }
 
   protected async _open(): Promise<void> {
-    if (this.#redis.status === 'wait') await this.#redis.connect();
-    await this.#redis.ping();
+    await this.#call('connect', () => connectOnce(this.#redis));
   }
 
   protected async _close(): Promise<void> {
-    await this.#redis.quit().catch(() => this.#redis.disconnect());
+    await quit(this.#redis);
   }
 
   protected async _create(record: ConversationRecord): Promise<ConversationRecord> {

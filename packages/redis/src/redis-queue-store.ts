@@ -17,12 +17,12 @@
  * figures returned by this process's last script (other processes move them meanwhile), so
  * `supports.exactCounts` is false.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { KefuError, QueueStore } from '@kefu/core';
 import type {
   LeaseGrant, NackDisposition, PushOutcome, PushRecord, QueueCounts, QueueStoreSupports, StoredItem, TickOutcome,
 } from '@kefu/core';
-import type { RedisConnectionInput } from './redis-bus.js';
+import { checkName, checkPrefix, connectOnce, ownConnection, quit, storeCall, type RedisConnectionInput } from './connection.js';
 
 export interface RedisQueueStoreOptions {
   /**
@@ -244,27 +244,21 @@ export class RedisQueueStore<T = unknown> extends QueueStore<T> {
 
   constructor(redis: RedisConnectionInput, options: RedisQueueStoreOptions = {}) {
     super();
-    const { name, prefix } = { name: 'default', prefix: 'kefu:', ...options };
-    if (typeof name !== 'string' || !/^[\w.:-]{1,128}$/.test(name)) throw new TypeError('options.name must be 1-128 characters of letters, digits, _ . : -');
-    if (typeof prefix !== 'string' || prefix.length > 64) throw new TypeError('options.prefix must be a string of at most 64 characters');
-    const base = `${prefix}q:{${name}}:`;
+    const name = checkName(options.name ?? 'default');
+    const base = `${checkPrefix(options.prefix ?? 'kefu:')}q:{${name}}:`;
     this.#keys = ['items', 'ready', 'delayed', 'leased', 'dead', 'seq'].map((k) => base + k);
-    const client = redis instanceof Redis ? redis.duplicate() : typeof redis === 'string' ? new Redis(redis, { lazyConnect: true }) : new Redis({ ...redis, lazyConnect: true });
+    const client = ownConnection(redis, { lazyConnect: true });
     const scripts: Record<string, string> = {
       kqPush: PUSH, kqLease: LEASE, kqAck: ACK, kqNack: NACK, kqTick: TICK, kqRemove: REMOVE,
       kqRequeueDead: REQUEUE_DEAD, kqPosition: POSITION, kqStats: STATS,
     };
-    for (const [name, lua] of Object.entries(scripts)) client.defineCommand(name, { numberOfKeys: 6, lua });
+    for (const [command, lua] of Object.entries(scripts)) client.defineCommand(command, { numberOfKeys: 6, lua });
     client.on('error', () => {}); // surfaced as rejected calls
     this.#redis = client as Scripted;
   }
 
-  async #run<R>(what: string, script: keyof Scripted & `kq${string}`, ...args: Array<string | number>): Promise<R> {
-    try {
-      return (await (this.#redis[script] as (...a: Array<string | number>) => Promise<unknown>)(...this.#keys, ...args)) as R;
-    } catch (err) {
-      throw new KefuError('KEFU_ERR_STORE', `redis queue store: ${what} failed: ${(err as Error).message}`, { cause: err });
-    }
+  #run<R>(what: string, script: keyof Scripted & `kq${string}`, ...args: Array<string | number>): Promise<R> {
+    return this.#call(what, () => (this.#redis[script] as (...a: Array<string | number>) => Promise<R>)(...this.#keys, ...args));
   }
 
   #stats(s: Stats): void {
@@ -274,16 +268,12 @@ export class RedisQueueStore<T = unknown> extends QueueStore<T> {
   }
 
   protected async _open(): Promise<void> {
-    try {
-      if (this.#redis.status === 'wait') await this.#redis.connect();
-    } catch (err) {
-      throw new KefuError('KEFU_ERR_STORE', `redis queue store: connect failed: ${(err as Error).message}`, { cause: err });
-    }
+    await this.#call('connect', () => connectOnce(this.#redis));
     this.#stats(await this.#run<Stats>('open', 'kqStats'));
   }
 
   protected async _close(): Promise<void> {
-    await this.#redis.quit().catch(() => this.#redis.disconnect());
+    await quit(this.#redis);
   }
 
   protected async _push(records: ReadonlyArray<PushRecord<T>>): Promise<PushOutcome[]> {
@@ -372,12 +362,8 @@ export class RedisQueueStore<T = unknown> extends QueueStore<T> {
     return out;
   }
 
-  async #call<R>(what: string, fn: () => Promise<R>): Promise<R> {
-    try {
-      return await fn();
-    } catch (err) {
-      throw new KefuError('KEFU_ERR_STORE', `redis queue store: ${what} failed: ${(err as Error).message}`, { cause: err });
-    }
+  #call<R>(what: string, fn: () => Promise<R>): Promise<R> {
+    return storeCall('redis queue store', what, fn);
   }
 }
 

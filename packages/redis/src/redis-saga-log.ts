@@ -8,10 +8,10 @@
  *   <p>saga:{log}:ver        hash  id -> version
  *   <p>saga:{log}:st:<state> zset  score 0, member id (lexicographic paging with ZRANGEBYLEX)
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { KefuError, SagaLog, sagaStates } from '@kefu/core';
 import type { SagaLogOptions, SagaLogSupports, SagaRecord, SagaState } from '@kefu/core';
-import type { RedisConnectionInput } from './redis-bus.js';
+import { checkName, checkPrefix, connectOnce, ownConnection, quit, storeCall, type RedisConnectionInput } from './connection.js';
 
 export interface RedisSagaLogOptions extends SagaLogOptions {
   /**
@@ -64,11 +64,8 @@ export class RedisSagaLog extends SagaLog {
 
   constructor(redis: RedisConnectionInput, options: RedisSagaLogOptions = {}) {
     super(options);
-    const { prefix, name } = { prefix: 'kefu:', name: 'default', ...options };
-    if (typeof prefix !== 'string' || prefix.length > 64) throw new TypeError('options.prefix must be a string of at most 64 characters');
-    if (typeof name !== 'string' || !/^[\w.:-]{1,128}$/.test(name)) throw new TypeError('options.name must be 1-128 characters of letters, digits, _ . : -');
-    this.#base = `${prefix}saga:{${name}}:`;
-    const client = redis instanceof Redis ? redis.duplicate() : typeof redis === 'string' ? new Redis(redis, { lazyConnect: true }) : new Redis({ ...redis, lazyConnect: true });
+    this.#base = `${checkPrefix(options.prefix ?? 'kefu:')}saga:{${checkName(options.name ?? 'default')}}:`;
+    const client = ownConnection(redis, { lazyConnect: true });
     client.defineCommand('ksCreate', { numberOfKeys: 3, lua: CREATE });
     client.defineCommand('ksUpdate', { numberOfKeys: 3, lua: UPDATE });
     client.defineCommand('ksDelete', { numberOfKeys: 2, lua: DELETE });
@@ -84,23 +81,16 @@ export class RedisSagaLog extends SagaLog {
     return `${this.#base}st:${state}`;
   }
 
-  async #call<R>(what: string, fn: () => Promise<R>): Promise<R> {
-    try {
-      return await fn();
-    } catch (err) {
-      throw new KefuError('KEFU_ERR_STORE', `redis saga log: ${what} failed: ${(err as Error).message}`, { cause: err });
-    }
+  #call<R>(what: string, fn: () => Promise<R>): Promise<R> {
+    return storeCall('redis saga log', what, fn);
   }
 
   protected async _open(): Promise<void> {
-    await this.#call('connect', async () => {
-      if (this.#redis.status === 'wait') await this.#redis.connect();
-      await this.#redis.ping();
-    });
+    await this.#call('connect', () => connectOnce(this.#redis));
   }
 
   protected async _close(): Promise<void> {
-    await this.#redis.quit().catch(() => this.#redis.disconnect());
+    await quit(this.#redis);
   }
 
   protected async _create(record: SagaRecord, json: string): Promise<'ok' | 'exists'> {
