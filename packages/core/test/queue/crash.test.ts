@@ -15,7 +15,8 @@ async function runAndKill(dir: string, prefix: string, killAfterMs: number): Pro
   const p = spawn(process.execPath, ['--import', 'tsx', child, dir, prefix], { stdio: ['ignore', 'pipe', 'inherit'] });
   let buf = '';
   let started = false;
-  const exited = new Promise<void>((resolve) => p.once('exit', () => resolve()));
+  // 'close', not 'exit': 'exit' can come before the last stdout chunks have been read.
+  const exited = new Promise<void>((resolve) => p.once('close', () => resolve()));
   p.stdout.on('data', (d: Buffer) => {
     buf += d.toString();
     if (!started && buf.includes('ready\n')) {
