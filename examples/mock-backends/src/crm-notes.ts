@@ -7,6 +7,7 @@
  *   GET  /customers/:uid/notes          POST /_faults  FaultSettings
  */
 import { startJsonService, type JsonReply, type JsonRequest, type JsonService, type JsonServiceOptions } from './json-service.js';
+import { extendService } from './extend-service.js';
 import { FaultSwitch, IdempotencyStore, defaultMaxIdempotencyKeys, faultRoute, idempotent, type FaultSettings } from './erp.js';
 
 export interface CrmNotesServiceOptions extends JsonServiceOptions {
@@ -68,18 +69,10 @@ export async function startCrmNotesService(options: CrmNotesServiceOptions = {})
     { name: 'crm-notes', faultsOnDemand: false, ...options },
   );
 
-  return {
-    name: service.name,
-    port: service.port,
-    url: service.url,
-    get stats() { return service.stats; },
-    get behaviour() { return service.behaviour; },
-    resetStats: () => service.resetStats(),
-    configure: (b) => service.configure(b),
-    close: () => service.close(),
+  return extendService<CrmNotesService>(service, {
     faults: sw,
     get notesCreated() { return created; },
     get replays() { return store.replays; },
     notesOf: (uid) => (notes.get(uid) ?? []).map((n) => ({ ...n })),
-  };
+  });
 }

@@ -13,6 +13,7 @@
  * services.
  */
 import { startJsonService, type JsonReply, type JsonRequest, type JsonService, type JsonServiceOptions } from './json-service.js';
+import { extendService } from './extend-service.js';
 
 // --- shared: idempotency store ----------------------------------------------------------------
 
@@ -318,15 +319,7 @@ export async function startErpService(options: ErpServiceOptions = {}): Promise<
     { name: 'erp', faultsOnDemand: false, ...options },
   );
 
-  return {
-    name: service.name,
-    port: service.port,
-    url: service.url,
-    get stats() { return service.stats; },
-    get behaviour() { return service.behaviour; },
-    resetStats: () => service.resetStats(),
-    configure: (b) => service.configure(b),
-    close: () => service.close(),
+  return extendService<ErpService>(service, {
     faults: sw,
     get refundsApplied() { return applied; },
     get refundsReversed() { return reversed; },
@@ -337,7 +330,7 @@ export async function startErpService(options: ErpServiceOptions = {}): Promise<
     },
     refundedOf: (orderId) => perOrder.get(orderId)?.net ?? 0,
     refundCountOf: (orderId) => perOrder.get(orderId)?.count ?? 0,
-  };
+  });
 }
 
 /** The reverse call's own idempotency key, kept apart from the refund's answer. */

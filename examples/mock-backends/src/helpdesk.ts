@@ -10,6 +10,7 @@
  *   GET  /tickets/:id          POST /_faults  FaultSettings
  */
 import { startJsonService, type JsonReply, type JsonRequest, type JsonService, type JsonServiceOptions } from './json-service.js';
+import { extendService } from './extend-service.js';
 import { FaultSwitch, IdempotencyStore, defaultMaxIdempotencyKeys, faultRoute, idempotencyKey, idempotent, type FaultSettings } from './erp.js';
 
 export interface HelpdeskServiceOptions extends JsonServiceOptions {
@@ -120,15 +121,7 @@ export async function startHelpdeskService(options: HelpdeskServiceOptions = {})
     { name: 'helpdesk', faultsOnDemand: false, ...options },
   );
 
-  return {
-    name: service.name,
-    port: service.port,
-    url: service.url,
-    get stats() { return service.stats; },
-    get behaviour() { return service.behaviour; },
-    resetStats: () => service.resetStats(),
-    configure: (b) => service.configure(b),
-    close: () => service.close(),
+  return extendService<HelpdeskService>(service, {
     faults: sw,
     get ticketsCreated() { return created; },
     get ticketsClosed() { return closed; },
@@ -142,5 +135,5 @@ export async function startHelpdeskService(options: HelpdeskServiceOptions = {})
       const t = id === undefined ? undefined : tickets.get(id);
       return t && { ...t };
     },
-  };
+  });
 }

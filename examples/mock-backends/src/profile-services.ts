@@ -9,6 +9,7 @@
  * and a dot (`orders.hang-42`) to make only that service misbehave.
  */
 import { startJsonService, type Fault, type JsonReply, type JsonService, type JsonServiceOptions } from './json-service.js';
+import { extendService } from './extend-service.js';
 import { crmRecord, membershipRecord, ordersRecord } from './profile-data.js';
 
 /** The uid syntax the services accept (anything else answers 400). */
@@ -138,17 +139,8 @@ export async function startProfileService(kind: ProfileServiceKind, options: Pro
     { name: kind, latencyMs: defaultLatencyMs[kind], ...options },
   );
 
-  const handle: ProfileService = {
+  return extendService<ProfileService>(service, {
     kind,
-    name: service.name,
-    port: service.port,
-    url: service.url,
-    get stats() {
-      return service.stats;
-    },
-    get behaviour() {
-      return service.behaviour;
-    },
     get lookups() {
       return lookups;
     },
@@ -161,11 +153,7 @@ export async function startProfileService(kind: ProfileServiceKind, options: Pro
       batches = 0;
       perUid.clear();
     },
-    resetStats: () => service.resetStats(),
-    configure: (b) => service.configure(b),
-    close: () => service.close(),
-  };
-  return handle;
+  });
 }
 
 export const startCrmService = (options?: ProfileServiceOptions): Promise<ProfileService> => startProfileService('crm', options);
