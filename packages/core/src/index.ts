@@ -17,6 +17,7 @@ export { Hub, hubDefaults, HubMetrics, jwtAuthenticator, tokenFromRequest } from
 export type {
   HubMetricsSnapshot, JwtAuthenticatorOptions, Identity, Authenticate, AuthorizeJoin, MessageDraft, BeforeMessageContext,
   BeforeMessage, CommandContext, CommandHandler, RateLimitOptions, HubOptions, ConversationInfo, DisconnectInfo, HubEvents,
+  HubHealth,
 } from './hub/index.js';
 export { ConversationStore, maxRangeLimit, MemoryConversationStore, LevelConversationStore } from './conversation/index.js';
 export type {

@@ -26,14 +26,15 @@ import { refuseUpgrade, offersProtocol, noop } from './upgrade.js';
 import { LocalIndex, userKey, topic } from './local-index.js';
 import { sweep } from './heartbeat.js';
 import { replay, flushHeld, type ReplayContext } from './resume.js';
+import { GapHealer } from './gap-healer.js';
 import { identityProblem, draftProblem, checkEventName, checkEventData, NAME_RE } from './validate.js';
 import type {
-  CommandHandler, ConversationInfo, HubEvents, HubOptions, Identity, MessageDraft,
+  CommandHandler, ConversationInfo, HubEvents, HubHealth, HubOptions, Identity, MessageDraft,
 } from './types.js';
 
 interface Echo { ref?: string; conv?: string; cid?: string }
 
-interface MembershipControl { op: 'join' | 'leave'; conv: string; reason?: string; joined?: string }
+interface MembershipControl { op: 'join' | 'leave'; conv: string; reason?: string; joined?: string; seq?: number }
 
 // Shared socket listeners: one function each for all sockets, `this` is the socket.
 function onSocketMessage(this: SocketWithConn, data: RawData, isBinary: boolean): void {
@@ -58,6 +59,9 @@ export class Hub extends EventEmitter<HubEvents> {
   readonly #conns = new Set<Connection>();
   readonly #index: LocalIndex;
   readonly #replay: ReplayContext;
+  readonly #healer: GapHealer;
+  #busDownSince = 0;
+  #settle: NodeJS.Timeout | undefined;
   readonly #away = new Set<string>();
   readonly #commands = new Map<string, CommandHandler>();
   readonly #attached: Array<{ server: Server; listener: (req: IncomingMessage, socket: Duplex, head: Buffer) => void }> = [];
@@ -88,10 +92,24 @@ export class Hub extends EventEmitter<HubEvents> {
       maxPayload: this.#o.maxPayload, maxBody: this.#o.maxBody, ratePerSec: this.#o.rateLimit.perSec,
       rateBurst: this.#o.rateLimit.burst, maxConversations: this.#o.maxConversationsPerConnection,
     });
-    this.#index = new LocalIndex(this.bus, (p) => this.#busCall(p));
+    this.#index = new LocalIndex(this.bus, (p) => this.#busCall(p), (conv) => this.#healer.forget(conv));
     this.#replay = { store: this.store, pageSize: this.#o.resumePageSize, highWaterMark: this.#o.highWaterMark, write: (c, s) => this.#write(c, s) };
+    this.#healer = new GapHealer({
+      store: this.store,
+      pageSize: this.#o.resumePageSize,
+      maxHeldBytes: this.#o.highWaterMark,
+      hasRoom: (conv) => this.#index.rooms.has(conv),
+      fanout: (conv, s, except) => this.#fanout(conv, s, except),
+      healed: (conv, count) => {
+        this.metrics.counts.healedMessages += count;
+        this.emit('healed', { conv, count });
+      },
+      dropped: (n) => { this.metrics.counts.healDroppedFrames += n; },
+      error: (err) => this.emit('error', err),
+    });
     this.bus.on('message', (t, payload) => this.#fromBus(t, payload));
-    this.bus.on('error', (err) => this.emit('error', err));
+    this.bus.on('error', (err) => this.#busDown(err));
+    this.bus.on('recovered', () => this.#busUp());
     // Deferred open: the first store operation would open it too; this surfaces failures early.
     this.store.open().catch((err: unknown) => this.emit('error', err as Error));
     this.#timer = setInterval(() => this.#sweep(), this.#o.heartbeatMs);
@@ -103,7 +121,19 @@ export class Hub extends EventEmitter<HubEvents> {
     return this.#conns.size;
   }
 
-  /** True when the user has at least one socket on this node. */
+  /** Bus and healing state, for a host's /health endpoint. */
+  health(): HubHealth {
+    const down = this.#busDownSince !== 0;
+    const h: HubHealth = { ok: !down, bus: down ? 'down' : 'up', healing: this.#healer.healing, connections: this.#conns.size, closing: this.#closing !== undefined };
+    if (down) h.busDownSince = this.#busDownSince;
+    return h;
+  }
+
+  /**
+   * True when the user has at least one socket on this node. Node-local by design: the bus is
+   * fire-and-forget and holds no state, so no node can know who is connected elsewhere (see
+   * docs/scaling.md, "Presence across nodes").
+   */
   isOnline(tenant: string, userId: string): boolean {
     return this.#index.users.has(userKey(tenant, userId));
   }
@@ -293,7 +323,7 @@ export class Hub extends EventEmitter<HubEvents> {
     const frame: MessageFrame = { t: 'msg', conv, seq, cid, from, body, ts };
     if (data !== undefined) frame.data = data;
     const s = encodeFrame(frame);
-    this.#fanout(conv, s, except);
+    this.#healer.frame(conv, s, except);
     this.#busCall(this.bus.publish(topic.conv(conv), s));
     if (this.listenerCount('message') > 0) {
       const info: Parameters<HubEvents['message']>[0] = { conv, seq, cid, from, body, ts };
@@ -311,6 +341,7 @@ export class Hub extends EventEmitter<HubEvents> {
     if (conn.closed) return;
     this.#checkCapacity(conn);
     this.#index.enterRoom(conn, rec.id);
+    this.#healer.baseline(rec.id, 0);
     const joined: ServerFrame = { t: 'joined', ref, conv: rec.id, seq: 0, members: [{ ...conn.sender, readSeq: 0 }] };
     if (rec.data !== undefined) joined.data = rec.data;
     this.#write(conn, encodeFrame(joined));
@@ -354,15 +385,17 @@ export class Hub extends EventEmitter<HubEvents> {
 
   async #join(conn: Connection, ref: string | undefined, conv: string, reply: boolean): Promise<void> {
     if (!(await this.#admit(conn, conv)) || !reply) return;
-    this.#write(conn, await this.#joinedFrame(conv, ref));
+    const { s, seq } = await this.#joinedFrame(conv, ref);
+    this.#healer.baseline(conv, seq);
+    this.#write(conn, s);
   }
 
-  async #joinedFrame(conv: string, ref: string | undefined): Promise<string> {
+  async #joinedFrame(conv: string, ref: string | undefined): Promise<{ s: string; seq: number }> {
     const [seq, members, rec] = await Promise.all([this.store.lastSeq(conv), this.store.members(conv), this.store.getConversation(conv)]);
     const f: ServerFrame = { t: 'joined', conv, seq, members };
     if (ref !== undefined) f.ref = ref;
     if (rec?.data !== undefined) f.data = rec.data;
-    return encodeFrame(f);
+    return { s: encodeFrame(f), seq };
   }
 
   /**
@@ -384,6 +417,7 @@ export class Hub extends EventEmitter<HubEvents> {
     }
     if (!done) return;
     const { last, count } = flushHeld(this.#replay, conn, held.frames, done.last, done.count);
+    this.#healer.baseline(f.conv, last);
     this.metrics.counts.replayedMessages += count;
     this.#write(conn, encodeFrame({ t: 'resumed', ref: f.ref, conv: f.conv, after: f.after, seq: last, count }));
   }
@@ -461,8 +495,8 @@ export class Hub extends EventEmitter<HubEvents> {
       this.#toConversation(conv, encodeFrame({ t: 'member', conv, user, joined: true }));
       this.emit('join', { conv, user });
     }
-    const joined = await this.#joinedFrame(conv, undefined);
-    const ctl: MembershipControl = { op: 'join', conv, joined };
+    const { s: joined, seq } = await this.#joinedFrame(conv, undefined);
+    const ctl: MembershipControl = { op: 'join', conv, joined, seq };
     this.#applyMembership(rec.tenant, user.id, ctl);
     this.#busCall(this.bus.publish(topic.user(userKey(rec.tenant, user.id)), `!${JSON.stringify(ctl)}`));
   }
@@ -525,6 +559,7 @@ export class Hub extends EventEmitter<HubEvents> {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       clearInterval(this.#timer);
+      clearTimeout(this.#settle);
       for (const { server, listener } of this.#attached) server.removeListener('upgrade', listener);
       this.#attached.length = 0;
       await this.#waitDrained(this.#o.drainTimeoutMs);
@@ -568,6 +603,7 @@ export class Hub extends EventEmitter<HubEvents> {
         this.#write(c, encodeFrame(left));
       } else if (!c.convs?.has(ctl.conv) && (c.convs?.size ?? 0) < this.#o.maxConversationsPerConnection) {
         this.#index.enterRoom(c, ctl.conv);
+        if (typeof ctl.seq === 'number') this.#healer.baseline(ctl.conv, ctl.seq);
         if (ctl.joined !== undefined) this.#write(c, ctl.joined);
       }
     }
@@ -591,8 +627,32 @@ export class Hub extends EventEmitter<HubEvents> {
   }
 
   #toConversation(conv: string, s: string, except?: Connection): void {
-    this.#fanout(conv, s, except);
+    this.#healer.frame(conv, s, except);
     this.#busCall(this.bus.publish(topic.conv(conv), s));
+  }
+
+  #busDown(err: Error): void {
+    if (this.#busDownSince === 0) {
+      this.#busDownSince = Date.now();
+      this.emit('bus:down', err);
+    }
+    this.emit('error', err);
+  }
+
+  #busUp(): void {
+    const downMs = this.#busDownSince === 0 ? 0 : Date.now() - this.#busDownSince;
+    this.#busDownSince = 0;
+    if (this.#closing) return;
+    this.emit('bus:up', { downMs });
+    void this.#healer.healAll();
+    if (this.#o.healSettleMs > 0) {
+      clearTimeout(this.#settle);
+      this.#settle = setTimeout(() => {
+        this.#settle = undefined;
+        if (!this.#closing) void this.#healer.healAll();
+      }, this.#o.healSettleMs);
+      this.#settle.unref();
+    }
   }
 
   #presence(tenant: string, user: Sender, status: PresenceStatus): void {
@@ -606,7 +666,7 @@ export class Hub extends EventEmitter<HubEvents> {
   #fromBus(topic: string, payload: string): void {
     const kind = topic.charCodeAt(0);
     const rest = topic.slice(2);
-    if (kind === 99 /* c */) return this.#fanout(rest, payload);
+    if (kind === 99 /* c */) return this.#healer.frame(rest, payload);
     if (kind === 97 /* a */) {
       const agents = this.#index.agents.get(rest);
       if (agents) for (const c of agents) this.#write(c, payload);

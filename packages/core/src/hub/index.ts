@@ -6,5 +6,5 @@ export { jwtAuthenticator, tokenFromRequest } from './jwt-authenticator.js';
 export type { JwtAuthenticatorOptions } from './jwt-authenticator.js';
 export type {
   Identity, Authenticate, AuthorizeJoin, MessageDraft, BeforeMessageContext, BeforeMessage, CommandContext, CommandHandler,
-  RateLimitOptions, HubOptions, ConversationInfo, DisconnectInfo, HubEvents,
+  RateLimitOptions, HubOptions, ConversationInfo, DisconnectInfo, HubEvents, HubHealth,
 } from './types.js';

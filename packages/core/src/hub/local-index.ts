@@ -24,10 +24,12 @@ export class LocalIndex {
   readonly agents = new Map<string, Set<Connection>>();
   readonly #bus: Bus;
   readonly #busCall: (p: Promise<void>) => void;
+  readonly #roomGone: (conv: string) => void;
 
-  constructor(bus: Bus, busCall: (p: Promise<void>) => void) {
+  constructor(bus: Bus, busCall: (p: Promise<void>) => void, roomGone: (conv: string) => void = () => {}) {
     this.#bus = bus;
     this.#busCall = busCall;
+    this.#roomGone = roomGone;
   }
 
   /** Indexes a new socket; true when it is the user's first socket on this node. */
@@ -93,6 +95,7 @@ export class LocalIndex {
     room.delete(conn);
     if (room.size === 0) {
       this.rooms.delete(conv);
+      this.#roomGone(conv);
       this.#busCall(this.#bus.unsubscribe(topic.conv(conv)));
     }
   }

@@ -56,6 +56,8 @@ export interface HubMetricsSnapshot {
   heartbeatTimeouts: number;
   idleTimeouts: number;
   replayedMessages: number;
+  healedMessages: number;
+  healDroppedFrames: number;
 }
 
 export class HubMetrics {
@@ -64,6 +66,7 @@ export class HubMetrics {
   readonly counts: Omit<HubMetricsSnapshot, 'connections'> = {
     connectionsTotal: 0, framesIn: 0, messagesStored: 0, duplicates: 0, errorsSent: 0, rateLimited: 0,
     slowConsumers: 0, heartbeatTimeouts: 0, idleTimeouts: 0, replayedMessages: 0,
+    healedMessages: 0, healDroppedFrames: 0,
   };
   readonly #connections: () => number;
   readonly #ackLatency: FastHistogram;
@@ -87,6 +90,8 @@ export class HubMetrics {
     counter('heartbeat_timeouts_total', 'Sockets closed for a missing pong (4000)', 'heartbeatTimeouts');
     counter('idle_timeouts_total', 'Sockets closed for idleness (4001)', 'idleTimeouts');
     counter('replayed_messages_total', 'Messages replayed by resume', 'replayedMessages');
+    counter('healed_messages_total', 'Messages missed on the bus and delivered from the store', 'healedMessages');
+    counter('heal_dropped_frames_total', 'Non-message frames dropped while a room was healing (hold full)', 'healDroppedFrames');
     this.#ackLatency = new FastHistogram(`${prefix}append_ack_seconds`, 'Time from a send frame to its ack (hook + durable append)');
     this.register.registerMetric(this.#ackLatency as unknown as Metric);
   }

@@ -24,6 +24,7 @@ export const hubDefaults = {
   typingThrottleMs: 2_000,
   resumePageSize: 200,
   drainTimeoutMs: 5_000,
+  healSettleMs: 1_000,
 } as const;
 
 function positiveInt(name: string, v: number, min = 1): void {
@@ -50,6 +51,7 @@ export function resolveHubOptions(options: HubOptions): ResolvedHubOptions {
   positiveInt('resumePageSize', o.resumePageSize);
   if (o.resumePageSize > 1000) throw new RangeError('options.resumePageSize must be an integer >= 1 and <= 1000');
   positiveInt('drainTimeoutMs', o.drainTimeoutMs, 0);
+  positiveInt('healSettleMs', o.healSettleMs, 0);
   if (o.origins !== undefined && (!Array.isArray(o.origins) || o.origins.some((x) => typeof x !== 'string'))) throw new TypeError('options.origins must be an array of strings');
   if (o.beforeMessage !== undefined && typeof o.beforeMessage !== 'function') throw new TypeError('options.beforeMessage must be a function');
   if (o.authorizeJoin !== undefined && typeof o.authorizeJoin !== 'function') throw new TypeError('options.authorizeJoin must be a function');

@@ -84,10 +84,30 @@ export interface HubOptions {
   resumePageSize?: number;
   /** How long `close()` waits for in-flight work before closing sockets. @defaultValue 5000 */
   drainTimeoutMs?: number;
+  /**
+   * After the bus reports `recovered`, every local room is healed from the store at once and again
+   * this long later (0: only once): a Redis client reports ready before its resubscription reaches
+   * the server, so a message published in between would otherwise stay missing until the next one.
+   * @defaultValue 1000
+   */
+  healSettleMs?: number;
   /** Interception hook run before a client message is stored. @defaultValue undefined */
   beforeMessage?: BeforeMessage;
   /** Join policy. @defaultValue visitors: their own conversations; agents: any in their tenant */
   authorizeJoin?: AuthorizeJoin;
+}
+
+/** What `hub.health()` returns: enough for a host's /health endpoint. */
+export interface HubHealth {
+  /** False while the bus is down (this node still serves its own sockets). */
+  ok: boolean;
+  bus: 'up' | 'down';
+  /** When the current bus outage began (ms since epoch); absent while up. */
+  busDownSince?: number;
+  /** Rooms being healed from the store right now (plus pending recovery sweeps). */
+  healing: number;
+  connections: number;
+  closing: boolean;
 }
 
 export interface ConversationInfo extends ConversationRecord {}
@@ -119,6 +139,12 @@ export interface HubEvents {
   read: (info: { conv: string; from: Sender; seq: number }) => void;
   /** An agent's presence changed on this node. */
   presence: (info: { tenant: string; user: Sender; status: PresenceStatus }) => void;
+  /** The bus reported a transport failure (once per outage): cross-node frames are being lost; local delivery goes on. */
+  'bus:down': (err: Error) => void;
+  /** The bus is back; every local room is being healed from the store. */
+  'bus:up': (info: { downMs: number }) => void;
+  /** Messages a room's local sockets had missed on the bus were delivered from the store. */
+  healed: (info: { conv: string; count: number }) => void;
   /** A failure that is not a client's fault (store, bus, hook crash). */
   error: (err: KefuError | Error) => void;
 }
