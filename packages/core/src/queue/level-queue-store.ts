@@ -12,8 +12,8 @@
 import { Level } from 'level';
 import { KefuError } from '@kefu/protocol';
 import { GroupCommitWriter, type BatchOp, type BatchTarget } from '../storage/index.js';
-import { BUSY, DEAD, F_EXPIRED, F_MARKER, LEASED, LocalIndex, READY } from './local-index.js';
-import { checkLease, sweep } from './local-ops.js';
+import { BUSY, DEAD, F_MARKER, LEASED, LocalIndex, READY } from './local-index.js';
+import { checkLease, deadSlot, leaseNext, readyPosition, revive, sweep } from './local-ops.js';
 import { hashId } from './id-table.js';
 import {
   decodeIdValue, decodeMarker, encodeIdValue, encodeMarker, idKey, itemKey, markerKey, MAX_SEQ, type MarkerState,
@@ -189,15 +189,11 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
     const keys: string[] = [];
     const ops: BatchOp[] = [];
     while (slots.length < max) {
-      const slot = ix.shiftReady();
+      const slot = leaseNext(ix, expiresAt, F_MARKER);
       if (slot < 0) break;
-      const attempt = ix.attempts[slot]! + 1;
-      ix.attempts[slot] = attempt;
-      ix.flags[slot] = (ix.flags[slot]! & ~F_EXPIRED) | F_MARKER;
-      ix.toLeased(slot, expiresAt);
       slots.push(slot);
       keys.push(itemKey(ix.keys.key[slot]!, ix.keys.seq[slot]!));
-      ops.push({ type: 'put', key: markerKey(ix.ids.idOf(slot)), value: encodeMarker('l', attempt, expiresAt) });
+      ops.push({ type: 'put', key: markerKey(ix.ids.idOf(slot)), value: encodeMarker('l', ix.attempts[slot]!, expiresAt) });
     }
     if (slots.length === 0) return [];
     const rows: Array<Row | undefined> = slots.map((slot) => this.#cacheTake(slot));
@@ -267,10 +263,7 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
   }
 
   protected async _position(id: string): Promise<number | undefined> {
-    const ix = this.#index;
-    const slot = ix.lookup(id);
-    if (slot < 0 || ix.state[slot] !== READY) return undefined;
-    return ix.ready.rank(slot) + 1;
+    return readyPosition(this.#index, id);
   }
 
   protected async _peek(n: number): Promise<Array<StoredItem<T>>> {
@@ -283,8 +276,8 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
 
   protected async _requeueDead(id: string, _now: number): Promise<boolean> {
     const ix = this.#index;
-    const slot = ix.lookup(id);
-    if (slot < 0 || ix.state[slot] !== DEAD) return false;
+    const slot = deadSlot(ix, id);
+    if (slot < 0) return false;
     ix.detach(slot);
     try {
       await this.#writer.write([{ type: 'del', key: markerKey(id) }]);
@@ -292,9 +285,7 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
       if ((ix.state[slot] as number) === BUSY) ix.toDead(slot);
       throw err;
     }
-    ix.attempts[slot] = 0;
-    ix.flags[slot] = 0;
-    ix.toReady(slot);
+    revive(ix, slot);
     return true;
   }
 

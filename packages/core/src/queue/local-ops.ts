@@ -1,6 +1,6 @@
 /** State transitions shared by the two local stores (memory and LevelDB), on a LocalIndex. */
 import { KefuError } from '@kefu/protocol';
-import { DELAYED, F_EXPIRED, LEASED, type LocalIndex } from './local-index.js';
+import { DEAD, DELAYED, F_EXPIRED, LEASED, READY, type LocalIndex } from './local-index.js';
 import type { TickOutcome } from './types.js';
 
 /** Checks that `id` holds the lease `attempt` (or any current lease) at `now`; returns its slot. */
@@ -18,6 +18,39 @@ export function checkLease(index: LocalIndex, id: string, attempt: number | unde
   }
   if ((index.flags[slot]! & F_EXPIRED) !== 0 && (attempt === undefined || attempt <= current)) throw expired(id, attempt ?? current);
   throw new KefuError('KEFU_ERR_QUEUE_UNKNOWN_LEASE', `item ${JSON.stringify(id)} is not leased`, { details: { id } });
+}
+
+/** 1-based place of a ready item in lease order, or undefined when it is not ready. */
+export function readyPosition(index: LocalIndex, id: string): number | undefined {
+  const slot = index.lookup(id);
+  if (slot < 0 || index.state[slot] !== READY) return undefined;
+  return index.ready.rank(slot) + 1;
+}
+
+/** The slot of a dead item, or -1 when `id` is unknown or not dead. */
+export function deadSlot(index: LocalIndex, id: string): number {
+  const slot = index.lookup(id);
+  return slot < 0 || index.state[slot] !== DEAD ? -1 : slot;
+}
+
+/** A requeued dead item starts over: no attempts counted, no flags (a persisted marker is gone). */
+export function revive(index: LocalIndex, slot: number): void {
+  index.attempts[slot] = 0;
+  index.flags[slot] = 0;
+  index.toReady(slot);
+}
+
+/**
+ * Takes the next ready item under a lease until `expiresAt`, counting the attempt; `flags` are
+ * set beside clearing the expired flag. Returns the slot, or -1 when nothing is ready.
+ */
+export function leaseNext(index: LocalIndex, expiresAt: number, flags = 0): number {
+  const slot = index.shiftReady();
+  if (slot < 0) return -1;
+  index.attempts[slot] = index.attempts[slot]! + 1;
+  index.flags[slot] = (index.flags[slot]! & ~F_EXPIRED) | flags;
+  index.toLeased(slot, expiresAt);
+  return slot;
 }
 
 function expired(id: string, attempt: number): KefuError {

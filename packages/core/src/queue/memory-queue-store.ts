@@ -3,8 +3,8 @@
  * state live in the same compact LocalIndex the LevelDB store uses; payloads in an array.
  */
 import { KefuError } from '@kefu/protocol';
-import { DEAD, F_EXPIRED, LocalIndex, READY } from './local-index.js';
-import { checkLease, sweep } from './local-ops.js';
+import { LocalIndex } from './local-index.js';
+import { checkLease, deadSlot, leaseNext, readyPosition, revive, sweep } from './local-ops.js';
 import { hashId } from './id-table.js';
 import { QueueStore } from './queue-store.js';
 import type {
@@ -69,14 +69,10 @@ export class MemoryQueueStore<T = unknown> extends QueueStore<T> {
     const out: Array<LeaseGrant<T>> = [];
     const expiresAt = now + visibilityMs;
     while (out.length < max) {
-      const slot = ix.shiftReady();
+      const slot = leaseNext(ix, expiresAt);
       if (slot < 0) break;
-      const attempt = ix.attempts[slot]! + 1;
-      ix.attempts[slot] = attempt;
-      ix.flags[slot] = ix.flags[slot]! & ~F_EXPIRED;
-      ix.toLeased(slot, expiresAt);
       const e = this.#entries[slot]!;
-      out.push({ id: e.id, payload: e.payload, priority: e.priority, enqueuedAt: e.enqueuedAt, attempt, maxAttempts: ix.maxAttempts[slot]!, expiresAt });
+      out.push({ id: e.id, payload: e.payload, priority: e.priority, enqueuedAt: e.enqueuedAt, attempt: ix.attempts[slot]!, maxAttempts: ix.maxAttempts[slot]!, expiresAt });
     }
     return out;
   }
@@ -111,10 +107,7 @@ export class MemoryQueueStore<T = unknown> extends QueueStore<T> {
   }
 
   protected async _position(id: string): Promise<number | undefined> {
-    const ix = this.#index;
-    const slot = ix.lookup(id);
-    if (slot < 0 || ix.state[slot] !== READY) return undefined;
-    return ix.ready.rank(slot) + 1;
+    return readyPosition(this.#index, id);
   }
 
   protected async _peek(n: number): Promise<Array<StoredItem<T>>> {
@@ -126,12 +119,9 @@ export class MemoryQueueStore<T = unknown> extends QueueStore<T> {
   }
 
   protected async _requeueDead(id: string, _now: number): Promise<boolean> {
-    const ix = this.#index;
-    const slot = ix.lookup(id);
-    if (slot < 0 || ix.state[slot] !== DEAD) return false;
-    ix.attempts[slot] = 0;
-    ix.flags[slot] = 0;
-    ix.toReady(slot);
+    const slot = deadSlot(this.#index, id);
+    if (slot < 0) return false;
+    revive(this.#index, slot);
     return true;
   }
 
