@@ -158,8 +158,31 @@ export function socketIoDriver(o: DriverOptions): Driver {
   };
 }
 
+/**
+ * Keeps Kefu sockets alive the way a live client does: the hub closes a socket that sent no
+ * frame for idleTimeoutMs (5 min by default, close 4001), and a bench's agents never send. Every
+ * socket gets an application `ping` about once a minute, spread evenly (1/60 of them per second)
+ * so that there is no burst: about 170 frames/s for 10,000 sockets.
+ */
+function keepAlive(): (ws: WebSocket) => void {
+  const sockets: WebSocket[] = [];
+  let next = 0;
+  const timer = setInterval(() => {
+    const n = Math.ceil(sockets.length / 60);
+    for (let k = 0; k < n && sockets.length > 0; k++) {
+      next = next % sockets.length;
+      const ws = sockets[next]!;
+      if (ws.readyState === WebSocket.OPEN) { ws.send('{"t":"ping"}'); next++; }
+      else sockets.splice(next, 1);
+    }
+  }, 1_000);
+  timer.unref();
+  return (ws) => { sockets.push(ws); };
+}
+
 export function kefuDriver(o: DriverOptions): Driver {
   const timeout = o.timeoutMs ?? 30_000;
+  const keep = keepAlive();
   const connect = async (i: number, sub: string, role: 'visitor' | 'agent', made?: WebSocket[]): Promise<WebSocket> => {
     let welcome: Promise<unknown> | undefined;
     const ws = await openWs(`${hostOf(o, i, role)}${o.path}?token=${signToken(sub, role, tenantOf(i))}`, o, 'kefu.v1', (w) => {
@@ -194,6 +217,8 @@ export function kefuDriver(o: DriverOptions): Driver {
         });
         watchClose(v, o);
         watchClose(a, o);
+        keep(v);
+        keep(a);
         return {
           send: (cid: string, body: string) => v.send(JSON.stringify({ t: 'send', conv, cid, body })),
           close: () => { terminate(v); terminate(a); },
@@ -202,6 +227,7 @@ export function kefuDriver(o: DriverOptions): Driver {
     },
     async idle(i) {
       const ws = await withTimeout(connect(i, `v${i}`, 'visitor'), timeout, `kefu idle ${i}`);
+      keep(ws);
       return { close: () => terminate(ws) };
     },
   };

@@ -115,7 +115,7 @@ export class Bench {
     }));
     const connected = results.reduce((s, r) => s + r.connected, 0);
     const failed = results.reduce((s, r) => s + r.failed, 0);
-    const retried = results.reduce((s, r) => s + r.retried, 0);
+    const retried = results.reduce((s, r) => s + (r.retried ?? 0), 0);
     if (retried > 0) process.stderr.write(`${spec.label}: ${retried} ${mode} needed a second attempt to connect\n`);
     if (failed > 0) throw new Error(`${spec.label}: ${failed} of ${total} ${mode} failed to connect; first error: ${results.find((r) => r.firstError)?.firstError}`);
     return { connected, ms: performance.now() - t0 };

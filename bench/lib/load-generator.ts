@@ -32,7 +32,7 @@ export interface ConnectParams {
   /** Setup timeout per pair / connection; a timed-out one is retried once. @defaultValue 120,000 ms */
   timeoutMs?: number;
 }
-export interface ConnectResult { connected: number; failed: number; retried: number; ms: number; firstError?: string }
+export interface ConnectResult { connected: number; failed: number; retried?: number; ms: number; firstError?: string }
 
 export interface RunParams { system: string; rate: number; warmupMs: number; durationMs: number; drainMs: number }
 export interface RunResult {
@@ -53,11 +53,11 @@ export interface RunResult {
 const PAD = 'x'.repeat(48);
 const MAX_PER_TICK = 5_000;
 
-interface Held { pairs: Pair[]; idles: Idle[] }
+interface Held { pairs: Pair[]; idles: Idle[]; trouble: Record<string, number> }
 const systems = new Map<string, Held>();
 const held = (name: string): Held => {
   let h = systems.get(name);
-  if (!h) systems.set(name, (h = { pairs: [], idles: [] }));
+  if (!h) systems.set(name, (h = { pairs: [], idles: [], trouble: {} }));
   return h;
 };
 
@@ -77,9 +77,11 @@ function onMessage(body: string): void {
   latency.recordValue(Math.max(1, Math.round((now - t) * 1000)));
 }
 
-let trouble: Record<string, number> = {};
-function onTrouble(what: string): void {
-  if (trouble[what] !== undefined || Object.keys(trouble).length < 20) trouble[what] = (trouble[what] ?? 0) + 1;
+/** Troubles are counted per system: a close on one system's sockets must not be blamed on the one being measured. */
+function troubleCounter(h: Held): (what: string) => void {
+  return (what) => {
+    if (h.trouble[what] !== undefined || Object.keys(h.trouble).length < 20) h.trouble[what] = (h.trouble[what] ?? 0) + 1;
+  };
 }
 
 function onAck(cid: string): void {
@@ -92,7 +94,9 @@ function onAck(cid: string): void {
 
 async function connect(p: ConnectParams): Promise<ConnectResult> {
   const t0 = performance.now();
-  const { pairs, idles } = held(p.system);
+  const h = held(p.system);
+  const { pairs, idles } = h;
+  const onTrouble = troubleCounter(h);
   const driver = driverFor(p.kind, { host: p.host, path: p.path, onMessage, onAck, onTrouble, timeoutMs: p.timeoutMs ?? 120_000, ...(p.hosts ? { hosts: p.hosts } : {}), ...(p.localAddress ? { localAddress: p.localAddress } : {}) });
   let next = 0;
   let failed = 0;
@@ -123,14 +127,16 @@ async function connect(p: ConnectParams): Promise<ConnectResult> {
 }
 
 async function run(p: RunParams): Promise<RunResult> {
-  const pairs = systems.get(p.system)?.pairs ?? [];
-  if (pairs.length === 0) throw new Error(`run before connect (${p.system})`);
+  const h = systems.get(p.system);
+  const pairs = h?.pairs ?? [];
+  if (!h || pairs.length === 0) throw new Error(`run before connect (${p.system})`);
   latency = newHistogram();
   ackHist = newHistogram();
   const lag = newHistogram();
   received = 0;
   acks = 0;
-  trouble = {};
+  // Whatever happened to this system since its last run (e.g. closes while others were measured) is reported with this run.
+  const troubleBefore = { ...h.trouble };
   const start = performance.now();
   winStart = start + p.warmupMs;
   winEnd = winStart + p.durationMs;
@@ -174,7 +180,7 @@ async function run(p: RunParams): Promise<RunResult> {
     ack: encodeIntoCompressedBase64(ackHist),
     lag: encodeIntoCompressedBase64(lag),
     generator_cpu_pct: cpuPct,
-    trouble,
+    trouble: Object.fromEntries(Object.entries(h.trouble).map(([k, v]) => [k, v - (troubleBefore[k] ?? 0)]).filter(([, v]) => (v as number) > 0)),
   };
 }
 
