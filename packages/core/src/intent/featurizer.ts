@@ -5,6 +5,8 @@
  * work: a run of Han characters is one token whose character n-grams are the real signal.
  */
 
+import { FNV_OFFSET, FNV_PRIME, fmix32 } from '../util/hash.js';
+
 export interface FeaturizerSettings {
   /** Number of hash buckets is 2 ** hashBits. */
   hashBits: number;
@@ -42,21 +44,10 @@ export interface Features {
 const TOKEN = /[\p{L}\p{M}\p{N}]+/gu;
 const WIDE = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]/u;
 
-const FNV_PRIME = 0x01000193;
 let scratch = { slots: new Int32Array(0), order: new Int32Array(0), counts: new Float32Array(0) };
-const SEED_WORD = 0x811c9dc5 ^ 0x1000;
-const SEED_CHAR = 0x811c9dc5 ^ 0x2000;
-const SEED_WIDE = 0x811c9dc5 ^ 0x3000;
-
-// murmur3's finaliser: FNV-1a's low bits are weak and buckets are taken from the low bits
-function fmix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
+const SEED_WORD = FNV_OFFSET ^ 0x1000;
+const SEED_CHAR = FNV_OFFSET ^ 0x2000;
+const SEED_WIDE = FNV_OFFSET ^ 0x3000;
 
 /** Normalises and truncates text exactly as the model saw it in training. */
 export function normalizeText(text: string, s: FeaturizerSettings): string {
@@ -89,7 +80,7 @@ export function featurize(text: string, s: FeaturizerSettings): Features {
   const used: number[] = [];
   let size = 0;
   const add = (h: number): void => {
-    const id = fmix(h) & mask;
+    const id = fmix32(h) & mask;
     let p = Math.imul(id, 0x9e3779b1) >>> 0;
     for (;;) {
       p &= slots.length - 1;

@@ -5,6 +5,8 @@
  * queue), so one byte per character.
  */
 
+import { hashString } from '../util/hash.js';
+
 const EMPTY = -1;
 const TOMBSTONE = -2;
 
@@ -164,24 +166,4 @@ export class IdTable {
 /** FNV-1a over char codes, then mixed. */
 export function hashId(s: string): number {
   return hashString(s);
-}
-
-function hashString(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return mix(h);
-}
-
-
-/** murmur3's finaliser: ids often differ only in their last characters, and FNV leaves the low bits (the table index) clustered. */
-function mix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
 }
