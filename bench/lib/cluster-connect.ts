@@ -46,7 +46,7 @@ export async function connectStaged(b: Bench, key: string, o: StagedConnectOptio
     const n = Math.min(o.chunkPairs, o.pairs - open);
     const per = Math.ceil(n / gens.length);
     // A chunk may run past the budget; it still has to end within the remaining time plus a margin.
-    const timeoutMs = Math.max(60_000, o.budgetMs - elapsed + 120_000);
+    const timeoutMs = Math.max(120_000, o.budgetMs - elapsed + 300_000);
     const results = await Promise.all(gens.map((g, gi) => {
       const count = Math.max(0, Math.min(per, n - gi * per));
       const params: ConnectParams = {
