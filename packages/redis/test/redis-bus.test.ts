@@ -1,14 +1,10 @@
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { findBinary, startRedisServer, type RedisServerHandle } from '@kefu/core/testing';
 import { RedisBus } from '../src/index.js';
+import { redisServerForFile } from './redis-server.js';
 
-const bin = findBinary('redis-server');
-const skip = 'skip' in bin ? bin.skip : false;
-let redis: RedisServerHandle;
-
-before(async () => { if (!skip) redis = await startRedisServer(); });
-after(async () => { await redis?.stop(); });
+const redis = redisServerForFile();
+const { skip } = redis;
 
 function nextMessage(bus: RedisBus, timeoutMs = 5000): Promise<[string, string]> {
   return new Promise((resolve, reject) => {

@@ -1,30 +1,27 @@
-import { test, describe, before, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { queueStoreSuite, findBinary, startRedisServer, type RedisServerHandle } from '@kefu/core/testing';
+import { queueStoreSuite } from '@kefu/core/testing';
 import { PriorityQueue } from '@kefu/core';
 import { RedisQueueStore } from '../src/index.js';
+import { redisServerForFile } from './redis-server.js';
 
-const bin = findBinary('redis-server');
-const skip = 'skip' in bin ? bin.skip : false;
-let redis: RedisServerHandle | undefined;
+const redis = redisServerForFile();
+const { skip } = redis;
 let n = 0;
-
-before(async () => { if (!skip) redis = await startRedisServer(); });
-after(async () => { await redis?.stop(); });
 
 if (!skip) {
   queueStoreSuite({ test, describe }, {
     name: 'RedisQueueStore',
     factory: () => {
       const name = `q${++n}`;
-      return { store: new RedisQueueStore(redis!.url, { name }), reopen: () => new RedisQueueStore(redis!.url, { name }) };
+      return { store: new RedisQueueStore(redis.url, { name }), reopen: () => new RedisQueueStore(redis.url, { name }) };
     },
   });
 }
 
 test('two stores leasing from one queue never get the same item', { skip }, async () => {
-  const a = new RedisQueueStore<{ i: number }>(redis!.url, { name: 'shared' });
-  const b = new RedisQueueStore<{ i: number }>(redis!.url, { name: 'shared' });
+  const a = new RedisQueueStore<{ i: number }>(redis.url, { name: 'shared' });
+  const b = new RedisQueueStore<{ i: number }>(redis.url, { name: 'shared' });
   await a.open();
   await b.open();
   const now = Date.now();
@@ -50,7 +47,7 @@ test('two stores leasing from one queue never get the same item', { skip }, asyn
 });
 
 test('a PriorityQueue runs on the Redis store (push, position, lease, ack)', { skip }, async () => {
-  const q = new PriorityQueue<{ text: string }>({ store: new RedisQueueStore(redis!.url, { name: 'pq' }) });
+  const q = new PriorityQueue<{ text: string }>({ store: new RedisQueueStore(redis.url, { name: 'pq' }) });
   await q.push({ text: 'normal' }, { id: 'n1', priority: 1 });
   await q.push({ text: 'vip' }, { id: 'v1', priority: 5 });
   assert.equal(await q.position('v1'), 1);

@@ -1,21 +1,18 @@
-import { test, describe, before, after } from 'node:test';
-import { sagaLogSuite, findBinary, startRedisServer, type RedisServerHandle } from '@kefu/core/testing';
+import { test, describe } from 'node:test';
+import { sagaLogSuite } from '@kefu/core/testing';
 import { RedisSagaLog } from '../src/index.js';
+import { redisServerForFile } from './redis-server.js';
 
-const bin = findBinary('redis-server');
-const skip = 'skip' in bin ? bin.skip : false;
-let redis: RedisServerHandle | undefined;
+const redis = redisServerForFile();
+const { skip } = redis;
 let n = 0;
-
-before(async () => { if (!skip) redis = await startRedisServer(); });
-after(async () => { await redis?.stop(); });
 
 if (!skip) {
   sagaLogSuite({ test, describe }, {
     name: 'RedisSagaLog',
     factory: async () => {
       const name = `log${++n}`;
-      return { log: new RedisSagaLog(redis!.url, { name }), reopen: async () => new RedisSagaLog(redis!.url, { name }) };
+      return { log: new RedisSagaLog(redis.url, { name }), reopen: async () => new RedisSagaLog(redis.url, { name }) };
     },
   });
 } else {
