@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import WebSocket from 'ws';
 import { Redis } from 'ioredis';
 import { decodeServerFrame, type ServerFrame } from '@kefu/protocol';
-import { Hub, type Identity } from '@kefu/core';
+import { Hub, type HubEvents, type Identity } from '@kefu/core';
 import { findBinary, startRedisServer, type RedisServerHandle } from '@kefu/core/testing';
 import { RedisBus, RedisConversationStore } from '../src/index.js';
 
@@ -94,10 +94,11 @@ class Peer {
 const is = <K extends ServerFrame['t']>(t: K, extra: (f: Extract<ServerFrame, { t: K }>) => boolean = () => true) =>
   (f: ServerFrame): f is Extract<ServerFrame, { t: K }> => f.t === t && extra(f as Extract<ServerFrame, { t: K }>);
 
-function once<T>(emitter: { once(e: string, f: (x: T) => void): unknown }, event: string, timeoutMs = 15_000): Promise<T> {
+function once<E extends 'bus:down' | 'bus:up' | 'healed'>(hub: Hub, event: E, timeoutMs = 15_000): Promise<Parameters<HubEvents[E]>[0]> {
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`no ${event} within ${timeoutMs} ms`)), timeoutMs);
-    emitter.once(event, (x: T) => { clearTimeout(t); resolve(x); });
+    const listener = (x: Parameters<HubEvents[E]>[0]): void => { clearTimeout(t); resolve(x); };
+    (hub as unknown as { once(e: string, f: typeof listener): void }).once(event, listener);
   });
 }
 
@@ -129,7 +130,7 @@ test('bus Redis killed and restarted while the visitor keeps writing: the agent 
     await sendAcked(visitor, conv, 1, 3);
     await agent.until(is('msg', (f) => f.seq === 3), 'live 3');
 
-    const down = once<Error>(b.hub, 'bus:down');
+    const down = once(b.hub, 'bus:down');
     await busRedis.kill();
     const err = await down;
     assert.equal((err as { code?: string }).code, 'KEFU_ERR_BUS_UNAVAILABLE');
@@ -140,8 +141,8 @@ test('bus Redis killed and restarted while the visitor keeps writing: the agent 
     await sendAcked(visitor, conv, 4, 12);
     assert.deepEqual(agent.msgs(conv), [1, 2, 3], 'nothing crossed while the bus was down');
 
-    const up = once<{ downMs: number }>(b.hub, 'bus:up');
-    const healed = once<{ conv: string; count: number }>(b.hub, 'healed');
+    const up = once(b.hub, 'bus:up');
+    const healed = once(b.hub, 'healed');
     await busRedis.restart();
     assert.ok((await up).downMs > 0);
     assert.deepEqual(await healed, { conv, count: 9 });

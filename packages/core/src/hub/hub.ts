@@ -36,6 +36,11 @@ interface Echo { ref?: string; conv?: string; cid?: string }
 
 interface MembershipControl { op: 'join' | 'leave'; conv: string; reason?: string; joined?: string; seq?: number }
 
+/** True when an encoded presence frame is about `id` (encodeFrame puts t, then user.id first). */
+function isPresenceOf(payload: string, id: string): boolean {
+  return payload.startsWith(`{"t":"presence","user":{"id":${JSON.stringify(id)},`);
+}
+
 // Shared socket listeners: one function each for all sockets, `this` is the socket.
 function onSocketMessage(this: SocketWithConn, data: RawData, isBinary: boolean): void {
   const c = this[kConn];
@@ -669,7 +674,8 @@ export class Hub extends EventEmitter<HubEvents> {
     if (kind === 99 /* c */) return this.#healer.frame(rest, payload);
     if (kind === 97 /* a */) {
       const agents = this.#index.agents.get(rest);
-      if (agents) for (const c of agents) this.#write(c, payload);
+      // An agent with sockets on several nodes is not told about itself, as on the local path.
+      if (agents) for (const c of agents) if (!isPresenceOf(payload, c.identity.id)) this.#write(c, payload);
       return;
     }
     if (kind === 117 /* u */) {
