@@ -66,6 +66,14 @@ const sleep = (t: number): Promise<void> => new Promise((r) => setTimeout(r, t))
 interface Running { spec: SystemSpec; children: Array<Child<ServerReady>> }
 
 export class Bench {
+  /**
+   * Source addresses of this run's generators: 127.a.b.11, .12, ... with a, b random. A socket
+   * bound to a source address before connecting takes its port from that address's ephemeral
+   * range (about 28,000 ports) whatever the destination, shared by every process on the machine:
+   * another bench using the same 127.0.0.x would exhaust it.
+   */
+  readonly sourceNet = `127.${1 + Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 256)}`;
+
   private constructor(readonly servers: Map<string, Running>, readonly gens: Child[]) {}
 
   /** Starts one server per spec and `generators` load generators. Stops what it started if any start fails. */
@@ -108,7 +116,7 @@ export class Bench {
       const count = Math.max(0, Math.min(per, total - gi * per));
       const params: ConnectParams = {
         system: key, kind: spec.kind, host: hosts[0]!, path: children[0]!.ready.path, mode, count, offset: gi * per, concurrency,
-        localAddress: `127.0.0.${11 + gi}`,
+        localAddress: `${this.sourceNet}.${11 + gi}`,
         ...(hosts.length > 1 ? { hosts } : {}),
       };
       return g.call<ConnectResult>('connect', params, timeoutMs);
