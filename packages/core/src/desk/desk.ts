@@ -13,7 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
 import { LRUCache } from 'lru-cache';
-import { KefuError, DeskEvent, isValidId, type CannedReply, type JsonObject, type QueueEntry, type Sender } from '@kefu/protocol';
+import { KefuError, DeskEvent, isValidId, type CannedReply, type QueueEntry, type Sender } from '@kefu/protocol';
 import { AgentRegistry, DeskAgent } from './agents.js';
 import { botSender, humanRequestMatcher } from './bot.js';
 import { resolveDeskOptions, type DeskOptions, type ResolvedDeskOptions } from './options.js';
@@ -22,6 +22,7 @@ import { WaitingLine } from './waiting-line.js';
 import { validateSettings } from './agent-settings.js';
 import { toProfile } from './profile.js';
 import { bindHub } from './hub-binding.js';
+import { HubOutlet } from './hub-outlet.js';
 import { MemoryDeskStore } from './store/memory-desk-store.js';
 import type { DeskStore, DeskStoreOp } from './store/desk-store.js';
 import type { DeskHub } from './hub-types.js';
@@ -93,6 +94,7 @@ export class Desk extends EventEmitter<DeskEvents> {
   #handleMs: number;
   #status: 'new' | 'opening' | 'open' | 'closed' = 'new';
   #unbind: (() => void) | undefined;
+  readonly #out: HubOutlet;
 
   constructor(options: DeskOptions = {}) {
     super();
@@ -102,6 +104,7 @@ export class Desk extends EventEmitter<DeskEvents> {
     this.#isHumanRequest = humanRequestMatcher(this.#o.humanWords);
     this.#bot = botSender(this.#o.botName);
     this.#handleMs = this.#o.initialHandleMs;
+    this.#out = new HubOutlet(this.#o.hub, (err) => this.emit('error', err));
     for (const [tenant, list] of Object.entries(this.#o.canned)) this.setCanned(tenant, list);
   }
 
@@ -298,7 +301,7 @@ export class Desk extends EventEmitter<DeskEvents> {
     // With a hub, the stored message comes back through the hub's `message` event.
     if (!this.#o.hub) this.#appendTranscript(conv, { from: this.#bot, body: answer, ts });
     await this.#save([conv]);
-    this.#toConversation(conv, DeskEvent.botAnswer, { conv: conv.id, intent, seq });
+    this.#out.toConversation(conv.id, DeskEvent.botAnswer, { conv: conv.id, intent, seq });
     this.emit('bot_answer', conv, intent, answer);
   }
 
@@ -323,8 +326,8 @@ export class Desk extends EventEmitter<DeskEvents> {
     await this.#save([conv]);
     this.emit('state', conv, 'bot', 'waiting');
     this.emit('handoff', conv, reason);
-    this.#toConversation(conv, DeskEvent.handoff, { conv: conv.id, reason, intent: conv.intent });
-    if (conv.offline) this.#toConversation(conv, DeskEvent.offline, { conv: conv.id, message: this.#o.offlineMessage });
+    this.#out.toConversation(conv.id, DeskEvent.handoff, { conv: conv.id, reason, intent: conv.intent });
+    if (conv.offline) this.#out.toConversation(conv.id, DeskEvent.offline, { conv: conv.id, message: this.#o.offlineMessage });
     this.#sendPosition(conv);
     this.#markDirty(conv.tenant);
   }
@@ -436,7 +439,7 @@ export class Desk extends EventEmitter<DeskEvents> {
     if (changed.length === 0) return;
     await this.#save(changed);
     for (const conv of changed) {
-      this.#hubCall(() => this.#o.hub?.removeMember(conv.id, agent.id, 'agent offline'));
+      this.#out.call(() => this.#o.hub?.removeMember(conv.id, agent.id, 'agent offline'));
       this.emit('state', conv, 'assigned', 'waiting');
       this.emit('requeued', conv, 'agent_offline');
       this.#sendPosition(conv);
@@ -561,7 +564,7 @@ export class Desk extends EventEmitter<DeskEvents> {
     if (conv.offer?.id !== offer.id) return;
     this.emit('state', conv, 'waiting', 'offered');
     this.emit('offer', conv, offer);
-    this.#toUser(conv.tenant, agent.id, DeskEvent.offer, {
+    this.#out.toUser(conv.tenant, agent.id, DeskEvent.offer, {
       offerId: offer.id, conv: conv.id, expiresAt: offer.expiresAt, visitor: conv.visitor, profile: conv.profile,
       intent: conv.intent, transcript: conv.transcript, reason: offer.reason,
     });
@@ -589,7 +592,7 @@ export class Desk extends EventEmitter<DeskEvents> {
     }
     if (why !== 'declined') {
       const reason = why === 'timeout' ? 'timeout' : why === 'closed' ? 'closed' : 'agent_offline';
-      this.#toUser(conv.tenant, offer.agentId, DeskEvent.offerRevoked, { offerId: offer.id, conv: conv.id, reason });
+      this.#out.toUser(conv.tenant, offer.agentId, DeskEvent.offerRevoked, { offerId: offer.id, conv: conv.id, reason });
     }
     this.emit('offer_ended', conv, offer.agentId, why);
     this.#markDirty(conv.tenant);
@@ -652,10 +655,10 @@ export class Desk extends EventEmitter<DeskEvents> {
     agent.lastAssignedAt = now;
     this.#lastAgent.set(`${conv.tenant}\0${conv.visitor.id}`, agent.id);
     await this.#save([conv]);
-    await this.#hubCallAsync(() => this.#o.hub?.addMember(conv.id, agent.sender()));
+    await this.#out.callAsync(() => this.#o.hub?.addMember(conv.id, agent.sender()));
     this.emit('state', conv, from, 'assigned');
     this.emit('assigned', conv, agent.id);
-    this.#toConversation(conv, DeskEvent.assigned, { conv: conv.id, agent: agent.sender() });
+    this.#out.toConversation(conv.id, DeskEvent.assigned, { conv: conv.id, agent: agent.sender() });
     this.#markDirty(conv.tenant);
   }
 
@@ -688,12 +691,12 @@ export class Desk extends EventEmitter<DeskEvents> {
       conv.assignedAt = Date.now();
       this.#lastAgent.set(`${conv.tenant}\0${conv.visitor.id}`, to.id);
       await this.#save([conv]);
-      await this.#hubCallAsync(() => this.#o.hub?.addMember(conv.id, to.sender()));
+      await this.#out.callAsync(() => this.#o.hub?.addMember(conv.id, to.sender()));
       const payload = { conv: conv.id, from: from.sender(), agent: to.sender(), team: null, note };
-      this.#toConversation(conv, DeskEvent.transferred, payload);
-      this.#toUser(conv.tenant, from.id, DeskEvent.transferred, payload);
-      this.#hubCall(() => this.#o.hub?.removeMember(conv.id, from.id, 'transferred'));
-      this.#toConversation(conv, DeskEvent.assigned, { conv: conv.id, agent: to.sender() });
+      this.#out.toConversation(conv.id, DeskEvent.transferred, payload);
+      this.#out.toUser(conv.tenant, from.id, DeskEvent.transferred, payload);
+      this.#out.call(() => this.#o.hub?.removeMember(conv.id, from.id, 'transferred'));
+      this.#out.toConversation(conv.id, DeskEvent.assigned, { conv: conv.id, agent: to.sender() });
       this.emit('transferred', conv, from.id, { agent: to.id, team: null });
       this.#markDirty(conv.tenant);
       return { conv: conv.id, state: conv.state, agent: to.id, team: null };
@@ -709,8 +712,8 @@ export class Desk extends EventEmitter<DeskEvents> {
     conv.declined = [{ agentId: from.id, at: Date.now() }];
     await this.#save([conv]);
     const payload = { conv: conv.id, from: from.sender(), agent: null, team, note };
-    this.#toConversation(conv, DeskEvent.transferred, payload);
-    this.#hubCall(() => this.#o.hub?.removeMember(conv.id, from.id, 'transferred'));
+    this.#out.toConversation(conv.id, DeskEvent.transferred, payload);
+    this.#out.call(() => this.#o.hub?.removeMember(conv.id, from.id, 'transferred'));
     this.emit('state', conv, 'assigned', 'waiting');
     this.emit('transferred', conv, from.id, { agent: null, team });
     this.emit('requeued', conv, 'transfer');
@@ -753,13 +756,13 @@ export class Desk extends EventEmitter<DeskEvents> {
     await this.#save([conv]);
     this.emit('state', conv, from, 'closed');
     this.emit('closed', conv);
-    this.#toConversation(conv, DeskEvent.closed, { conv: conv.id, by, reason, canRate: conv.rating === null });
+    this.#out.toConversation(conv.id, DeskEvent.closed, { conv: conv.id, by, reason, canRate: conv.rating === null });
     const hub = this.#o.hub;
     if (hub) {
       const agentId = conv.agentId;
       // The agent's sockets leave the closed chat: a long shift must not reach the hub's
       // maxConversationsPerConnection. The visitor stays, to rate it.
-      this.#hubCall(async () => {
+      this.#out.call(async () => {
         await hub.closeConversation(conv.id, reason ?? by);
         if (agentId !== null) await hub.removeMember(conv.id, agentId, 'closed');
       });
@@ -786,7 +789,7 @@ export class Desk extends EventEmitter<DeskEvents> {
     conv.rating = { score, comment: comment ?? null, at: Date.now() };
     await this.#save([conv]);
     this.emit('rated', conv);
-    this.#toConversation(conv, DeskEvent.rated, { conv: conv.id, score });
+    this.#out.toConversation(conv.id, DeskEvent.rated, { conv: conv.id, score });
     return { conv: conv.id, score };
   }
 
@@ -857,7 +860,7 @@ export class Desk extends EventEmitter<DeskEvents> {
     const i = line?.indexOf(conv) ?? -1;
     if (!line || i < 0) return;
     this.#sentPosition.set(conv.id, i + 1);
-    this.#toConversation(conv, DeskEvent.queuePosition, { conv: conv.id, position: i + 1, size: line.size, estimatedWaitMs: this.#estimate(conv.tenant, i + 1) });
+    this.#out.toConversation(conv.id, DeskEvent.queuePosition, { conv: conv.id, position: i + 1, size: line.size, estimatedWaitMs: this.#estimate(conv.tenant, i + 1) });
   }
 
   /** Coalesced: each waiting visitor hears only a changed position; agents get one queue_changed per tenant. */
@@ -876,12 +879,12 @@ export class Desk extends EventEmitter<DeskEvents> {
         i++;
         if (this.#sentPosition.get(conv.id) === i) continue;
         this.#sentPosition.set(conv.id, i);
-        this.#toConversation(conv, DeskEvent.queuePosition, { conv: conv.id, position: i, size: line.size, estimatedWaitMs: this.#estimate(tenant, i, slots) });
+        this.#out.toConversation(conv.id, DeskEvent.queuePosition, { conv: conv.id, position: i, size: line.size, estimatedWaitMs: this.#estimate(tenant, i, slots) });
         sent++;
       }
       if (this.#o.hub) {
         const data = this.#snapshot(tenant, HEAD_EVENT_ROWS);
-        for (const a of this.#agents.of(tenant)) if (a.status !== 'offline') this.#toUser(tenant, a.id, DeskEvent.queueChanged, data);
+        for (const a of this.#agents.of(tenant)) if (a.status !== 'offline') this.#out.toUser(tenant, a.id, DeskEvent.queueChanged, data);
       }
     }
     this.#nextFlushAt = Date.now() + Math.ceil((sent * 1000) / this.#o.maxPositionEventsPerSec);
@@ -955,32 +958,5 @@ export class Desk extends EventEmitter<DeskEvents> {
     const conv = this.#tenantConv(identity, convId);
     if (conv.visitor.id !== identity.id) throw new KefuError('KEFU_ERR_CONVERSATION_NOT_FOUND', `no conversation "${convId}"`);
     return conv;
-  }
-
-  #toConversation(conv: DeskConversation, name: string, data: JsonObject): void {
-    const hub = this.#o.hub;
-    if (hub) this.#hubCall(() => hub.emitToConversation(conv.id, name, data));
-  }
-
-  #toUser(tenant: string, userId: string, name: string, data: JsonObject): void {
-    const hub = this.#o.hub;
-    if (hub) this.#hubCall(() => hub.emitToUser(tenant, userId, name, data));
-  }
-
-  #hubCall(f: () => unknown): void {
-    try {
-      const r = f();
-      if (r instanceof Promise) r.catch((err: unknown) => this.emit('error', err));
-    } catch (err) {
-      this.emit('error', err);
-    }
-  }
-
-  async #hubCallAsync(f: () => unknown): Promise<void> {
-    try {
-      await f();
-    } catch (err) {
-      this.emit('error', err);
-    }
   }
 }
