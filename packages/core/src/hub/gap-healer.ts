@@ -62,6 +62,13 @@ export function msgSeq(s: string): number {
   return i === start ? -1 : n;
 }
 
+/** Seq -> sending socket of the held local msg frames (undefined when there are none). */
+function sendersOf(h: Hold): Map<number, Connection> | undefined {
+  let out: Map<number, Connection> | undefined;
+  for (const f of h.frames) if (f.except) (out ??= new Map()).set(msgSeq(f.s), f.except);
+  return out;
+}
+
 /** How many rooms heal at once after a bus recovery (each heal is a few store reads). */
 const HEAL_CONCURRENCY = 8;
 
@@ -162,11 +169,13 @@ export class GapHealer {
         for (;;) {
           const page = await host.store.range(conv, { after: last, limit: host.pageSize });
           if (this.#holds.get(conv) !== h) return;
+          const senders = sendersOf(h);
           for (const m of page) {
             if (m.seq <= last) continue;
             const mf: MessageFrame = { t: 'msg', conv, seq: m.seq, cid: m.cid, from: m.from, body: m.body, ts: m.ts };
             if (m.data !== undefined) mf.data = m.data;
-            host.fanout(conv, encodeFrame(mf));
+            // A local send held behind the gap: its sender got an ack, not the msg, as usual.
+            host.fanout(conv, encodeFrame(mf), senders?.get(m.seq));
             last = m.seq;
             count++;
           }

@@ -135,6 +135,8 @@ test('an agent sending on the node that missed traffic: its own message waits be
     assert.deepEqual(await msgs(ag2, 3), [1, 2, 3], 'the other socket on B gets 1, 2 (healed) before 3');
     assert.deepEqual(await msgs(ag, 2), [1, 2], 'the sender gets the healed ones, not its own');
     assert.deepEqual(await msgs(v, 1), [3]);
+    await sleep(50);
+    assert.equal(ag.frames.filter((f) => f.t === 'msg').length, 0, 'the sender is not sent its own message by the heal');
   } finally {
     await ag2.close();
     await v.close(); await ag.close();
