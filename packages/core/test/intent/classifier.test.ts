@@ -192,31 +192,25 @@ describe('IntentClassifier model errors', () => {
   });
 
   it('an ONNX model without Kefu metadata -> KEFU_ERR_INTENT_MODEL_METADATA', async () => {
-    const bare = join(tmp.dir, 'bare.onnx');
-    writeFileSync(
-      bare,
-      encodeModel({
-        graphName: 'identity',
-        nodes: [{ opType: 'Identity', input: ['tf'], output: ['probs'] }],
-        initializers: [],
-        inputs: [{ name: 'tf', elemType: DataType.FLOAT, shape: ['batch', 'n'] }],
-        outputs: [{ name: 'probs', elemType: DataType.FLOAT, shape: ['batch', 'n'] }],
-        metadata: {},
-      }),
-    );
+    // A valid identity graph carrying only `metadata`.
+    const identityModel = (name: string, metadata: Record<string, string>): string => {
+      const file = join(tmp.dir, name);
+      writeFileSync(
+        file,
+        encodeModel({
+          graphName: 'identity',
+          nodes: [{ opType: 'Identity', input: ['tf'], output: ['probs'] }],
+          initializers: [],
+          inputs: [{ name: 'tf', elemType: DataType.FLOAT, shape: ['batch', 'n'] }],
+          outputs: [{ name: 'probs', elemType: DataType.FLOAT, shape: ['batch', 'n'] }],
+          metadata,
+        }),
+      );
+      return file;
+    };
+    const bare = identityModel('bare.onnx', {});
     await assert.rejects(new IntentClassifier({ model: bare, workers: 1 }).open(), code('KEFU_ERR_INTENT_MODEL_METADATA'));
-    const badLabels = join(tmp.dir, 'badlabels.onnx');
-    writeFileSync(
-      badLabels,
-      encodeModel({
-        graphName: 'identity',
-        nodes: [{ opType: 'Identity', input: ['tf'], output: ['probs'] }],
-        initializers: [],
-        inputs: [{ name: 'tf', elemType: DataType.FLOAT, shape: ['batch', 'n'] }],
-        outputs: [{ name: 'probs', elemType: DataType.FLOAT, shape: ['batch', 'n'] }],
-        metadata: { 'kefu.format': 'kefu-intent-hashed/3', 'kefu.labels': '"not a list"' },
-      }),
-    );
+    const badLabels = identityModel('badlabels.onnx', { 'kefu.format': 'kefu-intent-hashed/3', 'kefu.labels': '"not a list"' });
     await assert.rejects(new IntentClassifier({ model: badLabels, workers: 1 }).open(), code('KEFU_ERR_INTENT_MODEL_METADATA'));
   });
 
