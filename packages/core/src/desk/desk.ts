@@ -23,6 +23,7 @@ import { validateSettings } from './agent-settings.js';
 import { toProfile } from './profile.js';
 import { bindHub } from './hub-binding.js';
 import { HubOutlet } from './hub-outlet.js';
+import { OfferTimers } from './offer-timers.js';
 import { MemoryDeskStore } from './store/memory-desk-store.js';
 import type { DeskStore, DeskStoreOp } from './store/desk-store.js';
 import type { DeskHub } from './hub-types.js';
@@ -73,7 +74,7 @@ export class Desk extends EventEmitter<DeskEvents> {
   readonly #agents = new AgentRegistry();
   readonly #convs = new Map<string, DeskConversation>();
   readonly #lines = new Map<string, WaitingLine>();
-  readonly #offers = new Map<string, { conv: string; timer: NodeJS.Timeout }>();
+  readonly #offers = new OfferTimers();
   readonly #profiles = new Map<string, Promise<DeskProfile>>();
   readonly #botChains = new Map<string, Promise<void>>();
   readonly #sentPosition = new Map<string, number>();
@@ -149,7 +150,6 @@ export class Desk extends EventEmitter<DeskEvents> {
     this.#status = 'closed';
     clearInterval(this.#sweepTimer);
     clearTimeout(this.#positionTimer);
-    for (const o of this.#offers.values()) clearTimeout(o.timer);
     this.#offers.clear();
     for (const a of this.#agents.all()) clearTimeout(a.graceTimer);
     this.#unbind?.();
@@ -555,9 +555,7 @@ export class Desk extends EventEmitter<DeskEvents> {
     };
     conv.offer = offer;
     conv.state = 'offered';
-    const timer = setTimeout(() => this.#expire(offer.id), this.#o.offerTimeoutMs);
-    timer.unref();
-    this.#offers.set(offer.id, { conv: conv.id, timer });
+    this.#offers.start(offer.id, conv.id, this.#o.offerTimeoutMs, () => this.#expire(offer.id));
     // Written, but not awaited: a restart turns 'offered' back into 'waiting' in place, which is
     // also what it finds if this write is lost, so the agent need not wait for the fsync.
     this.#save([conv]).catch(() => {});
@@ -571,8 +569,7 @@ export class Desk extends EventEmitter<DeskEvents> {
   }
 
   #expire(offerId: string): void {
-    const entry = this.#offers.get(offerId);
-    const conv = entry && this.#convs.get(entry.conv);
+    const conv = this.#offerConv(offerId);
     if (conv?.offer?.id === offerId) this.#endOffer(conv, 'timeout');
   }
 
@@ -580,9 +577,7 @@ export class Desk extends EventEmitter<DeskEvents> {
   #endOffer(conv: DeskConversation, why: 'declined' | 'timeout' | 'agent_offline' | 'closed'): DeskOffer | undefined {
     const offer = conv.offer;
     if (!offer) return undefined;
-    const entry = this.#offers.get(offer.id);
-    if (entry) clearTimeout(entry.timer);
-    this.#offers.delete(offer.id);
+    this.#offers.end(offer.id);
     this.#agents.get(conv.tenant, offer.agentId)?.offered.delete(conv.id);
     conv.offer = null;
     if (why !== 'closed') {
@@ -602,9 +597,7 @@ export class Desk extends EventEmitter<DeskEvents> {
   /** Agent accepts an offer (`desk.accept`). */
   async accept(identity: DeskIdentity, offerId: string): Promise<{ conv: string; state: 'assigned' }> {
     const { conv, agent } = this.#ownOffer(identity, offerId);
-    const entry = this.#offers.get(offerId);
-    if (entry) clearTimeout(entry.timer);
-    this.#offers.delete(offerId);
+    this.#offers.end(offerId);
     agent.offered.delete(conv.id);
     conv.offer = null;
     await this.#assign(conv, agent);
@@ -623,8 +616,7 @@ export class Desk extends EventEmitter<DeskEvents> {
     this.#assertOpen();
     const agent = this.#requireAgent(identity);
     if (typeof offerId !== 'string' || offerId.length === 0) throw new KefuError('KEFU_ERR_INVALID_ARGUMENT', 'offerId must be a non-empty string');
-    const entry = this.#offers.get(offerId);
-    const conv = entry && this.#convs.get(entry.conv);
+    const conv = this.#offerConv(offerId);
     // Another tenant's offer reads as unknown: its existence is not this agent's business.
     if (!conv || conv.tenant !== identity.tenant || conv.offer?.id !== offerId) {
       throw new KefuError('KEFU_ERR_DESK_OFFER_EXPIRED', 'the offer expired or was already answered');
@@ -635,6 +627,11 @@ export class Desk extends EventEmitter<DeskEvents> {
       throw new KefuError('KEFU_ERR_DESK_OFFER_EXPIRED', 'the offer expired');
     }
     return { conv, agent };
+  }
+
+  #offerConv(offerId: string): DeskConversation | undefined {
+    const convId = this.#offers.convOf(offerId);
+    return convId === undefined ? undefined : this.#convs.get(convId);
   }
 
   /** waiting|offered -> assigned. */
