@@ -24,6 +24,7 @@ import { toProfile } from './profile.js';
 import { bindHub } from './hub-binding.js';
 import { HubOutlet } from './hub-outlet.js';
 import { OfferTimers } from './offer-timers.js';
+import { matchAgents } from './matching.js';
 import { MemoryDeskStore } from './store/memory-desk-store.js';
 import type { DeskStore, DeskStoreOp } from './store/desk-store.js';
 import type { DeskHub } from './hub-types.js';
@@ -512,32 +513,10 @@ export class Desk extends EventEmitter<DeskEvents> {
     const free: DeskAgent[] = [];
     for (const a of this.#agents.of(tenant)) if (a.available) free.push(a);
     if (free.length === 0) return;
-    free.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    const now = Date.now();
-    const picks: Array<[DeskConversation, DeskAgent]> = [];
-    for (const conv of line) {
-      if (conv.state !== 'waiting') continue;
-      const eligible = free.filter((a) => a.available && (conv.team === null || a.teams.includes(conv.team)));
-      if (eligible.length === 0) { if (!free.some((a) => a.available)) break; continue; }
-      let candidates = eligible.filter((a) => !conv.declined.some((d) => d.agentId === a.id));
-      // Only decliners are free: offer again once their cooldown has passed.
-      if (candidates.length === 0) candidates = eligible.filter((a) => conv.declined.some((d) => d.agentId === a.id && now - d.at >= this.#o.declineCooldownMs));
-      if (candidates.length === 0) continue;
-      let id: string | undefined;
-      try {
-        id = this.#o.strategy.pick(conv, candidates);
-      } catch (err) {
-        this.emit('error', err);
-        continue;
-      }
-      const agent = id === undefined ? undefined : candidates.find((a) => a.id === id);
-      if (!agent) continue;
-      // Reserve now, so the next conversation of this pass sees the agent's new load.
-      agent.offered.add(conv.id);
-      agent.lastAssignedAt = now;
-      picks.push([conv, agent]);
-      if (!free.some((a) => a.available)) break;
-    }
+    const picks = matchAgents({
+      line, free, now: Date.now(), declineCooldownMs: this.#o.declineCooldownMs, strategy: this.#o.strategy,
+      onError: (err) => this.emit('error', err),
+    });
     for (const [conv, agent] of picks) {
       if (agent.autoAccept) {
         agent.offered.delete(conv.id);
