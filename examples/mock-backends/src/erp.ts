@@ -150,6 +150,18 @@ export class FaultSwitch {
     return s.kind;
   }
 
+  /**
+   * Runs one request's work under the switch: a hang or a failure answers without running it, a
+   * fail-after-apply runs it and answers a failure instead of its reply.
+   */
+  run(work: () => JsonReply): JsonReply {
+    const fault = this.draw();
+    if (fault === 'hang') return { fault: 'hang' };
+    if (fault === 'fail') return this.failure();
+    const out = work();
+    return fault === 'fail-after-apply' ? this.failure() : out;
+  }
+
   /** The reply of a failure. */
   failure(): JsonReply {
     return { status: this.#s.status, body: { error: 'injected failure', retryable: true } };
@@ -189,16 +201,15 @@ export function idempotent(
 ): JsonReply {
   const key = idempotencyKey(req);
   if (typeof key !== 'string') return key;
-  const fault = sw.draw();
-  if (fault === 'hang') return { fault: 'hang' };
-  if (fault === 'fail') return sw.failure();
-  const fingerprint = `${req.method} ${req.path} ${JSON.stringify(req.body ?? null)}`;
-  const replay = store.replay(key, fingerprint);
-  if (replay !== undefined) return fault === 'fail-after-apply' ? sw.failure() : replay;
-  const out = apply(key);
-  // Only answers that changed state (or refused for good) are remembered; a 5xx may be retried.
-  if (out.status < 500) store.remember(key, fingerprint, out.status, out.body);
-  return fault === 'fail-after-apply' ? sw.failure() : { status: out.status, body: out.body };
+  return sw.run(() => {
+    const fingerprint = `${req.method} ${req.path} ${JSON.stringify(req.body ?? null)}`;
+    const replay = store.replay(key, fingerprint);
+    if (replay !== undefined) return replay;
+    const out = apply(key);
+    // Only answers that changed state (or refused for good) are remembered; a 5xx may be retried.
+    if (out.status < 500) store.remember(key, fingerprint, out.status, out.body);
+    return { status: out.status, body: out.body };
+  });
 }
 
 // --- ERP ------------------------------------------------------------------------------------------

@@ -96,13 +96,11 @@ export async function startHelpdeskService(options: HelpdeskServiceOptions = {})
   const closeByKey = (req: JsonRequest): JsonReply => {
     const key = idempotencyKey(req);
     if (typeof key !== 'string') return key;
-    const fault = sw.draw();
-    if (fault === 'hang') return { fault: 'hang' };
-    if (fault === 'fail') return sw.failure();
-    const id = byKey.get(key);
-    const t = id === undefined ? undefined : tickets.get(id);
-    const out = t === undefined ? { closed: false } : { closed: true, ticket: close(t, 'compensated') };
-    return fault === 'fail-after-apply' ? sw.failure() : { body: out };
+    return sw.run(() => {
+      const id = byKey.get(key);
+      const t = id === undefined ? undefined : tickets.get(id);
+      return { body: t === undefined ? { closed: false } : { closed: true, ticket: close(t, 'compensated') } };
+    });
   };
 
   const service = await startJsonService(
