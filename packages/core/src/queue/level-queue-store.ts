@@ -97,6 +97,9 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
     if (!Number.isInteger(o.compactEvery) || o.compactEvery < 0) throw new RangeError('compactEvery must be an integer >= 0');
     if (!Number.isInteger(o.initialCapacity) || o.initialCapacity < 1) throw new RangeError('initialCapacity must be a positive integer');
     if (!Number.isInteger(o.cacheBytes) || o.cacheBytes < 0) throw new RangeError('cacheBytes must be an integer >= 0');
+    // Checked here too (GroupCommitWriter checks it again) because `new Level()` starts opening
+    // at once: a bad option found after it would leave a database directory behind.
+    if (!Number.isInteger(o.maxBatchOps) || o.maxBatchOps < 1) throw new RangeError('maxBatchOps must be a positive integer');
     this.#db = o.db ?? new Level<string, string>(o.location!, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
     this.#writer = new GroupCommitWriter(chainedTarget(this.#db), { sync: o.sync, maxBatchOps: o.maxBatchOps });
     this.#markWriter = new GroupCommitWriter(chainedTarget(this.#db), { sync: false, maxBatchOps: o.maxBatchOps });
