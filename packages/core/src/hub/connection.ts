@@ -40,6 +40,8 @@ export class Connection {
   replay: Map<string, { frames: string[]; bytes: number }> | undefined = undefined;
   /** Tail of this socket's beforeMessage calls: hooks run one after another, so sends keep their order. */
   hookTail: Promise<unknown> | undefined = undefined;
+  /** Its socket is corked until the next tick (the hub's write batching). */
+  corked = false;
   /** Close code Kefu chose for this socket (0: none yet). */
   closeCode = 0;
   /** No more frames are sent or handled once set. */

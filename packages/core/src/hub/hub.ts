@@ -68,6 +68,7 @@ export class Hub extends EventEmitter<HubEvents> {
   #busDownSince = 0;
   #settle: NodeJS.Timeout | undefined;
   readonly #away = new Set<string>();
+  #corked: Connection[] = [];
   readonly #commands = new Map<string, CommandHandler>();
   readonly #attached: Array<{ server: Server; listener: (req: IncomingMessage, socket: Duplex, head: Buffer) => void }> = [];
   readonly #idleTicks: number;
@@ -692,9 +693,34 @@ export class Hub extends EventEmitter<HubEvents> {
 
   #write(conn: Connection, s: string): void {
     if (conn.closed) return;
+    if (!conn.corked) this.#cork(conn);
     conn.ws.send(s);
     if (conn.ws.bufferedAmount > this.#o.highWaterMark) this.#slow(conn);
   }
+
+  /**
+   * Frames written to one socket in one turn of the event loop leave in one write (a resume page,
+   * a heal, several bus messages parsed from one Redis read) instead of one syscall each. The
+   * socket is uncorked on the next tick; `bufferedAmount` counts corked bytes, so the slow-consumer
+   * check is unchanged, and `end()`/`destroy()` flush or drop them as usual.
+   */
+  #cork(conn: Connection): void {
+    const sock = (conn.ws as unknown as { _socket?: import('node:net').Socket })._socket;
+    if (!sock || sock.destroyed) return;
+    sock.cork();
+    conn.corked = true;
+    if (this.#corked.push(conn) === 1) process.nextTick(this.#uncorkAll);
+  }
+
+  readonly #uncorkAll = (): void => {
+    const list = this.#corked;
+    this.#corked = [];
+    for (const c of list) {
+      c.corked = false;
+      const sock = (c.ws as unknown as { _socket?: import('node:net').Socket })._socket;
+      if (sock && !sock.destroyed) sock.uncork();
+    }
+  };
 
   #slow(conn: Connection): void {
     if (conn.closed) return;
