@@ -64,13 +64,14 @@ if (Math.ceil(pairs / generators) * 2 * specs.length > MAX_CONNS_PER_GENERATOR +
 
 type Step = Omit<StepResult, 'histogram'>;
 interface SystemResult {
-  p50_ms: number;
-  p99_ms: number;
-  p999_ms: number;
+  /** null when no message sent in the windows arrived within the drain time (not 0: that would read as instant). */
+  p50_ms: number | null;
+  p99_ms: number | null;
+  p999_ms: number | null;
   achieved_per_s: number;
   max_rate_p99_le_5ms: number;
   lost: number;
-  p99_windows_ms: number[];
+  p99_windows_ms: Array<number | null>;
   ack_p50_ms: number | null;
   ack_p99_ms: number | null;
   send_lag_p99_ms: number;
@@ -142,13 +143,13 @@ async function measureAll(b: Bench): Promise<Record<string, SystemResult>> {
     for (const s of ws) merged.add(s.histogram);
     const acks = ws.map((s) => s.ack_p99_ms).filter((x): x is number => x !== null);
     out[key] = {
-      p50_ms: round(merged.getValueAtPercentile(50) / 1000),
-      p99_ms: round(merged.getValueAtPercentile(99) / 1000),
-      p999_ms: round(merged.getValueAtPercentile(99.9) / 1000),
+      p50_ms: merged.totalCount > 0 ? round(merged.getValueAtPercentile(50) / 1000) : null,
+      p99_ms: merged.totalCount > 0 ? round(merged.getValueAtPercentile(99) / 1000) : null,
+      p999_ms: merged.totalCount > 0 ? round(merged.getValueAtPercentile(99.9) / 1000) : null,
       achieved_per_s: Math.round(ws.reduce((a, s) => a + s.received, 0) / ((ws.length * cfg.windowMs) / 1000)),
       max_rate_p99_le_5ms: best[key]!,
       lost: ws.reduce((a, s) => a + s.lost, 0),
-      p99_windows_ms: ws.map((s) => s.p99_ms),
+      p99_windows_ms: ws.map((s) => (s.received > 0 ? s.p99_ms : null)),
       ack_p50_ms: ws[0]?.ack_p50_ms ?? null,
       ack_p99_ms: acks.length ? Math.max(...acks) : null,
       send_lag_p99_ms: Math.max(...ws.map((s) => s.send_lag_p99_ms)),
