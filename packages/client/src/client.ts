@@ -55,6 +55,7 @@ export class KefuClient extends EventEmitter<KefuClientEvents> {
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #lastInbound = 0;
+  #lastOutbound = 0;
   #convs = new Map<string, ConvState>();
   #pending = new Map<string, Pending>();
   #outbox: Outbox;
@@ -309,7 +310,9 @@ export class KefuClient extends EventEmitter<KefuClientEvents> {
         this.#detach();
         try { ws.close(4000, 'heartbeat timeout'); } catch { /* already closing */ }
         this.#dropped({ code: 4000, reason: 'heartbeat timeout (client side)' });
-      } else if (idle >= hb) {
+      } else if (idle >= hb || Date.now() - this.#lastOutbound >= hb) {
+        // Also when only we are silent: the hub's idle timeout counts frames from the client, and
+        // an agent who only reads must not be closed with 4001.
         this.#write({ t: 'ping' });
       }
     }, Math.max(50, Math.floor(hb / 2)));
@@ -319,6 +322,7 @@ export class KefuClient extends EventEmitter<KefuClientEvents> {
     const ws = this.#ws;
     if (!ws || ws.readyState !== OPEN || !this.#welcome) return false;
     ws.send(JSON.stringify(frame));
+    this.#lastOutbound = Date.now();
     return true;
   }
 
