@@ -34,6 +34,10 @@ export class RedisBus extends Bus {
   readonly #prefix: string;
   readonly #sharded: boolean;
   #down = false;
+  #closing = false;
+  #resubscribing = false;
+  /** Channels this node subscribes to, for the explicit re-subscribe after an outage. */
+  readonly #channels = new Set<string>();
 
   /**
    * @param redis an ioredis client (duplicated: the bus owns two connections of its own, one for
@@ -55,7 +59,10 @@ export class RedisBus extends Bus {
     this.#sub.on(this.#sharded ? 'smessage' : 'message', onMessage);
     for (const c of [this.#pub, this.#sub]) {
       c.on('error', (err: Error) => this.#fault(err));
-      c.on('ready', () => this.#recovered());
+      // A connection Redis cuts (CLIENT KILL, pub/sub output-buffer limit) reconnects without an
+      // 'error': the close alone says that publications may have been missed.
+      c.on('close', () => { if (!this.#closing) this.#fault(new Error('connection closed')); });
+      c.on('ready', () => void this.#recovered());
     }
   }
 
@@ -73,10 +80,28 @@ export class RedisBus extends Bus {
     }
   }
 
-  #recovered(): void {
-    if (this.#pub.status === 'ready' && this.#sub.status === 'ready' && this.#down) {
+  /**
+   * Both connections are back. ioredis re-subscribes by itself after 'ready' but does not say
+   * when Redis has answered; subscribing again (idempotent) and awaiting it does, so that
+   * 'recovered' means: from now on nothing published is missed, heal what came before.
+   */
+  async #recovered(): Promise<void> {
+    if (!this.#down || this.#resubscribing || this.#pub.status !== 'ready' || this.#sub.status !== 'ready') return;
+    this.#resubscribing = true;
+    try {
+      const channels = [...this.#channels];
+      if (this.#sharded) {
+        // Sharded channels may live on different shards: one command each.
+        for (const c of channels) await this.#sub.ssubscribe(c);
+      } else {
+        for (let i = 0; i < channels.length; i += 1000) await this.#sub.subscribe(...channels.slice(i, i + 1000));
+      }
       this.#down = false;
       this.emit('recovered');
+    } catch {
+      // The connection dropped again; its next 'ready' tries again.
+    } finally {
+      this.#resubscribing = false;
     }
   }
 
@@ -91,16 +116,19 @@ export class RedisBus extends Bus {
   }
 
   protected async _subscribe(topic: string): Promise<void> {
+    this.#channels.add(this.#prefix + topic);
     if (this.#sharded) await this.#sub.ssubscribe(this.#prefix + topic);
     else await this.#sub.subscribe(this.#prefix + topic);
   }
 
   protected async _unsubscribe(topic: string): Promise<void> {
+    this.#channels.delete(this.#prefix + topic);
     if (this.#sharded) await this.#sub.sunsubscribe(this.#prefix + topic);
     else await this.#sub.unsubscribe(this.#prefix + topic);
   }
 
   protected async _close(): Promise<void> {
+    this.#closing = true;
     await Promise.allSettled([this.#pub.quit(), this.#sub.quit()]);
     this.#pub.disconnect();
     this.#sub.disconnect();

@@ -104,3 +104,28 @@ test('a Redis outage is reported once as KEFU_ERR_BUS_UNAVAILABLE, and the bus r
     await b.close();
   }
 });
+
+test('a subscriber cut by Redis (CLIENT KILL TYPE pubsub) is an outage: error, then recovered once re-subscribed', { skip }, async () => {
+  const { Redis } = await import('ioredis');
+  const a = new RedisBus(redis.url, { nodeId: 'a5' });
+  const b = new RedisBus(redis.url, { nodeId: 'b5' });
+  const admin = new Redis(redis.url);
+  const events: string[] = [];
+  b.on('error', (e) => events.push((e as { code?: string }).code ?? 'error'));
+  b.on('recovered', () => events.push('recovered'));
+  try {
+    await b.subscribe('k');
+    await admin.client('KILL', 'TYPE', 'pubsub');
+    const deadline = Date.now() + 10_000;
+    while (!events.includes('recovered') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(events, ['KEFU_ERR_BUS_UNAVAILABLE', 'recovered']);
+    // Once 'recovered' fired, the subscription is live: the very next publication arrives.
+    const got = nextMessage(b);
+    await a.publish('k', 'after');
+    assert.deepEqual(await got, ['k', 'after']);
+  } finally {
+    await admin.quit();
+    await a.close();
+    await b.close();
+  }
+});
