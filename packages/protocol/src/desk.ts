@@ -189,7 +189,8 @@ export type DeskHandoffEvent = { conv: string; reason: HandoffReason; intent: De
 export type DeskOfflineEvent = { conv: string; message: string };
 export type DeskRatedEvent = { conv: string; score: number };
 /** Coalesced: at most one per tenant per `queueChangedMs`. */
-export type DeskQueueChangedEvent = { size: number; head: QueueEntry[] };
+/** The same shape as the `desk.queue` result: the size and the first rows. */
+export type DeskQueueChangedEvent = DeskQueueResult;
 
 /** Event name -> payload. */
 export type DeskEventMap = {

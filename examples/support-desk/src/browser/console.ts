@@ -73,7 +73,7 @@ async function login(agentId: string): Promise<void> {
   onDeskEvent(c, 'desk.offer', (o) => { offers.set(o.offerId, o); renderOffers(); });
   onDeskEvent(c, 'desk.offer_revoked', (o) => { offers.delete(o.offerId); renderOffers(); });
   // The desk sends the rows as `entries` while desk.ts types them as `head`: accept both.
-  onDeskEvent(c, 'desk.queue_changed', (q) => renderQueue(q.size, q.head ?? (q as unknown as { entries?: QueueEntry[] }).entries ?? []));
+  onDeskEvent(c, 'desk.queue_changed', (q) => renderQueue(q.size, q.entries));
   onDeskEvent(c, 'desk.closed', (e) => { chatFor(e.conv).closed = true; renderList(); if (e.conv === current) renderChat(); });
   onDeskEvent(c, 'desk.transferred', (e) => {
     if (e.agent?.id !== me) { chats.delete(e.conv); if (current === e.conv) current = undefined; renderList(); renderChat(); }
