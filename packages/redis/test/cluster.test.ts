@@ -2,9 +2,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import WebSocket from 'ws';
-import { decodeServerFrame, type ServerFrame } from '@kefu/protocol';
+import type { ServerFrame } from '@kefu/protocol';
 import { findBinary, startRedisServer, type RedisServerHandle } from '@kefu/core/testing';
+import { Peer, is } from './helpers/peer.js';
 
 const bin = findBinary('redis-server');
 const skip = 'skip' in bin ? bin.skip : false;
@@ -35,37 +35,6 @@ async function startNode(id: string): Promise<{ url: string; proc: ChildProcess 
   return { url: `ws://127.0.0.1:${port}/kefu`, proc };
 }
 
-/** A raw kefu.v1 client: every frame recorded, waits with timeouts. */
-class Peer {
-  frames: ServerFrame[] = [];
-  ws: WebSocket;
-  #waiters: Array<() => void> = [];
-  constructor(url: string, as: string) {
-    this.ws = new WebSocket(`${url}?as=${encodeURIComponent(as)}`, ['kefu.v1']);
-    this.ws.on('message', (d) => {
-      const r = decodeServerFrame(String(d));
-      if (r.ok) this.frames.push(r.frame);
-      for (const w of this.#waiters.splice(0)) w();
-    });
-    this.ws.on('error', () => {});
-  }
-  async until<T extends ServerFrame>(pred: (f: ServerFrame) => f is T, what: string, timeoutMs = 10_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const f = this.frames.find(pred);
-      if (f) return f;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; got ${JSON.stringify(this.frames.slice(-5))}`);
-      await new Promise<void>((r) => { const t = setTimeout(r, 100); this.#waiters.push(() => { clearTimeout(t); r(); }); });
-    }
-  }
-  send(f: object): void { this.ws.send(JSON.stringify(f)); }
-  msgs(conv: string): number[] {
-    return this.frames.filter((f): f is Extract<ServerFrame, { t: 'msg' }> => f.t === 'msg' && f.conv === conv).map((f) => f.seq);
-  }
-}
-
-const is = <K extends ServerFrame['t']>(t: K, extra: (f: Extract<ServerFrame, { t: K }>) => boolean = () => true) =>
-  (f: ServerFrame): f is Extract<ServerFrame, { t: K }> => f.t === t && extra(f as Extract<ServerFrame, { t: K }>);
 
 test('three hub nodes on one Redis: cross-node delivery both ways, SIGKILL of the visitor\'s node, resume on a third node with no gap and no duplicate', { skip, timeout: 120_000 }, async () => {
   const [a, b, c] = await Promise.all([startNode('A'), startNode('B'), startNode('C')]);

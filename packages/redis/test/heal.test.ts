@@ -6,14 +6,12 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import WebSocket from 'ws';
 import { Redis } from 'ioredis';
-import { decodeServerFrame, type ServerFrame } from '@kefu/protocol';
-import { Hub, type HubEvents, type Identity } from '@kefu/core';
+import type { ServerFrame } from '@kefu/protocol';
+import type { Hub, HubEvents } from '@kefu/core';
 import { findBinary, startRedisServer, type RedisServerHandle } from '@kefu/core/testing';
 import { RedisBus, RedisConversationStore } from '../src/index.js';
+import { Peer, is, startHubNode, type HubNode } from './helpers/peer.js';
 
 const bin = findBinary('redis-server');
 const skip = 'skip' in bin ? bin.skip : false;
@@ -29,78 +27,19 @@ after(async () => {
   await busRedis?.stop();
 });
 
-function auth(req: import('node:http').IncomingMessage): Identity | null {
-  const m = /[?&]as=([^&]+)/.exec(req.url ?? '');
-  if (!m) return null;
-  const [tenant, id, role] = decodeURIComponent(m[1]!).split(':');
-  return tenant && id && (role === 'visitor' || role === 'agent') ? { tenant, id, role } : null;
-}
-
-interface Node { hub: Hub; server: Server; url: string; close(): Promise<void> }
-
 /**
  * `dropWhileDown`: the publisher fails at once while Redis is down instead of queueing in
  * ioredis's offline queue (which would replay the publishes after the restart, racing the heal):
  * the lost traffic is then deterministic.
  */
-async function startNode(nodeId: string, dropWhileDown = false): Promise<Node> {
+async function startNode(nodeId: string, dropWhileDown = false): Promise<HubNode> {
   const bus = dropWhileDown
     ? new RedisBus({ host: '127.0.0.1', port: busRedis.port, enableOfflineQueue: false }, { nodeId })
     : new RedisBus(busRedis.url, { nodeId });
-  const hub = new Hub({
-    authenticate: auth,
-    bus,
-    store: new RedisConversationStore(storeRedis.url),
-    healSettleMs: 300,
-  });
-  hub.on('error', () => {}); // publishes fail while the bus is down: expected here
-  const server = createServer();
-  hub.attach(server, { path: '/kefu' });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    hub, server, url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/kefu`,
-    async close() {
-      await hub.close();
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
+  const node = await startHubNode({ bus, store: new RedisConversationStore(storeRedis.url), healSettleMs: 300 });
+  node.hub.on('error', () => {}); // publishes fail while the bus is down: expected here
+  return node;
 }
-
-class Peer {
-  frames: ServerFrame[] = [];
-  ws: WebSocket;
-  #waiters: Array<() => void> = [];
-  constructor(url: string, as: string) {
-    this.ws = new WebSocket(`${url}?as=${encodeURIComponent(as)}`, ['kefu.v1']);
-    this.ws.on('message', (d) => {
-      const r = decodeServerFrame(String(d));
-      if (r.ok) this.frames.push(r.frame);
-      for (const w of this.#waiters.splice(0)) w();
-    });
-    this.ws.on('error', () => {});
-  }
-  async until<T extends ServerFrame>(pred: (f: ServerFrame) => f is T, what: string, timeoutMs = 10_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const f = this.frames.find(pred);
-      if (f) return f;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; got ${JSON.stringify(this.frames.slice(-5))}`);
-      await new Promise<void>((r) => { const t = setTimeout(r, 100); this.#waiters.push(() => { clearTimeout(t); r(); }); });
-    }
-  }
-  send(f: object): void { this.ws.send(JSON.stringify(f)); }
-  msgs(conv: string): number[] {
-    return this.frames.filter((f): f is Extract<ServerFrame, { t: 'msg' }> => f.t === 'msg' && f.conv === conv).map((f) => f.seq);
-  }
-  close(): Promise<void> {
-    if (this.ws.readyState === WebSocket.CLOSED) return Promise.resolve();
-    return new Promise((r) => { this.ws.once('close', () => r()); this.ws.close(); });
-  }
-}
-
-const is = <K extends ServerFrame['t']>(t: K, extra: (f: Extract<ServerFrame, { t: K }>) => boolean = () => true) =>
-  (f: ServerFrame): f is Extract<ServerFrame, { t: K }> => f.t === t && extra(f as Extract<ServerFrame, { t: K }>);
 
 function once<E extends 'bus:down' | 'bus:up' | 'healed'>(hub: Hub, event: E, timeoutMs = 15_000): Promise<Parameters<HubEvents[E]>[0]> {
   return new Promise((resolve, reject) => {
@@ -110,7 +49,7 @@ function once<E extends 'bus:down' | 'bus:up' | 'healed'>(hub: Hub, event: E, ti
   });
 }
 
-async function pair(a: Node, b: Node): Promise<{ visitor: Peer; agent: Peer; conv: string }> {
+async function pair(a: HubNode, b: HubNode): Promise<{ visitor: Peer; agent: Peer; conv: string }> {
   const visitor = new Peer(a.url, 't1:v1:visitor');
   const agent = new Peer(b.url, 't1:a1:agent');
   await visitor.until(is('welcome'), 'visitor welcome');

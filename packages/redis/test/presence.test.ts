@@ -5,13 +5,9 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import WebSocket from 'ws';
-import { decodeServerFrame, type ServerFrame } from '@kefu/protocol';
-import { Hub, type Identity } from '@kefu/core';
 import { findBinary, startRedisServer, type RedisServerHandle } from '@kefu/core/testing';
 import { RedisBus, RedisConversationStore } from '../src/index.js';
+import { Peer, is, startHubNode, type HubNode } from './helpers/peer.js';
 
 const bin = findBinary('redis-server');
 const skip = 'skip' in bin ? bin.skip : false;
@@ -20,64 +16,9 @@ let redis: RedisServerHandle;
 before(async () => { if (!skip) redis = await startRedisServer({ appendonly: false }); });
 after(async () => { await redis?.stop(); });
 
-function auth(req: import('node:http').IncomingMessage): Identity | null {
-  const m = /[?&]as=([^&]+)/.exec(req.url ?? '');
-  if (!m) return null;
-  const [tenant, id, role] = decodeURIComponent(m[1]!).split(':');
-  return tenant && id && (role === 'visitor' || role === 'agent') ? { tenant, id, role } : null;
+function startNode(nodeId: string): Promise<HubNode> {
+  return startHubNode({ bus: new RedisBus(redis.url, { nodeId }), store: new RedisConversationStore(redis.url) });
 }
-
-interface Node { hub: Hub; server: Server; url: string; close(): Promise<void> }
-
-async function startNode(nodeId: string): Promise<Node> {
-  const hub = new Hub({ authenticate: auth, bus: new RedisBus(redis.url, { nodeId }), store: new RedisConversationStore(redis.url) });
-  const server = createServer();
-  hub.attach(server, { path: '/kefu' });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    hub, server, url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/kefu`,
-    async close() {
-      await hub.close();
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
-}
-
-class Peer {
-  frames: ServerFrame[] = [];
-  ws: WebSocket;
-  #waiters: Array<() => void> = [];
-  constructor(url: string, as: string) {
-    this.ws = new WebSocket(`${url}?as=${encodeURIComponent(as)}`, ['kefu.v1']);
-    this.ws.on('message', (d) => {
-      const r = decodeServerFrame(String(d));
-      if (r.ok) this.frames.push(r.frame);
-      for (const w of this.#waiters.splice(0)) w();
-    });
-    this.ws.on('error', () => {});
-  }
-  async until<T extends ServerFrame>(pred: (f: ServerFrame) => f is T, what: string, timeoutMs = 10_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const f = this.frames.find(pred);
-      if (f) return f;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; got ${JSON.stringify(this.frames.slice(-5))}`);
-      await new Promise<void>((r) => { const t = setTimeout(r, 100); this.#waiters.push(() => { clearTimeout(t); r(); }); });
-    }
-  }
-  send(f: object): void { this.ws.send(JSON.stringify(f)); }
-  presence(): string[] {
-    return this.frames.filter((f): f is Extract<ServerFrame, { t: 'presence' }> => f.t === 'presence').map((f) => `${f.user.id}:${f.status}`);
-  }
-  close(): Promise<void> {
-    if (this.ws.readyState === WebSocket.CLOSED) return Promise.resolve();
-    return new Promise((r) => { this.ws.once('close', () => r()); this.ws.close(); });
-  }
-}
-
-const is = <K extends ServerFrame['t']>(t: K, extra: (f: Extract<ServerFrame, { t: K }>) => boolean = () => true) =>
-  (f: ServerFrame): f is Extract<ServerFrame, { t: K }> => f.t === t && extra(f as Extract<ServerFrame, { t: K }>);
 
 async function connected(url: string, as: string): Promise<Peer> {
   const p = new Peer(url, as);
