@@ -76,7 +76,7 @@ try {
   const server = (name: string): URL => new URL(`./servers/${name}.ts`, import.meta.url);
   const specs: SystemSpec[] = [
     {
-      key: 'kefu', kind: 'kefu', label: 'kefu cluster', script: server('cluster-kefu-hub'), args: ['--redis', redis.url],
+      key: 'kefu', kind: 'kefu', label: 'kefu cluster', script: server('kefu-hub'), args: ['--store', 'redis', '--redis', redis.url, '--idle-timeout-ms', '0'],
       execArgv: ['--expose-gc', ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [])], nodes,
     },
     { key: 'socket_io_redis', kind: 'socket_io', label: 'socket.io + redis adapter', script: server('socket-io'), args: ['--redis', redis.url], execArgv: ['--expose-gc'], nodes },
@@ -169,7 +169,7 @@ report({
     connections: conns, pairs, nodes, generators, rate_per_s: rate, connect_budget_s: budgetMs / 1000, chunk_pairs: cfg.chunkPairs,
     windows: cfg.windows, window_ms: cfg.windowMs,
     topology: 'N server processes on 127.0.0.1 sharing one redis-server (started by the bench); pair i: visitor on node i % N, agent on node (i + 1) % N; generators bound to 127.0.0.11+',
-    kefu: 'Hub + RedisBus (pub/sub) + RedisConversationStore, jwtAuthenticator HS256, acks on, idleTimeoutMs 0 (bench/servers/cluster-kefu-hub.ts)',
+    kefu: 'Hub + RedisBus (pub/sub) + RedisConversationStore, jwtAuthenticator HS256, acks on, idleTimeoutMs 0 (bench/servers/kefu-hub.ts --store redis --idle-timeout-ms 0)',
     socket_io_redis: 'Socket.IO 4.8 + @socket.io/redis-adapter, websocket transport, room per conversation, ack callback',
     equal_load: k !== undefined && sio !== undefined && k.connections === sio.connections,
   },

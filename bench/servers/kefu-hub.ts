@@ -4,11 +4,13 @@
  * string), and either a durable LevelConversationStore (fsync before ack, its default) in the
  * directory given by --dir, or the MemoryConversationStore (--store memory).
  *
- *   node --import tsx bench/servers/kefu-hub.ts --store level|memory|redis --dir <path> [--redis <url>]
+ *   node --import tsx bench/servers/kefu-hub.ts --store level|memory|redis --dir <path> [--redis <url>] [--idle-timeout-ms N]
  *
  * With --redis (cluster bench), the node shares a RedisBus and, with --store redis, a
  * RedisConversationStore, so that any node serves any conversation; @kefu/redis is imported only
- * then, so the single-node benches do not need it built.
+ * then, so the single-node benches do not need it built. The cluster bench passes
+ * `--idle-timeout-ms 0`: opening 100,000 connections outlasts the hub's 5-minute idle timeout and the
+ * bench holds idle pairs on purpose (Socket.IO, the peer, has no such timeout; the ping sweep stays on).
  *
  * Run as a child of bench/hub-*.ts (see bench/lib/child-rpc.ts). Imports @kefu/core's built
  * dist: rebuild it first (npx tsc -p packages/core/tsconfig.json).
@@ -25,6 +27,7 @@ import { arg } from '../lib/report.js';
 const store = arg('store', 'level');
 const dir = arg('dir', '');
 const redisUrl = arg('redis', '');
+const idleTimeout = arg('idle-timeout-ms', '');
 if (store !== 'level' && store !== 'memory' && store !== 'redis') throw new TypeError('--store must be level, memory or redis');
 if (store === 'redis' && !redisUrl) throw new TypeError('--store redis needs --redis');
 if (store === 'level' && !dir) throw new TypeError('--store level needs --dir');
@@ -37,6 +40,7 @@ const hub = new Hub({
     : store === 'redis' && redis ? new redis.RedisConversationStore(redisUrl)
     : new MemoryConversationStore(),
   ...(redis ? { bus: new redis.RedisBus(redisUrl) } : {}),
+  ...(idleTimeout ? { idleTimeoutMs: Number(idleTimeout) } : {}),
 });
 let errors = 0;
 hub.on('error', (err) => { if (errors++ < 5) console.error('kefu hub error:', err); });
