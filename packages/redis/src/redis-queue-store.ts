@@ -215,19 +215,8 @@ return redis.call('ZRANK', KEYS[2], member(it, ARGV[1]))
 
 const STATS = COMMON + `return stats()`;
 
-interface Row<T> {
-  payload: T;
-  priority: number;
-  orderKey: number;
-  enqueuedAt: number;
-  availableAt: number;
-  maxAttempts: number;
-  seq: number;
-  state: StoredItem<T>['state'];
-  attempts: number;
-  dueAt: number;
-  expired: boolean;
-}
+/** An item as the scripts store it: the StoredItem fields plus the ordering and retry state. */
+type Row<T> = Omit<StoredItem<T>, 'id'> & { orderKey: number; availableAt: number; seq: number; expired: boolean };
 
 type Stats = [number, number, number, number, string];
 type Scripted = Redis & Record<'kqPush' | 'kqLease' | 'kqAck' | 'kqNack' | 'kqTick' | 'kqRemove' | 'kqRequeueDead' | 'kqPosition' | 'kqStats', (...args: Array<string | number>) => Promise<unknown>>;

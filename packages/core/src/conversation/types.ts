@@ -1,4 +1,4 @@
-import type { JsonObject, Sender, Member } from '@kefu/protocol';
+import type { JsonObject, Sender, Member, MessageFrame } from '@kefu/protocol';
 
 /** A conversation as the store keeps it. */
 export interface ConversationRecord {
@@ -23,15 +23,8 @@ export interface CreateConversationInput {
   data?: JsonObject;
 }
 
-/** One stored message. */
-export interface StoredMessage {
-  seq: number;
-  cid: string;
-  from: Sender;
-  body: string;
-  ts: number;
-  data?: JsonObject;
-}
+/** One stored message: a `msg` frame without its type tag and conversation id. */
+export type StoredMessage = Omit<MessageFrame, 't' | 'conv'>;
 
 export interface AppendInput {
   /** Client message id: the idempotency key within the conversation. */
