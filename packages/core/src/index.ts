@@ -52,12 +52,13 @@ export type { IntentClassifierOptions, IntentClassifierEvents, IntentResult, Ran
 
 // --- desk --------------------------------------------------------------------------------------
 export {
-  Desk, defaultPriority, defaultHumanWords, leastBusy, roundRobin, skills, sticky, humanRequestMatcher, WaitingLine,
+  Desk, defaultPriority, defaultHumanWords, leastBusy, roundRobin, skills, sticky, humanRequestMatcher, HEAD_PRIORITY, queuePriority,
   DeskStore, MemoryDeskStore, LevelDeskStore,
 } from './desk/index.js';
 export type {
   DeskEvents, TransferTarget, DeskOptions, ResolvedDeskOptions, AssignmentStrategy, SkillsOptions, BotTable, BotAnswer,
-  BotContext, DeskStoreOp, DeskStoreSupports, StoredAgent, LevelDeskStoreOptions, DeskHub, DeskHubEvents,
+  BotContext, DeskStoreOp, DeskStoreSupports, StoredAgent, StoredLastAgent, LevelDeskStoreOptions, DeskHub, DeskHubEvents,
+  DeskQueueItem, DeskQueueStoreFactory, TransferResult,
   DeskCommandContext, DeskConversation, DeskOffer, DeskRating, AgentStatus, AgentSettings, AgentCandidate, DeskProfile,
   DeskClassifier, DeskClassification, DeskProfiles, DeskIdentity,
 } from './desk/index.js';

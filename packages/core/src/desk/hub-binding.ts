@@ -108,13 +108,25 @@ export function bindHub(desk: Desk, hub: DeskHub): () => void {
     if (status === 'online' && known === 'offline') desk.agentOnline(identity).catch(onError);
     else if (known !== 'offline') desk.setAgentStatus(identity, status);
   };
+  // A visitor back after a reconnect or a reload resumes without any queue movement: tell them
+  // their place at once (to the user: the new socket has not joined the room yet).
+  const onConnection: DeskHubEvents['connection'] = ({ identity }) => {
+    if (identity.role === 'visitor') desk.visitorConnected(identity);
+  };
+  const onJoin: DeskHubEvents['join'] = ({ conv, user }) => {
+    if (user.role === 'visitor') desk.visitorJoined(conv, user.id);
+  };
   hub.on('conversation', onConversation);
   hub.on('message', onMessage);
   hub.on('presence', onPresence);
+  hub.on('connection', onConnection);
+  hub.on('join', onJoin);
   return () => {
     hub.off('conversation', onConversation);
     hub.off('message', onMessage);
     hub.off('presence', onPresence);
+    hub.off('connection', onConnection);
+    hub.off('join', onJoin);
   };
 }
 

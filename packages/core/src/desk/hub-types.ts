@@ -14,6 +14,10 @@ export interface DeskHubEvents {
   conversation: (conversation: { id: string; tenant: string; visitor: Sender }) => void;
   message: (info: { conv: string; from: Sender; body: string; ts: number }) => void;
   presence: (info: { tenant: string; user: Sender; status: PresenceStatus }) => void;
+  /** A socket was accepted (a visitor reconnecting hears their queue position again). */
+  connection: (info: { identity: { tenant: string; id: string; role: string } }) => void;
+  /** A user became a member of a conversation. */
+  join: (info: { conv: string; user: Sender }) => void;
 }
 
 export interface DeskHub {
@@ -28,9 +32,13 @@ export interface DeskHub {
   on(event: 'conversation', listener: DeskHubEvents['conversation']): unknown;
   on(event: 'message', listener: DeskHubEvents['message']): unknown;
   on(event: 'presence', listener: DeskHubEvents['presence']): unknown;
+  on(event: 'connection', listener: DeskHubEvents['connection']): unknown;
+  on(event: 'join', listener: DeskHubEvents['join']): unknown;
   off(event: 'conversation', listener: DeskHubEvents['conversation']): unknown;
   off(event: 'message', listener: DeskHubEvents['message']): unknown;
   off(event: 'presence', listener: DeskHubEvents['presence']): unknown;
+  off(event: 'connection', listener: DeskHubEvents['connection']): unknown;
+  off(event: 'join', listener: DeskHubEvents['join']): unknown;
 }
 
 export type { DeskIdentity };

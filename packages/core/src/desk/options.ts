@@ -8,12 +8,32 @@ import type { BotTable } from './bot.js';
 import type { DeskStore } from './store/desk-store.js';
 import type { AgentSettings, DeskClassifier, DeskIdentity, DeskProfile, DeskProfiles } from './types.js';
 import type { DeskHub } from './hub-types.js';
+import type { DeskQueueStoreFactory } from './waiting-queues.js';
 
 export interface DeskOptions {
   /** The hub to bind to: commands `desk.*`, events, membership. Without one, drive the desk by its methods. */
   hub?: DeskHub;
-  /** Persistence. @defaultValue new MemoryDeskStore() */
+  /** Persistence of conversations, agents and sticky routing memory. @defaultValue new MemoryDeskStore() */
   store?: DeskStore;
+  /**
+   * The store of each tenant's waiting queue (a PriorityQueue per tenant; called once per tenant).
+   * E.g. `(t) => new RedisQueueStore(redis, { name: `desk-${t}` })`.
+   * @defaultValue `store.queueStore(tenant)`: memory for a MemoryDeskStore, a sublevel of the same LevelDB for a LevelDeskStore
+   */
+  queueStore?: DeskQueueStoreFactory;
+  /**
+   * Aging of waiting conversations, in priority points per second of waiting (the queue's
+   * `agingRate`), so a long wait eventually passes a VIP level; 0 is strict priority. Keep it
+   * constant for a persistent queue (it is applied when a conversation joins the queue).
+   * @defaultValue 1/60 (one VIP level per minute of waiting)
+   */
+  agingRate?: number;
+  /**
+   * Visitors whose last agent is remembered (sticky routing), per tenant; the least recently
+   * served are forgotten first. Persisted in the DeskStore.
+   * @defaultValue 10_000
+   */
+  maxStickyPerTenant?: number;
   /** Classifies visitors' messages while the bot holds the chat. Without one, every chat goes to humans. */
   classifier?: DeskClassifier;
   /** Fetches the visitor's profile when a conversation starts. Without one, the profile is `{}`. */
@@ -85,8 +105,8 @@ export interface DeskOptions {
   offlineMessage?: string;
 }
 
-export type ResolvedDeskOptions = Required<Omit<DeskOptions, 'hub' | 'classifier' | 'profiles' | 'store'>> &
-  Pick<DeskOptions, 'hub' | 'classifier' | 'profiles' | 'store'>;
+export type ResolvedDeskOptions = Required<Omit<DeskOptions, 'hub' | 'classifier' | 'profiles' | 'store' | 'queueStore'>> &
+  Pick<DeskOptions, 'hub' | 'classifier' | 'profiles' | 'store' | 'queueStore'>;
 
 export const defaultHumanWords = ['human', 'agent', '人工', '转人工'];
 
@@ -110,6 +130,8 @@ export function defaultPriority(profile: DeskProfile): number {
 
 const DEFAULTS = {
   bot: {},
+  agingRate: 1 / 60,
+  maxStickyPerTenant: 10_000,
   botThreshold: 0.7,
   maxBotAnswers: 5,
   humanWords: defaultHumanWords,
@@ -133,7 +155,7 @@ const DEFAULTS = {
   maxProfileBytes: 16_384,
   canned: {},
   offlineMessage: 'No agent is online right now. Leave a message: an agent will answer as soon as one is back.',
-} satisfies Omit<ResolvedDeskOptions, 'hub' | 'classifier' | 'profiles' | 'store' | 'strategy'>;
+} satisfies Omit<ResolvedDeskOptions, 'hub' | 'classifier' | 'profiles' | 'store' | 'queueStore' | 'strategy'>;
 
 function nonNegInt(name: string, v: number, min = 0): void {
   if (!Number.isSafeInteger(v) || v < min) throw new RangeError(`${name} must be an integer >= ${min}`);
@@ -159,6 +181,9 @@ export function resolveDeskOptions(options: DeskOptions, strategy: AssignmentStr
   nonNegInt('sweepMs', o.sweepMs, 10);
   nonNegInt('initialHandleMs', o.initialHandleMs, 1);
   nonNegInt('maxProfileBytes', o.maxProfileBytes);
+  nonNegInt('maxStickyPerTenant', o.maxStickyPerTenant, 1);
+  if (typeof o.agingRate !== 'number' || !Number.isFinite(o.agingRate) || o.agingRate < 0) throw new RangeError('agingRate must be a finite number >= 0');
+  if (options.queueStore !== undefined && typeof options.queueStore !== 'function') throw new TypeError('queueStore must be a function (tenant) => QueueStore');
   if (o.maxWaiting > o.maxConversations) throw new RangeError('maxWaiting must not exceed maxConversations');
   if (o.autoAccept && options.offerTimeoutMs !== undefined) {
     throw new TypeError('offerTimeoutMs has no meaning with autoAccept: true (no offers are made)');

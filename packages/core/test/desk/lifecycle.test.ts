@@ -87,7 +87,7 @@ test('an agent who crashes has their chats requeued at the head after the grace 
     await sleep(120);
     assert.equal(rig.desk.conversation(c1)!.state, 'assigned', 'still assigned during the grace period');
     await until(() => rig.desk.conversation(c1)!.state === 'waiting', 'requeue after grace', 3000);
-    assert.equal(rig.desk.position(c1), 1, 'the requeued chat is at the head');
+    assert.equal(await rig.desk.position(c1), 1, 'the requeued chat is at the head');
     await v1.event('desk.queue_position', (d) => d.position === 1);
     await v2.event('desk.queue_position', (d) => d.position === 2);
 

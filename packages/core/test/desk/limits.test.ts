@@ -110,7 +110,7 @@ test('maxPositionEventsPerSec: after a flush of n position events the next waits
     assert.ok((await a1.cmd('desk.accept', undefined, { offerId: o2.offerId })).ok);
     await sleep(1000);
     assert.equal(vs[2]!.has('desk.queue_position'), false, 'no position event within the rate window');
-    assert.equal(rig.desk.position(convs[2]!), 1, 'the desk itself knows the new position at once');
+    assert.equal(await rig.desk.position(convs[2]!), 1, 'the desk itself knows the new position at once');
     await vs[2]!.event('desk.queue_position', (d) => d.position === 1, 5000);
   } finally {
     await closeAll(...clients);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { leastBusy, roundRobin, skills, sticky } from '../../src/desk/strategies.js';
-import { WaitingLine } from '../../src/desk/waiting-line.js';
+import { HEAD_PRIORITY, queuePriority } from '../../src/desk/waiting-queues.js';
 import { humanRequestMatcher } from '../../src/desk/bot.js';
 import { sampleDeskConversation } from '../../src/desk/testing/desk-store-suite.js';
 import type { AgentCandidate } from '../../src/desk/types.js';
@@ -41,19 +41,13 @@ test('sticky prefers the last agent when they are a candidate', () => {
   assert.equal(s.name, 'sticky(least-busy)');
 });
 
-test('waiting line orders by priority then arrival, finds and removes from the middle', () => {
-  const l = new WaitingLine<{ id: string; priority: number; order: number }>();
-  l.insert({ id: 'n1', priority: 0, order: 1 });
-  l.insert({ id: 'n2', priority: 0, order: 2 });
-  l.insert({ id: 'v1', priority: 2, order: 3 });
-  l.insert({ id: 'head', priority: 0, order: -1 });
-  l.insert({ id: 'v2', priority: 2, order: 4 });
-  assert.deepEqual([...l].map((x) => x.id), ['v1', 'v2', 'head', 'n1', 'n2']);
-  assert.equal(l.indexOf({ id: 'n1', priority: 0, order: 1 }), 3);
-  assert.equal(l.remove({ id: 'v2', priority: 2, order: 4 }), true);
-  assert.equal(l.remove({ id: 'v2', priority: 2, order: 4 }), false);
-  assert.equal(l.indexOf({ id: 'n1', priority: 0, order: 1 }), 2);
-  assert.equal(l.size, 4);
+test('queue priority: the VIP level as an integer for new arrivals, the head for requeues and transfers', () => {
+  assert.equal(queuePriority({ priority: 2, queueReason: 'new' }), 2);
+  assert.equal(queuePriority({ priority: 1.6, queueReason: 'new' }), 2);
+  assert.equal(queuePriority({ priority: 5e9, queueReason: 'new' }), HEAD_PRIORITY - 1, 'the head stays reserved');
+  assert.equal(queuePriority({ priority: -5e9, queueReason: 'new' }), -1_000_000);
+  assert.equal(queuePriority({ priority: 0, queueReason: 'requeue' }), HEAD_PRIORITY);
+  assert.equal(queuePriority({ priority: 9, queueReason: 'transfer' }), HEAD_PRIORITY);
 });
 
 test('human-request words: whole Latin words in any case, Chinese as substrings', () => {

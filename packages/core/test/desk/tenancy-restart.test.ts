@@ -76,7 +76,7 @@ test('restart mid-queue on LevelDB keeps order, positions and assignments', asyn
     const desk2 = await rig.restartDesk({ store: new LevelDeskStore({ location: dir }), profiles, agentProfile: () => ({ capacity: 1 }), agentGraceMs: 5000 });
     assert.equal(desk2.conversation(c1)!.state, 'assigned');
     assert.equal(desk2.conversation(c1)!.agentId, 'a1');
-    assert.deepEqual([cg, c2, c3].map((c) => desk2.position(c)), [1, 2, 3]);
+    assert.deepEqual(await Promise.all([cg, c2, c3].map((c) => desk2.position(c))), [1, 2, 3]);
     const after = (await a1.cmd('desk.queue')) as { ok: true; data: { entries: Array<{ conv: string; position: number }> } };
     assert.deepEqual(after.data.entries.map((e) => [e.conv, e.position]), before.data.entries.map((e) => [e.conv, e.position]));
     // New arrivals go behind the restored ones.
@@ -130,7 +130,7 @@ test('whole-server restart on LevelDB (hub and desk): reconnecting clients find 
     v2.send({ t: 'resume', ref: 'r', conv: c2, after: 0 });
     await v2.wait((f) => f.t === 'resumed', 'resumed');
     assert.deepEqual(await v2.cmd('desk.human', c2), { ok: true, data: { state: 'waiting', position: 1 } });
-    assert.equal(rig.desk.position(c3), 2);
+    assert.equal(await rig.desk.position(c3), 2);
     a1b.send({ t: 'resume', ref: 'r', conv: c1, after: 0 });
     await a1b.wait((f) => f.t === 'resumed', 'agent resumed its chat');
     assert.ok((await a1b.cmd('desk.close', c1)).ok);

@@ -8,12 +8,25 @@
  * with `get()` when the backend `supports.history`.
  */
 import { KefuError, isValidId } from '@kefu/protocol';
+import { MemoryQueueStore } from '../../queue/memory-queue-store.js';
+import type { QueueStore } from '../../queue/queue-store.js';
 import type { AgentSettings, DeskConversation } from '../types.js';
+import type { DeskQueueItem } from '../waiting-queues.js';
 
 export type DeskStoreOp =
   | { type: 'conversation'; value: DeskConversation }
   | { type: 'agent'; tenant: string; id: string; value: AgentSettings }
-  | { type: 'delete-agent'; tenant: string; id: string };
+  | { type: 'delete-agent'; tenant: string; id: string }
+  /** Sticky routing memory: the agent who last served a visitor. */
+  | { type: 'last-agent'; tenant: string; visitor: string; agent: string; at: number }
+  | { type: 'delete-last-agent'; tenant: string; visitor: string };
+
+export interface StoredLastAgent {
+  tenant: string;
+  visitor: string;
+  agent: string;
+  at: number;
+}
 
 export interface StoredAgent {
   tenant: string;
@@ -89,6 +102,27 @@ export abstract class DeskStore {
     return this._loadAgents();
   }
 
+  /** Every stored visitor -> last agent pair (the desk bounds them per tenant). */
+  async loadLastAgents(): Promise<StoredLastAgent[]> {
+    this.#assertOpen();
+    return this._loadLastAgents();
+  }
+
+  /**
+   * The store of one tenant's waiting queue, when the desk is given no `queueStore`. The default
+   * keeps it in memory; a persistent backend overrides it to keep the queue beside its own data
+   * (LevelDeskStore: a sublevel of the same database). Called after open().
+   */
+  queueStore(tenant: string): QueueStore<DeskQueueItem> {
+    this.#assertOpen();
+    if (!isValidId(tenant)) throw new KefuError('KEFU_ERR_INVALID_ARGUMENT', 'queueStore: tenant must be a valid id');
+    return this._queueStore(tenant);
+  }
+
+  protected _queueStore(_tenant: string): QueueStore<DeskQueueItem> {
+    return new MemoryQueueStore<DeskQueueItem>();
+  }
+
   #assertOpen(): void {
     if (this.#status === 'open') return;
     if (this.#status === 'closed' || this.#status === 'closing') throw new KefuError('KEFU_ERR_CLOSED', 'desk store is closed');
@@ -101,6 +135,7 @@ export abstract class DeskStore {
   protected abstract _loadActive(): Promise<DeskConversation[]>;
   protected abstract _get(tenant: string, id: string): Promise<DeskConversation | undefined>;
   protected abstract _loadAgents(): Promise<StoredAgent[]>;
+  protected abstract _loadLastAgents(): Promise<StoredLastAgent[]>;
 }
 
 function validateOp(op: DeskStoreOp): void {
@@ -116,6 +151,11 @@ function validateOp(op: DeskStoreOp): void {
   if (op.type === 'agent' || op.type === 'delete-agent') {
     if (!isValidId(op.tenant) || !isValidId(op.id)) throw bad('agent tenant and id must be valid ids');
     if (op.type === 'agent' && (typeof op.value !== 'object' || op.value === null)) throw bad('agent settings must be an object');
+    return;
+  }
+  if (op.type === 'last-agent' || op.type === 'delete-last-agent') {
+    if (!isValidId(op.tenant) || !isValidId(op.visitor)) throw bad('last-agent tenant and visitor must be valid ids');
+    if (op.type === 'last-agent' && (!isValidId(op.agent) || !Number.isFinite(op.at))) throw bad('last-agent needs a valid agent id and a finite at');
     return;
   }
   throw bad(`unknown op type ${String((op as { type?: unknown }).type)}`);

@@ -6,12 +6,17 @@
  *   a\0<tenant>\0<conv>  open conversation (what a restart loads)
  *   h\0<tenant>\0<conv>  closed conversation (history)
  *   g\0<tenant>\0<agent> agent settings
+ *   v\0<tenant>\0<visitor> the visitor's last agent (sticky routing), JSON { agent, at }
+ *   !q-<hex tenant>!...  each tenant's waiting queue (a LevelQueueStore on a sublevel)
  * Closing a conversation moves it from `a` to `h` in one atomic batch.
  */
 import { Level } from 'level';
 import { GroupCommitWriter, type BatchOp } from '../../storage/index.js';
-import { DeskStore, type DeskStoreOp, type DeskStoreSupports, type StoredAgent } from './desk-store.js';
+import { LevelQueueStore } from '../../queue/level-queue-store.js';
+import type { QueueStore } from '../../queue/queue-store.js';
+import { DeskStore, type DeskStoreOp, type DeskStoreSupports, type StoredAgent, type StoredLastAgent } from './desk-store.js';
 import type { AgentSettings, DeskConversation } from '../types.js';
+import type { DeskQueueItem } from '../waiting-queues.js';
 
 export interface LevelDeskStoreOptions {
   /** Directory of the LevelDB database. */
@@ -29,6 +34,7 @@ export class LevelDeskStore extends DeskStore {
   readonly supports: DeskStoreSupports = { persistent: true, history: true };
   readonly #db: Level<string, string>;
   readonly #writer: GroupCommitWriter;
+  readonly #sync: boolean;
 
   constructor(options: LevelDeskStoreOptions) {
     super();
@@ -36,7 +42,8 @@ export class LevelDeskStore extends DeskStore {
       throw new TypeError('LevelDeskStore: location must be a non-empty string');
     }
     this.#db = new Level<string, string>(options.location, { valueEncoding: 'utf8' });
-    this.#writer = new GroupCommitWriter(this.#db, { sync: options.sync ?? true });
+    this.#sync = options.sync ?? true;
+    this.#writer = new GroupCommitWriter(this.#db, { sync: this.#sync });
   }
 
   protected async _open(): Promise<void> {
@@ -60,8 +67,12 @@ export class LevelDeskStore extends DeskStore {
         else batch.push({ type: 'put', key: open, value: json });
       } else if (op.type === 'agent') {
         batch.push({ type: 'put', key: `g${SEP}${op.tenant}${SEP}${op.id}`, value: JSON.stringify(op.value) });
-      } else {
+      } else if (op.type === 'delete-agent') {
         batch.push({ type: 'del', key: `g${SEP}${op.tenant}${SEP}${op.id}` });
+      } else if (op.type === 'last-agent') {
+        batch.push({ type: 'put', key: `v${SEP}${op.tenant}${SEP}${op.visitor}`, value: JSON.stringify({ agent: op.agent, at: op.at }) });
+      } else {
+        batch.push({ type: 'del', key: `v${SEP}${op.tenant}${SEP}${op.visitor}` });
       }
     }
     return this.#writer.write(batch);
@@ -88,5 +99,26 @@ export class LevelDeskStore extends DeskStore {
       out.push({ tenant, id, settings: JSON.parse(v) as AgentSettings });
     }
     return out;
+  }
+
+  protected async _loadLastAgents(): Promise<StoredLastAgent[]> {
+    const out: StoredLastAgent[] = [];
+    for await (const [k, v] of this.#db.iterator({ gt: `v${SEP}`, lt: `v${SEP}\uffff` })) {
+      const [, tenant = '', visitor = ''] = k.split(SEP);
+      const { agent, at } = JSON.parse(v) as { agent: string; at: number };
+      out.push({ tenant, visitor, agent, at });
+    }
+    return out;
+  }
+
+  /**
+   * A tenant's waiting queue lives in this database, under its own sublevel (hex of the tenant
+   * id: ids may hold the sublevel separator '!'), so desk state and queue order share one
+   * directory, one lock and one backup. Closing the queue closes only its sublevel.
+   */
+  protected override _queueStore(tenant: string): QueueStore<DeskQueueItem> {
+    const sub = this.#db.sublevel<string, string>(`q-${Buffer.from(tenant).toString('hex')}`, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+    // LevelQueueStore takes a Level; a sublevel offers the same abstract-level API it uses.
+    return new LevelQueueStore<DeskQueueItem>({ db: sub as unknown as Level<string, string>, sync: this.#sync });
   }
 }

@@ -3,7 +3,7 @@
  * the reference the conformance suite checks the others against. Records are copied on the way
  * in and out (structuredClone) so callers cannot change stored state by mutating an object.
  */
-import { DeskStore, type DeskStoreOp, type DeskStoreSupports, type StoredAgent } from './desk-store.js';
+import { DeskStore, type DeskStoreOp, type DeskStoreSupports, type StoredAgent, type StoredLastAgent } from './desk-store.js';
 import type { DeskConversation } from '../types.js';
 
 const key = (tenant: string, id: string) => `${tenant}\u0000${id}`;
@@ -13,6 +13,7 @@ export class MemoryDeskStore extends DeskStore {
   readonly #active = new Map<string, DeskConversation>();
   readonly #closed = new Map<string, DeskConversation>();
   readonly #agents = new Map<string, StoredAgent>();
+  readonly #lastAgents = new Map<string, StoredLastAgent>();
 
   protected async _open(): Promise<void> {}
   protected async _close(): Promise<void> {}
@@ -26,8 +27,12 @@ export class MemoryDeskStore extends DeskStore {
         else { this.#closed.delete(k); this.#active.set(k, copy); }
       } else if (op.type === 'agent') {
         this.#agents.set(key(op.tenant, op.id), { tenant: op.tenant, id: op.id, settings: structuredClone(op.value) });
-      } else {
+      } else if (op.type === 'delete-agent') {
         this.#agents.delete(key(op.tenant, op.id));
+      } else if (op.type === 'last-agent') {
+        this.#lastAgents.set(key(op.tenant, op.visitor), { tenant: op.tenant, visitor: op.visitor, agent: op.agent, at: op.at });
+      } else {
+        this.#lastAgents.delete(key(op.tenant, op.visitor));
       }
     }
   }
@@ -44,5 +49,9 @@ export class MemoryDeskStore extends DeskStore {
 
   protected async _loadAgents(): Promise<StoredAgent[]> {
     return [...this.#agents.values()].map((a) => structuredClone(a));
+  }
+
+  protected async _loadLastAgents(): Promise<StoredLastAgent[]> {
+    return [...this.#lastAgents.values()].map((r) => ({ ...r }));
   }
 }

@@ -1,0 +1,217 @@
+/**
+ * The waiting line of each tenant is a PriorityQueue (issue 3): persistence (memory, LevelDB,
+ * Redis or a third party's QueueStore), aging, positions and crash-safety come from the queue.
+ * One queue per tenant, so that a position counts only the tenant's own visitors; the item id is
+ * the conversation id, the payload only says whose it is (for operations tooling).
+ *
+ * The desk never leases: an offered conversation keeps its place in the queue (an offer that is
+ * declined or times out costs nothing), and an assigned or closed one is removed. Team and skills
+ * filtering happen in the dispatch pass, which peeks at the head.
+ *
+ * Ownership: the DeskStore owns each conversation's state; the queue owns the order of the
+ * waiting ones. They are written side by side, so a crash can leave one ahead of the other; a
+ * queue is reconciled with the desk's state whenever it is opened (and after a failed queue
+ * write): items whose conversation is not waiting are removed, waiting conversations missing
+ * from the queue are pushed again (at the tail of their priority, or at the head for a requeue).
+ */
+import { KefuError } from '@kefu/protocol';
+import { PriorityQueue } from '../queue/priority-queue.js';
+import { MAX_PRIORITY, MIN_PRIORITY } from '../queue/options.js';
+import type { QueueStore } from '../queue/queue-store.js';
+import type { DeskConversation } from './types.js';
+
+/** What a desk queue item carries: the item id is the conversation id. */
+export interface DeskQueueItem {
+  visitor: string;
+}
+
+/** A QueueStore for one tenant's waiting line. */
+export type DeskQueueStoreFactory = (tenant: string) => QueueStore<DeskQueueItem>;
+
+/** Queue priority of a requeue or a transfer to a team: ahead of everyone, VIPs included. */
+export const HEAD_PRIORITY = MAX_PRIORITY;
+
+/** The queue priority of a waiting conversation (integers; the head is reserved for requeues). */
+export function queuePriority(conv: Pick<DeskConversation, 'priority' | 'queueReason'>): number {
+  if (conv.queueReason !== 'new') return HEAD_PRIORITY;
+  return Math.max(MIN_PRIORITY, Math.min(MAX_PRIORITY - 1, Math.round(conv.priority)));
+}
+
+export interface WaitingQueuesOptions {
+  factory: DeskQueueStoreFactory;
+  agingRate: number;
+  maxWaiting: number;
+  /** The desk's waiting (or offered) conversations of a tenant, from memory. */
+  waitingOf(tenant: string): Iterable<DeskConversation>;
+  /** The conversation, if the desk holds it in memory. */
+  conv(id: string): DeskConversation | undefined;
+  onError(err: unknown): void;
+}
+
+const isWaiting = (c: DeskConversation | undefined, tenant: string): c is DeskConversation =>
+  c !== undefined && c.tenant === tenant && (c.state === 'waiting' || c.state === 'offered');
+
+export class WaitingQueues {
+  readonly #o: WaitingQueuesOptions;
+  readonly #opening = new Map<string, Promise<PriorityQueue<DeskQueueItem>>>();
+  readonly #open = new Map<string, PriorityQueue<DeskQueueItem>>();
+  /** Queue writes of one conversation run one after the other (a remove must see its push). */
+  readonly #chains = new Map<string, Promise<void>>();
+  /** Tenants whose queue missed a write: reconciled again on the next repair(). */
+  readonly #suspect = new Set<string>();
+  /** Pushes in flight per tenant: they count against maxWaiting before they land. */
+  readonly #pending = new Map<string, number>();
+  #closed = false;
+
+  constructor(options: WaitingQueuesOptions) {
+    this.#o = options;
+  }
+
+  /** The tenant's queue, opened and reconciled once. */
+  queue(tenant: string): Promise<PriorityQueue<DeskQueueItem>> {
+    if (this.#closed) return Promise.reject(new KefuError('KEFU_ERR_CLOSED', 'the desk is closed'));
+    let p = this.#opening.get(tenant);
+    if (p === undefined) {
+      p = this.#openQueue(tenant);
+      this.#opening.set(tenant, p);
+      p.catch(() => { if (this.#opening.get(tenant) === p) this.#opening.delete(tenant); });
+    }
+    return p;
+  }
+
+  /** Waiting items of the tenant (0 while its queue is not open yet). */
+  size(tenant: string): number {
+    return this.#open.get(tenant)?.size ?? 0;
+  }
+
+  /** size() plus the pushes in flight: what a new arrival is checked against. */
+  reserved(tenant: string): number {
+    return this.size(tenant) + (this.#pending.get(tenant) ?? 0);
+  }
+
+  /** Tenants whose queue is open. */
+  tenants(): IterableIterator<string> {
+    return this.#open.keys();
+  }
+
+  /** Pushes the conversation (idempotent: a conversation already queued keeps its place). */
+  enqueue(conv: DeskConversation): Promise<void> {
+    const priority = queuePriority(conv);
+    const tenant = conv.tenant;
+    this.#pending.set(tenant, (this.#pending.get(tenant) ?? 0) + 1);
+    return this.#chain(conv, async () => {
+      try {
+        const q = await this.queue(tenant);
+        await q.push({ visitor: conv.visitor.id }, { id: conv.id, priority });
+      } finally {
+        const n = (this.#pending.get(tenant) ?? 1) - 1;
+        if (n > 0) this.#pending.set(tenant, n);
+        else this.#pending.delete(tenant);
+      }
+    });
+  }
+
+  /** Removes the conversation from its tenant's queue (no-op when absent). */
+  dequeue(conv: DeskConversation): Promise<void> {
+    return this.#chain(conv, async () => {
+      const q = this.#open.get(conv.tenant) ?? (this.#opening.has(conv.tenant) ? await this.queue(conv.tenant) : undefined);
+      await q?.remove(conv.id);
+    });
+  }
+
+  /** Resolves when the queue writes in flight now have settled. */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.#chains.values()]);
+  }
+
+  /** 1-based place in the tenant's queue, or null. */
+  async position(conv: DeskConversation): Promise<number | null> {
+    const q = this.#open.get(conv.tenant);
+    if (!q) return null;
+    return (await q.position(conv.id)) ?? null;
+  }
+
+  /** Conversation ids at the head of the tenant's queue, in serving order. */
+  async head(tenant: string, n: number): Promise<string[]> {
+    const q = this.#open.get(tenant);
+    if (!q || q.size === 0 || n < 1) return [];
+    const items = await q.peek(Math.min(n, q.size, q.options.maxLeaseBatch));
+    return items.map((i) => i.id);
+  }
+
+  /** Removes items of `ids` whose conversation is no longer waiting and has no queue write in flight. */
+  dropStale(tenant: string, ids: readonly string[]): void {
+    for (const id of ids) {
+      const c = this.#o.conv(id);
+      if (isWaiting(c, tenant) || this.#chains.has(id)) continue;
+      const q = this.#open.get(tenant);
+      q?.remove(id).catch((err: unknown) => this.#o.onError(err));
+    }
+  }
+
+  /** Reconciles the queues that missed a write (called from the desk's sweep). */
+  repair(): void {
+    for (const tenant of [...this.#suspect]) {
+      this.#suspect.delete(tenant);
+      const q = this.#open.get(tenant);
+      if (q) this.#reconcile(tenant, q).catch((err: unknown) => { this.#suspect.add(tenant); this.#o.onError(err); });
+    }
+  }
+
+  /** Waits for pending queue writes, then closes every queue (and so its store). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.allSettled([...this.#chains.values()]);
+    const queues = await Promise.allSettled([...this.#opening.values()]);
+    await Promise.allSettled(queues.map((r) => (r.status === 'fulfilled' ? r.value.close() : undefined)));
+  }
+
+  #chain(conv: DeskConversation, work: () => Promise<void>): Promise<void> {
+    const prev = this.#chains.get(conv.id) ?? Promise.resolve();
+    const next = prev.then(work).catch((err: unknown) => {
+      this.#suspect.add(conv.tenant);
+      throw err;
+    });
+    const tail = next.catch(() => {}).finally(() => {
+      if (this.#chains.get(conv.id) === tail) this.#chains.delete(conv.id);
+    });
+    this.#chains.set(conv.id, tail);
+    return next;
+  }
+
+  async #openQueue(tenant: string): Promise<PriorityQueue<DeskQueueItem>> {
+    const q = new PriorityQueue<DeskQueueItem>({
+      store: () => this.#o.factory(tenant),
+      agingRate: this.#o.agingRate,
+      // peek() reads the whole line for positions and reconciliation.
+      maxLeaseBatch: Math.max(1000, this.#o.maxWaiting * 2),
+    });
+    q.on('error', (err) => this.#o.onError(err));
+    try {
+      await q.open();
+      await this.#reconcile(tenant, q);
+    } catch (err) {
+      await q.close().catch(() => {});
+      throw err;
+    }
+    if (this.#closed) { await q.close(); throw new KefuError('KEFU_ERR_CLOSED', 'the desk is closed'); }
+    this.#open.set(tenant, q);
+    return q;
+  }
+
+  /** The desk's state wins: stale items go, missing waiting conversations come back. */
+  async #reconcile(tenant: string, q: PriorityQueue<DeskQueueItem>): Promise<void> {
+    const queued = new Set<string>();
+    if (q.size > 0) {
+      for (const item of await q.peek(Math.min(q.size, q.options.maxLeaseBatch))) {
+        if (isWaiting(this.#o.conv(item.id), tenant) || this.#chains.has(item.id)) queued.add(item.id);
+        else await q.remove(item.id);
+      }
+    }
+    const missing = [...this.#o.waitingOf(tenant)].filter((c) => !queued.has(c.id) && !this.#chains.has(c.id));
+    missing.sort((a, b) => (a.queuedAt ?? 0) - (b.queuedAt ?? 0));
+    if (missing.length > 0) {
+      await q.pushMany(missing.map((c) => ({ payload: { visitor: c.visitor.id }, id: c.id, priority: queuePriority(c) })));
+    }
+  }
+}
