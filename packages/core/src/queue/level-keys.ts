@@ -1,12 +1,15 @@
 /**
  * LevelDB key layout of LevelQueueStore. Keys sort bytewise, so numbers are fixed-width hex:
  *
- *   i!<orderKey 16 hex><seq 12 hex>  -> JSON [id, priority, enqueuedAt, maxAttempts, payload]
+ *   i!<orderKey 16 hex><seq 12 hex>  -> row: see encodeRow
  *   k!<id>                           -> <orderKey 16 hex><seq 12 hex>:<maxAttempts>
- *   m!<id>                           -> <state letter>:<attempts>:<dueAt>   (absent: ready, 0 attempts)
+ *   m!<id>                           -> <state letter>:<attempts>:<dueAt>:<gen>   (absent: ready, 0 attempts)
+ *   l!<lease number 12 hex>          -> JSON [id, seq, attempt, id, seq, attempt, ...]
  *
- * `i!` keys are in serving order (priority with aging, then sequence). `k!` and `m!` are small,
- * so recovery scans them without reading a single payload.
+ * `i!` keys are in serving order (priority with aging, then sequence). `k!`, `m!` and `l!` are
+ * small, so recovery scans them without reading a single payload. One `l!` record covers every
+ * item of one lease() call (one write instead of one marker per item); `gen` of a marker is the
+ * next lease number when it was written, so recovery knows which of the two is newer.
  */
 
 const view = new DataView(new ArrayBuffer(8));
@@ -59,18 +62,51 @@ export function markerKey(id: string): string {
   return 'm!' + id;
 }
 
-export type MarkerState = 'l' | 'd' | 'x' | 'r';
-
-export function encodeMarker(state: MarkerState, attempts: number, dueAt: number): string {
-  return `${state}:${attempts}:${dueAt}`;
+export function leaseKey(n: number): string {
+  return 'l!' + encodeSeq(n);
 }
 
-export function decodeMarker(v: string): { state: MarkerState; attempts: number; dueAt: number } | undefined {
-  const [s, a, t] = v.split(':');
+export function decodeLeaseKey(k: string): number {
+  return k.length === 14 ? parseInt(k.slice(2), 16) : NaN;
+}
+
+/** `l` markers are only written by older versions (one per leased item); they still recover. */
+export type MarkerState = 'l' | 'd' | 'x' | 'r';
+
+export function encodeMarker(state: MarkerState, attempts: number, dueAt: number, gen: number): string {
+  return `${state}:${attempts}:${dueAt}:${gen}`;
+}
+
+export function decodeMarker(v: string): { state: MarkerState; attempts: number; dueAt: number; gen: number } | undefined {
+  const [s, a, t, g] = v.split(':');
   const attempts = Number(a);
   const dueAt = Number(t);
-  if ((s !== 'l' && s !== 'd' && s !== 'x' && s !== 'r') || !Number.isInteger(attempts) || !Number.isFinite(dueAt)) return undefined;
-  return { state: s, attempts, dueAt };
+  const gen = g === undefined ? 0 : Number(g);
+  if ((s !== 'l' && s !== 'd' && s !== 'x' && s !== 'r') || !Number.isInteger(attempts) || !Number.isFinite(dueAt) || !Number.isInteger(gen)) return undefined;
+  return { state: s, attempts, dueAt, gen };
+}
+
+/** Item row as stored: header, then the payload (a string payload raw, others as JSON). */
+export type Row = [id: string, priority: number, enqueuedAt: number, maxAttempts: number, payload: unknown];
+
+/**
+ * `s<header JSON>\n<string payload>` or `j<header JSON>\n<payload JSON>`: a string payload is
+ * not JSON-escaped (that scan over every 1 KB payload showed in profiles). The header is a JSON
+ * array, which never contains a raw newline. Rows of older versions are one JSON array (`[`...).
+ */
+export function encodeRow(id: string, priority: number, enqueuedAt: number, maxAttempts: number, payload: unknown): string {
+  const head = JSON.stringify([id, priority, enqueuedAt, maxAttempts]);
+  return typeof payload === 'string' ? 's' + head + '\n' + payload : 'j' + head + '\n' + (JSON.stringify(payload) ?? 'null');
+}
+
+export function decodeRow(v: string): Row {
+  const tag = v.charCodeAt(0);
+  if (tag === 0x5b) return JSON.parse(v) as Row; // '['
+  const nl = v.indexOf('\n');
+  if ((tag !== 0x73 && tag !== 0x6a) || nl < 0) throw new SyntaxError('not an item row');
+  const [id, priority, enqueuedAt, maxAttempts] = JSON.parse(v.slice(1, nl)) as [string, number, number, number];
+  const body = v.slice(nl + 1);
+  return [id, priority, enqueuedAt, maxAttempts, tag === 0x73 ? body : JSON.parse(body)];
 }
 
 export function encodeIdValue(orderKey: number, seq: number, maxAttempts: number): string {

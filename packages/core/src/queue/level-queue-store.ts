@@ -4,10 +4,12 @@
  * GroupCommitWriter, so concurrent pushes share one synced write and a push resolves only once
  * its batch is on disk.
  *
- * Recovery on open scans the small `k!` and `m!` keys (see level-keys.ts): ready items come back
- * in order, a leased item comes back ready with its attempt counted (the lease wrote its marker
- * before the consumer got it), a delayed item keeps its due time. Expiry and promotion need no
- * write for the same reason: recovery from the marker reaches the same state.
+ * Recovery on open scans the small `l!`, `k!` and `m!` keys (see level-keys.ts): ready items
+ * come back in order, a leased item comes back ready with its attempt counted (its lease record
+ * was written before the consumer got it), a delayed item keeps its due time. Expiry and
+ * promotion need no write for the same reason: recovery from the record reaches the same state.
+ *
+ * Per item over its life: push (2 puts), its share of one lease record, ack (2 deletes).
  */
 import { Level } from 'level';
 import { KefuError } from '@kefu/protocol';
@@ -16,7 +18,8 @@ import { BUSY, DEAD, F_MARKER, LEASED, LocalIndex, READY } from './local-index.j
 import { checkLease, deadSlot, leaseNext, readyPosition, revive, sweep } from './local-ops.js';
 import { hashId } from './id-table.js';
 import {
-  decodeIdValue, decodeMarker, encodeIdValue, encodeMarker, idKey, itemKey, markerKey, MAX_SEQ, type MarkerState,
+  decodeIdValue, decodeLeaseKey, decodeMarker, decodeRow, encodeIdValue, encodeMarker, encodeRow, idKey, itemKey, leaseKey,
+  markerKey, MAX_SEQ, type MarkerState, type Row,
 } from './level-keys.js';
 import { QueueStore } from './queue-store.js';
 import type {
@@ -60,8 +63,6 @@ export interface LevelQueueStoreOptions {
   cacheBytes?: number;
 }
 
-type Row = [id: string, priority: number, enqueuedAt: number, maxAttempts: number, payload: unknown];
-
 /** Heap bytes a cached row costs beyond its JSON text (row array, entry object, Map entry). */
 const CACHE_ENTRY_OVERHEAD = 160;
 
@@ -70,11 +71,17 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
   readonly #db: Level<string, string>;
   readonly #writer: GroupCommitWriter;
   /**
-   * Lease markers only need to survive a process crash (they count attempts), so they skip the
+   * Lease records only need to survive a process crash (they count attempts), so they skip the
    * fsync: a lease then costs no durable round trip. Ordering is safe: an ack or nack of a lease
-   * is only possible after the lease, hence its marker write, resolved.
+   * is only possible after the lease, hence its record write, resolved.
    */
   readonly #markWriter: GroupCommitWriter;
+  /** Lease record each leased (or expired and not yet re-leased) slot last appeared in. */
+  readonly #leaseOf = new Map<number, number>();
+  /** Slots still pointing at each lease record; the write that drops the last one deletes it. */
+  readonly #leaseLive = new Map<number, number>();
+  /** Number of the next lease record. */
+  #leaseNo = 0;
   /** Rows of recently pushed items by slot (insertion order = age), bounded by #cacheLimit bytes. */
   readonly #cache = new Map<number, { row: Row; bytes: number }>();
   readonly #cacheLimit: number;
@@ -152,13 +159,13 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
       const seq = this.#seq++;
       const slot = ix.alloc(r.id, r.orderKey, seq, r.maxAttempts, 0, h);
       const row: Row = [r.id, r.priority, r.enqueuedAt, r.maxAttempts, r.payload];
-      const value = JSON.stringify(row);
+      const value = encodeRow(r.id, r.priority, r.enqueuedAt, r.maxAttempts, r.payload);
       ops.push({ type: 'put', key: itemKey(r.orderKey, seq), value });
       rows.push({ row, bytes: value.length + CACHE_ENTRY_OVERHEAD });
       ops.push({ type: 'put', key: idKey(r.id), value: encodeIdValue(r.orderKey, seq, r.maxAttempts) });
       const delayed = r.availableAt > r.enqueuedAt;
       if (delayed) {
-        ops.push({ type: 'put', key: markerKey(r.id), value: encodeMarker('d', 0, r.availableAt) });
+        ops.push({ type: 'put', key: markerKey(r.id), value: encodeMarker('d', 0, r.availableAt, this.#leaseNo) });
         ix.flags[slot] = F_MARKER;
       }
       fresh.push([slot, r]);
@@ -188,34 +195,47 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
   protected async _lease(max: number, now: number, visibilityMs: number): Promise<Array<LeaseGrant<T>>> {
     const ix = this.#index;
     const expiresAt = now + visibilityMs;
+    const r = this.#leaseNo;
     const slots: number[] = [];
-    const keys: string[] = [];
+    const prev: number[] = [];
+    /** The lease record: seq and attempt per item (seqs are never reused, see #recover). */
+    const entries: number[] = [];
     const ops: BatchOp[] = [];
     while (slots.length < max) {
-      const slot = leaseNext(ix, expiresAt, F_MARKER);
+      const slot = leaseNext(ix, expiresAt);
       if (slot < 0) break;
       slots.push(slot);
-      keys.push(itemKey(ix.keys.key[slot]!, ix.keys.seq[slot]!));
-      ops.push({ type: 'put', key: markerKey(ix.ids.idOf(slot)), value: encodeMarker('l', ix.attempts[slot]!, expiresAt) });
+      prev.push(this.#unref(slot, ops));
+      this.#leaseOf.set(slot, r);
+      entries.push(ix.keys.seq[slot]!, ix.attempts[slot]!);
     }
     if (slots.length === 0) return [];
+    this.#leaseNo++;
+    this.#leaseLive.set(r, slots.length);
+    ops.push({ type: 'put', key: leaseKey(r), value: JSON.stringify(entries) });
     const rows: Array<Row | undefined> = slots.map((slot) => this.#cacheTake(slot));
-    const missing: number[] = [];
-    for (let i = 0; i < rows.length; i++) if (rows[i] === undefined) missing.push(i);
+    let missing: number[] | undefined;
+    for (let i = 0; i < rows.length; i++) if (rows[i] === undefined) (missing ??= []).push(i);
+    const keys = missing?.map((i) => itemKey(ix.keys.key[slots[i]!]!, ix.keys.seq[slots[i]!]!));
     let values: Array<string | undefined> = [];
     try {
-      const read = missing.length === 0 ? Promise.resolve([]) : this.#db.getMany(missing.map((i) => keys[i]!));
-      [values] = await Promise.all([read, this.#markWriter.write(ops)]);
+      if (keys === undefined) await this.#markWriter.write(ops);
+      else [values] = await Promise.all([this.#db.getMany(keys), this.#markWriter.write(ops)]);
     } catch (err) {
       // Not leased after all: put them back as they were.
-      for (const slot of slots) {
+      for (let i = 0; i < slots.length; i++) {
+        const slot = slots[i]!;
+        if (this.#leaseOf.get(slot) !== r) continue;
+        this.#leaseOf.delete(slot);
+        this.#reref(slot, prev[i]!);
         if (ix.state[slot] !== LEASED || ix.dueOf(slot) !== expiresAt) continue;
         ix.attempts[slot] = ix.attempts[slot]! - 1;
         ix.toReady(slot);
       }
+      this.#leaseLive.delete(r);
       throw storeError('lease', err);
     }
-    for (let j = 0; j < missing.length; j++) rows[missing[j]!] = parseRow(values[j], keys[missing[j]!]!);
+    if (missing !== undefined) for (let j = 0; j < missing.length; j++) rows[missing[j]!] = parseRow(values[j], keys![j]!);
     const out: Array<LeaseGrant<T>> = [];
     for (let i = 0; i < slots.length; i++) {
       const row = rows[i]!;
@@ -234,11 +254,16 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
     const slot = checkLease(ix, id, attempt, now);
     const due = ix.dueOf(slot);
     const state: MarkerState = d.dead ? 'x' : d.availableAt > now ? 'd' : 'r';
+    // The marker is newer than the lease record (gen), which it therefore replaces.
+    const ops: BatchOp[] = [{ type: 'put', key: markerKey(id), value: encodeMarker(state, ix.attempts[slot]!, state === 'd' ? d.availableAt : 0, this.#leaseNo) }];
+    const ref = this.#unref(slot, ops);
+    ix.flags[slot] = ix.flags[slot]! | F_MARKER;
     ix.detach(slot);
     try {
-      await this.#writer.write([{ type: 'put', key: markerKey(id), value: encodeMarker(state, ix.attempts[slot]!, state === 'd' ? d.availableAt : 0) }]);
+      await this.#writer.write(ops);
     } catch (err) {
       if (ix.state[slot] === BUSY) ix.toLeased(slot, due);
+      this.#reref(slot, ref);
       throw err;
     }
     if (ix.state[slot] !== BUSY) return;
@@ -281,14 +306,20 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
     const ix = this.#index;
     const slot = deadSlot(ix, id);
     if (slot < 0) return false;
+    const ops: BatchOp[] = [];
+    const ref = this.#unref(slot, ops);
+    // A lease record may still name the item (other items keep it): a fresh marker outranks it.
+    ops.push(ref < 0 ? { type: 'del', key: markerKey(id) } : { type: 'put', key: markerKey(id), value: encodeMarker('r', 0, 0, this.#leaseNo) });
     ix.detach(slot);
     try {
-      await this.#writer.write([{ type: 'del', key: markerKey(id) }]);
+      await this.#writer.write(ops);
     } catch (err) {
       if ((ix.state[slot] as number) === BUSY) ix.toDead(slot);
+      this.#reref(slot, ref);
       throw err;
     }
     revive(ix, slot);
+    if (ref >= 0) ix.flags[slot] = F_MARKER;
     return true;
   }
 
@@ -308,16 +339,39 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
     const key = itemKey(ix.keys.key[slot]!, ix.keys.seq[slot]!);
     const ops: BatchOp[] = [{ type: 'del', key }, { type: 'del', key: idKey(id) }];
     if ((ix.flags[slot]! & F_MARKER) !== 0) ops.push({ type: 'del', key: markerKey(id) });
+    const ref = this.#unref(slot, ops);
     ix.detach(slot);
     try {
       await this.#writer.write(ops);
     } catch (err) {
       if (ix.state[slot] === BUSY) restore(ix, slot, prev, due);
+      this.#reref(slot, ref);
       throw err;
     }
     this.#cacheDrop(slot);
     ix.release(slot);
     if (this.#compactEvery > 0 && ++this.#deletes >= this.#compactEvery) this.#compactHead();
+  }
+
+  /** Drops the slot's lease-record reference, deleting the record in `ops` if it was the last; returns the record number or -1. */
+  #unref(slot: number, ops: BatchOp[]): number {
+    const r = this.#leaseOf.get(slot);
+    if (r === undefined) return -1;
+    this.#leaseOf.delete(slot);
+    const n = this.#leaseLive.get(r)! - 1;
+    if (n > 0) this.#leaseLive.set(r, n);
+    else {
+      this.#leaseLive.delete(r);
+      ops.push({ type: 'del', key: leaseKey(r) });
+    }
+    return r;
+  }
+
+  /** Undoes #unref after a failed write (the batch, record deletion included, did not land). */
+  #reref(slot: number, r: number): void {
+    if (r < 0) return;
+    this.#leaseOf.set(slot, r);
+    this.#leaseLive.set(r, (this.#leaseLive.get(r) ?? 0) + 1);
   }
 
   #cachePut(slot: number, entry: { row: Row; bytes: number }): void {
@@ -379,15 +433,41 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
 
   async #recover(now: number): Promise<void> {
     const ix = this.#index;
+    const orphans: BatchOp[] = [];
     let maxSeq = -1;
-    const loaded: number[] = [];
+    let maxLease = -1;
+    // Lease records first (few: leased items only): the newest record naming each seq.
+    const leased = new Map<number, { r: number; attempt: number; slot: number }>();
+    const records: number[] = [];
+    for await (const [k, v] of this.#db.iterator({ gt: 'l!', lt: 'l"' })) {
+      const r = decodeLeaseKey(k);
+      const e = parseLeaseRecord(v);
+      if (!Number.isInteger(r) || e === undefined) {
+        orphans.push({ type: 'del', key: k });
+        continue;
+      }
+      records.push(r);
+      if (r > maxLease) maxLease = r;
+      for (let i = 0; i < e.length; i += 2) {
+        const seq = e[i]!;
+        // Seqs named by a record are never reused, even if their items are gone.
+        if (seq > maxSeq) maxSeq = seq;
+        const cur = leased.get(seq);
+        if (cur === undefined || cur.r < r) leased.set(seq, { r, attempt: e[i + 1]!, slot: -1 });
+      }
+    }
+    // A fresh index hands out slots 0, 1, 2, ... in order: the loaded items are slots 0..count-1.
+    let count = 0;
     for await (const [k, v] of this.#db.iterator({ gt: 'k!', lt: 'k"' })) {
       const meta = decodeIdValue(v);
       if (meta === undefined) throw new KefuError('KEFU_ERR_STORE', `corrupt index entry ${k}`);
-      loaded.push(ix.alloc(k.slice(2), meta.orderKey, meta.seq, meta.maxAttempts));
+      const slot = ix.alloc(k.slice(2), meta.orderKey, meta.seq, meta.maxAttempts);
+      count++;
       if (meta.seq > maxSeq) maxSeq = meta.seq;
+      const l = leased.size === 0 ? undefined : leased.get(meta.seq);
+      if (l !== undefined) l.slot = slot;
     }
-    const orphans: BatchOp[] = [];
+    const gens = new Map<number, number>();
     for await (const [k, v] of this.#db.iterator({ gt: 'm!', lt: 'm"' })) {
       const slot = ix.lookup(k.slice(2));
       const m = decodeMarker(v);
@@ -397,18 +477,33 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
       }
       ix.attempts[slot] = m.attempts;
       ix.flags[slot] = F_MARKER;
+      if (m.gen > 0) gens.set(slot, m.gen);
+      if (m.gen - 1 > maxLease) maxLease = m.gen - 1;
       if (m.state === 'x' || (m.state === 'l' && m.attempts >= ix.maxAttempts[slot]!)) ix.toDead(slot);
       else if (m.state === 'd') ix.toDelayed(slot, m.dueAt);
       // else ready: left BUSY, loaded in order with the others below
     }
+    // A lease record newer than the item's marker wins: the item was leased (then perhaps
+    // expired) after the marker; it is ready again with that attempt counted, or dead.
+    for (const l of leased.values()) {
+      const slot = l.slot;
+      if (slot < 0 || l.r < (gens.get(slot) ?? 0)) continue;
+      if (l.attempt > ix.attempts[slot]!) ix.attempts[slot] = l.attempt;
+      ix.detach(slot);
+      if (ix.attempts[slot]! >= ix.maxAttempts[slot]!) ix.toDead(slot);
+      this.#leaseOf.set(slot, l.r);
+      this.#leaseLive.set(l.r, (this.#leaseLive.get(l.r) ?? 0) + 1);
+    }
+    for (const r of records) if (!this.#leaseLive.has(r)) orphans.push({ type: 'del', key: leaseKey(r) });
     // Sorting once and filling chunks beats one insert per item (k! comes in id order, not serving order).
     let n = 0;
-    for (const slot of loaded) if (ix.state[slot] === BUSY) n++;
+    for (let slot = 0; slot < count; slot++) if (ix.state[slot] === BUSY) n++;
     const ready = new Int32Array(n);
     n = 0;
-    for (const slot of loaded) if (ix.state[slot] === BUSY) ready[n++] = slot;
+    for (let slot = 0; slot < count; slot++) if (ix.state[slot] === BUSY) ready[n++] = slot;
     ix.loadReady(ready);
     this.#seq = maxSeq + 1;
+    this.#leaseNo = maxLease + 1;
     if (orphans.length > 0) await this.#writer.write(orphans);
     void now;
   }
@@ -445,7 +540,19 @@ function restore(ix: LocalIndex, slot: number, state: number, due: number): void
 
 function parseRow(value: string | undefined, key: string): Row {
   if (value === undefined) throw new KefuError('KEFU_ERR_STORE', `item ${key} is missing from the database`);
-  return JSON.parse(value) as Row;
+  return decodeRow(value);
+}
+
+/** [seq, attempt, seq, attempt, ...], or undefined when the record is not that. */
+function parseLeaseRecord(v: string): number[] | undefined {
+  let e: unknown;
+  try {
+    e = JSON.parse(v);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(e) || e.length % 2 !== 0 || !e.every((x) => Number.isInteger(x) && x >= 0)) return undefined;
+  return e as number[];
 }
 
 function storeError(op: string, err: unknown): KefuError {
