@@ -138,12 +138,6 @@ export class Desk extends EventEmitter<DeskEvents> {
     this.#positions.visitorConnected(identity.tenant, identity.id);
   }
 
-  /** A visitor became a member of a conversation (a join on another device): its position, if it waits. */
-  visitorJoined(convId: string, visitorId: string): void {
-    if (this.#rt.status !== 'open') return;
-    this.#positions.visitorJoined(convId, visitorId);
-  }
-
   /** 1-based position in the tenant's waiting queue, or null when not waiting (after queue writes in flight). */
   async position(convId: string): Promise<number | null> {
     const conv = this.#rt.convs.get(convId);

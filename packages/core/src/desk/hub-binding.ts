@@ -113,20 +113,15 @@ export function bindHub(desk: Desk, hub: DeskHub): () => void {
   const onConnection: DeskHubEvents['connection'] = ({ identity }) => {
     if (identity.role === 'visitor') desk.visitorConnected(identity);
   };
-  const onJoin: DeskHubEvents['join'] = ({ conv, user }) => {
-    if (user.role === 'visitor') desk.visitorJoined(conv, user.id);
-  };
   hub.on('conversation', onConversation);
   hub.on('message', onMessage);
   hub.on('presence', onPresence);
   hub.on('connection', onConnection);
-  hub.on('join', onJoin);
   return () => {
     hub.off('conversation', onConversation);
     hub.off('message', onMessage);
     hub.off('presence', onPresence);
     hub.off('connection', onConnection);
-    hub.off('join', onJoin);
   };
 }
 

@@ -16,8 +16,6 @@ export interface DeskHubEvents {
   presence: (info: { tenant: string; user: Sender; status: PresenceStatus }) => void;
   /** A socket was accepted (a visitor reconnecting hears their queue position again). */
   connection: (info: { identity: { tenant: string; id: string; role: string } }) => void;
-  /** A user became a member of a conversation. */
-  join: (info: { conv: string; user: Sender }) => void;
 }
 
 export interface DeskHub {
@@ -33,12 +31,10 @@ export interface DeskHub {
   on(event: 'message', listener: DeskHubEvents['message']): unknown;
   on(event: 'presence', listener: DeskHubEvents['presence']): unknown;
   on(event: 'connection', listener: DeskHubEvents['connection']): unknown;
-  on(event: 'join', listener: DeskHubEvents['join']): unknown;
   off(event: 'conversation', listener: DeskHubEvents['conversation']): unknown;
   off(event: 'message', listener: DeskHubEvents['message']): unknown;
   off(event: 'presence', listener: DeskHubEvents['presence']): unknown;
   off(event: 'connection', listener: DeskHubEvents['connection']): unknown;
-  off(event: 'join', listener: DeskHubEvents['join']): unknown;
 }
 
 export type { DeskIdentity };

@@ -56,12 +56,6 @@ export class Positions {
     }
   }
 
-  /** A visitor (re)joined a waiting conversation's room. */
-  visitorJoined(convId: string, visitorId: string): void {
-    const conv = this.#rt.convs.get(convId);
-    if (live(conv) && conv.visitor.id === visitorId) this.send(conv).catch((err: unknown) => this.#rt.error(err));
-  }
-
   /** Each waiting visitor hears only a changed position; agents get one queue_changed per tenant. Returns the events sent. */
   async flush(tenants: string[]): Promise<number> {
     const rt = this.#rt;

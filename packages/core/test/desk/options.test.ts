@@ -18,6 +18,10 @@ test('impossible options throw TypeError / RangeError with exact messages', () =
     [{ humanWords: ['human', ' '] }, 'TypeError', 'humanWords must be an array of non-empty strings'],
     [{ priority: 3 }, 'TypeError', 'priority must be a function'],
     [{ strategy: {} }, 'TypeError', 'strategy must have a pick() method'],
+    [{ agingRate: -1 }, 'RangeError', 'agingRate must be a finite number >= 0'],
+    [{ agingRate: Number.POSITIVE_INFINITY }, 'RangeError', 'agingRate must be a finite number >= 0'],
+    [{ maxStickyPerTenant: 0 }, 'RangeError', 'maxStickyPerTenant must be an integer >= 1'],
+    [{ queueStore: {} }, 'TypeError', 'queueStore must be a function (tenant) => QueueStore'],
   ];
   for (const [o, name, message] of cases) assert.throws(() => new Desk(o as never), { name, message }, JSON.stringify(o));
   assert.throws(() => skills({ teams: {}, fallback: 'never' as never }), { name: 'TypeError', message: 'skills: fallback must be "wait" or "any"' });

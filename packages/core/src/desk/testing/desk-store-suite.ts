@@ -88,16 +88,50 @@ export function deskStoreSuite(api: SuiteTestApi, options: DeskStoreSuiteOptions
       assert.deepEqual((await s.loadAgents()).map((a) => a.id), ['a1']);
     });
 
+    run('sticky memory: last-agent pairs are written, replaced, deleted, per tenant', async (s) => {
+      await s.open();
+      await s.write([
+        { type: 'last-agent', tenant: 't1', visitor: 'v1', agent: 'a1', at: 10 },
+        { type: 'last-agent', tenant: 't2', visitor: 'v1', agent: 'b1', at: 11 },
+        { type: 'last-agent', tenant: 't1', visitor: 'v2', agent: 'a2', at: 12 },
+      ]);
+      await s.write([{ type: 'last-agent', tenant: 't1', visitor: 'v1', agent: 'a3', at: 13 }, { type: 'delete-last-agent', tenant: 't1', visitor: 'v2' }]);
+      const rows = (await s.loadLastAgents()).sort((a, b) => a.at - b.at);
+      assert.deepEqual(rows, [{ tenant: 't2', visitor: 'v1', agent: 'b1', at: 11 }, { tenant: 't1', visitor: 'v1', agent: 'a3', at: 13 }]);
+    });
+
+    run('queueStore(tenant) gives a working, empty QueueStore per tenant after open', async (s) => {
+      assert.throws(() => s.queueStore('t1'), { code: 'KEFU_ERR_NOT_OPEN' });
+      await s.open();
+      assert.throws(() => s.queueStore(''), { code: 'KEFU_ERR_INVALID_ARGUMENT' });
+      const q1 = s.queueStore('t1');
+      const q2 = s.queueStore('t!2');
+      await q1.open();
+      await q2.open();
+      try {
+        await q1.push([{ id: 'c1', payload: { visitor: 'v1' }, priority: 0, orderKey: 0, enqueuedAt: 1, availableAt: 1, maxAttempts: 5 }]);
+        assert.equal(await q1.position('c1'), 1);
+        assert.equal(await q2.position('c1'), undefined, 'tenants have separate queues');
+      } finally {
+        await q1.close();
+        await q2.close();
+      }
+    });
+
     run('rejects invalid ops with KEFU_ERR_INVALID_ARGUMENT and writes nothing of that call', async (s) => {
       await s.open();
       const bad = [
         [{ type: 'conversation', value: sampleDeskConversation({ id: 'ok' }) }, { type: 'conversation', value: sampleDeskConversation({ id: '' }) }],
         [{ type: 'conversation', value: sampleDeskConversation({ state: 'lost' as never }) }],
         [{ type: 'agent', tenant: 't1', id: 'has space', value: {} }],
+        [{ type: 'last-agent', tenant: 't1', visitor: 'v1', agent: '', at: 1 }],
+        [{ type: 'last-agent', tenant: 't1', visitor: 'v1', agent: 'a1', at: Number.NaN }],
+        [{ type: 'delete-last-agent', tenant: 't1', visitor: 'has space' }],
         [{ type: 'nope' }],
       ];
       for (const ops of bad) await assert.rejects(s.write(ops as never), { code: 'KEFU_ERR_INVALID_ARGUMENT' });
       assert.deepEqual(await s.loadActive(), []);
+      assert.deepEqual(await s.loadLastAgents(), []);
       await assert.rejects(s.get('t1', ''), { code: 'KEFU_ERR_INVALID_ARGUMENT' });
     });
 
@@ -120,7 +154,12 @@ export function deskStoreSuite(api: SuiteTestApi, options: DeskStoreSuiteOptions
           { type: 'conversation', value: sampleDeskConversation() },
           { type: 'conversation', value: sampleDeskConversation({ id: 'c2', state: 'closed' }) },
           { type: 'agent', tenant: 't1', id: 'a1', value: { capacity: 2 } },
+          { type: 'last-agent', tenant: 't1', visitor: 'v1', agent: 'a1', at: 5 },
         ]);
+        const q = s.queueStore('t1');
+        await q.open();
+        await q.push([{ id: 'c1', payload: { visitor: 'v1' }, priority: 0, orderKey: 0, enqueuedAt: 1, availableAt: 1, maxAttempts: 5 }]);
+        await q.close();
         await s.close();
         const s2 = await reopen(s);
         swap(s2);
@@ -128,6 +167,14 @@ export function deskStoreSuite(api: SuiteTestApi, options: DeskStoreSuiteOptions
         assert.deepEqual(await s2.loadActive(), [sampleDeskConversation()]);
         assert.equal((await s2.get('t1', 'c2'))?.state, 'closed');
         assert.deepEqual(await s2.loadAgents(), [{ tenant: 't1', id: 'a1', settings: { capacity: 2 } }]);
+        assert.deepEqual(await s2.loadLastAgents(), [{ tenant: 't1', visitor: 'v1', agent: 'a1', at: 5 }]);
+        const q2 = s2.queueStore('t1');
+        await q2.open();
+        try {
+          assert.equal(await q2.position('c1'), 1, 'the queue persists with the store');
+        } finally {
+          await q2.close();
+        }
       });
     }
   });
