@@ -44,7 +44,11 @@ export interface StepResult {
   /** How late the generators sent, p99: large values mean the generators, not the server, fell behind. */
   send_lag_p99_ms: number;
   generator_cpu_pct: number;
+  /** The busiest generator's event-loop utilisation, %. */
+  generator_elu_pct: number;
   server_cpu_pct: number;
+  /** The server's main-thread event-loop utilisation in the window, % (max over a cluster's nodes). */
+  server_elu_pct: number;
   /**
    * Server CPU time per message offered in the window, µs: what one relayed message costs,
    * and much less sensitive to other load on the machine than latency is.
@@ -175,7 +179,9 @@ export class Bench {
       ack_p99_ms: ack.totalCount > 0 ? ms(ack.getValueAtPercentile(99)) : null,
       send_lag_p99_ms: ms(lag.getValueAtPercentile(99)),
       generator_cpu_pct: Math.round(runs.reduce((s, r) => s + r.generator_cpu_pct, 0) / runs.length),
+      generator_elu_pct: Math.round(Math.max(...runs.map((r) => r.generator_elu_pct))),
       server_cpu_pct: Math.round(cpu.cpu_pct),
+      server_elu_pct: Math.round(Math.max(...cpus.map((c) => c.elu_pct))),
       server_cpu_us_per_msg: Math.round((cpu.cpu_us / (rate * (durationMs / 1000))) * 10) / 10,
       server_rss_mb: Math.round(cpu.rss_mb),
       trouble,

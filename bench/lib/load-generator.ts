@@ -46,6 +46,8 @@ export interface RunResult {
   ack: string;
   lag: string;
   generator_cpu_pct: number;
+  /** The generator's event-loop utilisation over the run, % (near 100: it, not the server, is the queue). */
+  generator_elu_pct: number;
   /** Unexpected closes and error frames during this run, by kind (at most 20 kinds). */
   trouble: Record<string, number>;
 }
@@ -145,6 +147,7 @@ async function run(p: RunParams): Promise<RunResult> {
   let k = 0;
   let sent = 0;
   const cpu0 = process.cpuUsage();
+  const elu0 = performance.eventLoopUtilization();
   await new Promise<void>((resolve) => {
     const tick = (): void => {
       const now = performance.now();
@@ -165,6 +168,7 @@ async function run(p: RunParams): Promise<RunResult> {
     const timer = setInterval(tick, 1);
   });
   const cpu = process.cpuUsage(cpu0);
+  const elu = performance.eventLoopUtilization(elu0).utilization * 100;
   const cpuPct = ((cpu.user + cpu.system) / 1000 / (performance.now() - start)) * 100;
   const drainUntil = performance.now() + p.drainMs;
   while (received < sent && performance.now() < drainUntil) await new Promise((r) => setTimeout(r, 20));
@@ -180,6 +184,7 @@ async function run(p: RunParams): Promise<RunResult> {
     ack: encodeIntoCompressedBase64(ackHist),
     lag: encodeIntoCompressedBase64(lag),
     generator_cpu_pct: cpuPct,
+    generator_elu_pct: elu,
     trouble: Object.fromEntries(Object.entries(h.trouble).map(([k, v]) => [k, v - (troubleBefore[k] ?? 0)]).filter(([, v]) => (v as number) > 0)),
   };
 }

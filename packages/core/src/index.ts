@@ -9,8 +9,8 @@ export { KefuError, isKefuError, errorCodes, CloseCode, PROTOCOL } from '@kefu/p
 export type { KefuErrorCode } from '@kefu/protocol';
 
 // --- storage primitives ------------------------------------------------------------------------
-export { GroupCommitWriter } from './storage/index.js';
-export type { BatchOp, BatchTarget, GroupCommitOptions } from './storage/index.js';
+export { chainedBatchTarget, GroupCommitWriter } from './storage/index.js';
+export type { BatchOp, BatchTarget, ChainedBatchDb, GroupCommitOptions } from './storage/index.js';
 
 // --- hub ---------------------------------------------------------------------------------------
 export { Hub, hubDefaults, HubMetrics, jwtAuthenticator, tokenFromRequest } from './hub/index.js';

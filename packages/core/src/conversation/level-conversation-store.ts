@@ -17,7 +17,7 @@
 import { Level } from 'level';
 import { LRUCache } from 'lru-cache';
 import { KefuError, type Sender, type Member } from '@kefu/protocol';
-import { GroupCommitWriter, type BatchOp } from '../storage/index.js';
+import { chainedBatchTarget, GroupCommitWriter, type BatchOp } from '../storage/index.js';
 import { ConversationStore, closedConversation, notFound, notMember } from './conversation-store.js';
 import type { AddMemberResult, AppendInput, AppendResult, ConversationRecord, ConversationStoreSupports, StoredMessage } from './types.js';
 
@@ -37,16 +37,23 @@ export interface LevelConversationStoreOptions {
   /**
    * cids kept in memory per cached conversation. While a conversation has at most this many
    * messages, its whole cid index is in memory and a new cid needs no disk read; past it, only
-   * the most recent are, and a cid not among them is looked up on disk.
-   * @defaultValue 128
+   * the most recent are, and a cid not among them is looked up on disk (one read per append).
+   * @defaultValue 1024
    */
   recentCids?: number;
+  /**
+   * Most cids held in memory over all cached conversations (about 60 bytes each); past it the
+   * least recently used conversations leave the cache. Bounds memory whatever `cacheSize` and
+   * `recentCids` allow together.
+   * @defaultValue 500000
+   */
+  maxCachedCids?: number;
 }
 
 interface SeqState {
   last: number;
-  /** cid -> "seq,ts" of stored messages (the most recent `recentCids`). */
-  cids: Map<string, string>;
+  /** cid -> seq of stored messages (the most recent `recentCids`); a duplicate's ts is read from its message. */
+  cids: Map<string, number>;
   /** True while `cids` holds every cid of the conversation: a miss then means a new cid. */
   complete: boolean;
   /** Appends assigned a seq but not yet durable. */
@@ -81,15 +88,18 @@ export class LevelConversationStore extends ConversationStore {
     if (typeof options !== 'object' || options === null || typeof options.location !== 'string' || options.location === '') {
       throw new TypeError('options.location must be a non-empty string');
     }
-    const o = { sync: true, cacheSize: 10_000, recentCids: 128, ...options };
+    const o = { sync: true, cacheSize: 10_000, recentCids: 1024, maxCachedCids: 500_000, ...options };
     if (!Number.isInteger(o.cacheSize) || o.cacheSize < 1) throw new RangeError('options.cacheSize must be a positive integer');
     if (!Number.isInteger(o.recentCids) || o.recentCids < 0) throw new RangeError('options.recentCids must be a non-negative integer');
+    if (!Number.isInteger(o.maxCachedCids) || o.maxCachedCids <= o.recentCids) throw new RangeError('options.maxCachedCids must be an integer greater than recentCids');
     this.#recentCids = o.recentCids;
     this.location = o.location;
     this.#db = new Level<string, string>(o.location);
-    this.#writer = new GroupCommitWriter(this.#db, { sync: o.sync });
+    this.#writer = new GroupCommitWriter(chainedBatchTarget(this.#db), { sync: o.sync });
     this.#records = new LRUCache({ max: o.cacheSize });
-    this.#seqs = new LRUCache({ max: o.cacheSize });
+    // Sized by cids held; an entry's size is taken when it is (re)inserted, which happens each
+    // time a conversation's appends settle, so a growing conversation is re-measured.
+    this.#seqs = new LRUCache({ max: o.cacheSize, maxSize: o.maxCachedCids, sizeCalculation: (st) => 1 + st.cids.size });
   }
 
   protected async _open(): Promise<void> {
@@ -163,18 +173,18 @@ export class LevelConversationStore extends ConversationStore {
   }
 
   /** Last seq, and the cid index when it is small enough to hold whole (one bounded read). */
-  async #loadState(conv: string): Promise<{ last: number; cids: Map<string, string>; complete: boolean }> {
+  async #loadState(conv: string): Promise<{ last: number; cids: Map<string, number>; complete: boolean }> {
     const prefix = msgPrefix(conv);
     const keys = await this.#db.keys({ gte: prefix, lt: `m${SEP}${conv}\x01`, reverse: true, limit: 1 }).all();
     const k = keys[0];
     const last = k === undefined ? 0 : Number(k.slice(prefix.length));
-    const cids = new Map<string, string>();
+    const cids = new Map<string, number>();
     if (last === 0) return { last, cids, complete: true };
     if (last > this.#recentCids) return { last, cids, complete: false };
     const ip = `i${SEP}${conv}${SEP}`;
     const entries = await this.#db.iterator({ gte: ip, lt: `i${SEP}${conv}\x01`, limit: this.#recentCids + 1 }).all();
     if (entries.length > this.#recentCids) return { last, cids, complete: false };
-    for (const [key, value] of entries) cids.set(key.slice(ip.length), value);
+    for (const [key, value] of entries) cids.set(key.slice(ip.length), Number(value.slice(0, value.indexOf(','))));
     return { last, cids, complete: true };
   }
 
@@ -206,7 +216,9 @@ export class LevelConversationStore extends ConversationStore {
     const st = got instanceof Promise ? await got : got;
     const racing = st.inflight?.get(input.cid);
     if (racing) return { done: racing.then((r): AppendResult => ({ seq: r.seq, ts: r.ts, dup: true })) };
-    const idx = st.cids.get(input.cid) ?? (st.complete ? undefined : await this.#db.get(cidKey(conv, input.cid)));
+    const known = st.cids.get(input.cid);
+    if (known !== undefined) return { seq: known, ts: await this.#tsOf(conv, known), dup: true };
+    const idx = st.complete ? undefined : await this.#db.get(cidKey(conv, input.cid));
     if (idx !== undefined) {
       const comma = idx.indexOf(',');
       return { seq: Number(idx.slice(0, comma)), ts: Number(idx.slice(comma + 1)), dup: true };
@@ -229,7 +241,7 @@ export class LevelConversationStore extends ConversationStore {
     };
     const p = this.#writer.write(ops).then((): AppendResult => {
       settle();
-      st.cids.set(input.cid, `${seq},${ts}`);
+      st.cids.set(input.cid, seq);
       if (st.cids.size > this.#recentCids) {
         st.complete = false;
         const oldest = st.cids.keys().next().value;
@@ -239,6 +251,13 @@ export class LevelConversationStore extends ConversationStore {
     }, (err: unknown) => { settle(); throw err; });
     inflight.set(input.cid, p);
     return { done: p };
+  }
+
+  /** A stored message's timestamp (the rare duplicate path: the cid map keeps only seqs). */
+  async #tsOf(conv: string, seq: number): Promise<number> {
+    const raw = await this.#db.get(msgPrefix(conv) + pad(seq));
+    if (raw === undefined) throw new KefuError('KEFU_ERR_STORE', `message ${seq} of "${conv}" is indexed but missing`);
+    return (JSON.parse(raw) as StoredMessage).ts;
   }
 
   protected async _range(conv: string, after: number, limit: number): Promise<StoredMessage[]> {

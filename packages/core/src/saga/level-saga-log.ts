@@ -10,7 +10,7 @@
  * per write. A per-id lock makes check-then-batch atomic.
  */
 import { Level } from 'level';
-import { GroupCommitWriter } from '../storage/group-commit.js';
+import { chainedBatchTarget, GroupCommitWriter } from '../storage/index.js';
 import type { BatchOp } from '../storage/group-commit.js';
 import { SagaLog, type SagaLogOptions, type SagaLogSupports } from './saga-log.js';
 import type { SagaRecord, SagaState } from './types.js';
@@ -71,7 +71,7 @@ export class LevelSagaLog extends SagaLog {
     const maxKnown = options.maxCachedVersions ?? 10_000;
     if (!Number.isInteger(maxKnown) || maxKnown < 0) throw new RangeError('maxCachedVersions must be a non-negative integer');
     this.#maxKnown = maxKnown;
-    this.#writer = new GroupCommitWriter(this.#db, { sync: options.sync ?? true, maxBatchOps: options.maxBatchOps ?? 4096 });
+    this.#writer = new GroupCommitWriter(chainedBatchTarget(this.#db), { sync: options.sync ?? true, maxBatchOps: options.maxBatchOps ?? 4096 });
   }
 
   protected async _open(): Promise<void> {

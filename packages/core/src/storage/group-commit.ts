@@ -12,7 +12,7 @@ import { KefuError } from '@kefu/protocol';
 
 /** One LevelDB batch operation (the shape classic-level / abstract-level take). */
 export type BatchOp =
-  | { type: 'put'; key: string; value: string | Uint8Array }
+  | { type: 'put'; key: string; value: string }
   | { type: 'del'; key: string };
 
 /** The slice of a `level` database the writer needs. */

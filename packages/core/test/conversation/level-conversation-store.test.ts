@@ -18,6 +18,34 @@ test('options are validated with exact messages', () => {
   assert.throws(() => new LevelConversationStore({ location: '' }), { name: 'TypeError', message: 'options.location must be a non-empty string' });
   assert.throws(() => new LevelConversationStore({ location: '/tmp/x', cacheSize: 0 }), { name: 'RangeError', message: 'options.cacheSize must be a positive integer' });
   assert.throws(() => new LevelConversationStore({ location: '/tmp/x', recentCids: -1 }), { name: 'RangeError', message: 'options.recentCids must be a non-negative integer' });
+  assert.throws(() => new LevelConversationStore({ location: '/tmp/x', recentCids: 10, maxCachedCids: 10 }), { name: 'RangeError', message: 'options.maxCachedCids must be an integer greater than recentCids' });
+});
+
+test('maxCachedCids bounds the cids held over all conversations; evicted ones still dedupe from disk with their original ts', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'kefu-conv-'));
+  const from = { id: 'v', role: 'visitor' as const };
+  // Room for about two conversations of 4 messages: the third evicts the least recently used.
+  const s = new LevelConversationStore({ location: dir, recentCids: 4, maxCachedCids: 10 });
+  try {
+    const ids: string[] = [];
+    const firsts = [];
+    for (let c = 0; c < 3; c++) {
+      const { id } = await s.createConversation({ tenant: 't', visitor: from });
+      ids.push(id);
+      for (let i = 1; i <= 4; i++) {
+        const r = await s.append(id, { cid: `c${i}`, from, body: `m${i}` });
+        if (i === 1) firsts.push(r);
+      }
+    }
+    for (const [c, id] of ids.entries()) {
+      assert.deepEqual(await s.append(id, { cid: 'c1', from, body: 'again' }), { ...firsts[c]!, dup: true });
+      assert.equal((await s.append(id, { cid: 'c5', from, body: 'new' })).seq, 5);
+    }
+    for (const id of ids) assert.deepEqual((await s.range(id, { limit: 10 })).map((m) => m.body), ['m1', 'm2', 'm3', 'm4', 'new']);
+  } finally {
+    await s.close();
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test('recentCids bounds the in-memory cid index; older cids are still found on disk, before and after a reopen', async () => {
