@@ -42,6 +42,8 @@ export class Connection {
   hookTail: Promise<unknown> | undefined = undefined;
   /** Its socket is corked until the next tick (the hub's write batching). */
   corked = false;
+  /** Not being read: the hub's in-flight frames reached `maxInflight` (back-pressure). */
+  paused = false;
   /** Close code Kefu chose for this socket (0: none yet). */
   closeCode = 0;
   /** No more frames are sent or handled once set. */

@@ -18,6 +18,9 @@ export interface SweepActions {
 export function sweep(conns: Iterable<Connection>, tick: number, idleTicks: number, now: number, act: SweepActions): void {
   for (const c of conns) {
     if (c.closed) { c.ws.terminate(); continue; }
+    // Paused by back-pressure: its pongs and frames wait unread in the kernel, so neither the
+    // heartbeat nor the idle clock can judge it until the hub reads it again.
+    if (c.paused) continue;
     if (!c.alive) { act.timeout(c); continue; }
     if (idleTicks > 0 && tick - c.lastTick >= idleTicks) { act.idle(c); continue; }
     if (c.identity.expiresAt !== undefined && now >= c.identity.expiresAt) { act.expired(c); continue; }

@@ -77,6 +77,8 @@ export class Hub extends EventEmitter<HubEvents> {
   #session = 0;
   #tick = 0;
   #inflight = 0;
+  /** Sockets paused by back-pressure, resumed together when in-flight work falls to half. */
+  #paused: Connection[] = [];
   #drainWaiters: Array<() => void> = [];
   #closing: Promise<void> | undefined;
 
@@ -130,7 +132,10 @@ export class Hub extends EventEmitter<HubEvents> {
   /** Bus and healing state, for a host's /health endpoint. */
   health(): HubHealth {
     const down = this.#busDownSince !== 0;
-    const h: HubHealth = { ok: !down, bus: down ? 'down' : 'up', healing: this.#healer.healing, connections: this.#conns.size, closing: this.#closing !== undefined };
+    const h: HubHealth = {
+      ok: !down, bus: down ? 'down' : 'up', healing: this.#healer.healing, connections: this.#conns.size,
+      inflight: this.#inflight, paused: this.#paused.length, closing: this.#closing !== undefined,
+    };
     if (down) h.busDownSince = this.#busDownSince;
     return h;
   }
@@ -754,7 +759,12 @@ export class Hub extends EventEmitter<HubEvents> {
 
   /** Runs an async handler: counts it for the drain, turns failures into error frames. */
   #run(conn: Connection, p: Promise<void>, f: Echo): void {
-    this.#inflight++;
+    if (++this.#inflight >= this.#o.maxInflight && !conn.paused && !conn.closed) {
+      conn.paused = true;
+      conn.ws.pause();
+      this.#paused.push(conn);
+      this.metrics.counts.backpressurePauses++;
+    }
     p.then(undefined, (err: unknown) => {
       if (isKefuError(err) && err.code !== 'KEFU_ERR_INTERNAL' && err.code !== 'KEFU_ERR_STORE') {
         this.#error(conn, err.code, err.message, f);
@@ -763,12 +773,24 @@ export class Hub extends EventEmitter<HubEvents> {
         this.#error(conn, isKefuError(err) ? err.code : 'KEFU_ERR_INTERNAL', isKefuError(err, 'KEFU_ERR_STORE') ? 'store failure; nothing was applied' : 'internal error; nothing was applied', f);
       }
     }).finally(() => {
-      if (--this.#inflight === 0 && this.#drainWaiters.length > 0) {
+      if (--this.#inflight <= this.#o.maxInflight >> 1 && this.#paused.length > 0) this.#resumePaused();
+      if (this.#inflight === 0 && this.#drainWaiters.length > 0) {
         const w = this.#drainWaiters;
         this.#drainWaiters = [];
         for (const f2 of w) f2();
       }
     });
+  }
+
+  #resumePaused(): void {
+    const list = this.#paused;
+    this.#paused = [];
+    for (const c of list) {
+      c.paused = false;
+      // Its pongs waited unread: give the heartbeat a fresh interval instead of a timeout.
+      c.alive = true;
+      if (!c.closed) c.ws.resume();
+    }
   }
 
   #waitDrained(timeoutMs: number): Promise<void> {

@@ -53,6 +53,7 @@ export interface HubMetricsSnapshot {
   errorsSent: number;
   rateLimited: number;
   slowConsumers: number;
+  backpressurePauses: number;
   heartbeatTimeouts: number;
   idleTimeouts: number;
   replayedMessages: number;
@@ -65,7 +66,7 @@ export class HubMetrics {
   readonly register: Registry;
   readonly counts: Omit<HubMetricsSnapshot, 'connections'> = {
     connectionsTotal: 0, framesIn: 0, messagesStored: 0, duplicates: 0, errorsSent: 0, rateLimited: 0,
-    slowConsumers: 0, heartbeatTimeouts: 0, idleTimeouts: 0, replayedMessages: 0,
+    slowConsumers: 0, backpressurePauses: 0, heartbeatTimeouts: 0, idleTimeouts: 0, replayedMessages: 0,
     healedMessages: 0, healDroppedFrames: 0,
   };
   readonly #connections: () => number;
@@ -87,6 +88,7 @@ export class HubMetrics {
     counter('errors_sent_total', 'Error frames sent to clients', 'errorsSent');
     counter('rate_limited_total', 'Frames refused by the rate limit', 'rateLimited');
     counter('slow_consumer_closes_total', 'Sockets closed with 4002', 'slowConsumers');
+    counter('backpressure_pauses_total', 'Sockets paused because maxInflight frames were being handled', 'backpressurePauses');
     counter('heartbeat_timeouts_total', 'Sockets closed for a missing pong (4000)', 'heartbeatTimeouts');
     counter('idle_timeouts_total', 'Sockets closed for idleness (4001)', 'idleTimeouts');
     counter('replayed_messages_total', 'Messages replayed by resume', 'replayedMessages');

@@ -19,6 +19,7 @@ export const hubDefaults = {
   rateLimit: { perSec: 50, burst: 100, strikes: 20 },
   maxConversationsPerConnection: 100,
   highWaterMark: 1_048_576,
+  maxInflight: 4096,
   heartbeatMs: 30_000,
   idleTimeoutMs: 300_000,
   typingThrottleMs: 2_000,
@@ -44,6 +45,7 @@ export function resolveHubOptions(options: HubOptions): ResolvedHubOptions {
   positiveInt('rateLimit.strikes', o.rateLimit.strikes, 0);
   positiveInt('maxConversationsPerConnection', o.maxConversationsPerConnection);
   positiveInt('highWaterMark', o.highWaterMark, 1024);
+  positiveInt('maxInflight', o.maxInflight, 2);
   positiveInt('heartbeatMs', o.heartbeatMs, 10);
   positiveInt('idleTimeoutMs', o.idleTimeoutMs, 0);
   if (o.idleTimeoutMs !== 0 && o.idleTimeoutMs < o.heartbeatMs) throw new RangeError('options.idleTimeoutMs must be 0 or at least options.heartbeatMs');

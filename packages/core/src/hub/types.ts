@@ -74,6 +74,14 @@ export interface HubOptions {
   maxConversationsPerConnection?: number;
   /** Bytes buffered for one socket above which it is closed with 4002. @defaultValue 1048576 */
   highWaterMark?: number;
+  /**
+   * Back-pressure: frames being handled at once (appends waiting for the store, joins, commands)
+   * across the hub. A socket whose frame takes the count to this limit stops being read until the
+   * count falls to half of it, so a store slower than the offered load pushes back through TCP
+   * to the senders instead of queueing in memory. Nothing is dropped and no error is sent.
+   * @defaultValue 4096
+   */
+  maxInflight?: number;
   /** Interval of the shared heartbeat sweep; a socket that missed a whole interval's pong is closed with 4000. @defaultValue 30000 */
   heartbeatMs?: number;
   /** A socket that sends no frame for this long is closed with 4001 (0 disables). @defaultValue 300000 */
@@ -107,6 +115,10 @@ export interface HubHealth {
   /** Rooms being healed from the store right now (plus pending recovery sweeps). */
   healing: number;
   connections: number;
+  /** Frames being handled right now (see `maxInflight`). */
+  inflight: number;
+  /** Sockets not being read because `maxInflight` was reached (back-pressure). */
+  paused: number;
   closing: boolean;
 }
 

@@ -81,7 +81,7 @@ test('bus outage: the node reports it, then heals the lost tail from the store o
     await sleep(120); // past the settle sweep
     assert.equal(ag.frames.filter((f) => f.t === 'msg').length, 0, 'no duplicate from the settle sweep');
     assert.deepEqual(events, ['down:KEFU_ERR_BUS_UNAVAILABLE', 'up', 'healed:5']);
-    assert.deepEqual(b.hub.health(), { ok: true, bus: 'up', healing: 0, connections: 1, closing: false });
+    assert.deepEqual(b.hub.health(), { ok: true, bus: 'up', healing: 0, connections: 1, inflight: 0, paused: 0, closing: false });
     assert.equal(b.hub.metrics.snapshot().healedMessages, 5);
   } finally {
     await v.close(); await ag.close();
