@@ -48,6 +48,14 @@ export interface LevelConversationStoreOptions {
    * @defaultValue 500000
    */
   maxCachedCids?: number;
+  /**
+   * LevelDB's write buffer (memtable and log) in bytes. Larger than LevelDB's 4 MiB default so that a
+   * busy hub turns its log into sorted tables, and compacts them, less often: each compaction
+   * competes with the hub for the CPU, and a backlog of level-0 tables makes LevelDB slow every
+   * write down. Costs up to twice this in memory while a full buffer is being written out.
+   * @defaultValue 16777216 (16 MiB)
+   */
+  writeBufferSize?: number;
 }
 
 interface SeqState {
@@ -88,13 +96,14 @@ export class LevelConversationStore extends ConversationStore {
     if (typeof options !== 'object' || options === null || typeof options.location !== 'string' || options.location === '') {
       throw new TypeError('options.location must be a non-empty string');
     }
-    const o = { sync: true, cacheSize: 10_000, recentCids: 1024, maxCachedCids: 500_000, ...options };
+    const o = { sync: true, cacheSize: 10_000, recentCids: 1024, maxCachedCids: 500_000, writeBufferSize: 16 * 1024 * 1024, ...options };
     if (!Number.isInteger(o.cacheSize) || o.cacheSize < 1) throw new RangeError('options.cacheSize must be a positive integer');
     if (!Number.isInteger(o.recentCids) || o.recentCids < 0) throw new RangeError('options.recentCids must be a non-negative integer');
     if (!Number.isInteger(o.maxCachedCids) || o.maxCachedCids <= o.recentCids) throw new RangeError('options.maxCachedCids must be an integer greater than recentCids');
     this.#recentCids = o.recentCids;
     this.location = o.location;
-    this.#db = new Level<string, string>(o.location);
+    if (!Number.isInteger(o.writeBufferSize) || o.writeBufferSize < 65_536) throw new RangeError('options.writeBufferSize must be an integer >= 65536');
+    this.#db = new Level<string, string>(o.location, { writeBufferSize: o.writeBufferSize });
     this.#writer = new GroupCommitWriter(chainedBatchTarget(this.#db), { sync: o.sync });
     this.#records = new LRUCache({ max: o.cacheSize });
     // Sized by cids held; an entry's size is taken when it is (re)inserted, which happens each

@@ -18,6 +18,7 @@ test('options are validated with exact messages', () => {
   assert.throws(() => new LevelConversationStore({ location: '' }), { name: 'TypeError', message: 'options.location must be a non-empty string' });
   assert.throws(() => new LevelConversationStore({ location: '/tmp/x', cacheSize: 0 }), { name: 'RangeError', message: 'options.cacheSize must be a positive integer' });
   assert.throws(() => new LevelConversationStore({ location: '/tmp/x', recentCids: -1 }), { name: 'RangeError', message: 'options.recentCids must be a non-negative integer' });
+  assert.throws(() => new LevelConversationStore({ location: '/tmp/x', writeBufferSize: 1000 }), { name: 'RangeError', message: 'options.writeBufferSize must be an integer >= 65536' });
   assert.throws(() => new LevelConversationStore({ location: '/tmp/x', recentCids: 10, maxCachedCids: 10 }), { name: 'RangeError', message: 'options.maxCachedCids must be an integer greater than recentCids' });
 });
 
