@@ -1,39 +1,161 @@
 /**
- * Racing a promise against an AbortSignal, so the aggregator never waits past a timeout even for a
- * source that ignores its signal or a call still queued for a concurrency slot.
+ * The per-call context handed to a source, and how a call is given up on.
+ *
+ * Measured on the bench machine: creating an AbortSignal costs about 6 µs of CPU and adding an
+ * abort listener to it a few more (Node 20's EventTarget), against about 44 µs for a whole undici
+ * request. With three sources per profile that was a fifth of the aggregator's own CPU. So a call
+ * carries a small abort channel instead (the EventEmitter subset undici accepts as `signal`), and
+ * builds a real AbortSignal only when a source reads `ctx.signal`.
  */
+import type { FetchContext } from './types.js';
 
-/** The rejection value used when the signal wins; the caller turns it into a coded error. */
+/** The rejection value used when a call is given up on; the caller turns it into a coded error. */
 export const aborted: unique symbol = Symbol('aborted');
 
-export function raceSignal<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    p.catch(() => undefined);
-    return Promise.reject(aborted);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(aborted);
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
+/**
+ * The key under which a FetchContext built by the aggregator carries its abort channel. Sources
+ * that pass the context's signal to undici can pass the channel instead (HttpProfileSource does).
+ */
+export const abortChannel: unique symbol = Symbol('kefu.profile.abortChannel');
+
+/** What undici accepts as a request `signal` besides an AbortSignal (an EventEmitter-like object). */
+export interface AbortChannel {
+  readonly aborted: boolean;
+  readonly reason: unknown;
+  on(event: 'abort', listener: () => void): this;
+  once(event: 'abort', listener: () => void): this;
+  removeListener(event: 'abort', listener: () => void): this;
 }
 
-/** Waits `ms`, or rejects with `aborted` as soon as the signal aborts. */
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return raceSignal(
-    new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, ms);
-      signal.addEventListener('abort', () => clearTimeout(t), { once: true });
-    }),
-    signal,
-  );
+/** The abort channel of a context built by the aggregator, or undefined for any other context. */
+export function channelOf(ctx: FetchContext): AbortChannel | undefined {
+  return (ctx as { [abortChannel]?: AbortChannel })[abortChannel];
+}
+
+const noop = (): void => undefined;
+
+/** One call to a source: its deadline, its abort channel and its lazily built AbortSignal. */
+export class CallContext implements FetchContext, AbortChannel {
+  aborted = false;
+  reason: unknown = undefined;
+  /** Set once the call is over, so the deadline sweep can drop it. */
+  settled = false;
+  readonly [abortChannel]: AbortChannel = this;
+  private listeners: Array<() => void> | null = null;
+  private controller: AbortController | null = null;
+  /** Rejects whatever currently waits for this call (see race). */
+  private wake: (reason: unknown) => void = noop;
+
+  constructor(readonly deadline: number) {}
+
+  get signal(): AbortSignal {
+    if (this.controller === null) {
+      this.controller = new AbortController();
+      if (this.aborted) this.controller.abort(this.reason);
+    }
+    return this.controller.signal;
+  }
+
+  on(_event: 'abort', listener: () => void): this {
+    (this.listeners ??= []).push(listener);
+    return this;
+  }
+
+  /** Abort fires at most once, so `once` is `on`. */
+  once(event: 'abort', listener: () => void): this {
+    return this.on(event, listener);
+  }
+
+  removeListener(_event: 'abort', listener: () => void): this {
+    const l = this.listeners;
+    if (l !== null) {
+      const i = l.indexOf(listener);
+      if (i >= 0) l.splice(i, 1);
+    }
+    return this;
+  }
+
+  /** Gives the call up: wakes its waiter, tells the source (channel listeners and signal). */
+  abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.wake(aborted);
+    this.wake = noop;
+    this.controller?.abort();
+    const l = this.listeners;
+    this.listeners = null;
+    if (l !== null) for (const f of l) f();
+  }
+
+  /**
+   * Waits for `p`, or rejects with `aborted` as soon as the call is given up on, so that a source
+   * ignoring its signal, or a call still queued for a slot, never holds its caller past the
+   * deadline. One waiter at a time: an inner wait replaces an outer one, whose promise settles
+   * through the inner one anyway.
+   */
+  race<T>(p: Promise<T>): Promise<T> {
+    if (this.aborted) {
+      p.catch(noop);
+      return Promise.reject(aborted);
+    }
+    return new Promise<T>((resolve, reject) => {
+      this.wake = reject;
+      p.then(resolve, reject);
+    });
+  }
+}
+
+/**
+ * The deadlines of one source's calls, swept by one timer instead of a timer per call. A source
+ * has one timeout, so calls expire in the order they started: a FIFO whose head is the next to
+ * expire. Finished calls are skipped lazily; the queue holds at most the calls started within one
+ * timeout (bounded by rate x timeout).
+ */
+export class DeadlineQueue {
+  private queue: CallContext[] = [];
+  private head = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+
+  constructor(private readonly now: () => number = () => performance.now()) {}
+
+  add(call: CallContext): void {
+    this.queue.push(call);
+    if (this.timer === undefined) this.arm(call.deadline);
+  }
+
+  get size(): number {
+    return this.queue.length - this.head;
+  }
+
+  private arm(at: number): void {
+    if (this.timer !== undefined && this.timerAt <= at) return;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(this.sweep, Math.max(0, at - this.now()));
+  }
+
+  private readonly sweep = (): void => {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    const now = this.now();
+    const q = this.queue;
+    // Timers may fire a little early by the clock we read; a call is expired once its deadline passed.
+    while (this.head < q.length) {
+      const c = q[this.head]!;
+      if (!c.settled && c.deadline > now) break;
+      this.head++;
+      if (!c.settled) c.abort();
+    }
+    if (this.head === q.length) {
+      this.queue = [];
+      this.head = 0;
+      return;
+    }
+    if (this.head > 1024 && this.head * 2 > q.length) {
+      this.queue = q.slice(this.head);
+      this.head = 0;
+    }
+    this.arm(this.queue[this.head]!.deadline);
+  };
 }

@@ -3,10 +3,10 @@
  * per-source status so an agent sees what is missing and why.
  */
 import { EventEmitter } from 'eventemitter3';
-import pLimit from 'p-limit';
 import { KefuError } from '@kefu/protocol';
 import { resolveOptions, type ProfileAggregatorOptions, type ResolvedOptions } from './options.js';
 import { SourceRunner } from './source-runner.js';
+import { Slots } from './slots.js';
 import type { Outcome } from './outcome.js';
 import type { ProfileAggregatorEvents } from './events.js';
 import type { AnyProfileSource, Profile, SourceCounters, SourceReport } from './types.js';
@@ -27,7 +27,7 @@ export class ProfileAggregator<const S extends readonly AnyProfileSource[]> exte
   constructor(options: ProfileAggregatorOptions<S>) {
     super();
     this.opts = resolveOptions(options);
-    const global = { limit: pLimit(this.opts.concurrency), calls: 0 };
+    const global = { slots: new Slots(this.opts.concurrency) };
     this.runners = options.sources.map((s) => new SourceRunner(s, this.opts, global, this));
   }
 

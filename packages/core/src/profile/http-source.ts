@@ -6,6 +6,7 @@
 import { Pool, type Dispatcher } from 'undici';
 import { KefuError, isKefuError } from '@kefu/protocol';
 import { readJson } from './read-body.js';
+import { channelOf, type AbortChannel } from './abort.js';
 import type { BatchAnswer, BatchOptions, FetchContext, ProfileSource } from './types.js';
 
 export interface HttpBatchOptions<T> extends BatchOptions {
@@ -141,6 +142,8 @@ export class HttpProfileSource<const N extends string, T = unknown> implements P
       this.ownsDispatcher = true;
     }
     this.origin = url.origin;
+    this.getHeaders = { accept: 'application/json', ...this.opts.headers };
+    this.postHeaders = { ...this.getHeaders, 'content-type': 'application/json' };
     if (options.batch) {
       const b = options.batch;
       this.batch = { ...(b.maxSize !== undefined ? { maxSize: b.maxSize } : {}), ...(b.windowMs !== undefined ? { windowMs: b.windowMs } : {}) };
@@ -152,9 +155,11 @@ export class HttpProfileSource<const N extends string, T = unknown> implements P
   }
 
   private readonly origin: string;
+  private readonly getHeaders: Readonly<Record<string, string>>;
+  private readonly postHeaders: Readonly<Record<string, string>>;
 
   async fetch(uid: string, ctx: FetchContext): Promise<T | null> {
-    const res = await this.request('GET', this.opts.path(uid), undefined, ctx.signal);
+    const res = await this.request('GET', this.opts.path(uid), undefined, ctx);
     if (res === null) return null;
     return this.validate(res, uid);
   }
@@ -168,8 +173,8 @@ export class HttpProfileSource<const N extends string, T = unknown> implements P
     const base = b.path ?? '/users:batch';
     const json =
       b.method === 'GET'
-        ? await this.request('GET', `${base}${base.includes('?') ? '&' : '?'}ids=${uids.map(encodeURIComponent).join(',')}`, undefined, ctx.signal)
-        : await this.request('POST', base, JSON.stringify((b.body ?? ((u: readonly string[]) => ({ ids: u })))(uids)), ctx.signal);
+        ? await this.request('GET', `${base}${base.includes('?') ? '&' : '?'}ids=${uids.map(encodeURIComponent).join(',')}`, undefined, ctx)
+        : await this.request('POST', base, JSON.stringify((b.body ?? ((u: readonly string[]) => ({ ids: u })))(uids)), ctx);
     let parsed: Map<string, unknown>;
     try {
       parsed = (b.parse ?? defaultParse)(json, uids);
@@ -196,14 +201,17 @@ export class HttpProfileSource<const N extends string, T = unknown> implements P
   }
 
   /** One HTTP exchange; resolves the JSON body, null for 404, and throws coded errors otherwise. */
-  private async request(method: 'GET' | 'POST', path: string, body: string | undefined, signal: AbortSignal): Promise<unknown> {
-    const headers: Record<string, string> = { accept: 'application/json', ...this.opts.headers };
-    if (body !== undefined) headers['content-type'] = 'application/json';
+  private async request(method: 'GET' | 'POST', path: string, body: string | undefined, ctx: FetchContext): Promise<unknown> {
+    // The aggregator's cheap abort channel when there is one (undici takes an EventEmitter-like
+    // signal), else the context's AbortSignal: see abort.ts for the cost of building signals.
+    const signal: AbortChannel | AbortSignal = channelOf(ctx) ?? ctx.signal;
+    // Built once per source (undici copies headers, it does not keep or change the object).
+    let headers = body === undefined ? this.getHeaders : this.postHeaders;
     const auth = this.opts.authorization;
-    if (auth !== undefined) headers.authorization = typeof auth === 'string' ? auth : await auth();
+    if (auth !== undefined) headers = { ...headers, authorization: typeof auth === 'string' ? auth : await auth() };
     let res: Dispatcher.ResponseData;
     try {
-      res = await this.dispatcher.request({ origin: this.origin, method, path, headers, body, signal });
+      res = await this.dispatcher.request({ origin: this.origin, method, path, headers, body, signal: signal as AbortSignal });
     } catch (err) {
       if (signal.aborted) throw err;
       throw new KefuError('KEFU_ERR_PROFILE_SOURCE_FAILED', `profile source "${this.name}" failed: ${(err as Error).message}`, {

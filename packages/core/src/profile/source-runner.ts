@@ -3,26 +3,23 @@
  * the breaker, the concurrency limits and bounded queue, the timeout (queueing included) that
  * aborts the call, retries within a budget, batching, the cache and the counters.
  */
-import pLimit, { type LimitFunction } from 'p-limit';
 import type { EventEmitter } from 'eventemitter3';
 import { KefuError } from '@kefu/protocol';
 import { Batcher } from './batcher.js';
+import { Slots } from './slots.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import { ProfileCache } from './profile-cache.js';
 import { RetryBudget } from './retry-budget.js';
-import { aborted, sleep } from './abort.js';
+import { aborted, CallContext, DeadlineQueue } from './abort.js';
 import { circuitOpenError, isRetryable, timeoutError, toKefuError, type Outcome } from './outcome.js';
 import { mergeBatch, type ResolvedOptions } from './options.js';
 import type { ProfileAggregatorEvents } from './events.js';
 import type { AnyProfileSource, SourceCounters } from './types.js';
 
-/** The limit shared by all sources, with a count of calls heading for it (queued or running). */
+/** The limit shared by all sources. */
 export interface GlobalLimit {
-  limit: LimitFunction;
-  calls: number;
+  slots: Slots;
 }
-
-const noop = (): void => undefined;
 
 type CallResult<T> = { ok: true; value: T } | { ok: false; status: 'timeout' | 'error'; error: KefuError };
 
@@ -35,13 +32,15 @@ export class SourceRunner {
     coalesced: 0, retries: 0, batches: 0, fallbacks: 0,
   };
   private readonly inflight = new Map<string, Promise<Outcome>>();
-  private readonly limit: LimitFunction;
+  private readonly slots: Slots;
+  /** Calls of this source waiting for a slot (its own or the global one). */
+  private waiting = 0;
   private readonly breaker: CircuitBreaker;
   private readonly budget: RetryBudget;
   private readonly batcher: Batcher | null;
   private readonly timeoutMs: number;
   private readonly retries: number;
-  private readonly limitConcurrency: number;
+  private readonly deadlines = new DeadlineQueue();
   private active = 0;
   private closed = false;
 
@@ -55,8 +54,7 @@ export class SourceRunner {
     this.required = source.required === true;
     this.timeoutMs = source.timeoutMs ?? opts.timeoutMs;
     this.retries = source.idempotent === true ? opts.retry.retries : 0;
-    this.limitConcurrency = source.concurrency ?? opts.sourceConcurrency;
-    this.limit = pLimit(this.limitConcurrency);
+    this.slots = new Slots(source.concurrency ?? opts.sourceConcurrency);
     this.breaker = new CircuitBreaker(opts.breaker, (from, to) => this.events.emit('circuit', { source: this.name, from, to }));
     this.budget = new RetryBudget(opts.retry.budgetRatio, opts.retry.budgetMinPerSec);
     const ttl = source.ttlMs ?? (opts.cache ? opts.cache.ttlMs : 0);
@@ -74,7 +72,7 @@ export class SourceRunner {
   }
 
   snapshot(): SourceCounters {
-    return { ...this.counters, active: this.active, queued: this.limit.pendingCount, breaker: this.breaker.state };
+    return { ...this.counters, active: this.active, queued: this.waiting, breaker: this.breaker.state };
   }
 
   /** Looks `uid` up at the source, joining a lookup already in flight for it. Never rejects. */
@@ -109,7 +107,7 @@ export class SourceRunner {
     this.counters.lookups++;
     if (this.batcher !== null) return this.batcher.add(uid, gate === 'probe');
     const source = this.source;
-    return this.call(1, gate === 'probe' ? 1 : 0, (signal) => source.fetch(uid, { signal })).then((r) => this.settleOne(uid, r));
+    return this.call(1, gate === 'probe' ? 1 : 0, (ctx) => source.fetch(uid, ctx)).then((r) => this.settleOne(uid, r));
   }
 
   private settleOne(uid: string, r: CallResult<unknown>): Outcome {
@@ -127,7 +125,7 @@ export class SourceRunner {
   private async runBatch(uids: string[], settle: Array<(o: Outcome) => void>, probes: number): Promise<void> {
     const fetchMany = this.source.fetchMany!.bind(this.source);
     this.counters.batches++;
-    const r = await this.call(uids.length, probes, (signal) => fetchMany(uids, { signal }));
+    const r = await this.call(uids.length, probes, (ctx) => fetchMany(uids, ctx));
     if (!r.ok) {
       for (const s of settle) s(this.settleOne('', r));
       return;
@@ -151,9 +149,9 @@ export class SourceRunner {
    * One call to the source under the limits, the timeout and the retry policy. The timeout starts
    * before queueing, so a saturated source cannot make a caller wait past it.
    */
-  private async call<T>(lookups: number, probes: number, fn: (signal: AbortSignal) => Promise<T>): Promise<CallResult<T>> {
+  private async call<T>(lookups: number, probes: number, fn: (ctx: CallContext) => Promise<T>): Promise<CallResult<T>> {
     const started = performance.now();
-    if (this.limit.pendingCount >= this.opts.maxQueue) {
+    if (this.slots.pending >= this.opts.maxQueue) {
       const error = new KefuError('KEFU_ERR_PROFILE_SOURCE_FAILED', `profile source "${this.name}" has ${this.opts.maxQueue} calls queued; lookup refused`, {
         details: { source: this.name, reason: 'queue-full' },
       });
@@ -161,65 +159,83 @@ export class SourceRunner {
       this.events.emit('fetch', { source: this.name, uids: lookups, status: 'error', ms: 0, error });
       return { ok: false, status: 'error', error };
     }
-    const ac = new AbortController();
-    // One timer both aborts the source's signal and settles `deadline`, which the waits race
-    // against: cheaper per call than a listener on the signal, and it works for sources that
-    // ignore their signal.
-    let expire: () => void = noop;
-    const deadline = new Promise<never>((_, reject) => {
-      expire = () => reject(aborted);
-    });
-    deadline.catch(noop);
-    const timer = setTimeout(() => {
-      ac.abort();
-      expire();
-    }, this.timeoutMs);
-    this.global.calls++;
+    const ctx = new CallContext(started + this.timeoutMs);
+    this.deadlines.add(ctx);
+    const global = this.global.slots;
+    let held = 0;
     try {
-      const run = this.limit(() => this.global.limit(() => this.attempts(fn, ac.signal, deadline)));
-      // Only a call that may queue needs the extra race (it keeps a queued caller from waiting past
-      // its timeout); a call that starts at once is raced inside attempts(). Saves a listener per call.
-      const mayQueue = this.limit.activeCount + this.limit.pendingCount > this.limitConcurrency || this.global.calls > this.opts.concurrency;
-      const value = await (mayQueue ? Promise.race([run, deadline]) : run);
+      // A free slot is taken synchronously; only a call that must wait races its deadline here.
+      if (!this.slots.tryTake()) await this.queueFor(this.slots, ctx);
+      held = 1;
+      if (!global.tryTake()) await this.queueFor(global, ctx);
+      held = 2;
+      const value = await this.attempts(fn, ctx);
       this.breaker.record(true, probes);
       if (this.events.listenerCount('fetch') > 0) this.events.emit('fetch', { source: this.name, uids: lookups, status: 'ok', ms: performance.now() - started });
       return { ok: true, value };
     } catch (err) {
-      const timedOut = ac.signal.aborted;
+      const timedOut = ctx.aborted;
       const error = timedOut ? timeoutError(this.name, this.timeoutMs) : toKefuError(this.name, err);
       const status = timedOut || error.code === 'KEFU_ERR_PROFILE_SOURCE_TIMEOUT' ? 'timeout' : 'error';
       // A call given up on for any reason is aborted, so that the source releases its socket.
-      if (!timedOut) ac.abort();
+      if (!timedOut) ctx.abort();
       this.breaker.record(false, probes);
       this.events.emit('fetch', { source: this.name, uids: lookups, status, ms: performance.now() - started, error });
       return { ok: false, status, error };
     } finally {
-      clearTimeout(timer);
-      this.global.calls--;
+      ctx.settled = true;
+      if (held === 2) global.release();
+      if (held >= 1) this.slots.release();
     }
   }
 
-  private async attempts<T>(fn: (signal: AbortSignal) => Promise<T>, signal: AbortSignal, deadline: Promise<never>): Promise<T> {
-    if (signal.aborted) throw aborted;
+  /** Waits for a slot of `slots` within the call's deadline; resolves holding it. */
+  private async queueFor(slots: Slots, ctx: CallContext): Promise<void> {
+    const w = slots.wait();
+    this.waiting++;
+    try {
+      await ctx.race(w.promise);
+    } catch (err) {
+      slots.cancel(w);
+      throw err;
+    } finally {
+      this.waiting--;
+    }
+  }
+
+  private async attempts<T>(fn: (ctx: CallContext) => Promise<T>, ctx: CallContext): Promise<T> {
+    if (ctx.aborted) throw aborted;
     this.active++;
     try {
       this.budget.deposit();
       for (let attempt = 0; ; attempt++) {
         this.counters.calls++;
         try {
-          return await Promise.race([fn(signal), deadline]);
+          return await ctx.race(fn(ctx));
         } catch (err) {
-          if (signal.aborted || err === aborted || attempt >= this.retries) throw err;
+          if (ctx.aborted || err === aborted || attempt >= this.retries) throw err;
           const error = toKefuError(this.name, err);
           if (!isRetryable(error) || !this.budget.tryWithdraw()) throw error;
           this.counters.retries++;
           this.events.emit('retry', { source: this.name, attempt: attempt + 1, error });
           const d = this.opts.retry.delayMs;
-          if (d > 0) await sleep(d * (1 + Math.random() * 0.5), signal);
+          if (d > 0) await pause(d * (1 + Math.random() * 0.5), ctx);
         }
       }
     } finally {
       this.active--;
     }
+  }
+}
+
+/** Waits `ms` before a retry, or rejects with `aborted` as soon as the call is given up on. */
+async function pause(ms: number, ctx: CallContext): Promise<void> {
+  let t: NodeJS.Timeout | undefined;
+  try {
+    await ctx.race(new Promise<void>((resolve) => {
+      t = setTimeout(resolve, ms);
+    }));
+  } finally {
+    clearTimeout(t);
   }
 }
