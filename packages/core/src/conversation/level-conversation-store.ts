@@ -197,7 +197,21 @@ export class LevelConversationStore extends ConversationStore {
     return { last, cids, complete: true };
   }
 
-  protected async _append(conv: string, input: AppendInput): Promise<AppendResult> {
+  protected _append(conv: string, input: AppendInput): Promise<AppendResult> {
+    // Fast path, the common case: nothing queued for this conversation, its record and whole cid
+    // index in memory, a new cid. Seq assignment is then synchronous (no lock, no disk read).
+    if (!this.#locks.has(conv)) {
+      const rec = this.#records.get(conv);
+      const st = rec && (this.#pinned.get(conv) ?? this.#seqs.get(conv));
+      if (st && st.complete && !st.cids.has(input.cid) && st.inflight?.has(input.cid) !== true) {
+        if (rec.closed) return Promise.reject(closedConversation(conv));
+        return this.#write(conv, st, input);
+      }
+    }
+    return this.#appendLocked(conv, input);
+  }
+
+  async #appendLocked(conv: string, input: AppendInput): Promise<AppendResult> {
     // FIFO per conversation up to seq assignment, taken before any await: disk lookups finish in
     // any order, but two sends in a row from one client must get seqs in that order.
     const prev = this.#locks.get(conv);
@@ -233,6 +247,11 @@ export class LevelConversationStore extends ConversationStore {
       return { seq: Number(idx.slice(0, comma)), ts: Number(idx.slice(comma + 1)), dup: true };
     }
     if (rec.closed || this.#records.get(conv)?.closed) throw closedConversation(conv);
+    return { done: this.#write(conv, st, input) };
+  }
+
+  /** Assigns the next seq and queues the message and its cid for the next group commit. */
+  #write(conv: string, st: SeqState, input: AppendInput): Promise<AppendResult> {
     const seq = ++st.last;
     const ts = Date.now();
     const m: StoredMessage = { seq, cid: input.cid, from: input.from, body: input.body, ts };
@@ -259,7 +278,7 @@ export class LevelConversationStore extends ConversationStore {
       return { seq, ts, dup: false };
     }, (err: unknown) => { settle(); throw err; });
     inflight.set(input.cid, p);
-    return { done: p };
+    return p;
   }
 
   /** A stored message's timestamp (the rare duplicate path: the cid map keeps only seqs). */
