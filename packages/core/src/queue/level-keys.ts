@@ -1,15 +1,18 @@
 /**
  * LevelDB key layout of LevelQueueStore. Keys sort bytewise, so numbers are fixed-width hex:
  *
- *   i!<orderKey 16 hex><seq 12 hex>  -> row: see encodeRow
- *   k!<id>                           -> <orderKey 16 hex><seq 12 hex>:<maxAttempts>
+ *   i!<orderKey 16 hex><seq 12 hex><maxAttempts 4 hex><id>  -> row: see encodeRow
  *   m!<id>                           -> <state letter>:<attempts>:<dueAt>:<gen>   (absent: ready, 0 attempts)
- *   l!<lease number 12 hex>          -> JSON [id, seq, attempt, id, seq, attempt, ...]
+ *   l!<lease number 12 hex>          -> JSON [seq, attempt, seq, attempt, ...]
  *
- * `i!` keys are in serving order (priority with aging, then sequence). `k!`, `m!` and `l!` are
- * small, so recovery scans them without reading a single payload. One `l!` record covers every
- * item of one lease() call (one write instead of one marker per item); `gen` of a marker is the
- * next lease number when it was written, so recovery knows which of the two is newer.
+ * `i!` keys are in serving order (priority with aging, then sequence) and carry everything the
+ * in-memory index needs, so an item costs one put and one delete over its life, and recovery
+ * reads keys only (classic-level then copies no value into JS). One `l!` record covers every
+ * item of one lease() call; `gen` of a marker is the next lease number when it was written, so
+ * recovery knows which of the two is newer.
+ *
+ * Older versions kept `i!<orderKey><seq>` plus a `k!<id>` index entry (encodeIdValue); a store
+ * opening such a database rewrites it to this layout first.
  */
 
 const view = new DataView(new ArrayBuffer(8));
@@ -50,10 +53,26 @@ export function encodeSeq(seq: number): string {
   return HEX[(hi >>> 8) & 255]! + HEX[hi & 255]! + hex8(seq >>> 0);
 }
 
-export function itemKey(orderKey: number, seq: number): string {
+/** The serving-order prefix of an item key (also a range bound). */
+export function itemPrefix(orderKey: number, seq: number): string {
   return 'i!' + encodeOrderKey(orderKey) + encodeSeq(seq);
 }
 
+export function itemKey(orderKey: number, seq: number, maxAttempts: number, id: string): string {
+  return 'i!' + encodeOrderKey(orderKey) + encodeSeq(seq) + HEX[(maxAttempts >>> 8) & 255]! + HEX[maxAttempts & 255]! + id;
+}
+
+export interface ItemKey { orderKey: number; seq: number; maxAttempts: number; id: string }
+
+export function decodeItemKey(k: string): ItemKey | undefined {
+  if (k.length < 35 || !k.startsWith('i!')) return undefined;
+  const seq = parseInt(k.slice(18, 30), 16);
+  const maxAttempts = parseInt(k.slice(30, 34), 16);
+  if (!Number.isInteger(seq) || !(maxAttempts >= 1)) return undefined;
+  return { orderKey: decodeOrderKey(k.slice(2, 18)), seq, maxAttempts, id: k.slice(34) };
+}
+
+/** Index entry of the older layout (read by the migration only). */
 export function idKey(id: string): string {
   return 'k!' + id;
 }

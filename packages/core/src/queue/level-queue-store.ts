@@ -4,12 +4,12 @@
  * GroupCommitWriter, so concurrent pushes share one synced write and a push resolves only once
  * its batch is on disk.
  *
- * Recovery on open scans the small `l!`, `k!` and `m!` keys (see level-keys.ts): ready items
- * come back in order, a leased item comes back ready with its attempt counted (its lease record
+ * Recovery on open scans the small `l!` and `m!` entries and the `i!` keys (not their values, see
+ * level-keys.ts): ready items come back in order, a leased item comes back ready with its attempt counted (its lease record
  * was written before the consumer got it), a delayed item keeps its due time. Expiry and
  * promotion need no write for the same reason: recovery from the record reaches the same state.
  *
- * Per item over its life: push (2 puts), its share of one lease record, ack (2 deletes).
+ * Per item over its life: push (one put), its share of one lease record, ack (one delete).
  */
 import { Level } from 'level';
 import { KefuError } from '@kefu/protocol';
@@ -18,7 +18,7 @@ import { BUSY, DEAD, F_MARKER, LEASED, LocalIndex, READY } from './local-index.j
 import { checkLease, deadSlot, leaseNext, readyPosition, revive, sweep } from './local-ops.js';
 import { hashId } from './id-table.js';
 import {
-  decodeIdValue, decodeLeaseKey, decodeMarker, decodeRow, encodeIdValue, encodeMarker, encodeRow, idKey, itemKey, leaseKey,
+  decodeIdValue, decodeItemKey, decodeLeaseKey, decodeMarker, decodeRow, encodeMarker, encodeRow, itemKey, itemPrefix, leaseKey,
   markerKey, MAX_SEQ, type MarkerState, type Row,
 } from './level-keys.js';
 import { QueueStore } from './queue-store.js';
@@ -71,6 +71,13 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
   readonly #db: Level<string, string>;
   readonly #writer: GroupCommitWriter;
   /**
+   * Acks, nacks, removes and requeues: a second synced writer, so that their batch and the push
+   * batch are in flight together (LevelDB joins concurrent writers into one log write and one
+   * fsync) instead of one waiting for the other. Two writes about one item never race: an item
+   * is BUSY while a write about it is in flight, and an ack follows its push.
+   */
+  readonly #settleWriter: GroupCommitWriter;
+  /**
    * Lease records only need to survive a process crash (they count attempts), so they skip the
    * fsync: a lease then costs no durable round trip. Ordering is safe: an ack or nack of a lease
    * is only possible after the lease, hence its record write, resolved.
@@ -109,6 +116,7 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
     if (!Number.isInteger(o.maxBatchOps) || o.maxBatchOps < 1) throw new RangeError('maxBatchOps must be a positive integer');
     this.#db = o.db ?? new Level<string, string>(o.location!, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
     this.#writer = new GroupCommitWriter(chainedTarget(this.#db), { sync: o.sync, maxBatchOps: o.maxBatchOps });
+    this.#settleWriter = new GroupCommitWriter(chainedTarget(this.#db), { sync: o.sync, maxBatchOps: o.maxBatchOps });
     this.#markWriter = new GroupCommitWriter(chainedTarget(this.#db), { sync: false, maxBatchOps: o.maxBatchOps });
     this.#cacheLimit = o.cacheBytes;
     this.#compactEvery = o.compactEvery;
@@ -131,7 +139,7 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
   }
 
   protected async _close(): Promise<void> {
-    await Promise.all([this.#writer.close(), this.#markWriter.close()]);
+    await Promise.all([this.#writer.close(), this.#settleWriter.close(), this.#markWriter.close()]);
     this.#cache.clear();
     while (this.#compacting) await new Promise((r) => setTimeout(r, 10));
     await this.#db.close();
@@ -160,9 +168,8 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
       const slot = ix.alloc(r.id, r.orderKey, seq, r.maxAttempts, 0, h);
       const row: Row = [r.id, r.priority, r.enqueuedAt, r.maxAttempts, r.payload];
       const value = encodeRow(r.id, r.priority, r.enqueuedAt, r.maxAttempts, r.payload);
-      ops.push({ type: 'put', key: itemKey(r.orderKey, seq), value });
+      ops.push({ type: 'put', key: itemKey(r.orderKey, seq, r.maxAttempts, r.id), value });
       rows.push({ row, bytes: value.length + CACHE_ENTRY_OVERHEAD });
-      ops.push({ type: 'put', key: idKey(r.id), value: encodeIdValue(r.orderKey, seq, r.maxAttempts) });
       const delayed = r.availableAt > r.enqueuedAt;
       if (delayed) {
         ops.push({ type: 'put', key: markerKey(r.id), value: encodeMarker('d', 0, r.availableAt, this.#leaseNo) });
@@ -216,7 +223,7 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
     const rows: Array<Row | undefined> = slots.map((slot) => this.#cacheTake(slot));
     let missing: number[] | undefined;
     for (let i = 0; i < rows.length; i++) if (rows[i] === undefined) (missing ??= []).push(i);
-    const keys = missing?.map((i) => itemKey(ix.keys.key[slots[i]!]!, ix.keys.seq[slots[i]!]!));
+    const keys = missing?.map((i) => this.#keyOf(slots[i]!));
     let values: Array<string | undefined> = [];
     try {
       if (keys === undefined) await this.#markWriter.write(ops);
@@ -260,7 +267,7 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
     ix.flags[slot] = ix.flags[slot]! | F_MARKER;
     ix.detach(slot);
     try {
-      await this.#writer.write(ops);
+      await this.#settleWriter.write(ops);
     } catch (err) {
       if (ix.state[slot] === BUSY) ix.toLeased(slot, due);
       this.#reref(slot, ref);
@@ -312,7 +319,7 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
     ops.push(ref < 0 ? { type: 'del', key: markerKey(id) } : { type: 'put', key: markerKey(id), value: encodeMarker('r', 0, 0, this.#leaseNo) });
     ix.detach(slot);
     try {
-      await this.#writer.write(ops);
+      await this.#settleWriter.write(ops);
     } catch (err) {
       if ((ix.state[slot] as number) === BUSY) ix.toDead(slot);
       this.#reref(slot, ref);
@@ -336,13 +343,12 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
     const ix = this.#index;
     const prev = ix.state[slot]!;
     const due = ix.dueOf(slot);
-    const key = itemKey(ix.keys.key[slot]!, ix.keys.seq[slot]!);
-    const ops: BatchOp[] = [{ type: 'del', key }, { type: 'del', key: idKey(id) }];
+    const ops: BatchOp[] = [{ type: 'del', key: itemKey(ix.keys.key[slot]!, ix.keys.seq[slot]!, ix.maxAttempts[slot]!, id) }];
     if ((ix.flags[slot]! & F_MARKER) !== 0) ops.push({ type: 'del', key: markerKey(id) });
     const ref = this.#unref(slot, ops);
     ix.detach(slot);
     try {
-      await this.#writer.write(ops);
+      await this.#settleWriter.write(ops);
     } catch (err) {
       if (ix.state[slot] === BUSY) restore(ix, slot, prev, due);
       this.#reref(slot, ref);
@@ -351,6 +357,11 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
     this.#cacheDrop(slot);
     ix.release(slot);
     if (this.#compactEvery > 0 && ++this.#deletes >= this.#compactEvery) this.#compactHead();
+  }
+
+  #keyOf(slot: number): string {
+    const ix = this.#index;
+    return itemKey(ix.keys.key[slot]!, ix.keys.seq[slot]!, ix.maxAttempts[slot]!, ix.ids.idOf(slot));
   }
 
   /** Drops the slot's lease-record reference, deleting the record in `ops` if it was the last; returns the record number or -1. */
@@ -404,7 +415,7 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
     if (this.#compacting) return;
     this.#deletes = 0;
     const first = this.#index.ready.first();
-    const end = first < 0 ? 'i"' : itemKey(this.#index.keys.key[first]!, this.#index.keys.seq[first]!);
+    const end = first < 0 ? 'i"' : itemPrefix(this.#index.keys.key[first]!, this.#index.keys.seq[first]!);
     // compactRange is classic-level's (Node); `level`'s type also covers the browser build.
     const db = this.#db as unknown as { compactRange?: (start: string, end: string) => Promise<void> };
     if (typeof db.compactRange !== 'function') return;
@@ -415,7 +426,7 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
   async #items(slots: number[]): Promise<Array<StoredItem<T>>> {
     if (slots.length === 0) return [];
     const ix = this.#index;
-    const keys = slots.map((s) => itemKey(ix.keys.key[s]!, ix.keys.seq[s]!));
+    const keys = slots.map((s) => this.#keyOf(s));
     let values: Array<string | undefined>;
     try {
       values = await this.#db.getMany(keys);
@@ -431,7 +442,36 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
     });
   }
 
+  /**
+   * Rewrites a database of the older layout (`k!<id>` index entries beside `i!<orderKey><seq>`)
+   * to item keys that carry the id. Each chunk is one atomic batch, so a crash midway resumes.
+   */
+  async #migrate(): Promise<void> {
+    for (;;) {
+      const entries = await this.#db.iterator({ gt: 'k!', lt: 'k"', limit: 1000 }).all();
+      if (entries.length === 0) return;
+      const metas = entries.map(([k, v]) => {
+        const m = decodeIdValue(v);
+        if (m === undefined) throw new KefuError('KEFU_ERR_STORE', `corrupt index entry ${k}`);
+        return m;
+      });
+      const oldKeys = metas.map((m) => itemPrefix(m.orderKey, m.seq));
+      const values = await this.#db.getMany(oldKeys);
+      const ops: BatchOp[] = [];
+      for (let i = 0; i < entries.length; i++) {
+        const [k] = entries[i]!;
+        const m = metas[i]!;
+        const v = values[i];
+        ops.push({ type: 'del', key: k });
+        if (v === undefined) continue;
+        ops.push({ type: 'del', key: oldKeys[i]! }, { type: 'put', key: itemKey(m.orderKey, m.seq, m.maxAttempts, k.slice(2)), value: v });
+      }
+      await this.#writer.write(ops);
+    }
+  }
+
   async #recover(now: number): Promise<void> {
+    await this.#migrate();
     const ix = this.#index;
     const orphans: BatchOp[] = [];
     let maxSeq = -1;
@@ -456,12 +496,23 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
         if (cur === undefined || cur.r < r) leased.set(seq, { r, attempt: e[i + 1]!, slot: -1 });
       }
     }
-    // A fresh index hands out slots 0, 1, 2, ... in order: the loaded items are slots 0..count-1.
+    // A fresh index hands out slots 0, 1, 2, ... in order: the loaded items are slots 0..count-1,
+    // already in serving order (the key order).
     let count = 0;
-    for await (const [k, v] of this.#db.iterator({ gt: 'k!', lt: 'k"' })) {
-      const meta = decodeIdValue(v);
-      if (meta === undefined) throw new KefuError('KEFU_ERR_STORE', `corrupt index entry ${k}`);
-      const slot = ix.alloc(k.slice(2), meta.orderKey, meta.seq, meta.maxAttempts);
+    for await (const k of this.#db.keys({ gt: 'i!', lt: 'i"' })) {
+      const meta = decodeItemKey(k);
+      if (meta === undefined) {
+        // A bare `i!<orderKey><seq>` row is one the older layout never indexed: unreachable, drop it.
+        if (k.length === 30) orphans.push({ type: 'del', key: k });
+        else throw new KefuError('KEFU_ERR_STORE', `corrupt item key ${k}`);
+        continue;
+      }
+      const h = hashId(meta.id);
+      if (ix.lookup(meta.id, h) >= 0) {
+        orphans.push({ type: 'del', key: k });
+        continue;
+      }
+      const slot = ix.alloc(meta.id, meta.orderKey, meta.seq, meta.maxAttempts, 0, h);
       count++;
       if (meta.seq > maxSeq) maxSeq = meta.seq;
       const l = leased.size === 0 ? undefined : leased.get(meta.seq);

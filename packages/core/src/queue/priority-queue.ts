@@ -13,7 +13,7 @@ import { MemoryQueueStore } from './memory-queue-store.js';
 import { backoffDelay, isPriority, isValidId, MAX_ATTEMPTS_LIMIT, MAX_ID_LENGTH, MAX_PRIORITY, MIN_PRIORITY, resolveOptions, type PriorityQueueOptions, type ResolvedOptions } from './options.js';
 import type { PriorityQueueEvents } from './events.js';
 import type { QueueStore } from './queue-store.js';
-import type { LeaseGrant, PushRecord, QueueCounts, StoredItem, TickOutcome } from './types.js';
+import type { LeaseGrant, PushOutcome, PushRecord, QueueCounts, StoredItem, TickOutcome } from './types.js';
 import { WakeSignal } from './wake-signal.js';
 
 export interface PushOptions {
@@ -105,18 +105,32 @@ export class PriorityQueue<T = unknown> extends EventEmitter<PriorityQueueEvents
   }
 
   async push(payload: T, options: PushOptions = {}): Promise<PushResult> {
-    const [r] = await this.pushMany([{ payload, ...options }]);
-    return r!;
+    // One record without the array of options objects pushMany takes: this is the hot path.
+    if (typeof options !== 'object' || options === null) throw new KefuError('KEFU_ERR_INVALID_ARGUMENT', 'options must be an object');
+    const records = [this.#record(payload, options, Date.now())];
+    const opening = this.#ready();
+    if (opening !== undefined) await opening;
+    const out = await this.#io(this.#store.push(records));
+    this.#pushed(records, out);
+    return { id: out[0]!.id, created: out[0]!.created };
   }
 
   /** Pushes several items in one store operation (one shared durable batch for LevelDB). */
   async pushMany(items: ReadonlyArray<PushOptions & { payload: T }>): Promise<PushResult[]> {
     if (!Array.isArray(items)) throw new KefuError('KEFU_ERR_INVALID_ARGUMENT', 'items must be an array');
     const now = Date.now();
-    const records = items.map((it) => this.#record(it, now));
+    const records = items.map((it) => {
+      if (typeof it !== 'object' || it === null) throw new KefuError('KEFU_ERR_INVALID_ARGUMENT', 'each item must be an object');
+      return this.#record(it.payload, it, now);
+    });
     const opening = this.#ready();
     if (opening !== undefined) await opening;
     const out = await this.#io(this.#store.push(records));
+    this.#pushed(records, out);
+    return out.map((o) => ({ id: o.id, created: o.created }));
+  }
+
+  #pushed(records: Array<PushRecord<T>>, out: PushOutcome[]): void {
     let delayed = false;
     for (let i = 0; i < out.length; i++) {
       const o = out[i]!;
@@ -127,7 +141,6 @@ export class PriorityQueue<T = unknown> extends EventEmitter<PriorityQueueEvents
     }
     if (delayed) this.#arm();
     this.#wake.notify();
-    return out.map((o) => ({ id: o.id, created: o.created }));
   }
 
   /** Leases up to `n` ready items, highest effective priority first. Empty when paused. */
@@ -323,8 +336,7 @@ export class PriorityQueue<T = unknown> extends EventEmitter<PriorityQueueEvents
     return this.#closing;
   }
 
-  #record(it: PushOptions & { payload: T }, now: number): PushRecord<T> {
-    if (typeof it !== 'object' || it === null) throw new KefuError('KEFU_ERR_INVALID_ARGUMENT', 'each item must be an object');
+  #record(p: T, it: PushOptions, now: number): PushRecord<T> {
     const priority = it.priority ?? this.options.defaultPriority;
     if (!isPriority(priority)) {
       throw new KefuError('KEFU_ERR_QUEUE_INVALID_PRIORITY', `priority must be an integer from ${MIN_PRIORITY} to ${MAX_PRIORITY}, got ${String(priority)}`, { details: { priority: String(priority) } });
@@ -337,13 +349,12 @@ export class PriorityQueue<T = unknown> extends EventEmitter<PriorityQueueEvents
     if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > MAX_ATTEMPTS_LIMIT) {
       throw new KefuError('KEFU_ERR_INVALID_ARGUMENT', `maxAttempts must be an integer from 1 to ${MAX_ATTEMPTS_LIMIT}`);
     }
-    const p = it.payload;
     // A UTF-8 string takes at most 3 bytes per UTF-16 unit: short strings need no measuring.
     const bytes = typeof p === 'string' && p.length * 3 <= this.options.maxPayloadBytes ? 0 : payloadBytes(p);
     if (bytes > this.options.maxPayloadBytes) {
       throw new KefuError('KEFU_ERR_PAYLOAD_TOO_LARGE', `payload is ${bytes} bytes; the limit is ${this.options.maxPayloadBytes}`, { details: { bytes, limit: this.options.maxPayloadBytes } });
     }
-    return { id, payload: it.payload, priority, orderKey: (now / 1000) * this.options.agingRate - priority, enqueuedAt: now, availableAt: now + delay, maxAttempts };
+    return { id, payload: p, priority, orderKey: (now / 1000) * this.options.agingRate - priority, enqueuedAt: now, availableAt: now + delay, maxAttempts };
   }
 
   #ready(): Promise<void> | void {

@@ -7,7 +7,7 @@ import { Level } from 'level';
 import type { KefuError } from '@kefu/protocol';
 import { PriorityQueue } from '../../src/queue/priority-queue.js';
 import { LevelQueueStore } from '../../src/queue/level-queue-store.js';
-import { decodeIdValue, decodeOrderKey, encodeIdValue, encodeOrderKey, encodeSeq, itemKey } from '../../src/queue/level-keys.js';
+import { decodeIdValue, decodeItemKey, decodeOrderKey, encodeIdValue, encodeOrderKey, encodeSeq, itemKey, itemPrefix } from '../../src/queue/level-keys.js';
 
 const code = (c: string) => (err: unknown): boolean => { assert.equal((err as KefuError).code, c); return true; };
 
@@ -25,8 +25,11 @@ test('order keys encode to hex that sorts like the numbers', () => {
   const enc = xs.map(encodeOrderKey);
   for (let i = 1; i < xs.length; i++) assert.ok(enc[i - 1]! <= enc[i]!, `${xs[i - 1]} sorts before ${xs[i]}`);
   for (const x of xs) assert.equal(decodeOrderKey(encodeOrderKey(x)), x + 0);
-  assert.ok(itemKey(-5, 2) < itemKey(-5, 10));
-  assert.ok(itemKey(-5, 0xffffff) < itemKey(-4, 0));
+  assert.ok(itemKey(-5, 2, 9, 'zz') < itemKey(-5, 10, 1, 'a'));
+  assert.ok(itemKey(-5, 0xffffff, 65535, 'z') < itemKey(-4, 0, 1, 'a'));
+  assert.ok(itemKey(-5, 2, 3, 'id').startsWith(itemPrefix(-5, 2)));
+  assert.deepEqual(decodeItemKey(itemKey(-2.5, 2 ** 40 + 5, 65535, 'conv:1 2')), { orderKey: -2.5, seq: 2 ** 40 + 5, maxAttempts: 65535, id: 'conv:1 2' });
+  assert.equal(decodeItemKey(itemPrefix(-2.5, 7)), undefined);
   for (const seq of [0, 255, 2 ** 32 - 1, 2 ** 32, 2 ** 40 + 5, 2 ** 48 - 1]) {
     assert.equal(encodeSeq(seq), seq.toString(16).padStart(12, '0'));
     assert.deepEqual(decodeIdValue(encodeIdValue(-2.5, seq, 7)), { orderKey: -2.5, seq, maxAttempts: 7 });
