@@ -7,3 +7,5 @@ export { RedisQueueStore } from './redis-queue-store.js';
 export type { RedisQueueStoreOptions } from './redis-queue-store.js';
 export { RedisSagaLog } from './redis-saga-log.js';
 export type { RedisSagaLogOptions } from './redis-saga-log.js';
+export { RedisAgentLedger } from './redis-agent-ledger.js';
+export type { RedisAgentLedgerOptions, Reservation } from './redis-agent-ledger.js';
