@@ -5,7 +5,7 @@
  * queue), so one byte per character.
  */
 
-import { hashString } from '../util/hash.js';
+import { FNV_OFFSET, FNV_PRIME, fmix32, hashString } from '../util/hash.js';
 
 const EMPTY = -1;
 const TOMBSTONE = -2;
@@ -14,17 +14,18 @@ export class IdTable {
   #arena = new Uint8Array(1 << 16);
   #arenaLen = 0;
   #garbage = 0;
-  /** Arena offset of each slot's id (length byte first), -1 when the slot holds none. */
+  /**
+   * Arena offset of each slot's id (length byte first), -1 when the slot holds none. No hash is
+   * kept per slot (4 B per item): probes compare lengths, then characters from the end, where
+   * generated ids (prefix + counter) differ; deletes and rehashes hash the arena bytes again.
+   */
   #offsets: Int32Array;
-  /** Hash of each slot's id: probes compare it first, since ids often share a long prefix. */
-  #hashes: Uint32Array;
   #table = new Int32Array(1 << 10).fill(EMPTY);
   #size = 0;
   #used = 0; // live entries + tombstones
 
   constructor(slotCapacity: number) {
     this.#offsets = new Int32Array(slotCapacity).fill(-1);
-    this.#hashes = new Uint32Array(slotCapacity);
   }
 
   get size(): number {
@@ -37,20 +38,16 @@ export class IdTable {
     const next = new Int32Array(capacity).fill(-1);
     next.set(this.#offsets);
     this.#offsets = next;
-    const hashes = new Uint32Array(capacity);
-    hashes.set(this.#hashes);
-    this.#hashes = hashes;
   }
 
   get(id: string, h: number = hashString(id)): number {
     const table = this.#table;
-    const hashes = this.#hashes;
     const mask = table.length - 1;
     let i = h & mask;
     for (;;) {
       const slot = table[i]!;
       if (slot === EMPTY) return -1;
-      if (slot >= 0 && hashes[slot] === h && this.#equals(slot, id)) return slot;
+      if (slot >= 0 && this.#equals(slot, id)) return slot;
       i = (i + 1) & mask;
     }
   }
@@ -59,7 +56,6 @@ export class IdTable {
   set(id: string, slot: number, h: number = hashString(id)): void {
     if ((this.#used + 1) * 8 > this.#table.length * 5) this.#rehash();
     this.#writeId(slot, id);
-    this.#hashes[slot] = h;
     this.#insert(h, slot);
     this.#size++;
   }
@@ -69,7 +65,7 @@ export class IdTable {
     const off = this.#offsets[slot]!;
     if (off < 0) return;
     const mask = this.#table.length - 1;
-    let i = this.#hashes[slot]! & mask;
+    let i = this.#hashAt(off) & mask;
     for (;;) {
       const s = this.#table[i]!;
       if (s === EMPTY) break;
@@ -95,15 +91,24 @@ export class IdTable {
 
   /** Bytes held in typed arrays (for memory accounting in tests and the bench). */
   get bytes(): number {
-    return this.#arena.byteLength + this.#offsets.byteLength + this.#hashes.byteLength + this.#table.byteLength;
+    return this.#arena.byteLength + this.#offsets.byteLength + this.#table.byteLength;
   }
 
   #equals(slot: number, id: string): boolean {
     const off = this.#offsets[slot]!;
     const a = this.#arena;
     if (a[off] !== id.length) return false;
-    for (let i = 0; i < id.length; i++) if (a[off + 1 + i] !== id.charCodeAt(i)) return false;
+    for (let i = id.length - 1; i >= 0; i--) if (a[off + 1 + i] !== id.charCodeAt(i)) return false;
     return true;
+  }
+
+  /** hashString of the id stored at arena offset `off` (ids are ASCII: bytes = char codes). */
+  #hashAt(off: number): number {
+    const a = this.#arena;
+    const end = off + 1 + a[off]!;
+    let h = FNV_OFFSET;
+    for (let i = off + 1; i < end; i++) h = Math.imul(h ^ a[i]!, FNV_PRIME);
+    return fmix32(h);
   }
 
   #insert(hash: number, slot: number): void {
@@ -158,7 +163,7 @@ export class IdTable {
     const offs = this.#offsets;
     for (let s = 0; s < offs.length; s++) {
       const off = offs[s]!;
-      if (off >= 0) this.#insert(this.#hashes[s]!, s);
+      if (off >= 0) this.#insert(this.#hashAt(off), s);
     }
   }
 }

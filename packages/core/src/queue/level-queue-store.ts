@@ -552,7 +552,7 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
     const ready = new Int32Array(n);
     n = 0;
     for (let slot = 0; slot < count; slot++) if (ix.state[slot] === BUSY) ready[n++] = slot;
-    ix.loadReady(ready);
+    ix.loadReady(ready, true);
     this.#seq = maxSeq + 1;
     this.#leaseNo = maxLease + 1;
     if (orphans.length > 0) await this.#writer.write(orphans);

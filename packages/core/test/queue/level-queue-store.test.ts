@@ -166,3 +166,68 @@ test('a reopened store serves a large mixed backlog in the same order, with the 
   for (const [i, item] of after.entries()) if (i % 50 === 0) assert.equal(await q2.position(item.id), i + 1);
   await q2.close();
 }));
+
+test('one lease record per lease() call, deleted with the last settle; on reopen the newer of record and marker counts', () => withDir(async (dir) => {
+  const make = () => new PriorityQueue<string>({ store: new LevelQueueStore({ location: dir, sync: false }), agingRate: 0, visibilityMs: 60_000 });
+  const keys = async (q: PriorityQueue<string>, prefix: string) => (q.store as LevelQueueStore<string>).db.keys({ gt: `${prefix}!`, lt: `${prefix}"` }).all();
+  const q = make();
+  await q.pushMany(['a', 'b', 'c'].map((id) => ({ id, payload: id })));
+  const ls = await q.lease(3);
+  assert.equal((await keys(q, 'l')).length, 1, 'one record for the three leases');
+  assert.equal((await keys(q, 'm')).length, 0, 'no marker per leased item');
+  await q.ack(ls[0]!);
+  await q.ack(ls[1]!);
+  assert.equal((await keys(q, 'l')).length, 1, 'c still points at the record');
+  await q.nack(ls[2]!, { delayMs: 0 });
+  assert.equal((await keys(q, 'l')).length, 0, 'the last reference gone, the record is deleted with the nack');
+  const [c2] = await q.lease(1);
+  assert.equal(c2!.attempt, 2);
+
+  // d dies by expiry and is requeued while e (same record) is still leased: the record survives,
+  // so the requeue writes a marker that must outrank it on reopen.
+  await q.pushMany([{ id: 'd', payload: 'd', maxAttempts: 1 }, { id: 'e', payload: 'e' }]);
+  const de = await q.lease(2, { visibilityMs: 20 });
+  assert.deepEqual(de.map((l) => l.id), ['d', 'e']);
+  await new Promise((r) => setTimeout(r, 40));
+  await q.position('x'); // runs the due sweep: d dead (1 of 1 attempts), e ready again
+  assert.equal((await q.get('d'))?.state, 'dead');
+  await q.requeue('d');
+  assert.equal((await q.get('d'))?.attempts, 0);
+  await q.close();
+
+  const q2 = make();
+  await q2.open();
+  const byId = new Map((await q2.peek(10)).map((i) => [i.id, i]));
+  assert.deepEqual([...byId.keys()].sort(), ['c', 'd', 'e']);
+  assert.equal(byId.get('c')!.attempts, 2, 'leased after its nack marker: the record wins');
+  assert.equal(byId.get('d')!.attempts, 0, 'requeued after its lease: the marker wins');
+  assert.equal(byId.get('e')!.attempts, 1, 'expired lease: its attempt stays counted');
+  // Settling everything leaves no record, marker or row behind.
+  for (const l of await q2.lease(3)) await q2.ack(l);
+  for (const p of ['i', 'l', 'm']) assert.deepEqual(await keys(q2, p), [], `${p}! is empty`);
+  await q2.close();
+}));
+
+test('a database of the older layout (k! index, JSON rows, per-item lease markers) is migrated on open', () => withDir(async (dir) => {
+  const db = new Level<string, string>(dir);
+  await db.open();
+  const rows: Array<[id: string, priority: number, payload: unknown, seq: number]> = [['old-a', 2, 'pa', 0], ['old-b', 1, { n: 1 }, 1], ['old-c', 1, 'pc', 2]];
+  for (const [id, priority, payload, seq] of rows) {
+    await db.put(itemPrefix(-priority, seq), JSON.stringify([id, priority, 1000, 5, payload]));
+    await db.put(`k!${id}`, encodeIdValue(-priority, seq, 5));
+  }
+  await db.put('m!old-b', 'l:1:99999'); // leased under the old layout
+  await db.put(itemPrefix(-9, 7), JSON.stringify(['stray', 9, 1, 5, 'never indexed']));
+  await db.close();
+
+  const q = new PriorityQueue<unknown>({ store: new LevelQueueStore({ location: dir }), agingRate: 0 });
+  await q.open();
+  const items = await q.peek(10);
+  assert.deepEqual(items.map((i) => [i.id, i.payload, i.attempts]), [['old-a', 'pa', 0], ['old-b', { n: 1 }, 1], ['old-c', 'pc', 0]]);
+  const db2 = (q.store as LevelQueueStore<unknown>).db;
+  assert.deepEqual(await db2.keys({ gt: 'k!', lt: 'k"' }).all(), []);
+  assert.deepEqual((await db2.keys({ gt: 'i!', lt: 'i"' }).all()).map((k) => decodeItemKey(k)?.id), ['old-a', 'old-b', 'old-c']);
+  await q.push('new', { id: 'new', priority: 1 });
+  assert.equal(await q.position('new'), 4, 'sequences continue after the migrated ones');
+  await q.close();
+}));

@@ -167,6 +167,8 @@ test('bad input: priority, ids, payload size, options', async () => {
   await assert.rejects(q.push('x', { id: 'a'.repeat(256) }), code('KEFU_ERR_INVALID_ARGUMENT'));
   await assert.rejects(q.push('x', { delay: -1 }), code('KEFU_ERR_INVALID_ARGUMENT'));
   await assert.rejects(q.push('x', { maxAttempts: 0 }), code('KEFU_ERR_INVALID_ARGUMENT'));
+  await assert.rejects(q.push('x', null as never), code('KEFU_ERR_INVALID_ARGUMENT'));
+  await assert.rejects(q.pushMany([null as never]), code('KEFU_ERR_INVALID_ARGUMENT'));
   await assert.rejects(q.push('x'.repeat(101)), code('KEFU_ERR_PAYLOAD_TOO_LARGE'));
   await assert.rejects(q.push({ s: 'x'.repeat(95) }), code('KEFU_ERR_PAYLOAD_TOO_LARGE'));
   await assert.rejects(q.push('é'.repeat(51)), code('KEFU_ERR_PAYLOAD_TOO_LARGE'));
