@@ -13,7 +13,7 @@ import type { DeskConversation, DeskIdentity, DeskOffer } from './types.js';
 
 const DECLINED_MAX = 16;
 /** Queue items looked at beyond the ones that could be offered now (team-bound, recent decliners). */
-const PEEK_SLACK = 32;
+const PEEK_SLACK = 8;
 
 export type OfferEnd = 'declined' | 'timeout' | 'agent_offline' | 'closed';
 

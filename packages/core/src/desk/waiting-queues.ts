@@ -59,6 +59,14 @@ export class WaitingQueues {
   readonly #chains = new Map<string, Promise<void>>();
   /** Tenants whose queue missed a write: reconciled again on the next repair(). */
   readonly #suspect = new Set<string>();
+  /**
+   * The head of each queue as last peeked (ids in serving order), so a dispatch pass after each
+   * close does not read the same rows again. Only this class writes the desk's queues: a push
+   * drops the cached head (it may land anywhere), a removal cuts the id out (the rest keeps its
+   * order, aging never reorders waiting items). A peek that raced a write is not cached.
+   */
+  readonly #heads = new Map<string, { ids: string[]; complete: boolean }>();
+  readonly #versions = new Map<string, number>();
   /** Pushes in flight per tenant: they count against maxWaiting before they land. */
   readonly #pending = new Map<string, number>();
   #closed = false;
@@ -103,6 +111,7 @@ export class WaitingQueues {
       try {
         const q = await this.queue(tenant);
         await q.push({ visitor: conv.visitor.id }, { id: conv.id, priority });
+        this.#changed(tenant);
       } finally {
         const n = (this.#pending.get(tenant) ?? 1) - 1;
         if (n > 0) this.#pending.set(tenant, n);
@@ -115,7 +124,7 @@ export class WaitingQueues {
   dequeue(conv: DeskConversation): Promise<void> {
     return this.#chain(conv, async () => {
       const q = this.#open.get(conv.tenant) ?? (this.#opening.has(conv.tenant) ? await this.queue(conv.tenant) : undefined);
-      await q?.remove(conv.id);
+      if (q && (await q.remove(conv.id))) this.#changed(conv.tenant, conv.id);
     });
   }
 
@@ -135,8 +144,23 @@ export class WaitingQueues {
   async head(tenant: string, n: number): Promise<string[]> {
     const q = this.#open.get(tenant);
     if (!q || q.size === 0 || n < 1) return [];
-    const items = await q.peek(Math.min(n, q.size, q.options.maxLeaseBatch));
-    return items.map((i) => i.id);
+    const cached = this.#heads.get(tenant);
+    if (cached && (cached.complete || cached.ids.length >= n)) return cached.ids.slice(0, n);
+    const version = this.#versions.get(tenant) ?? 0;
+    const want = Math.min(n, q.size, q.options.maxLeaseBatch);
+    const ids = (await q.peek(want)).map((i) => i.id);
+    if ((this.#versions.get(tenant) ?? 0) === version) this.#heads.set(tenant, { ids, complete: ids.length >= q.size });
+    return ids;
+  }
+
+  /** A write landed in the tenant's queue: a removal cuts `removed` out of the cached head, anything else drops it. */
+  #changed(tenant: string, removed?: string): void {
+    this.#versions.set(tenant, (this.#versions.get(tenant) ?? 0) + 1);
+    const cached = this.#heads.get(tenant);
+    if (!cached) return;
+    if (removed === undefined) { this.#heads.delete(tenant); return; }
+    const i = cached.ids.indexOf(removed);
+    if (i >= 0) cached.ids.splice(i, 1);
   }
 
   /** Removes items of `ids` whose conversation is no longer waiting and has no queue write in flight. */
@@ -145,7 +169,7 @@ export class WaitingQueues {
       const c = this.#o.conv(id);
       if (isWaiting(c, tenant) || this.#chains.has(id)) continue;
       const q = this.#open.get(tenant);
-      q?.remove(id).catch((err: unknown) => this.#o.onError(err));
+      q?.remove(id).then((gone) => { if (gone) this.#changed(tenant, id); }, (err: unknown) => this.#o.onError(err));
     }
   }
 
@@ -201,6 +225,7 @@ export class WaitingQueues {
 
   /** The desk's state wins: stale items go, missing waiting conversations come back. */
   async #reconcile(tenant: string, q: PriorityQueue<DeskQueueItem>): Promise<void> {
+    this.#changed(tenant);
     const queued = new Set<string>();
     if (q.size > 0) {
       for (const item of await q.peek(Math.min(q.size, q.options.maxLeaseBatch))) {
@@ -213,5 +238,6 @@ export class WaitingQueues {
     if (missing.length > 0) {
       await q.pushMany(missing.map((c) => ({ payload: { visitor: c.visitor.id }, id: c.id, priority: queuePriority(c) })));
     }
+    this.#changed(tenant);
   }
 }

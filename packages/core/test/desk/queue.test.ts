@@ -146,3 +146,61 @@ test('a visitor who reconnects while waiting hears their position at once, with 
     await rig.close();
   }
 });
+
+test('model: after any sequence of arrivals, closes and assignments, the desk reports exactly the queue store order', async () => {
+  const fc = (await import('fast-check')).default;
+  type Op = { t: 'start'; vip: number } | { t: 'close'; pick: number } | { t: 'agent'; pick: number } | { t: 'done'; pick: number };
+  const op = fc.oneof(
+    fc.record({ t: fc.constant('start' as const), vip: fc.integer({ min: 0, max: 2 }) }),
+    fc.record({ t: fc.constant('close' as const), pick: fc.nat() }),
+    fc.record({ t: fc.constant('agent' as const), pick: fc.nat({ max: 3 }) }),
+    fc.record({ t: fc.constant('done' as const), pick: fc.nat() }),
+  );
+  await fc.assert(fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 30 }), async (ops: Op[]) => {
+    let store: MemoryQueueStore<DeskQueueItem> | undefined;
+    const vip = new Map<string, number>();
+    const desk = new Desk({
+      positionUpdateMs: 0, autoAccept: true, agingRate: 0, agentProfile: () => ({ capacity: 1 }),
+      profiles: { get: async (uid: string) => ({ vip: vip.get(uid) ?? 0 }) },
+      queueStore: () => (store = new MemoryQueueStore<DeskQueueItem>()),
+    });
+    await desk.open();
+    try {
+      let n = 0;
+      const open = (): string[] => [...Array(n).keys()].map((i) => `c${i}`).filter((c) => desk.conversation(c)?.state !== 'closed');
+      for (const o of ops) {
+        if (o.t === 'start') {
+          const id = `c${n++}`;
+          vip.set(`v-${id}`, o.vip);
+          await desk.startConversation({ id, tenant: 't1', visitor: visitor(`v-${id}`) });
+        } else if (o.t === 'agent') {
+          await desk.agentOnline(agent('t1', `a${o.pick}`));
+        } else {
+          const pool = open().filter((c) => (o.t === 'done') === (desk.conversation(c)!.state === 'assigned'));
+          const c = pool[o.pick % Math.max(1, pool.length)];
+          if (c === undefined) continue;
+          const conv = desk.conversation(c)!;
+          if (o.t === 'done') await desk.closeConversation({ tenant: 't1', id: conv.agentId!, role: 'agent' }, c);
+          else await desk.closeConversation({ tenant: 't1', id: conv.visitor.id, role: 'visitor' }, c);
+        }
+        // Dispatch runs on the next turns: compare once the desk has settled (bounded wait).
+        let last: [string[], string[], string[]] = [[], [], []];
+        for (let i = 0; i < 200; i++) {
+          await desk.position('c0');
+          const snap = (await desk.queueSnapshot(agent('t1', 'a0'), 500)).entries.map((e) => e.conv);
+          const truth = store ? (await store.peek(500)).map((x) => x.id) : [];
+          const waiting = open().filter((c) => desk.conversation(c)!.state === 'waiting');
+          last = [snap, truth, waiting];
+          if (JSON.stringify(snap) === JSON.stringify(truth) && JSON.stringify([...waiting].sort()) === JSON.stringify([...truth].sort())) break;
+          await sleep(10);
+        }
+        const [snap, truth, waiting] = last;
+        assert.deepEqual(snap, truth, 'the desk reports the queue store order');
+        assert.deepEqual([...waiting].sort(), [...truth].sort(), 'the queue holds exactly the waiting conversations');
+        for (let i = 0; i < snap.length; i++) assert.equal(await desk.position(snap[i]!), i + 1);
+      }
+    } finally {
+      await desk.close();
+    }
+  }), { numRuns: 40 });
+});

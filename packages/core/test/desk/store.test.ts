@@ -29,7 +29,8 @@ deskStoreSuite({ test, describe }, {
   },
 });
 
-test('LevelDeskStore: an empty location is a TypeError', async () => {
+test('LevelDeskStore: an empty location or a non-boolean queueSync is a TypeError', async () => {
   const assert = (await import('node:assert/strict')).default;
   assert.throws(() => new LevelDeskStore({ location: '' }), { name: 'TypeError', message: 'LevelDeskStore: location must be a non-empty string' });
+  assert.throws(() => new LevelDeskStore({ location: 'never-created', queueSync: 1 as never }), { name: 'TypeError', message: 'LevelDeskStore: queueSync must be a boolean' });
 });
