@@ -27,12 +27,11 @@ import { LocalIndex, userKey, topic } from './local-index.js';
 import { sweep } from './heartbeat.js';
 import { replay, flushHeld, type ReplayContext } from './resume.js';
 import { GapHealer } from './gap-healer.js';
+import { SocketWriter, type Echo } from './socket-writer.js';
 import { identityProblem, draftProblem, checkEventName, checkEventData, NAME_RE } from './validate.js';
 import type {
   CommandHandler, ConversationInfo, HubEvents, HubHealth, HubOptions, Identity, MessageDraft,
 } from './types.js';
-
-interface Echo { ref?: string; conv?: string; cid?: string }
 
 interface MembershipControl { op: 'join' | 'leave'; conv: string; reason?: string; joined?: string; seq?: number }
 
@@ -68,11 +67,11 @@ export class Hub extends EventEmitter<HubEvents> {
   #busDownSince = 0;
   #settle: NodeJS.Timeout | undefined;
   readonly #away = new Set<string>();
-  #corked: Connection[] = [];
   readonly #commands = new Map<string, CommandHandler>();
   readonly #attached: Array<{ server: Server; listener: (req: IncomingMessage, socket: Duplex, head: Buffer) => void }> = [];
   readonly #idleTicks: number;
   readonly #limitsJson: string;
+  readonly #out: SocketWriter;
   #timer: NodeJS.Timeout;
   #session = 0;
   #tick = 0;
@@ -88,6 +87,7 @@ export class Hub extends EventEmitter<HubEvents> {
     this.store = this.#o.store;
     this.bus = this.#o.bus;
     this.metrics = new HubMetrics(() => this.#conns.size);
+    this.#out = new SocketWriter(this.#o.highWaterMark, this.metrics.counts);
     this.#wss = new WebSocketServer({
       noServer: true,
       perMessageDeflate: false,
@@ -101,7 +101,7 @@ export class Hub extends EventEmitter<HubEvents> {
       rateBurst: this.#o.rateLimit.burst, maxConversations: this.#o.maxConversationsPerConnection,
     });
     this.#index = new LocalIndex(this.bus, (p) => this.#busCall(p), (conv) => this.#healer.forget(conv));
-    this.#replay = { store: this.store, pageSize: this.#o.resumePageSize, highWaterMark: this.#o.highWaterMark, write: (c, s) => this.#write(c, s) };
+    this.#replay = { store: this.store, pageSize: this.#o.resumePageSize, highWaterMark: this.#o.highWaterMark, write: (c, s) => this.#out.write(c, s) };
     this.#healer = new GapHealer({
       store: this.store,
       pageSize: this.#o.resumePageSize,
@@ -243,35 +243,35 @@ export class Hub extends EventEmitter<HubEvents> {
     const rl = this.#o.rateLimit;
     if (!takeToken(conn, Date.now(), rl.perSec, rl.burst)) {
       this.metrics.counts.rateLimited++;
-      if (++conn.strikes > rl.strikes) return this.#close(conn, CloseCode.POLICY_VIOLATION, 'rate limit abuse');
-      return this.#error(conn, 'KEFU_ERR_RATE_LIMITED', `more than ${rl.perSec} frames/s (burst ${rl.burst})`);
+      if (++conn.strikes > rl.strikes) return this.#out.close(conn, CloseCode.POLICY_VIOLATION, 'rate limit abuse');
+      return this.#out.error(conn, 'KEFU_ERR_RATE_LIMITED', `more than ${rl.perSec} frames/s (burst ${rl.burst})`);
     }
-    if (isBinary) return this.#error(conn, 'KEFU_ERR_BINARY_FRAME', 'binary frames are not part of kefu.v1');
+    if (isBinary) return this.#out.error(conn, 'KEFU_ERR_BINARY_FRAME', 'binary frames are not part of kefu.v1');
     const r = decodeClientFrame((data as Buffer).toString(), { maxBody: this.#o.maxBody });
-    if (!r.ok) return this.#error(conn, r.error.code, r.error.message, r.error);
+    if (!r.ok) return this.#out.error(conn, r.error.code, r.error.message, r.error);
     const f: ClientFrame = r.frame;
     switch (f.t) {
       case 'send':
-        if (!conn.convs?.has(f.conv)) return this.#notMember(conn, f.conv, f.cid);
+        if (!conn.convs?.has(f.conv)) return this.#out.notMember(conn, f.conv, f.cid);
         return this.#run(conn, this.#send(conn, f), f);
       case 'open':
-        if (conn.identity.role !== 'visitor') return this.#error(conn, 'KEFU_ERR_FORBIDDEN', 'only visitors open conversations', f);
+        if (conn.identity.role !== 'visitor') return this.#out.error(conn, 'KEFU_ERR_FORBIDDEN', 'only visitors open conversations', f);
         return this.#run(conn, this.#open(conn, f.ref, f.data), f);
       case 'join':
         return this.#run(conn, this.#join(conn, f.ref, f.conv, true), f);
       case 'resume':
         return this.#run(conn, this.#resume(conn, f), f);
       case 'leave':
-        if (!conn.convs?.has(f.conv)) return this.#notMember(conn, f.conv);
+        if (!conn.convs?.has(f.conv)) return this.#out.notMember(conn, f.conv);
         return this.#run(conn, this.#leave(conn, f.ref, f.conv), f);
       case 'typing':
-        if (!conn.convs?.has(f.conv)) return this.#notMember(conn, f.conv);
+        if (!conn.convs?.has(f.conv)) return this.#out.notMember(conn, f.conv);
         return this.#typing(conn, f.conv, f.on);
       case 'read':
-        if (!conn.convs?.has(f.conv)) return this.#notMember(conn, f.conv);
+        if (!conn.convs?.has(f.conv)) return this.#out.notMember(conn, f.conv);
         return this.#run(conn, this.#read(conn, f.conv, f.seq), f);
       case 'presence': {
-        if (conn.identity.role !== 'agent') return this.#error(conn, 'KEFU_ERR_FORBIDDEN', 'only agents set presence');
+        if (conn.identity.role !== 'agent') return this.#out.error(conn, 'KEFU_ERR_FORBIDDEN', 'only agents set presence');
         const key = userKey(conn.identity.tenant, conn.identity.id);
         const was = this.#away.has(key);
         if (f.status === 'away' && !was) { this.#away.add(key); this.#presence(conn.identity.tenant, conn.sender, 'away'); }
@@ -281,7 +281,7 @@ export class Hub extends EventEmitter<HubEvents> {
       case 'cmd':
         return this.#run(conn, this.#command(conn, f), f);
       case 'ping':
-        return this.#write(conn, f.ref === undefined ? '{"t":"pong"}' : encodeFrame({ t: 'pong', ref: f.ref }));
+        return this.#out.write(conn, f.ref === undefined ? '{"t":"pong"}' : encodeFrame({ t: 'pong', ref: f.ref }));
     }
   }
 
@@ -320,11 +320,11 @@ export class Hub extends EventEmitter<HubEvents> {
     const r = await this.store.append(f.conv, input);
     if (r.dup) {
       this.metrics.counts.duplicates++;
-      this.#write(conn, `{"t":"ack","conv":${JSON.stringify(f.conv)},"cid":${JSON.stringify(f.cid)},"seq":${r.seq},"ts":${r.ts},"dup":true}`);
+      this.#out.write(conn, `{"t":"ack","conv":${JSON.stringify(f.conv)},"cid":${JSON.stringify(f.cid)},"seq":${r.seq},"ts":${r.ts},"dup":true}`);
       return;
     }
     this.#delivered(f.conv, r.seq, f.cid, conn.sender, body, r.ts, data, conn);
-    this.#write(conn, `{"t":"ack","conv":${JSON.stringify(f.conv)},"cid":${JSON.stringify(f.cid)},"seq":${r.seq},"ts":${r.ts}}`);
+    this.#out.write(conn, `{"t":"ack","conv":${JSON.stringify(f.conv)},"cid":${JSON.stringify(f.cid)},"seq":${r.seq},"ts":${r.ts}}`);
     this.metrics.observeAck((performance.now() - t0) / 1000);
   }
 
@@ -355,7 +355,7 @@ export class Hub extends EventEmitter<HubEvents> {
     this.#healer.baseline(rec.id, 0);
     const joined: ServerFrame = { t: 'joined', ref, conv: rec.id, seq: 0, members: [{ ...conn.sender, readSeq: 0 }] };
     if (rec.data !== undefined) joined.data = rec.data;
-    this.#write(conn, encodeFrame(joined));
+    this.#out.write(conn, encodeFrame(joined));
     this.emit('conversation', rec);
     this.emit('join', { conv: rec.id, user: conn.sender });
   }
@@ -398,7 +398,7 @@ export class Hub extends EventEmitter<HubEvents> {
     if (!(await this.#admit(conn, conv)) || !reply) return;
     const { s, seq } = await this.#joinedFrame(conv, ref);
     this.#healer.baseline(conv, seq);
-    this.#write(conn, s);
+    this.#out.write(conn, s);
   }
 
   async #joinedFrame(conv: string, ref: string | undefined): Promise<{ s: string; seq: number }> {
@@ -430,7 +430,7 @@ export class Hub extends EventEmitter<HubEvents> {
     const { last, count } = flushHeld(this.#replay, conn, held.frames, done.last, done.count);
     this.#healer.baseline(f.conv, last);
     this.metrics.counts.replayedMessages += count;
-    this.#write(conn, encodeFrame({ t: 'resumed', ref: f.ref, conv: f.conv, after: f.after, seq: last, count }));
+    this.#out.write(conn, encodeFrame({ t: 'resumed', ref: f.ref, conv: f.conv, after: f.after, seq: last, count }));
   }
 
   async #leave(conn: Connection, ref: string, conv: string): Promise<void> {
@@ -472,7 +472,7 @@ export class Hub extends EventEmitter<HubEvents> {
       if (bad) throw new KefuError('KEFU_ERR_INTERNAL', `command "${f.name}" returned invalid data: ${bad}`);
       res.data = out;
     }
-    this.#write(conn, encodeFrame(res));
+    this.#out.write(conn, encodeFrame(res));
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -547,7 +547,7 @@ export class Hub extends EventEmitter<HubEvents> {
     const s = encodeFrame({ t: 'event', name: checkEventName(name), data: checkEventData(data) });
     const key = userKey(tenant, userId);
     const mine = this.#index.users.get(key);
-    if (mine) for (const c of mine) this.#write(c, s);
+    if (mine) for (const c of mine) this.#out.write(c, s);
     this.#busCall(this.bus.publish(topic.user(key), s));
   }
 
@@ -577,7 +577,7 @@ export class Hub extends EventEmitter<HubEvents> {
       const waits: Array<Promise<void>> = [];
       for (const c of this.#conns) {
         waits.push(new Promise<void>((resolve) => c.ws.once('close', () => resolve())));
-        this.#close(c, CloseCode.GOING_AWAY, 'server shutting down');
+        this.#out.close(c, CloseCode.GOING_AWAY, 'server shutting down');
       }
       const all = Promise.all(waits);
       let timer: NodeJS.Timeout | undefined;
@@ -611,11 +611,11 @@ export class Hub extends EventEmitter<HubEvents> {
         const left: ServerFrame = { t: 'left', conv: ctl.conv };
         if (c === origin && ref !== undefined) left.ref = ref;
         if (ctl.reason !== undefined) left.reason = ctl.reason;
-        this.#write(c, encodeFrame(left));
+        this.#out.write(c, encodeFrame(left));
       } else if (!c.convs?.has(ctl.conv) && (c.convs?.size ?? 0) < this.#o.maxConversationsPerConnection) {
         this.#index.enterRoom(c, ctl.conv);
         if (typeof ctl.seq === 'number') this.#healer.baseline(ctl.conv, ctl.seq);
-        if (ctl.joined !== undefined) this.#write(c, ctl.joined);
+        if (ctl.joined !== undefined) this.#out.write(c, ctl.joined);
       }
     }
   }
@@ -630,10 +630,10 @@ export class Hub extends EventEmitter<HubEvents> {
       if (held) {
         held.frames.push(s);
         held.bytes += s.length;
-        if (held.bytes > this.#o.highWaterMark) this.#slow(c);
+        if (held.bytes > this.#o.highWaterMark) this.#out.slow(c);
         continue;
       }
-      this.#write(c, s);
+      this.#out.write(c, s);
     }
   }
 
@@ -669,7 +669,7 @@ export class Hub extends EventEmitter<HubEvents> {
   #presence(tenant: string, user: Sender, status: PresenceStatus): void {
     const s = encodeFrame({ t: 'presence', user, status });
     const agents = this.#index.agents.get(tenant);
-    if (agents) for (const c of agents) if (c.identity.id !== user.id) this.#write(c, s);
+    if (agents) for (const c of agents) if (c.identity.id !== user.id) this.#out.write(c, s);
     this.#busCall(this.bus.publish(topic.agents(tenant), s));
     this.emit('presence', { tenant, user, status });
   }
@@ -681,7 +681,7 @@ export class Hub extends EventEmitter<HubEvents> {
     if (kind === 97 /* a */) {
       const agents = this.#index.agents.get(rest);
       // An agent with sockets on several nodes is not told about itself, as on the local path.
-      if (agents) for (const c of agents) if (!isPresenceOf(payload, c.identity.id)) this.#write(c, payload);
+      if (agents) for (const c of agents) if (!isPresenceOf(payload, c.identity.id)) this.#out.write(c, payload);
       return;
     }
     if (kind === 117 /* u */) {
@@ -692,69 +692,8 @@ export class Hub extends EventEmitter<HubEvents> {
         return this.#applyMembership(rest.slice(0, sep), rest.slice(sep + 1), ctl);
       }
       const mine = this.#index.users.get(rest);
-      if (mine) for (const c of mine) this.#write(c, payload);
+      if (mine) for (const c of mine) this.#out.write(c, payload);
     }
-  }
-
-  #write(conn: Connection, s: string): void {
-    if (conn.closed) return;
-    if (!conn.corked) this.#cork(conn);
-    conn.ws.send(s);
-    if (conn.ws.bufferedAmount > this.#o.highWaterMark) this.#slow(conn);
-  }
-
-  /**
-   * Frames written to one socket in one turn of the event loop leave in one write (a resume page,
-   * a heal, several bus messages parsed from one Redis read) instead of one syscall each. The
-   * socket is uncorked on the next tick; `bufferedAmount` counts corked bytes, so the slow-consumer
-   * check is unchanged, and `end()`/`destroy()` flush or drop them as usual.
-   */
-  #cork(conn: Connection): void {
-    const sock = (conn.ws as unknown as { _socket?: import('node:net').Socket })._socket;
-    if (!sock || sock.destroyed) return;
-    sock.cork();
-    conn.corked = true;
-    if (this.#corked.push(conn) === 1) process.nextTick(this.#uncorkAll);
-  }
-
-  readonly #uncorkAll = (): void => {
-    const list = this.#corked;
-    this.#corked = [];
-    for (const c of list) {
-      c.corked = false;
-      const sock = (c.ws as unknown as { _socket?: import('node:net').Socket })._socket;
-      if (sock && !sock.destroyed) sock.uncork();
-    }
-  };
-
-  #slow(conn: Connection): void {
-    if (conn.closed) return;
-    this.metrics.counts.slowConsumers++;
-    this.#close(conn, CloseCode.SLOW_CONSUMER, 'slow consumer');
-    // The close frame waits behind the unread buffer; a reader that is stalled never gets it, so
-    // free the buffer soon instead of after ws's 30 s close timeout. Rare path: a timer is fine.
-    setTimeout(() => conn.ws.terminate(), 1000).unref();
-  }
-
-  #close(conn: Connection, code: number, reason: string): void {
-    if (conn.closed) return;
-    conn.closed = true;
-    conn.closeCode = code;
-    conn.replay = undefined;
-    conn.ws.close(code, reason);
-  }
-
-  #error(conn: Connection, code: KefuErrorCode, message: string, echo?: Echo): void {
-    this.metrics.counts.errorsSent++;
-    const f: ServerFrame = { t: 'error', code, message };
-    if (echo?.ref !== undefined) f.ref = echo.ref;
-    if (echo?.conv !== undefined) f.conv = echo.conv;
-    if (echo?.cid !== undefined) f.cid = echo.cid;
-    this.#write(conn, encodeFrame(f));
-  }
-
-  #notMember(conn: Connection, conv: string, cid?: string): void {
-    this.#error(conn, 'KEFU_ERR_NOT_MEMBER', `not a member of "${conv}"`, cid === undefined ? { conv } : { conv, cid });
   }
 
   /** Runs an async handler: counts it for the drain, turns failures into error frames. */
@@ -767,10 +706,10 @@ export class Hub extends EventEmitter<HubEvents> {
     }
     p.then(undefined, (err: unknown) => {
       if (isKefuError(err) && err.code !== 'KEFU_ERR_INTERNAL' && err.code !== 'KEFU_ERR_STORE') {
-        this.#error(conn, err.code, err.message, f);
+        this.#out.error(conn, err.code, err.message, f);
       } else {
         this.emit('error', err instanceof Error ? err : new Error(String(err)));
-        this.#error(conn, isKefuError(err) ? err.code : 'KEFU_ERR_INTERNAL', isKefuError(err, 'KEFU_ERR_STORE') ? 'store failure; nothing was applied' : 'internal error; nothing was applied', f);
+        this.#out.error(conn, isKefuError(err) ? err.code : 'KEFU_ERR_INTERNAL', isKefuError(err, 'KEFU_ERR_STORE') ? 'store failure; nothing was applied' : 'internal error; nothing was applied', f);
       }
     }).finally(() => {
       if (--this.#inflight <= this.#o.maxInflight >> 1 && this.#paused.length > 0) this.#resumePaused();
@@ -820,9 +759,9 @@ export class Hub extends EventEmitter<HubEvents> {
     },
     idle: (c: Connection): void => {
       this.metrics.counts.idleTimeouts++;
-      this.#close(c, CloseCode.IDLE_TIMEOUT, 'idle timeout');
+      this.#out.close(c, CloseCode.IDLE_TIMEOUT, 'idle timeout');
     },
-    expired: (c: Connection): void => this.#close(c, CloseCode.AUTH_EXPIRED, 'credential expired'),
+    expired: (c: Connection): void => this.#out.close(c, CloseCode.AUTH_EXPIRED, 'credential expired'),
   };
 }
 

@@ -39,8 +39,9 @@ test('maxInflight is validated with an exact message', () => {
 
 test('back-pressure: past maxInflight the sending socket is not read until the store catches up; nothing is lost, order is kept, the heartbeat spares it', async () => {
   const store = new GatedConversationStore();
-  // A heartbeat much shorter than the stall: a paused socket's pongs wait unread, and it must survive.
-  const h = await startHub({ store, maxInflight: 4, heartbeatMs: 40, idleTimeoutMs: 0 });
+  // A heartbeat several times shorter than the stall: a paused socket's pongs wait unread, and it
+  // must survive. Not shorter still: a loaded CI machine can delay a live socket's pong that long.
+  const h = await startHub({ store, maxInflight: 4, heartbeatMs: 300, idleTimeoutMs: 0 });
   const v = await TestClient.connect(h.url, 't1:v1:visitor');
   const a = await TestClient.connect(h.url, 't1:a1:agent');
   try {
@@ -57,8 +58,9 @@ test('back-pressure: past maxInflight the sending socket is not read until the s
     }
     await until(() => h.hub.health().paused === 1, 3000, 'the sender to be paused');
     assert.equal(h.hub.metrics.snapshot().backpressurePauses, 1);
-    // Paused: the frames it sent after the pause wait in the kernel, not in the hub's memory.
-    await new Promise((r) => setTimeout(r, 200));
+    // Paused for several heartbeats: the frames it sent after the pause wait in the kernel, not in
+    // the hub's memory.
+    await new Promise((r) => setTimeout(r, 1_500));
     assert.ok(h.hub.health().inflight < 30, `all 30 frames were taken in (${h.hub.health().inflight} in flight)`);
     assert.equal(store.waiting, h.hub.health().inflight);
 
