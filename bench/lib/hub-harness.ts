@@ -46,6 +46,8 @@ export interface StepResult {
   generator_cpu_pct: number;
   /** The busiest generator's event-loop utilisation, %. */
   generator_elu_pct: number;
+  /** The longest event-loop stall of any generator during the step, ms. */
+  generator_stall_max_ms: number;
   server_cpu_pct: number;
   /** The server's main-thread event-loop utilisation in the window, % (max over a cluster's nodes). */
   server_elu_pct: number;
@@ -180,6 +182,7 @@ export class Bench {
       send_lag_p99_ms: ms(lag.getValueAtPercentile(99)),
       generator_cpu_pct: Math.round(runs.reduce((s, r) => s + r.generator_cpu_pct, 0) / runs.length),
       generator_elu_pct: Math.round(Math.max(...runs.map((r) => r.generator_elu_pct))),
+      generator_stall_max_ms: Math.round(Math.max(...runs.map((r) => r.generator_stall_max_ms))),
       server_cpu_pct: Math.round(cpu.cpu_pct),
       server_elu_pct: Math.round(Math.max(...cpus.map((c) => c.elu_pct))),
       server_cpu_us_per_msg: Math.round((cpu.cpu_us / (rate * (durationMs / 1000))) * 10) / 10,

@@ -8,6 +8,7 @@
  * behind the schedule is recorded separately (`lag`), so that a generator starved of CPU shows
  * up as such instead of silently lowering the offered load.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { encodeIntoCompressedBase64 } from 'hdr-histogram-js';
 import { newHistogram } from './histogram.js';
 import { serve } from './child-rpc.js';
@@ -48,6 +49,8 @@ export interface RunResult {
   generator_cpu_pct: number;
   /** The generator's event-loop utilisation over the run, % (near 100: it, not the server, is the queue). */
   generator_elu_pct: number;
+  /** Longest stall of the generator's event loop during the run, ms (GC pauses show here). */
+  generator_stall_max_ms: number;
   /** Unexpected closes and error frames during this run, by kind (at most 20 kinds). */
   trouble: Record<string, number>;
 }
@@ -148,6 +151,8 @@ async function run(p: RunParams): Promise<RunResult> {
   let sent = 0;
   const cpu0 = process.cpuUsage();
   const elu0 = performance.eventLoopUtilization();
+  const stalls = monitorEventLoopDelay({ resolution: 10 });
+  stalls.enable();
   await new Promise<void>((resolve) => {
     const tick = (): void => {
       const now = performance.now();
@@ -169,6 +174,7 @@ async function run(p: RunParams): Promise<RunResult> {
   });
   const cpu = process.cpuUsage(cpu0);
   const elu = performance.eventLoopUtilization(elu0).utilization * 100;
+  stalls.disable();
   const cpuPct = ((cpu.user + cpu.system) / 1000 / (performance.now() - start)) * 100;
   const drainUntil = performance.now() + p.drainMs;
   while (received < sent && performance.now() < drainUntil) await new Promise((r) => setTimeout(r, 20));
@@ -185,6 +191,7 @@ async function run(p: RunParams): Promise<RunResult> {
     lag: encodeIntoCompressedBase64(lag),
     generator_cpu_pct: cpuPct,
     generator_elu_pct: elu,
+    generator_stall_max_ms: stalls.max / 1e6,
     trouble: Object.fromEntries(Object.entries(h.trouble).map(([k, v]) => [k, v - (troubleBefore[k] ?? 0)]).filter(([, v]) => (v as number) > 0)),
   };
 }
