@@ -112,7 +112,7 @@ export class CallContext implements FetchContext, AbortChannel {
  * timeout (bounded by rate x timeout).
  */
 export class DeadlineQueue {
-  private queue: CallContext[] = [];
+  private queue: Array<CallContext | undefined> = [];
   private head = 0;
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
@@ -122,6 +122,22 @@ export class DeadlineQueue {
   add(call: CallContext): void {
     this.queue.push(call);
     if (this.timer === undefined) this.arm(call.deadline);
+  }
+
+  /** The call is over: marks it and drops finished calls from the head, so they do not linger. */
+  settle(call: CallContext): void {
+    call.settled = true;
+    const q = this.queue;
+    if (q[this.head] !== call) return;
+    while (this.head < q.length && q[this.head]!.settled) q[this.head++] = undefined;
+    this.compact();
+    if (this.head === this.queue.length && this.timer !== undefined) {
+      // Nothing left to expire: no timer keeps the process alive.
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      this.timerAt = Infinity;
+    }
+    // Otherwise the timer stays armed for the old head; firing early, it re-arms for the new head.
   }
 
   get size(): number {
@@ -144,18 +160,20 @@ export class DeadlineQueue {
     while (this.head < q.length) {
       const c = q[this.head]!;
       if (!c.settled && c.deadline > now) break;
-      this.head++;
+      q[this.head++] = undefined;
       if (!c.settled) c.abort();
     }
-    if (this.head === q.length) {
+    this.compact();
+    if (this.head < this.queue.length) this.arm(this.queue[this.head]!.deadline);
+  };
+
+  private compact(): void {
+    if (this.head === this.queue.length) {
       this.queue = [];
       this.head = 0;
-      return;
-    }
-    if (this.head > 1024 && this.head * 2 > q.length) {
-      this.queue = q.slice(this.head);
+    } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
       this.head = 0;
     }
-    this.arm(this.queue[this.head]!.deadline);
-  };
+  }
 }

@@ -183,7 +183,7 @@ export class SourceRunner {
       this.events.emit('fetch', { source: this.name, uids: lookups, status, ms: performance.now() - started, error });
       return { ok: false, status, error };
     } finally {
-      ctx.settled = true;
+      this.deadlines.settle(ctx);
       if (held === 2) global.release();
       if (held >= 1) this.slots.release();
     }
