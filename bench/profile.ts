@@ -26,6 +26,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { readFileSync } from 'node:fs';
 import { Pool } from 'undici';
 import { arg, median, quick, ratio, report, round } from './lib/report.js';
 
@@ -195,6 +196,12 @@ interface Step {
   pass: boolean;
   /** CPU time the aggregator server spent per answered request during the step, in µs. */
   server_cpu_us_per_req: number;
+  /** The same for the back ends' process (three services), per answered request (null off Linux). */
+  backends_cpu_us_per_req: number | null;
+  /** The same for this process (the load generator). */
+  gen_cpu_us_per_req: number;
+  /** How late the generator sent, p99 in ms: a starved generator shows here, not as server latency. */
+  send_lag_p99_ms: number;
 }
 
 function pct(sorted: number[], p: number): number {
@@ -210,8 +217,25 @@ async function serverCpuUs(gen: Pool): Promise<number> {
   return ((await body.json()) as { us: number }).us;
 }
 
+/** CPU time of another process of ours, in µs, read from /proc (Linux); null elsewhere. */
+function procCpuUs(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * (1e6 / 100);
+  } catch {
+    return null;
+  }
+}
+
+let backendsPid: number | undefined;
+
 async function step(gen: Pool, variant: string, rate: number, durationMs: number): Promise<Step> {
   const cpu0 = await serverCpuUs(gen);
+  const b0 = procCpuUs(backendsPid);
+  const g0 = process.cpuUsage();
+  const lag: number[] = [];
   const total = Math.round((rate * durationMs) / 1000);
   const lat: number[] = [];
   let errors = 0;
@@ -227,6 +251,7 @@ async function step(gen: Pool, variant: string, rate: number, durationMs: number
       const due = Math.min(total, Math.floor(((now - start) * rate) / 1000) + 1);
       while (sent < due) {
         const scheduled = start + (sent * 1000) / rate;
+        lag.push(now - scheduled);
         sent++;
         const uid = `u${variant.length}-${++uidSeq}`;
         gen
@@ -241,13 +266,19 @@ async function step(gen: Pool, variant: string, rate: number, durationMs: number
           })
           .finally(finish);
       }
-      if (sent < total) setTimeout(tick, 1);
+      // Sleep until the next request is due rather than waking every millisecond: a wake-up
+      // costs about 60 µs of CPU on this VM, and at low rates most 1 ms wakes sent nothing.
+      if (sent < total) setTimeout(tick, Math.max(0, Math.floor(start + (sent * 1000) / rate - performance.now())));
     };
     if (total === 0) resolve();
     else setTimeout(tick, 5);
   });
+  const g = process.cpuUsage(g0);
+  const b1 = procCpuUs(backendsPid);
   const cpuUs = (await serverCpuUs(gen)) - cpu0;
   lat.sort((a, b) => a - b);
+  lag.sort((a, b) => a - b);
+  const answered = Math.max(1, lat.length);
   // Answered within the step plus a grace of one p99 budget: a server falling behind shows here.
   const windowMs = durationMs + P99_LIMIT_MS;
   const inTime = lat.filter((l) => l <= windowMs).length;
@@ -265,7 +296,10 @@ async function step(gen: Pool, variant: string, rate: number, durationMs: number
     errors,
     late,
     pass: errors === 0 && p99 <= P99_LIMIT_MS && achieved >= 0.95 * rate,
-    server_cpu_us_per_req: round(cpuUs / Math.max(1, lat.length), 0),
+    server_cpu_us_per_req: round(cpuUs / answered, 0),
+    backends_cpu_us_per_req: b0 === null || b1 === null ? null : round((b1 - b0) / answered, 0),
+    gen_cpu_us_per_req: round((g.user + g.system) / answered, 0),
+    send_lag_p99_ms: round(pct(lag, 99), 2),
   };
 }
 
@@ -295,7 +329,10 @@ async function ramp(gen: Pool, variants: string[], rates: number[], durationMs: 
       }
       const s = await step(gen, variant, rate, durationMs);
       out[variant]!.push(s);
-      console.error(`${variant.padEnd(11)} offered ${String(rate).padStart(6)}/s  achieved ${String(s.achieved).padStart(6)}/s  p50 ${s.p50.toFixed(2).padStart(7)}  p99 ${s.p99.toFixed(2).padStart(7)} ms  errors ${s.errors}  cpu ${s.server_cpu_us_per_req} µs/req  ${s.pass ? 'pass' : 'FAIL'}`);
+      console.error(
+        `${variant.padEnd(11)} offered ${String(rate).padStart(6)}/s  achieved ${String(s.achieved).padStart(6)}/s  p50 ${s.p50.toFixed(2).padStart(7)}  p99 ${s.p99.toFixed(2).padStart(7)} ms  errors ${s.errors}  ` +
+          `cpu µs/req server ${s.server_cpu_us_per_req} back ends ${s.backends_cpu_us_per_req ?? '-'} generator ${s.gen_cpu_us_per_req}  send lag p99 ${s.send_lag_p99_ms} ms  ${s.pass ? 'pass' : 'FAIL'}`,
+      );
       fails[variant] = s.pass ? 0 : fails[variant]! + 1;
       if (fails[variant]! >= 2 || s.achieved < 0.7 * rate) live.delete(variant);
       // A failed step leaves work behind in the server; give it time to drain.
@@ -360,6 +397,7 @@ async function main(): Promise<void> {
 
   const backends = await startChild('backends');
   const urls = backends.ready as Record<Kind, string>;
+  backendsPid = backends.child.pid;
   const server = await startChild('server', ['--urls', JSON.stringify(urls)]);
   const gen = new Pool(server.ready.url!, { connections: 1024, pipelining: 1 });
   const children = [server.child, backends.child];
