@@ -13,7 +13,10 @@ import { trainIntentModel, type TrainOptions } from './trainer.js';
 
 const USAGE = `usage: kefu-intent train --data <train.json|train.csv> [--val <file>] [--test <file>] --out <dir>
        [--seed 1] [--epochs 15] [--dim 32] [--members 2] [--hash-bits 16] [--lr 0.004]
-       [--dropout 0.3] [--oos-label oos] [--quiet]
+       [--dropout 0.3] [--oos-label oos] [--oos-recall 0.85] [--refit] [--embeddings <vectors>] [--quiet]
+--refit: after calibrating the out-of-scope threshold on the validation data, train again on
+training + validation data. --embeddings: pretrained word vectors (wink-embeddings JSON, or the
+GloVe / fastText text format); only the training words' vectors are stored in the model.
 Data: the CLINC150 JSON shape ({"train": [[text, label]...], "val": ..., "test": ..., "oos_*": ...})
 or CSV with a header row, text in the first column and label in the second.`;
 
@@ -45,6 +48,9 @@ export function main(argv: string[]): number {
       lr: { type: 'string' },
       dropout: { type: 'string' },
       'oos-label': { type: 'string' },
+      'oos-recall': { type: 'string' },
+      refit: { type: 'boolean', default: false },
+      embeddings: { type: 'string' },
       quiet: { type: 'boolean', default: false },
     },
   });
@@ -66,6 +72,9 @@ export function main(argv: string[]): number {
     set('learningRate', num(values.lr, 'lr'));
     set('dropout', num(values.dropout, 'dropout'));
     set('oosLabel', values['oos-label']);
+    set('oosTargetRecall', num(values['oos-recall'], 'oos-recall'));
+    if (values.refit) opts.refit = true;
+    if (values.embeddings) opts.embeddings = resolve(values.embeddings);
     const bits = num(values['hash-bits'], 'hash-bits');
     if (bits !== undefined) opts.featurizer = { hashBits: bits };
     if (!values.quiet) opts.log = (line) => console.log(line);
@@ -80,6 +89,8 @@ export function main(argv: string[]): number {
     console.log(`train examples   ${report.train_examples} in ${report.train_seconds} s`);
     console.log(`oos threshold    ${report.threshold}`);
     console.log(`validation       in-scope accuracy ${pct(report.val_accuracy)}, out-of-scope recall ${pct(report.val_oos_recall)}`);
+    if (report.before_refit) console.log(`before refit     test in-scope accuracy ${pct(report.before_refit.accuracy)} (top-1 ${pct(report.before_refit.accuracy_top1)}), out-of-scope recall ${pct(report.before_refit.oos_recall)}`);
+    if (report.vector_words > 0) console.log(`word vectors     ${report.vector_words} training words`);
     console.log(`test             in-scope accuracy ${pct(report.accuracy)} (top-1 ignoring the oos flag ${pct(report.accuracy_top1)}), out-of-scope recall ${pct(report.oos_recall)}`);
     console.log(JSON.stringify(report));
     return 0;

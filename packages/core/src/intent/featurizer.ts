@@ -143,3 +143,13 @@ export function featurize(text: string, s: FeaturizerSettings): Features {
   for (const p of used) slots[p] = -1;
   return { ids, tf };
 }
+
+/**
+ * The hash bucket of one token's word-unigram feature (the same chain `featurize` starts for it),
+ * so a word's pretrained vector can be looked up by the bucket the model already receives.
+ */
+export function wordBucket(token: string, s: FeaturizerSettings): number {
+  let h = SEED_WORD;
+  for (let k = 0; k < token.length; k++) h = Math.imul(h ^ token.charCodeAt(k), FNV_PRIME);
+  return fmix32(h) & (2 ** s.hashBits - 1);
+}

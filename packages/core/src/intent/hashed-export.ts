@@ -10,7 +10,7 @@
  * touches only the rows a text uses).
  */
 import type { FeaturizerSettings } from './featurizer.js';
-import type { HashedModel } from './hashed-model.js';
+import { VEC_EPS, type HashedModel } from './hashed-model.js';
 import { HASHED_FORMAT, META } from './metadata.js';
 import { AttributeType, DataType, encodeModel, floatTensor, int64Tensor, rawBytes, toFloat16, type NodeInit } from './onnx-proto.js';
 
@@ -19,6 +19,27 @@ export interface ExportMeta {
   featurizer: FeaturizerSettings;
   threshold: number;
   oosLabel: string | null;
+}
+
+/**
+ * The word-vector block (see wordMean): bucket -> vector row -> the weighted sum with the same
+ * weights as the bag, scaled to unit length, projected and added to the bag.
+ */
+function vectorNodes(): NodeInit[] {
+  const int = (name: string, i: number): { name: string; type: number; i: number } => ({ name, type: AttributeType.INT, i });
+  return [
+    { opType: 'Gather', input: ['vrow', 'ids'], output: ['vr'], attribute: [int('axis', 0)] },
+    { opType: 'Gather', input: ['V', 'vr'], output: ['vrows16'], attribute: [int('axis', 0)] },
+    { opType: 'Cast', input: ['vrows16'], output: ['vrows'], attribute: [int('to', DataType.FLOAT)] },
+    { opType: 'MatMul', input: ['w3', 'vrows'], output: ['g3'] },
+    { opType: 'Squeeze', input: ['g3', 'axis1'], output: ['graw'] },
+    { opType: 'ReduceSumSquare', input: ['graw'], output: ['gss'], attribute: [{ name: 'axes', type: AttributeType.INTS, ints: [1] }, int('keepdims', 1)] },
+    { opType: 'Add', input: ['gss', 'veps'], output: ['gss2'] },
+    { opType: 'Sqrt', input: ['gss2'], output: ['gnorm'] },
+    { opType: 'Div', input: ['graw', 'gnorm'], output: ['g'] },
+    { opType: 'MatMul', input: ['g', 'P'], output: ['gp'] },
+    { opType: 'Add', input: ['bag', 'gp'], output: ['bagv'] },
+  ];
 }
 
 export function exportHashedModel(model: HashedModel, meta: ExportMeta): Uint8Array {
@@ -35,6 +56,14 @@ export function exportHashedModel(model: HashedModel, meta: ExportMeta): Uint8Ar
     for (let d = 0; d < D; d++) W2.set(m.W2.subarray(d * C, d * C + C), (k * D + d) * M * C + k * C);
     b2.set(m.b2, k * C);
   });
+  const vec = model.vec;
+  const P = vec ? new Float32Array(vec.dims * MD) : null;
+  if (vec && P) {
+    model.members.forEach((m, k) => {
+      if (!m.P) throw new TypeError('every member needs a word-vector projection when the model has word vectors');
+      for (let r = 0; r < vec.dims; r++) P.set(m.P.subarray(r * D, r * D + D), r * MD + k * D);
+    });
+  }
   const int = (name: string, i: number): { name: string; type: number; i: number } => ({ name, type: AttributeType.INT, i });
   const nodes: NodeInit[] = [
     // [B, n] -> [B, 1, n] so the bag is one batched MatMul with the gathered rows [B, n, M*D]
@@ -43,7 +72,8 @@ export function exportHashedModel(model: HashedModel, meta: ExportMeta): Uint8Ar
     { opType: 'Cast', input: ['rows16'], output: ['rows'], attribute: [int('to', DataType.FLOAT)] },
     { opType: 'MatMul', input: ['w3', 'rows'], output: ['bag3'] },
     { opType: 'Squeeze', input: ['bag3', 'axis1'], output: ['bag'] },
-    { opType: 'Add', input: ['bag', 'b1'], output: ['a'] },
+    ...(vec ? vectorNodes() : []),
+    { opType: 'Add', input: [vec ? 'bagv' : 'bag', 'b1'], output: ['a'] },
     { opType: 'Relu', input: ['a'], output: ['h'] },
     { opType: 'MatMul', input: ['h', 'W2'], output: ['zw'] },
     { opType: 'Add', input: ['zw', 'b2'], output: ['z'] },
@@ -63,6 +93,14 @@ export function exportHashedModel(model: HashedModel, meta: ExportMeta): Uint8Ar
       floatTensor('b1', [MD], b1),
       floatTensor('W2', [MD, M * C], W2),
       floatTensor('b2', [M * C], b2),
+      ...(vec && P
+        ? [
+            { name: 'vrow', dims: [H], dataType: DataType.INT32, rawData: rawBytes(vec.rowOf) },
+            { name: 'V', dims: [vec.V.length / vec.dims, vec.dims], dataType: DataType.FLOAT16, rawData: rawBytes(toFloat16(vec.V)) },
+            floatTensor('P', [vec.dims, MD], P),
+            floatTensor('veps', [1], Float32Array.of(VEC_EPS)),
+          ]
+        : []),
     ],
     inputs: [
       { name: 'ids', elemType: DataType.INT32, shape: ['batch', 'n'] },

@@ -3,14 +3,17 @@
  * the trainer (with fp32 tables) and for evaluating the exported model (with the fp16-rounded
  * embedding table the ONNX file holds, so reported accuracy is the shipped model's).
  *
- * One member: v = tf * idf[id], L2-normalised; a = sum_j v_j * E[id_j] + b1; h = relu(a);
- * p = softmax(h W2 + b2). An ensemble averages the members' probabilities.
+ * One member: v = tf * idf[id], L2-normalised; a = sum_j v_j * E[id_j] (+ g P) + b1; h = relu(a);
+ * p = softmax(h W2 + b2), where g is the optional pretrained word-vector feature (wordMean).
+ * An ensemble averages the members' probabilities.
  */
 import type { Features } from './featurizer.js';
 
 export interface Member {
   /** [buckets, dim] embedding table. */
   E: Float32Array;
+  /** [vectorDims, dim] projection of the word-vector block into the hidden layer (with `vec` only). */
+  P?: Float32Array;
   b1: Float32Array;
   /** [dim, classes], row-major. */
   W2: Float32Array;
@@ -24,6 +27,43 @@ export interface HashedModel {
   /** Inverse document frequency per bucket (0 for buckets never seen in training). */
   idf: Float32Array;
   members: Member[];
+  /** Optional pretrained word vectors, looked up by word-unigram bucket. */
+  vec?: VectorBlock;
+}
+
+/**
+ * Pretrained word vectors of the training vocabulary (frozen). `rowOf[bucket]` is the row of
+ * `V` holding the vector of the word hashed to that bucket; row 0 is all zeros, for buckets
+ * without a word vector, so every language works (words without a vector add nothing).
+ */
+export interface VectorBlock {
+  dims: number;
+  rowOf: Int32Array;
+  /** [rows, dims], row 0 zero. */
+  V: Float32Array;
+}
+
+/** Added to the squared norm before the square root, here and in the ONNX graph. */
+export const VEC_EPS = 1e-6;
+
+/**
+ * The word-vector feature of one text: the tf-idf-weighted sum of its words' vectors, scaled to
+ * unit length (a direction, like a sentence embedding); zero when no word has a vector.
+ */
+export function wordMean(vec: VectorBlock, f: Features, w: Float32Array, g: Float32Array): void {
+  const { dims, rowOf, V } = vec;
+  g.fill(0);
+  for (let j = 0; j < f.ids.length; j++) {
+    const r = rowOf[f.ids[j]!]!;
+    if (r === 0) continue;
+    const wj = w[j]!;
+    const off = r * dims;
+    for (let k = 0; k < dims; k++) g[k] = g[k]! + wj * V[off + k]!;
+  }
+  let ss = 0;
+  for (let k = 0; k < dims; k++) ss += g[k]! * g[k]!;
+  const inv = 1 / Math.sqrt(ss + VEC_EPS);
+  for (let k = 0; k < dims; k++) g[k] = g[k]! * inv;
 }
 
 /** L2-normalised tf-idf weights of one text's features, written into `out`. */
@@ -38,9 +78,18 @@ export function weights(f: Features, idf: Float32Array, out: Float32Array): void
   for (let j = 0; j < f.ids.length; j++) out[j] = out[j]! * inv;
 }
 
-/** Hidden activations of one member (after relu); returns nothing, fills `h`. */
-export function hidden(m: Member, dim: number, f: Features, w: Float32Array, h: Float32Array): void {
+/** Hidden activations of one member (after relu); returns nothing, fills `h`. `g`: wordMean's output. */
+export function hidden(m: Member, dim: number, f: Features, w: Float32Array, h: Float32Array, g?: Float32Array): void {
   h.set(m.b1);
+  if (g && m.P) {
+    const P = m.P;
+    for (let k = 0; k < g.length; k++) {
+      const gk = g[k]!;
+      if (gk === 0) continue;
+      const off = k * dim;
+      for (let d = 0; d < dim; d++) h[d] = h[d]! + gk * P[off + d]!;
+    }
+  }
   for (let j = 0; j < f.ids.length; j++) {
     const wj = w[j]!;
     if (wj === 0) continue;
@@ -80,8 +129,13 @@ export function predict(model: HashedModel, f: Features): Float32Array {
   const h = new Float32Array(model.dim);
   const z = new Float32Array(model.classes);
   const p = new Float32Array(model.classes);
+  let g: Float32Array | undefined;
+  if (model.vec) {
+    g = new Float32Array(model.vec.dims);
+    wordMean(model.vec, f, w, g);
+  }
   for (const m of model.members) {
-    hidden(m, model.dim, f, w, h);
+    hidden(m, model.dim, f, w, h, g);
     logits(m, model.dim, model.classes, h, z);
     softmaxInPlace(z);
     for (let c = 0; c < p.length; c++) p[c] = p[c]! + z[c]! / model.members.length;

@@ -5,8 +5,9 @@
  * model bytes. The out-of-scope threshold is calibrated on validation data.
  */
 import { KefuError } from '@kefu/protocol';
-import { defaultFeaturizerSettings, featurize, type Features, type FeaturizerSettings } from './featurizer.js';
-import { hidden, logits, predict, softmaxInPlace, weights, type HashedModel, type Member } from './hashed-model.js';
+import { defaultFeaturizerSettings, featurize, normalizeText, tokenize, wordBucket, type Features, type FeaturizerSettings } from './featurizer.js';
+import { hidden, logits, predict, softmaxInPlace, weights, wordMean, type HashedModel, type Member, type VectorBlock } from './hashed-model.js';
+import { readWordVectors, type WordVectors } from './word-vectors.js';
 import { readExamples, hasSplit, type Example } from './dataset.js';
 import { exportHashedModel } from './hashed-export.js';
 import { fromFloat16, toFloat16 } from './onnx-proto.js';
@@ -48,6 +49,20 @@ export interface TrainOptions {
   dropout?: number;
   /** Label smoothing. @defaultValue 0.05 */
   labelSmoothing?: number;
+  /**
+   * After calibrating the out-of-scope threshold on the validation data, train the final model
+   * again from scratch on training + validation data (same options and seed) and keep that
+   * threshold. Doubles the training time; the test split is never used for either step.
+   * @defaultValue false
+   */
+  refit?: boolean;
+  /**
+   * Pretrained word vectors (a file in the wink-embeddings JSON or GloVe/fastText text format,
+   * or already loaded): adds their tf-idf-weighted mean, projected into each member's hidden
+   * layer, as a feature block. Only the vectors of training words are stored in the model (fp16).
+   * @defaultValue none
+   */
+  embeddings?: string | WordVectors;
   /** Featurizer settings. @defaultValue defaultFeaturizerSettings */
   featurizer?: Partial<FeaturizerSettings>;
   /** Progress lines (the human report). @defaultValue no output */
@@ -63,6 +78,10 @@ export interface TrainReport {
   oos_recall: number | null;
   val_accuracy: number;
   val_oos_recall: number | null;
+  /** With `refit`: test figures of the first model (trained without the validation data). */
+  before_refit: { accuracy: number; accuracy_top1: number; oos_recall: number | null } | null;
+  /** Words of the training vocabulary stored with a pretrained vector (0 without embeddings). */
+  vector_words: number;
   threshold: number;
   labels: string[];
   train_examples: number;
@@ -74,6 +93,11 @@ export interface TrainReport {
 export interface TrainResult {
   model: Uint8Array;
   report: TrainReport;
+  /**
+   * Class probabilities of one text (in `report.labels` order) computed in TypeScript by the
+   * exported model's weights (fp16 tables included): what the ONNX graph must compute too.
+   */
+  probabilities(text: string): Float32Array;
 }
 
 const defaults = {
@@ -88,6 +112,7 @@ const defaults = {
   batchSize: 32,
   dropout: 0.3,
   labelSmoothing: 0.05,
+  refit: false,
 };
 
 function load(x: string | Example[], split: 'train' | 'val' | 'test', oosLabel: string): Example[] {
@@ -207,29 +232,24 @@ export function trainIntentModel(options: TrainOptions): TrainResult {
   log(`featurized in ${((performance.now() - tf0) / 1000).toFixed(1)} s`);
   log(`kefu-intent: ${tr.length} training examples, ${C} labels, ${va.length} validation, ${te.length} test`);
 
-  const df = new Float32Array(H);
-  for (const p of tr) for (const id of p.f.ids) df[id] = df[id]! + 1;
-  const idf = new Float32Array(H);
-  for (let k = 0; k < H; k++) if (df[k]! > 0) idf[k] = Math.log((1 + tr.length) / (1 + df[k]!)) + 1;
-
-  const rng = new Prng(o.seed);
-  const members: Member[] = [];
-  for (let mi = 0; mi < o.members; mi++) {
-    members.push(trainMember(tr, { H, D, C, idf, rng, o, log, mi }));
-  }
-
-  // the shipped table is fp16: evaluate exactly what the ONNX file will compute
-  const model: HashedModel = { buckets: H, dim: D, classes: C, idf, members };
-  for (const m of members) {
-    const h = toFloat16(m.E);
-    for (let k = 0; k < h.length; k++) m.E[k] = fromFloat16(h[k]!);
-  }
+  const vectors = o.embeddings === undefined ? null : loadVectors(o.embeddings, o.refit ? train.concat(val) : train, fz, log);
+  const ctx = { H, D, C, o, log, fz, vectors };
   const ys = (xs: Prepared[]): number[] => xs.map((p) => p.y);
-  const vs = score(va.map((p) => predict(model, p.f)), ys(va));
+  const first = fit(tr, train, ctx);
+  const vs = score(va.map((p) => predict(first, p.f)), ys(va));
   const threshold = calibrate(vs, oosClass, o.oosTargetRecall);
   const ve = evaluate(vs, oosClass, threshold);
-  let tEval: { acc: number; top1: number; recall: number | null } | null = null;
-  if (te.length > 0) tEval = evaluate(score(te.map((p) => predict(model, p.f)), ys(te)), oosClass, threshold);
+  const testOf = (m: HashedModel): { acc: number; top1: number; recall: number | null } | null =>
+    te.length > 0 ? evaluate(score(te.map((p) => predict(m, p.f)), ys(te)), oosClass, threshold) : null;
+  let model = first;
+  let beforeRefit: TrainReport['before_refit'] = null;
+  if (o.refit) {
+    const b = testOf(first);
+    if (b) beforeRefit = { accuracy: round(b.acc), accuracy_top1: round(b.top1), oos_recall: b.recall === null ? null : round(b.recall) };
+    log(`refit on training + validation data (${tr.length + va.length} examples), threshold ${threshold} kept`);
+    model = fit(tr.concat(va.filter((p) => p.y >= 0)), train.concat(val.filter((e) => index.has(e.label))), ctx);
+  }
+  const tEval = testOf(model);
 
   const bytes = exportHashedModel(model, {
     labels,
@@ -243,6 +263,8 @@ export function trainIntentModel(options: TrainOptions): TrainResult {
     oos_recall: tEval?.recall == null ? null : round(tEval.recall),
     val_accuracy: round(ve.acc),
     val_oos_recall: ve.recall === null ? null : round(ve.recall),
+    before_refit: beforeRefit,
+    vector_words: model.vec ? model.vec.V.length / model.vec.dims - 1 : 0,
     threshold,
     labels,
     train_examples: tr.length,
@@ -250,7 +272,89 @@ export function trainIntentModel(options: TrainOptions): TrainResult {
     model_bytes: bytes.length,
     seed: o.seed,
   };
-  return { model: bytes, report };
+  return { model: bytes, report, probabilities: (text) => predict(model, featurize(text, fz)) };
+}
+
+interface FitCtx {
+  H: number;
+  D: number;
+  C: number;
+  o: typeof defaults & TrainOptions;
+  log: (line: string) => void;
+  fz: FeaturizerSettings;
+  vectors: WordVectors | null;
+}
+
+/** Trains every member on `tr` (featurized `examples`), seeded afresh so a refit is reproducible. */
+function fit(tr: Prepared[], examples: Example[], ctx: FitCtx): HashedModel {
+  const { H, D, C, o, fz } = ctx;
+  const df = new Float32Array(H);
+  for (const p of tr) for (const id of p.f.ids) df[id] = df[id]! + 1;
+  const idf = new Float32Array(H);
+  for (let k = 0; k < H; k++) if (df[k]! > 0) idf[k] = Math.log((1 + tr.length) / (1 + df[k]!)) + 1;
+  const vec = ctx.vectors ? vectorBlock(ctx.vectors, examples, fz) : undefined;
+  // the word-vector feature does not depend on the parameters: computed once per example
+  let G: Float32Array[] | null = null;
+  if (vec) {
+    G = tr.map((p) => {
+      const w = new Float32Array(p.f.ids.length);
+      weights(p.f, idf, w);
+      const g = new Float32Array(vec.dims);
+      wordMean(vec, p.f, w, g);
+      return g;
+    });
+  }
+  const rng = new Prng(o.seed);
+  const members: Member[] = [];
+  for (let mi = 0; mi < o.members; mi++) {
+    members.push(trainMember(tr, G, { H, D, C, idf, rng, o, log: ctx.log, mi, vdims: vec?.dims ?? 0 }));
+  }
+  // the shipped tables are fp16: evaluate exactly what the ONNX file will compute
+  const model: HashedModel = { buckets: H, dim: D, classes: C, idf, members, ...(vec ? { vec } : {}) };
+  for (const m of members) roundToHalf(m.E);
+  return model;
+}
+
+function roundToHalf(a: Float32Array): void {
+  const h = toFloat16(a);
+  for (let k = 0; k < h.length; k++) a[k] = fromFloat16(h[k]!);
+}
+
+function vocabulary(examples: Example[], fz: FeaturizerSettings): Set<string> {
+  const words = new Set<string>();
+  for (const e of examples) for (const t of tokenize(normalizeText(e.text, fz))) words.add(t);
+  return words;
+}
+
+function loadVectors(src: string | WordVectors, examples: Example[], fz: FeaturizerSettings, log: (line: string) => void): WordVectors {
+  if (typeof src !== 'string') return src;
+  const t0 = performance.now();
+  const words = vocabulary(examples, fz);
+  const v = readWordVectors(src, words);
+  log(`word vectors: ${v.vectors.size} of ${words.size} training words have a ${v.dims}-d vector (read in ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+  return v;
+}
+
+/**
+ * The vectors of the words in `examples`, indexed by word-unigram bucket. Words are taken in
+ * sorted order so that a bucket two words share always gets the same one (determinism).
+ */
+function vectorBlock(v: WordVectors, examples: Example[], fz: FeaturizerSettings): VectorBlock {
+  const H = 2 ** fz.hashBits;
+  const rowOf = new Int32Array(H);
+  const rows: Float32Array[] = [];
+  for (const w of [...vocabulary(examples, fz)].sort()) {
+    const x = v.vectors.get(w);
+    if (!x) continue;
+    const b = wordBucket(w, fz);
+    if (rowOf[b] !== 0) continue;
+    rows.push(x);
+    rowOf[b] = rows.length;
+  }
+  const V = new Float32Array((rows.length + 1) * v.dims);
+  rows.forEach((x, i) => V.set(x.subarray(0, v.dims), (i + 1) * v.dims));
+  roundToHalf(V);
+  return { dims: v.dims, rowOf, V };
 }
 
 function round(x: number, d = 4): number {
@@ -267,10 +371,12 @@ interface MemberCtx {
   o: typeof defaults & TrainOptions;
   log: (line: string) => void;
   mi: number;
+  /** Word-vector dimensions (0: no word-vector block). */
+  vdims: number;
 }
 
-function trainMember(tr: Prepared[], ctx: MemberCtx): Member {
-  const { H, D, C, idf, rng, o } = ctx;
+function trainMember(tr: Prepared[], G: Float32Array[] | null, ctx: MemberCtx): Member {
+  const { H, D, C, idf, rng, o, vdims } = ctx;
   const E = new Float32Array(H * D);
   const a = 1 / Math.sqrt(D);
   for (let k = 0; k < E.length; k++) E[k] = (rng.next() * 2 - 1) * a * 0.5;
@@ -278,6 +384,11 @@ function trainMember(tr: Prepared[], ctx: MemberCtx): Member {
   const a2 = Math.sqrt(6 / (D + C));
   for (let k = 0; k < W2.length; k++) W2[k] = (rng.next() * 2 - 1) * a2;
   const m: Member = { E, b1: new Float32Array(D), W2, b2: new Float32Array(C) };
+  const P = new Float32Array(vdims * D);
+  const aP = Math.sqrt(6 / (vdims + D));
+  for (let k = 0; k < P.length; k++) P[k] = (rng.next() * 2 - 1) * aP;
+  if (vdims > 0) m.P = P;
+  const mP = new Float32Array(P.length), vP = new Float32Array(P.length), gP = new Float32Array(P.length);
 
   // Adam state; the embedding table's moments are updated lazily, row by touched row
   const mE = new Float32Array(H * D), vE = new Float32Array(H * D), gE = new Float32Array(H * D);
@@ -304,8 +415,9 @@ function trainMember(tr: Prepared[], ctx: MemberCtx): Member {
       for (let i = s; i < end; i++) {
         const ex = tr[order[i]!]!;
         const f = ex.f;
+        const g = G ? G[order[i]!]! : undefined;
         weights(f, idf, w);
-        hidden(m, D, f, w, h);
+        hidden(m, D, f, w, h, g);
         for (let d = 0; d < D; d++) {
           const k = rng.next() < pKeep ? 1 / pKeep : 0;
           keep[d] = k;
@@ -341,6 +453,13 @@ function trainMember(tr: Prepared[], ctx: MemberCtx): Member {
           const off = id * D;
           for (let d = 0; d < D; d++) gE[off + d] = gE[off + d]! + wj * dh[d]!;
         }
+        if (g) {
+          for (let k = 0; k < vdims; k++) {
+            const gk = g[k]!;
+            const off = k * D;
+            for (let d = 0; d < D; d++) gP[off + d] = gP[off + d]! + gk * dh[d]!;
+          }
+        }
       }
       // Adam step, learning rate decaying linearly to 10%
       t++;
@@ -357,6 +476,7 @@ function trainMember(tr: Prepared[], ctx: MemberCtx): Member {
       for (let k = 0; k < W2.length; k++) adam(W2, gW, mW, vW, k);
       for (let k = 0; k < D; k++) adam(m.b1, gb1, mb1, vb1, k);
       for (let k = 0; k < C; k++) adam(m.b2, gb2, mb2, vb2, k);
+      for (let k = 0; k < P.length; k++) adam(P, gP, mP, vP, k);
       const lc1 = lr * c1;
       for (const id of rows) {
         touched[id] = 0;
