@@ -4,7 +4,9 @@
  *   npm run bench -- desk [--quick] [--visitors 5000] [--agents 100] [--capacity 5] [--hold 100] [--vip 0.1]
  *
  * The server (this process): a Hub on node:http (loopback) and a Desk bound to it, persisting
- * every state change to LevelDB (LevelDeskStore, synced group commit). The clients (one child
+ * every state change to LevelDB (LevelDeskStore, synced group commit) and keeping the waiting
+ * line in a PriorityQueue on a sublevel of the same LevelDB (the default queueStore; queue writes
+ * not fsynced, reconciled with the conversations on restart). The clients (one child
  * process, so that their work does not share the server's event loop): `agents` agents with
  * capacity `capacity` who accept every `desk.offer` at once and close each chat `hold` ms (on
  * average; uniform from hold/2 to 3*hold/2) after `desk.assigned`; then `visitors` visitors, all connected first, who send `open` in one burst.

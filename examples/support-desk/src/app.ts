@@ -58,6 +58,8 @@ export async function startSupportDesk(options: SupportDeskOptions = {}): Promis
   if (services.classifierError) console.warn(`*** intent classifier unavailable, every chat goes to a human: ${services.classifierError}`);
   desk = new Desk({
     hub,
+    // Conversations, agents and sticky memory in ./data/desk; each tenant's waiting queue (a
+    // PriorityQueue) in the same LevelDB, under its own sublevel: the queue order survives a restart.
     store: new LevelDeskStore({ location: join(o.dataDir, 'desk') }),
     ...(services.intents ? { classifier: services.intents } : {}),
     profiles: services.profiles,

@@ -42,7 +42,7 @@ export type DeskCommandName = (typeof DeskCommand)[keyof typeof DeskCommand];
 
 /** Event names (server -> client `event` frames). */
 export const DeskEvent = {
-  /** To the visitor: their place in the waiting queue changed. */
+  /** To the visitor: their place in the waiting queue changed, or they connected again while waiting. */
   queuePosition: 'desk.queue_position',
   /** To one agent: a conversation is offered; answer with desk.accept / desk.decline before `expiresAt`. */
   offer: 'desk.offer',
