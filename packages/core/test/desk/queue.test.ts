@@ -13,7 +13,9 @@ import { LevelDeskStore } from '../../src/desk/store/level-desk-store.js';
 import { sampleDeskConversation } from '../../src/desk/testing/desk-store-suite.js';
 import { MemoryQueueStore } from '../../src/queue/memory-queue-store.js';
 import type { DeskQueueItem } from '../../src/desk/waiting-queues.js';
-import { startDesk, Client, closeAll, sleep } from './helpers.js';
+import type { PushOutcome, PushRecord } from '../../src/queue/types.js';
+import { KefuError } from '@kefu/protocol';
+import { startDesk, Client, closeAll, sleep, until } from './helpers.js';
 
 const visitor = (id: string) => ({ id, role: 'visitor' as const });
 const agent = (tenant: string, id: string) => ({ tenant, id, role: 'agent' as const });
@@ -117,6 +119,37 @@ test('restart reconciles the queue with the DeskStore: stale items go, missing w
     }
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+/** A memory queue store whose next `failures` pushes fail like a disk error. */
+class FlakyQueueStore extends MemoryQueueStore<DeskQueueItem> {
+  failures = 1;
+  protected override async _push(records: ReadonlyArray<PushRecord<DeskQueueItem>>): Promise<PushOutcome[]> {
+    if (this.failures > 0) {
+      this.failures--;
+      throw new KefuError('KEFU_ERR_STORE', 'injected push failure');
+    }
+    return super._push(records);
+  }
+}
+
+test('a failed queue write is an error event, not a lost chat: the sweep reconciles the queue', async () => {
+  const errors: unknown[] = [];
+  const desk = new Desk({ positionUpdateMs: 0, sweepMs: 20, queueStore: () => new FlakyQueueStore() });
+  desk.on('error', (e) => errors.push(e));
+  await desk.open();
+  try {
+    await desk.startConversation({ id: 'c1', tenant: 't1', visitor: visitor('v1') });
+    assert.equal(desk.conversation('c1')!.state, 'waiting', 'the state is stored whatever the queue did');
+    assert.ok(errors.some((e) => (e as { code?: string }).code === 'KEFU_ERR_STORE'));
+    await until(() => desk.stats.waiting === 1, 'the sweep pushed c1 again');
+    assert.equal(await desk.position('c1'), 1);
+    await desk.agentOnline(agent('t1', 'a1'));
+    await desk.setAgent('t1', 'a1', { autoAccept: true });
+    await until(() => desk.conversation('c1')!.state === 'assigned', 'c1 assigned from the repaired queue');
+  } finally {
+    await desk.close();
   }
 });
 
