@@ -6,6 +6,7 @@
  * (64-byte payloads, ids 'conv-<n>', LevelDB sync: false to fill it quickly).
  *
  *   npm run bench -- queue [--quick] [--items 100000] [--runs 3] [--backlog 1000000]
+ *     [--producers 256] [--consumers 16] [--lease-batch 64] [--bullmq-adds 100] [--bullmq-concurrency 50]
  *
  * Every item carries a 1 KB payload and one of 5 priorities. Kefu: 256 producers each awaiting
  * its push (resolved only once durable), 16 consumers each leasing up to 64 and acking every
@@ -26,9 +27,12 @@ const ITEMS = Number(arg('items', quick ? '10000' : '60000'));
 const RUNS = Number(arg('runs', quick ? '1' : '3'));
 const BACKLOG = Number(arg('backlog', quick ? '100000' : '1000000'));
 const MEMORY_ITEMS = Number(arg('memory-items', quick ? '200000' : '1000000'));
-const PRODUCERS = 256;
-const CONSUMERS = 16;
-const LEASE_BATCH = 64;
+const PRODUCERS = Number(arg('producers', '256'));
+const CONSUMERS = Number(arg('consumers', '16'));
+const LEASE_BATCH = Number(arg('lease-batch', '64'));
+/** ANCHORS.md measured BullMQ with 100 adds in flight and worker concurrency 50. */
+const BULL_ADDS = Number(arg('bullmq-adds', '100'));
+const BULL_CONCURRENCY = Number(arg('bullmq-concurrency', '50'));
 const PAYLOAD = 'x'.repeat(1024);
 
 interface CycleResult { per_s: number; p50_ms: number; p99_ms: number }
@@ -72,7 +76,7 @@ async function kefuLevel(): Promise<CycleResult> {
   return { per_s: Math.round(done / s), p50_ms: pct(lat, 50), p99_ms: pct(lat, 99) };
 }
 
-/** BullMQ 6: 100 adds in flight, Worker concurrency 50, jobs removed on completion. */
+/** BullMQ 6: BULL_ADDS adds in flight, Worker concurrency BULL_CONCURRENCY, jobs removed on completion. */
 async function bullmq(port: number, run: number): Promise<CycleResult> {
   const connection = { host: '127.0.0.1', port, maxRetriesPerRequest: null };
   const name = `bench-${run}`;
@@ -81,13 +85,13 @@ async function bullmq(port: number, run: number): Promise<CycleResult> {
   const lat: number[] = [];
   let finish!: () => void;
   const finished = new Promise<void>((r) => { finish = r; });
-  const worker = new Worker(name, async (job) => { lat.push(Date.now() - job.timestamp); }, { connection, concurrency: 50 });
+  const worker = new Worker(name, async (job) => { lat.push(Date.now() - job.timestamp); }, { connection, concurrency: BULL_CONCURRENCY });
   worker.on('completed', () => { if (++done >= ITEMS) finish(); });
   await worker.waitUntilReady();
   const t0 = performance.now();
   let added = 0;
   const deadline = Date.now() + (quick ? 20_000 : 60_000);
-  const adders = Array.from({ length: 100 }, async () => {
+  const adders = Array.from({ length: BULL_ADDS }, async () => {
     while (added < ITEMS && Date.now() < deadline) {
       const n = added++;
       await queue.add('job', { p: PAYLOAD }, { priority: 1 + (n % 5), removeOnComplete: true, removeOnFail: true });
@@ -128,6 +132,7 @@ async function memoryOps(): Promise<number> {
 const BACKLOG_CHILD = `
 const [mode, dir, countArg, queueModule] = process.argv.slice(1);
 const { LevelQueueStore, PriorityQueue } = await import(queueModule);
+const { getHeapSpaceStatistics } = await import('node:v8');
 const count = Number(countArg);
 const mb = (b) => Math.round(b / 2 ** 20 * 10) / 10;
 const settle = () => { for (let i = 0; i < 3; i++) global.gc(); };
@@ -158,15 +163,19 @@ if (mode === 'fill') {
 }
 settle();
 const m = process.memoryUsage();
-Object.assign(out, { size: q.size, rss_mb: mb(m.rss), heap_total_mb: mb(m.heapTotal), heap_used_mb: mb(m.heapUsed), array_buffers_mb: mb(m.arrayBuffers) });
+// (the store is closed below, after the figures are taken: closed_rss_mb shows what LevelDB held)
+const newSpace = getHeapSpaceStatistics().find((x) => x.space_name === 'new_space');
+Object.assign(out, { size: q.size, rss_mb: mb(m.rss), heap_total_mb: mb(m.heapTotal), heap_used_mb: mb(m.heapUsed), new_space_mb: mb(newSpace ? newSpace.space_size : 0), array_buffers_mb: mb(m.arrayBuffers) });
 await q.close();
+settle();
+out.closed_rss_mb = mb(process.memoryUsage().rss);
 console.log(JSON.stringify(out));
 `;
 
-async function backlogChild(mode: 'fill' | 'recover', dir: string, count: number): Promise<Record<string, number>> {
+async function backlogChild(mode: 'fill' | 'recover', dir: string, count: number, nodeFlags: string[] = []): Promise<Record<string, number>> {
   const cwd = fileURLToPath(new URL('.', import.meta.url));
   const queueModule = fileURLToPath(new URL('../packages/core/dist/queue/index.js', import.meta.url));
-  const child = spawn(process.execPath, ['--expose-gc', '--input-type=module', '-e', BACKLOG_CHILD, mode, dir, String(count), queueModule], { cwd, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--expose-gc', ...nodeFlags, '--input-type=module', '-e', BACKLOG_CHILD, mode, dir, String(count), queueModule], { cwd, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
   const code = await new Promise<number | null>((r) => child.once('exit', r));
@@ -174,13 +183,19 @@ async function backlogChild(mode: 'fill' | 'recover', dir: string, count: number
   return JSON.parse(out.trim().split('\n').pop()!) as Record<string, number>;
 }
 
-async function backlog(count: number): Promise<{ fill: Record<string, number>; recover: Record<string, number> }> {
+/**
+ * The restarted process is measured twice: with Node's defaults (the headline), and with
+ * --max-semi-space-size=1, an operator's flag that caps V8's young generation, which otherwise
+ * grows to 32 MB in any process that allocates steadily (here: loading a million keys).
+ */
+async function backlog(count: number): Promise<{ fill: Record<string, number>; recover: Record<string, number>; recoverSemi1: Record<string, number> }> {
   const dir = mkdtempSync(join(tmpdir(), 'kefu-bench-backlog-'));
   try {
     const fill = await backlogChild('fill', dir, count);
     const recover = await backlogChild('recover', dir, count);
-    if (fill.size !== count || recover.size !== count) throw new Error(`backlog holds ${fill.size}/${recover.size} of ${count}`);
-    return { fill, recover };
+    const recoverSemi1 = await backlogChild('recover', dir, count, ['--max-semi-space-size=1']);
+    if (fill.size !== count || recover.size !== count || recoverSemi1.size !== count) throw new Error(`backlog holds ${fill.size}/${recover.size}/${recoverSemi1.size} of ${count}`);
+    return { fill, recover, recoverSemi1 };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -213,7 +228,8 @@ const rows = [
   { system: 'BullMQ 6 (redis appendonly everysec)', cycles_per_s: bull, p50_ms: bullRuns.length ? median(bullRuns.map((x) => x.p50_ms)) : null, p99_ms: bullRuns.length ? median(bullRuns.map((x) => x.p99_ms)) : null, runs: bullRuns.map((x) => x.per_s).join(' ') },
   { system: 'kefu memory store', cycles_per_s: memory, p50_ms: null, p99_ms: null, runs: memRuns.join(' ') },
   { system: `backlog ${BACKLOG} items, filling process`, cycles_per_s: null, p50_ms: null, p99_ms: null, runs: `rss ${bl.fill.rss_mb} MB (base ${bl.fill.base_rss_mb}, heap ${bl.fill.heap_total_mb}, typed arrays ${bl.fill.array_buffers_mb})` },
-  { system: `backlog ${BACKLOG} items, restarted process`, cycles_per_s: null, p50_ms: null, p99_ms: null, runs: `rss ${bl.recover.rss_mb} MB (base ${bl.recover.base_rss_mb}), recovery ${bl.recover.recover_s} s, position() ${bl.recover.position_us} us` },
+  { system: `backlog ${BACKLOG} items, restarted process`, cycles_per_s: null, p50_ms: null, p99_ms: null, runs: `rss ${bl.recover.rss_mb} MB (base ${bl.recover.base_rss_mb}, V8 young gen ${bl.recover.new_space_mb}, typed arrays ${bl.recover.array_buffers_mb}, after close ${bl.recover.closed_rss_mb}), recovery ${bl.recover.recover_s} s, position() ${bl.recover.position_us} us` },
+  { system: `backlog ${BACKLOG} items, restarted, --max-semi-space-size=1`, cycles_per_s: null, p50_ms: null, p99_ms: null, runs: `rss ${bl.recoverSemi1.rss_mb} MB (V8 young gen ${bl.recoverSemi1.new_space_mb}, after close ${bl.recoverSemi1.closed_rss_mb})` },
 ];
 report({
   bench: 'queue',
@@ -228,15 +244,19 @@ report({
     backlog_fill_base_rss_mb: bl.fill.base_rss_mb,
     backlog_fill_heap_total_mb: bl.fill.heap_total_mb,
     backlog_fill_typed_arrays_mb: bl.fill.array_buffers_mb,
+    backlog_fill_new_space_mb: bl.fill.new_space_mb,
     backlog_fill_s: bl.fill.push_s,
     backlog_restarted_rss_mb: bl.recover.rss_mb,
     backlog_restarted_typed_arrays_mb: bl.recover.array_buffers_mb,
+    backlog_restarted_new_space_mb: bl.recover.new_space_mb,
+    backlog_restarted_closed_rss_mb: bl.recover.closed_rss_mb,
+    backlog_restarted_semi1_rss_mb: bl.recoverSemi1.rss_mb,
     backlog_recover_s: bl.recover.recover_s,
     position_us: bl.recover.position_us,
     runs: { level: kefuRuns.map((x) => x.per_s), memory: memRuns },
   },
   peers: { bullmq: { cycle_per_s: bull, p50_ms: rows[1]!.p50_ms, p99_ms: rows[1]!.p99_ms, runs: bullRuns.map((x) => x.per_s) } },
   ratios: { level_vs_bullmq: ratio(level, bull), memory_vs_bullmq: ratio(memory, bull) },
-  settings: { items: ITEMS, runs: RUNS, producers: PRODUCERS, consumers: CONSUMERS, lease_batch: LEASE_BATCH, payload_bytes: 1024, priorities: 5, bullmq: { adds_in_flight: 100, concurrency: 50 }, backlog_payload_bytes: 64, note: 'machine shared with other engineers\' builds and benchmarks' },
+  settings: { items: ITEMS, runs: RUNS, producers: PRODUCERS, consumers: CONSUMERS, lease_batch: LEASE_BATCH, payload_bytes: 1024, priorities: 5, bullmq: { adds_in_flight: BULL_ADDS, concurrency: BULL_CONCURRENCY }, backlog_payload_bytes: 64, note: 'machine shared with other engineers\' builds and benchmarks' },
 }, rows);
 void round;

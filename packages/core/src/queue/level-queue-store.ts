@@ -56,8 +56,9 @@ export interface LevelQueueStoreOptions {
   initialCapacity?: number;
   /**
    * Bytes of recently pushed items kept in memory so that a lease soon after the push needs no
-   * disk read (oldest dropped first), each row counted as its JSON length + 160 bytes of object
-   * overhead. 0 disables it.
+   * disk read (oldest dropped first), each row counted as its encoded length + 160 bytes of
+   * object overhead. A row is only cached while the ready items, at its size, would fit: behind a
+   * longer backlog it would be dropped before its lease. 0 disables it.
    * @defaultValue 8388608
    */
   cacheBytes?: number;
@@ -386,7 +387,9 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
   }
 
   #cachePut(slot: number, entry: { row: Row; bytes: number }): void {
-    if (entry.bytes > this.#cacheLimit) return;
+    // Behind a backlog larger than the cache, a row would be evicted long before its lease:
+    // caching it would only hold heap (a million-item backlog would keep cacheBytes of rows).
+    if (this.#index.counts.ready * entry.bytes > this.#cacheLimit) return;
     this.#cache.set(slot, entry);
     this.#cacheBytes += entry.bytes;
     while (this.#cacheBytes > this.#cacheLimit) {

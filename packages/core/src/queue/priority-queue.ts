@@ -392,7 +392,10 @@ export class PriorityQueue<T = unknown> extends EventEmitter<PriorityQueueEvents
   #arm(): void {
     if (this.#closed) return;
     const due = this.#store.nextDueAt() ?? Infinity;
-    if (due === this.#timerAt && this.#timer !== undefined) return;
+    // A timer that fires no later than needed stays: firing early only sweeps nothing and re-arms,
+    // while re-arming on every ack (the earliest lease is usually the one just acked) costs a
+    // clearTimeout + setTimeout per item.
+    if (this.#timer !== undefined && this.#timerAt <= due) return;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#timerAt = due;
