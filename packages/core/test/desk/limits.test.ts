@@ -33,6 +33,21 @@ test('maxWaiting: a hand-off beyond it fails with KEFU_ERR_DESK_QUEUE_FULL and t
   }
 });
 
+test('maxWaiting holds under concurrent hand-offs: pushes in flight count against it', async () => {
+  const desk = new Desk({ maxWaiting: 2, positionUpdateMs: 0 });
+  await desk.open();
+  try {
+    const results = await Promise.allSettled(['c1', 'c2', 'c3', 'c4', 'c5'].map((id) => desk.startConversation({ id, tenant: 't1', visitor: visitor(`v-${id}`) })));
+    assert.equal(results.filter((r) => r.status === 'rejected' && (r.reason as { code?: string }).code === 'KEFU_ERR_DESK_QUEUE_FULL').length, 3);
+    assert.equal(desk.stats.waiting, 2);
+    const states = ['c1', 'c2', 'c3', 'c4', 'c5'].map((id) => desk.conversation(id)!.state);
+    assert.deepEqual(states.filter((s) => s === 'waiting').length, 2);
+    assert.deepEqual(states.filter((s) => s === 'bot').length, 3, 'refused hand-offs leave the chat with the bot');
+  } finally {
+    await desk.close();
+  }
+});
+
 test('maxConversations, maxTranscript and maxProfileBytes bound memory', async () => {
   const errors: unknown[] = [];
   const desk = new Desk({
