@@ -5,8 +5,8 @@
  * [batch, classes].
  *
  * The ensemble members are laid side by side (one table [buckets, members x dim], a
- * block-diagonal output layer) so that the whole model is 11 nodes: per-node overhead is most
- * of a single prediction's cost. Tables are fp16 (half the bytes; the Cast after the Gather
+ * block-diagonal output layer) so that the whole model is 12 nodes (24 with word vectors):
+ * per-node overhead is most of a single prediction's cost. Tables are fp16 (half the bytes; the Cast after the Gather
  * touches only the rows a text uses).
  */
 import type { FeaturizerSettings } from './featurizer.js';
@@ -25,10 +25,16 @@ export interface ExportMeta {
  * The word-vector block (see wordMean): bucket -> vector row -> the weighted sum with the same
  * weights as the bag, scaled to unit length, projected and added to the bag.
  */
-function vectorNodes(): NodeInit[] {
+function vectorNodes(narrow: boolean): NodeInit[] {
   const int = (name: string, i: number): { name: string; type: number; i: number } => ({ name, type: AttributeType.INT, i });
   return [
-    { opType: 'Gather', input: ['vrow', 'ids'], output: ['vr'], attribute: [int('axis', 0)] },
+    // the bucket -> row table is uint16 when the rows fit (half the bytes); indices must be int32
+    ...(narrow
+      ? [
+          { opType: 'Gather', input: ['vrow', 'ids'], output: ['vr16'], attribute: [int('axis', 0)] },
+          { opType: 'Cast', input: ['vr16'], output: ['vr'], attribute: [int('to', DataType.INT32)] },
+        ]
+      : [{ opType: 'Gather', input: ['vrow', 'ids'], output: ['vr'], attribute: [int('axis', 0)] }]),
     { opType: 'Gather', input: ['V', 'vr'], output: ['vrows16'], attribute: [int('axis', 0)] },
     { opType: 'Cast', input: ['vrows16'], output: ['vrows'], attribute: [int('to', DataType.FLOAT)] },
     { opType: 'MatMul', input: ['w3', 'vrows'], output: ['g3'] },
@@ -40,6 +46,16 @@ function vectorNodes(): NodeInit[] {
     { opType: 'MatMul', input: ['g', 'P'], output: ['gp'] },
     { opType: 'Add', input: ['bag', 'gp'], output: ['bagv'] },
   ];
+}
+
+/** The int8 codes of a table whose values are already code x row scale (see the trainer). */
+function quantized(E: Float32Array, scale: Float32Array, width: number): Int8Array {
+  const q = new Int8Array(E.length);
+  for (let k = 0; k < E.length; k++) {
+    const s = scale[Math.floor(k / width)]!;
+    q[k] = s === 0 ? 0 : Math.round(E[k]! / s);
+  }
+  return q;
 }
 
 export function exportHashedModel(model: HashedModel, meta: ExportMeta): Uint8Array {
@@ -64,15 +80,26 @@ export function exportHashedModel(model: HashedModel, meta: ExportMeta): Uint8Ar
       for (let r = 0; r < vec.dims; r++) P.set(m.P.subarray(r * D, r * D + D), r * MD + k * D);
     });
   }
+  const int8 = model.rowScale !== undefined;
+  const narrow = vec !== undefined && vec.V.length / vec.dims <= 65536;
   const int = (name: string, i: number): { name: string; type: number; i: number } => ({ name, type: AttributeType.INT, i });
   const nodes: NodeInit[] = [
     // [B, n] -> [B, 1, n] so the bag is one batched MatMul with the gathered rows [B, n, M*D]
     { opType: 'Unsqueeze', input: ['w', 'axis1'], output: ['w3'] },
+    // int8 tables: each row's scale is folded into its weight before the bag's MatMul
+    ...(int8
+      ? [
+          { opType: 'Gather', input: ['Es', 'ids'], output: ['s16'], attribute: [int('axis', 0)] },
+          { opType: 'Cast', input: ['s16'], output: ['s'], attribute: [int('to', DataType.FLOAT)] },
+          { opType: 'Mul', input: ['w', 's'], output: ['ws'] },
+          { opType: 'Unsqueeze', input: ['ws', 'axis1'], output: ['ws3'] },
+        ]
+      : []),
     { opType: 'Gather', input: ['E', 'ids'], output: ['rows16'], attribute: [int('axis', 0)] },
     { opType: 'Cast', input: ['rows16'], output: ['rows'], attribute: [int('to', DataType.FLOAT)] },
-    { opType: 'MatMul', input: ['w3', 'rows'], output: ['bag3'] },
+    { opType: 'MatMul', input: [int8 ? 'ws3' : 'w3', 'rows'], output: ['bag3'] },
     { opType: 'Squeeze', input: ['bag3', 'axis1'], output: ['bag'] },
-    ...(vec ? vectorNodes() : []),
+    ...(vec ? vectorNodes(narrow) : []),
     { opType: 'Add', input: [vec ? 'bagv' : 'bag', 'b1'], output: ['a'] },
     { opType: 'Relu', input: ['a'], output: ['h'] },
     { opType: 'MatMul', input: ['h', 'W2'], output: ['zw'] },
@@ -89,13 +116,18 @@ export function exportHashedModel(model: HashedModel, meta: ExportMeta): Uint8Ar
       floatTensor('idf', [H], model.idf),
       int64Tensor('axis1', [1], [1]),
       int64Tensor('member_shape', [3], [0, M, C]),
-      { name: 'E', dims: [H, MD], dataType: DataType.FLOAT16, rawData: rawBytes(toFloat16(E)) },
+      int8 && model.rowScale
+        ? { name: 'E', dims: [H, MD], dataType: DataType.INT8, rawData: rawBytes(quantized(E, model.rowScale, MD)) }
+        : { name: 'E', dims: [H, MD], dataType: DataType.FLOAT16, rawData: rawBytes(toFloat16(E)) },
+      ...(int8 && model.rowScale ? [{ name: 'Es', dims: [H], dataType: DataType.FLOAT16, rawData: rawBytes(toFloat16(model.rowScale)) }] : []),
       floatTensor('b1', [MD], b1),
       floatTensor('W2', [MD, M * C], W2),
       floatTensor('b2', [M * C], b2),
       ...(vec && P
         ? [
-            { name: 'vrow', dims: [H], dataType: DataType.INT32, rawData: rawBytes(vec.rowOf) },
+            narrow
+              ? { name: 'vrow', dims: [H], dataType: DataType.UINT16, rawData: rawBytes(Uint16Array.from(vec.rowOf)) }
+              : { name: 'vrow', dims: [H], dataType: DataType.INT32, rawData: rawBytes(vec.rowOf) },
             { name: 'V', dims: [vec.V.length / vec.dims, vec.dims], dataType: DataType.FLOAT16, rawData: rawBytes(toFloat16(vec.V)) },
             floatTensor('P', [vec.dims, MD], P),
             floatTensor('veps', [1], Float32Array.of(VEC_EPS)),

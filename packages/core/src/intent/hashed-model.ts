@@ -29,6 +29,11 @@ export interface HashedModel {
   members: Member[];
   /** Optional pretrained word vectors, looked up by word-unigram bucket. */
   vec?: VectorBlock;
+  /**
+   * Set when the tables are stored as int8: the scale of each bucket's row (shared by the
+   * members' parts of it); the members' `E` then hold the dequantised values.
+   */
+  rowScale?: Float32Array;
 }
 
 /**

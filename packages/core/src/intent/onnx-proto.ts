@@ -6,7 +6,7 @@
 import protobuf from 'protobufjs';
 
 /** TensorProto.DataType values Kefu uses. */
-export const DataType = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7, STRING: 8, BOOL: 9, FLOAT16: 10 } as const;
+export const DataType = { FLOAT: 1, UINT8: 2, INT8: 3, UINT16: 4, INT32: 6, INT64: 7, STRING: 8, BOOL: 9, FLOAT16: 10 } as const;
 
 /** AttributeProto.AttributeType values. */
 export const AttributeType = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, FLOATS: 6, INTS: 7, STRINGS: 8 } as const;
@@ -223,7 +223,7 @@ export function readFloatInitializer(bytes: Uint8Array, name: string): Float32Ar
 }
 
 /** Little-endian bytes of a typed array (ONNX raw_data is always little-endian). */
-export function rawBytes(a: Float32Array | Int32Array | Uint16Array | BigInt64Array | Uint8Array): Uint8Array {
+export function rawBytes(a: Float32Array | Int32Array | Uint16Array | BigInt64Array | Uint8Array | Int8Array): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 

@@ -47,6 +47,11 @@ export interface TrainOptions {
   batchSize?: number;
   /** Dropout on the hidden layer. @defaultValue 0.3 */
   dropout?: number;
+  /**
+   * Feature dropout during training: each hashed feature of an example is left out with this
+   * probability (the others scaled up), so that no single n-gram is relied on. @defaultValue 0
+   */
+  featureDropout?: number;
   /** Label smoothing. @defaultValue 0.05 */
   labelSmoothing?: number;
   /**
@@ -63,6 +68,12 @@ export interface TrainOptions {
    * @defaultValue none
    */
   embeddings?: string | WordVectors;
+  /**
+   * Storage of the embedding tables: fp16, or int8 with one scale per bucket row (half the
+   * bytes again, so twice the width or members fit in the same file).
+   * @defaultValue 'fp16'
+   */
+  tables?: 'fp16' | 'int8';
   /** Featurizer settings. @defaultValue defaultFeaturizerSettings */
   featurizer?: Partial<FeaturizerSettings>;
   /** Progress lines (the human report). @defaultValue no output */
@@ -112,7 +123,9 @@ const defaults = {
   batchSize: 32,
   dropout: 0.3,
   labelSmoothing: 0.05,
+  featureDropout: 0,
   refit: false,
+  tables: 'fp16' as 'fp16' | 'int8',
 };
 
 function load(x: string | Example[], split: 'train' | 'val' | 'test', oosLabel: string): Example[] {
@@ -195,6 +208,8 @@ export function trainIntentModel(options: TrainOptions): TrainResult {
   checkRange('learningRate', o.learningRate, 1e-6, 10);
   checkRange('dropout', o.dropout, 0, 0.95);
   checkRange('labelSmoothing', o.labelSmoothing, 0, 0.5);
+  checkRange('featureDropout', o.featureDropout, 0, 0.9);
+  if (o.tables !== 'fp16' && o.tables !== 'int8') throw new TypeError('tables must be "fp16" or "int8"');
   checkRange('oosTargetRecall', o.oosTargetRecall, 0, 1);
   checkRange('featurizer.hashBits', fz.hashBits, 8, 24, true);
   checkRange('featurizer.maxChars', fz.maxChars, 1, 1_000_000, true);
@@ -311,8 +326,30 @@ function fit(tr: Prepared[], examples: Example[], ctx: FitCtx): HashedModel {
   }
   // the shipped tables are fp16: evaluate exactly what the ONNX file will compute
   const model: HashedModel = { buckets: H, dim: D, classes: C, idf, members, ...(vec ? { vec } : {}) };
-  for (const m of members) roundToHalf(m.E);
+  if (o.tables === 'int8') model.rowScale = quantizeRows(members, H, D);
+  else for (const m of members) roundToHalf(m.E);
   return model;
+}
+
+/**
+ * Symmetric int8 quantisation of the tables, one fp16 scale per bucket row (over every member's
+ * part of it): E becomes q * scale, exactly what the graph computes from the int8 table.
+ */
+function quantizeRows(members: Member[], H: number, D: number): Float32Array {
+  const scale = new Float32Array(H);
+  for (let r = 0; r < H; r++) {
+    let max = 0;
+    for (const m of members) for (let d = r * D; d < r * D + D; d++) max = Math.max(max, Math.abs(m.E[d]!));
+    scale[r] = max / 127;
+  }
+  roundToHalf(scale);
+  for (let r = 0; r < H; r++) {
+    const s = scale[r]!;
+    for (const m of members) {
+      for (let d = r * D; d < r * D + D; d++) m.E[d] = s === 0 ? 0 : Math.max(-127, Math.min(127, Math.round(m.E[d]! / s))) * s;
+    }
+  }
+  return scale;
 }
 
 function roundToHalf(a: Float32Array): void {
@@ -403,6 +440,7 @@ function trainMember(tr: Prepared[], G: Float32Array[] | null, ctx: MemberCtx): 
   const w = new Float32Array(Math.max(1, ...tr.map((p) => p.f.ids.length)));
   const h = new Float32Array(D), keep = new Float32Array(D), z = new Float32Array(C), dh = new Float32Array(D);
   const pKeep = 1 - o.dropout;
+  const fKeep = 1 - o.featureDropout;
   const smooth = o.labelSmoothing;
   const steps = Math.ceil(tr.length / o.batchSize) * o.epochs;
   let t = 0;
@@ -417,6 +455,7 @@ function trainMember(tr: Prepared[], G: Float32Array[] | null, ctx: MemberCtx): 
         const f = ex.f;
         const g = G ? G[order[i]!]! : undefined;
         weights(f, idf, w);
+        if (fKeep < 1) for (let j = 0; j < f.ids.length; j++) w[j] = rng.next() < fKeep ? w[j]! / fKeep : 0;
         hidden(m, D, f, w, h, g);
         for (let d = 0; d < D; d++) {
           const k = rng.next() < pKeep ? 1 / pKeep : 0;

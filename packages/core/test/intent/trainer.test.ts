@@ -79,6 +79,7 @@ describe('trainIntentModel', () => {
     assert.throws(() => trainIntentModel({ ...small, dim: 1 }), { name: 'RangeError', message: 'dim must be an integer between 2 and 4096' });
     assert.throws(() => trainIntentModel({ ...small, members: 17 }), { name: 'RangeError', message: 'members must be an integer between 1 and 16' });
     assert.throws(() => trainIntentModel({ ...small, dropout: 1 }), { name: 'RangeError', message: 'dropout must be a number between 0 and 0.95' });
+    assert.throws(() => trainIntentModel({ ...small, featureDropout: 0.95 }), { name: 'RangeError', message: 'featureDropout must be a number between 0 and 0.9' });
     assert.throws(() => trainIntentModel({ ...small, featurizer: { hashBits: 30 } }), { name: 'RangeError', message: 'featurizer.hashBits must be an integer between 8 and 24' });
   });
 });

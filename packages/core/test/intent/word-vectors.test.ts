@@ -104,9 +104,10 @@ describe('word vectors', () => {
     assert.notEqual(sha(r.model), sha(first.model));
   });
 
-  it('runs through IntentClassifier with the probabilities the trainer computed', async () => {
-    const t = trainIntentModel({ ...small, embeddings: textFile, seed: 2 });
-    const file = join(tmp.dir, 'vec.onnx');
+  for (const tables of ['fp16', 'int8'] as const) {
+  it(`runs through IntentClassifier with the probabilities the trainer computed (${tables} tables)`, async () => {
+    const t = trainIntentModel({ ...small, embeddings: textFile, seed: 2, tables, members: 2 });
+    const file = join(tmp.dir, `vec-${tables}.onnx`);
     writeFileSync(file, t.model);
     const c = new IntentClassifier({ model: file, workers: 1 });
     await c.open();
@@ -123,5 +124,15 @@ describe('word vectors', () => {
     } finally {
       await c.close();
     }
+  });
+  }
+
+  it('int8 tables take about half the bytes of fp16 ones; an unknown storage is a TypeError', () => {
+    const big = { ...small, featurizer: { hashBits: 14 } };
+    const f16 = trainIntentModel(big).report.model_bytes;
+    const i8 = trainIntentModel({ ...big, tables: 'int8' }).report.model_bytes;
+    // 2^14 rows x 16 (2 members x 8): 512 KiB at fp16; 256 KiB + 32 KiB of row scales at int8
+    assert.ok(i8 < f16 - 90_000, `int8 ${i8} bytes, fp16 ${f16}`);
+    assert.throws(() => trainIntentModel({ ...small, tables: 'int4' as 'int8' }), { name: 'TypeError', message: 'tables must be "fp16" or "int8"' });
   });
 });
