@@ -18,6 +18,15 @@ export const aborted: unique symbol = Symbol('aborted');
  */
 export const abortChannel: unique symbol = Symbol('kefu.profile.abortChannel');
 
+/**
+ * Set (true) on a source whose calls are known to settle promptly once their context aborts
+ * (HttpProfileSource: undici rejects the request at once). The aggregator then awaits the call
+ * itself instead of racing it against the deadline: one promise and two closures less per call,
+ * which matters because every object of an in-flight call lives as long as the call and is
+ * promoted by the GC.
+ */
+export const settlesOnAbort: unique symbol = Symbol('kefu.profile.settlesOnAbort');
+
 /** What undici accepts as a request `signal` besides an AbortSignal (an EventEmitter-like object). */
 export interface AbortChannel {
   readonly aborted: boolean;

@@ -6,7 +6,7 @@
 import { Pool, type Dispatcher } from 'undici';
 import { KefuError, isKefuError } from '@kefu/protocol';
 import { readJson } from './read-body.js';
-import { channelOf, type AbortChannel } from './abort.js';
+import { channelOf, settlesOnAbort, type AbortChannel } from './abort.js';
 import type { BatchAnswer, BatchOptions, FetchContext, ProfileSource } from './types.js';
 
 export interface HttpBatchOptions<T> extends BatchOptions {
@@ -142,6 +142,7 @@ export class HttpProfileSource<const N extends string, T = unknown> implements P
       this.ownsDispatcher = true;
     }
     this.origin = url.origin;
+    this[settlesOnAbort] = typeof options.authorization !== 'function' && options.dispatcher === undefined;
     this.getHeaders = { accept: 'application/json', ...this.opts.headers };
     this.postHeaders = { ...this.getHeaders, 'content-type': 'application/json' };
     if (options.batch) {
@@ -155,6 +156,11 @@ export class HttpProfileSource<const N extends string, T = unknown> implements P
   }
 
   private readonly origin: string;
+  /**
+   * undici rejects a request as soon as its signal aborts, so the aggregator need not race our
+   * calls; not so with an authorization function (it may hang) or a dispatcher of the caller's.
+   */
+  readonly [settlesOnAbort]: boolean;
   private readonly getHeaders: Readonly<Record<string, string>>;
   private readonly postHeaders: Readonly<Record<string, string>>;
 

@@ -10,7 +10,7 @@ import { Slots } from './slots.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import { ProfileCache } from './profile-cache.js';
 import { RetryBudget } from './retry-budget.js';
-import { aborted, CallContext, DeadlineQueue } from './abort.js';
+import { aborted, CallContext, DeadlineQueue, settlesOnAbort } from './abort.js';
 import { circuitOpenError, isRetryable, timeoutError, toKefuError, type Outcome } from './outcome.js';
 import { mergeBatch, type ResolvedOptions } from './options.js';
 import type { ProfileAggregatorEvents } from './events.js';
@@ -41,6 +41,7 @@ export class SourceRunner {
   private readonly timeoutMs: number;
   private readonly retries: number;
   private readonly deadlines = new DeadlineQueue();
+  private readonly settlesOnAbort: boolean;
   private active = 0;
   private closed = false;
 
@@ -55,6 +56,7 @@ export class SourceRunner {
     this.timeoutMs = source.timeoutMs ?? opts.timeoutMs;
     this.retries = source.idempotent === true ? opts.retry.retries : 0;
     this.slots = new Slots(source.concurrency ?? opts.sourceConcurrency);
+    this.settlesOnAbort = (source as { [settlesOnAbort]?: boolean })[settlesOnAbort] === true;
     this.breaker = new CircuitBreaker(opts.breaker, (from, to) => this.events.emit('circuit', { source: this.name, from, to }));
     this.budget = new RetryBudget(opts.retry.budgetRatio, opts.retry.budgetMinPerSec);
     const ttl = source.ttlMs ?? (opts.cache ? opts.cache.ttlMs : 0);
@@ -211,7 +213,7 @@ export class SourceRunner {
       for (let attempt = 0; ; attempt++) {
         this.counters.calls++;
         try {
-          return await ctx.race(fn(ctx));
+          return await (this.settlesOnAbort ? fn(ctx) : ctx.race(fn(ctx)));
         } catch (err) {
           if (ctx.aborted || err === aborted || attempt >= this.retries) throw err;
           const error = toKefuError(this.name, err);

@@ -150,3 +150,18 @@ test('HttpProfileSource option errors are exact', () => {
   assert.throws(() => new HttpProfileSource({ name: 'x', url: 'http://127.0.0.1:1', maxResponseBytes: 0 }), { name: 'RangeError', message: 'maxResponseBytes must be an integer >= 1' });
   assert.throws(() => new HttpProfileSource({ name: 'x', url: 'http://127.0.0.1:1', connections: 0 }), { name: 'RangeError', message: 'connections must be an integer >= 1' });
 });
+
+test('an authorization function that never answers still cannot hold the caller past the timeout', async () => {
+  const f = await fixture();
+  const crm = new HttpProfileSource({ name: 'crm', url: f.backends.crm.url, timeoutMs: 60, authorization: () => new Promise<string>(() => undefined) });
+  const agg = new ProfileAggregator({ sources: [crm, f.orders], cache: false });
+  try {
+    const p = await agg.get('auth-1');
+    assert.equal(p.sources.crm.status, 'timeout');
+    assert.equal(p.sources.orders.status, 'ok');
+  } finally {
+    await agg.close();
+    await crm.close();
+    await f.close();
+  }
+});
