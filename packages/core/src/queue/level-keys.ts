@@ -32,8 +32,11 @@ export function encodeOrderKey(x: number): string {
 }
 
 export function decodeOrderKey(s: string): number {
-  let hi = parseInt(s.slice(0, 8), 16);
-  let lo = parseInt(s.slice(8, 16), 16);
+  return orderKeyOf(parseInt(s.slice(0, 8), 16), parseInt(s.slice(8, 16), 16));
+}
+
+/** The float64 of an order key's two 32-bit halves. */
+function orderKeyOf(hi: number, lo: number): number {
   if (hi & 0x80000000) {
     hi = (hi & 0x7fffffff) >>> 0;
   } else {
@@ -64,12 +67,27 @@ export function itemKey(orderKey: number, seq: number, maxAttempts: number, id: 
 
 export interface ItemKey { orderKey: number; seq: number; maxAttempts: number; id: string }
 
+/** Parses the item key without slicing it (recovery decodes a million of them). */
 export function decodeItemKey(k: string): ItemKey | undefined {
-  if (k.length < 35 || !k.startsWith('i!')) return undefined;
-  const seq = parseInt(k.slice(18, 30), 16);
-  const maxAttempts = parseInt(k.slice(30, 34), 16);
-  if (!Number.isInteger(seq) || !(maxAttempts >= 1)) return undefined;
-  return { orderKey: decodeOrderKey(k.slice(2, 18)), seq, maxAttempts, id: k.slice(34) };
+  if (k.length < 35 || k.charCodeAt(0) !== 0x69 || k.charCodeAt(1) !== 0x21) return undefined;
+  const hi = hexAt(k, 2, 8);
+  const lo = hexAt(k, 10, 8);
+  const seq = hexAt(k, 18, 12);
+  const maxAttempts = hexAt(k, 30, 4);
+  if (Number.isNaN(hi + lo + seq) || !(maxAttempts >= 1)) return undefined;
+  return { orderKey: orderKeyOf(hi, lo), seq, maxAttempts, id: k.slice(34) };
+}
+
+/** `len` hex digits of `s` from `start` as a number (exact up to 13 digits), NaN if one is not hex. */
+function hexAt(s: string, start: number, len: number): number {
+  let n = 0;
+  for (let i = start; i < start + len; i++) {
+    const c = s.charCodeAt(i);
+    const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1;
+    if (d < 0) return NaN;
+    n = n * 16 + d;
+  }
+  return n;
 }
 
 /** Index entry of the older layout (read by the migration only). */

@@ -502,24 +502,35 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
     // A fresh index hands out slots 0, 1, 2, ... in order: the loaded items are slots 0..count-1,
     // already in serving order (the key order).
     let count = 0;
-    for await (const k of this.#db.keys({ gt: 'i!', lt: 'i"' })) {
-      const meta = decodeItemKey(k);
-      if (meta === undefined) {
-        // A bare `i!<orderKey><seq>` row is one the older layout never indexed: unreachable, drop it.
-        if (k.length === 30) orphans.push({ type: 'del', key: k });
-        else throw new KefuError('KEFU_ERR_STORE', `corrupt item key ${k}`);
-        continue;
+    // nextv in batches, not `for await`: a promise and a result object per key made the
+    // recovery of a million items slower and grew V8's young generation.
+    const keys = this.#db.keys({ gt: 'i!', lt: 'i"' });
+    try {
+      for (;;) {
+        const batch = await keys.nextv(1000);
+        if (batch.length === 0) break;
+        for (const k of batch) {
+          const meta = decodeItemKey(k);
+          if (meta === undefined) {
+            // A bare `i!<orderKey><seq>` row is one the older layout never indexed: unreachable, drop it.
+            if (k.length === 30) orphans.push({ type: 'del', key: k });
+            else throw new KefuError('KEFU_ERR_STORE', `corrupt item key ${k}`);
+            continue;
+          }
+          const h = hashId(meta.id);
+          if (ix.lookup(meta.id, h) >= 0) {
+            orphans.push({ type: 'del', key: k });
+            continue;
+          }
+          const slot = ix.alloc(meta.id, meta.orderKey, meta.seq, meta.maxAttempts, 0, h);
+          count++;
+          if (meta.seq > maxSeq) maxSeq = meta.seq;
+          const l = leased.size === 0 ? undefined : leased.get(meta.seq);
+          if (l !== undefined) l.slot = slot;
+        }
       }
-      const h = hashId(meta.id);
-      if (ix.lookup(meta.id, h) >= 0) {
-        orphans.push({ type: 'del', key: k });
-        continue;
-      }
-      const slot = ix.alloc(meta.id, meta.orderKey, meta.seq, meta.maxAttempts, 0, h);
-      count++;
-      if (meta.seq > maxSeq) maxSeq = meta.seq;
-      const l = leased.size === 0 ? undefined : leased.get(meta.seq);
-      if (l !== undefined) l.slot = slot;
+    } finally {
+      await keys.close();
     }
     const gens = new Map<number, number>();
     for await (const [k, v] of this.#db.iterator({ gt: 'm!', lt: 'm"' })) {
