@@ -44,6 +44,7 @@ test('options: exact TypeError / RangeError messages', () => {
   assert.throws(() => new LevelQueueStore({ location: 'x', initialCapacity: 0 }), { name: 'RangeError', message: 'initialCapacity must be a positive integer' });
   assert.throws(() => new LevelQueueStore({ location: 'x', maxBatchOps: 0 }), { name: 'RangeError', message: 'maxBatchOps must be a positive integer' });
   assert.throws(() => new LevelQueueStore({ location: 'x', cacheBytes: -1 }), { name: 'RangeError', message: 'cacheBytes must be an integer >= 0' });
+  assert.throws(() => new LevelQueueStore({ location: 'x', reopenAfterRecovery: 1.5 }), { name: 'RangeError', message: 'reopenAfterRecovery must be an integer >= 0' });
   assert.throws(() => new LevelQueueStore(null as never), { name: 'TypeError', message: 'options must be an object' });
 });
 
@@ -230,4 +231,22 @@ test('a database of the older layout (k! index, JSON rows, per-item lease marker
   await q.push('new', { id: 'new', priority: 1 });
   assert.equal(await q.position('new'), 4, 'sequences continue after the migrated ones');
   await q.close();
+}));
+
+test('a store that reopens its database after recovery keeps its items, its lock and its sequence', () => withDir(async (dir) => {
+  const make = () => new PriorityQueue<string>({ store: new LevelQueueStore({ location: dir, reopenAfterRecovery: 2 }), agingRate: 0 });
+  const q = make();
+  await q.pushMany(['a', 'b', 'c'].map((id) => ({ id, payload: `p-${id}` })));
+  await q.lease(1);
+  await q.close();
+  const q2 = make();
+  await q2.open(); // 3 items >= 2: recovered, then closed and reopened underneath
+  assert.equal(q2.store.status, 'open');
+  await assert.rejects(new LevelQueueStore({ location: dir }).open(), code('KEFU_ERR_STORE'), 'the reopened database holds its lock again');
+  assert.deepEqual((await q2.peek(3)).map((i) => [i.id, i.attempts]), [['a', 1], ['b', 0], ['c', 0]]);
+  await q2.push('p-d', { id: 'd' });
+  assert.equal(await q2.position('d'), 4);
+  for (const l of await q2.lease(4)) await q2.ack(l);
+  assert.equal(q2.size, 0);
+  await q2.close();
 }));
