@@ -7,6 +7,8 @@
  *   pool_floor  hand-tuned Promise.all with an undici Pool per service (256 connections): the floor
  *   kefu        ProfileAggregator, per-uid HttpProfileSources (one HTTP call per source per request)
  *   kefu_batch  ProfileAggregator, batch-capable HttpProfileSources (DataLoader-style windows)
+ *   kefu_nocache  (full runs) kefu with the cache off: on cold profiles the cache only costs, and
+ *               this says how much of kefu's distance to the floor is the cache
  *
  * Three processes: this one (load generator and orchestration), the back ends (CRM, orders,
  * membership at 5/10/15 ms, one child) and the aggregator server (one child, every variant on
@@ -102,6 +104,15 @@ async function runServer(): Promise<void> {
       new HttpProfileSource({ name: 'membership', url: urls.membership, connections: 256 }),
     ],
   });
+  const perUidNoCache = new ProfileAggregator({
+    breaker,
+    cache: false,
+    sources: [
+      new HttpProfileSource({ name: 'crm', url: urls.crm, connections: 256 }),
+      new HttpProfileSource({ name: 'orders', url: urls.orders, connections: 256 }),
+      new HttpProfileSource({ name: 'membership', url: urls.membership, connections: 256 }),
+    ],
+  });
   const batched = new ProfileAggregator({
     breaker,
     sources: [
@@ -129,6 +140,7 @@ async function runServer(): Promise<void> {
     // overload would make fast, empty answers look like successes).
     kefu: async (uid) => complete(await perUid.get(uid)),
     kefu_batch: async (uid) => complete(await batched.get(uid)),
+    kefu_nocache: async (uid) => complete(await perUidNoCache.get(uid)),
   };
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -160,7 +172,7 @@ async function runServer(): Promise<void> {
   const stop = async (): Promise<void> => {
     server.closeAllConnections();
     server.close();
-    await Promise.all([perUid.close(), batched.close(), ...kinds.map((k) => pools[k].destroy())]);
+    await Promise.all([perUid.close(), perUidNoCache.close(), batched.close(), ...kinds.map((k) => pools[k].destroy())]);
   };
   exitWithParent(async () => stop());
 }
@@ -332,7 +344,7 @@ async function ramp(gen: Pool, variants: string[], rates: number[], durationMs: 
       const s = await step(gen, variant, rate, durationMs);
       out[variant]!.push(s);
       console.error(
-        `${variant.padEnd(11)} offered ${String(rate).padStart(6)}/s  achieved ${String(s.achieved).padStart(6)}/s  p50 ${s.p50.toFixed(2).padStart(7)}  p99 ${s.p99.toFixed(2).padStart(7)} ms  errors ${s.errors}  ` +
+        `${variant.padEnd(12)} offered ${String(rate).padStart(6)}/s  achieved ${String(s.achieved).padStart(6)}/s  p50 ${s.p50.toFixed(2).padStart(7)}  p99 ${s.p99.toFixed(2).padStart(7)} ms  errors ${s.errors}  ` +
           `cpu µs/req server ${s.server_cpu_us_per_req} back ends ${s.backends_cpu_us_per_req ?? '-'} generator ${s.gen_cpu_us_per_req}  send lag p99 ${s.send_lag_p99_ms} ms  ${s.pass ? 'pass' : 'FAIL'}`,
       );
       fails[variant] = s.pass ? 0 : fails[variant]! + 1;
@@ -412,7 +424,7 @@ async function main(): Promise<void> {
   try {
     // The judged variants first, so that a --quick run on a loaded machine still measures them.
     const results: Record<string, Step[]> = {
-      ...(await ramp(gen, ['pool_floor', 'kefu'], perUidRates, durationMs)),
+      ...(await ramp(gen, quick ? ['pool_floor', 'kefu'] : ['pool_floor', 'kefu', 'kefu_nocache'], perUidRates, durationMs)),
       ...(await ramp(gen, ['kefu_batch'], batchRates, durationMs)),
       ...(await ramp(gen, ['fetch_all'], quick ? [250, 1000] : [250, 500, 1000, 1500, 2000], durationMs)),
       ...(await ramp(gen, ['sequential'], quick ? [250] : [250, 500], durationMs)),
@@ -446,6 +458,8 @@ async function main(): Promise<void> {
           cache_hits_per_s: cache.per_s,
           server_cpu_us_per_req: cpuOf('kefu'),
           batch_server_cpu_us_per_req: cpuOf('kefu_batch'),
+          per_uid_nocache_max_rate_p99_le_20ms: results.kefu_nocache ? maxRate(results.kefu_nocache) : null,
+          nocache_server_cpu_us_per_req: results.kefu_nocache ? cpuOf('kefu_nocache') : null,
           per_uid_at_2000: at2000 ? { mean_ms: at2000.mean, p50_ms: at2000.p50, p99_ms: at2000.p99, achieved_per_s: at2000.achieved } : null,
         },
         peers: {
@@ -458,6 +472,7 @@ async function main(): Promise<void> {
           per_uid_vs_floor: ratio(perUid, floor),
           batch_vs_floor: ratio(batch, floor),
           cpu_per_req_vs_floor: ratio(cpuOf('kefu'), cpuOf('pool_floor')),
+          cpu_per_req_nocache_vs_floor: results.kefu_nocache ? ratio(cpuOf('kefu_nocache'), cpuOf('pool_floor')) : null,
         },
         setup: {
           service_latency_ms: latencies,
