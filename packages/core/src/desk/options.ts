@@ -29,6 +29,12 @@ export interface DeskOptions {
    */
   agingRate?: number;
   /**
+   * Close a tenant's queue after it has been empty this long (its index buffers are freed; the
+   * next hand-off reopens it); 0 keeps every queue open.
+   * @defaultValue 60_000
+   */
+  queueIdleCloseMs?: number;
+  /**
    * Visitors whose last agent is remembered (sticky routing), per tenant; the least recently
    * served are forgotten first. Persisted in the DeskStore.
    * @defaultValue 10_000
@@ -132,6 +138,7 @@ const DEFAULTS = {
   bot: {},
   agingRate: 1 / 60,
   maxStickyPerTenant: 10_000,
+  queueIdleCloseMs: 60_000,
   botThreshold: 0.7,
   maxBotAnswers: 5,
   humanWords: defaultHumanWords,
@@ -182,6 +189,7 @@ export function resolveDeskOptions(options: DeskOptions, strategy: AssignmentStr
   nonNegInt('initialHandleMs', o.initialHandleMs, 1);
   nonNegInt('maxProfileBytes', o.maxProfileBytes);
   nonNegInt('maxStickyPerTenant', o.maxStickyPerTenant, 1);
+  nonNegInt('queueIdleCloseMs', o.queueIdleCloseMs);
   if (typeof o.agingRate !== 'number' || !Number.isFinite(o.agingRate) || o.agingRate < 0) throw new RangeError('agingRate must be a finite number >= 0');
   if (options.queueStore !== undefined && typeof options.queueStore !== 'function') throw new TypeError('queueStore must be a function (tenant) => QueueStore');
   if (o.maxWaiting > o.maxConversations) throw new RangeError('maxWaiting must not exceed maxConversations');

@@ -1,6 +1,7 @@
 /**
  * The desk's one periodic sweep: closes idle conversations, evicts closed ones from memory
- * after closedRetentionMs, repairs queues that missed a write, and dispatches again where
+ * after closedRetentionMs, repairs queues that missed a write, closes queues left empty (for
+ * queueIdleCloseMs), and dispatches again where
  * someone waits (decline cooldowns end with time, not with an event).
  */
 import type { Conversations } from './conversations.js';
@@ -18,6 +19,7 @@ export function sweep(rt: DeskRuntime, conversations: Conversations): void {
     }
   }
   rt.queues.repair();
+  if (rt.o.queueIdleCloseMs > 0) rt.queues.closeIdle(now, rt.o.queueIdleCloseMs);
   for (const tenant of rt.queues.tenants()) if (rt.queues.size(tenant) > 0) rt.scheduler.markDispatch(tenant);
   rt.scheduler.runDispatch();
 }

@@ -67,8 +67,13 @@ export class WaitingQueues {
    */
   readonly #heads = new Map<string, { ids: string[]; complete: boolean }>();
   readonly #versions = new Map<string, number>();
+  /** Queue writes in flight per tenant, and since when each open queue has been empty and idle. */
+  readonly #active = new Map<string, number>();
+  readonly #emptySince = new Map<string, number>();
   /** Pushes in flight per tenant: they count against maxWaiting before they land. */
   readonly #pending = new Map<string, number>();
+  /** Closes of idle queues in flight (close() waits for them). */
+  readonly #closing = new Set<Promise<void>>();
   #closed = false;
 
   constructor(options: WaitingQueuesOptions) {
@@ -187,10 +192,40 @@ export class WaitingQueues {
     this.#closed = true;
     await Promise.allSettled([...this.#chains.values()]);
     const queues = await Promise.allSettled([...this.#opening.values()]);
-    await Promise.allSettled(queues.map((r) => (r.status === 'fulfilled' ? r.value.close() : undefined)));
+    await Promise.allSettled([...queues.map((r) => (r.status === 'fulfilled' ? r.value.close() : undefined)), ...this.#closing]);
+  }
+
+  /**
+   * Closes the queues that have been empty, with no write in flight, for `idleMs`: each holds
+   * fixed index buffers (about 170 KiB for the local stores), so a desk serving many tenants
+   * keeps only the busy ones open. An empty queue loses nothing; the next hand-off reopens it.
+   */
+  closeIdle(now: number, idleMs: number): void {
+    for (const [tenant, q] of [...this.#open]) {
+      if (q.size > 0 || (this.#active.get(tenant) ?? 0) > 0 || (this.#pending.get(tenant) ?? 0) > 0) {
+        this.#emptySince.delete(tenant);
+        continue;
+      }
+      const since = this.#emptySince.get(tenant);
+      if (since === undefined) { this.#emptySince.set(tenant, now); continue; }
+      if (now - since < idleMs) continue;
+      this.#open.delete(tenant);
+      this.#opening.delete(tenant);
+      this.#emptySince.delete(tenant);
+      this.#heads.delete(tenant);
+      this.#versions.delete(tenant);
+      this.#suspect.delete(tenant);
+      const closing: Promise<void> = q.close()
+        .catch((err: unknown) => this.#o.onError(err))
+        .finally(() => { this.#closing.delete(closing); });
+      this.#closing.add(closing);
+    }
   }
 
   #chain(conv: DeskConversation, work: () => Promise<void>): Promise<void> {
+    const tenant = conv.tenant;
+    this.#active.set(tenant, (this.#active.get(tenant) ?? 0) + 1);
+    this.#emptySince.delete(tenant);
     const prev = this.#chains.get(conv.id) ?? Promise.resolve();
     const next = prev.then(work).catch((err: unknown) => {
       this.#suspect.add(conv.tenant);
@@ -198,6 +233,9 @@ export class WaitingQueues {
     });
     const tail = next.catch(() => {}).finally(() => {
       if (this.#chains.get(conv.id) === tail) this.#chains.delete(conv.id);
+      const n = (this.#active.get(tenant) ?? 1) - 1;
+      if (n > 0) this.#active.set(tenant, n);
+      else this.#active.delete(tenant);
     });
     this.#chains.set(conv.id, tail);
     return next;

@@ -21,6 +21,7 @@ test('impossible options throw TypeError / RangeError with exact messages', () =
     [{ agingRate: -1 }, 'RangeError', 'agingRate must be a finite number >= 0'],
     [{ agingRate: Number.POSITIVE_INFINITY }, 'RangeError', 'agingRate must be a finite number >= 0'],
     [{ maxStickyPerTenant: 0 }, 'RangeError', 'maxStickyPerTenant must be an integer >= 1'],
+    [{ queueIdleCloseMs: -1 }, 'RangeError', 'queueIdleCloseMs must be an integer >= 0'],
     [{ queueStore: {} }, 'TypeError', 'queueStore must be a function (tenant) => QueueStore'],
   ];
   for (const [o, name, message] of cases) assert.throws(() => new Desk(o as never), { name, message }, JSON.stringify(o));

@@ -14,6 +14,7 @@ import { sampleDeskConversation } from '../../src/desk/testing/desk-store-suite.
 import { MemoryQueueStore } from '../../src/queue/memory-queue-store.js';
 import type { DeskQueueItem } from '../../src/desk/waiting-queues.js';
 import type { PushOutcome, PushRecord } from '../../src/queue/types.js';
+import type { QueueStore } from '../../src/queue/queue-store.js';
 import { KefuError } from '@kefu/protocol';
 import { startDesk, Client, closeAll, sleep, until } from './helpers.js';
 
@@ -48,6 +49,37 @@ test('queueStore: the factory is called once per tenant and its store holds the 
     await desk.close();
   }
   assert.equal(made.get('t1')!.status, 'closed', 'the desk closes the queues it opened');
+});
+
+test('queueIdleCloseMs: a queue left empty is closed by the sweep and reopened by the next hand-off (memory and LevelDB)', async () => {
+  for (const kind of ['memory', 'level'] as const) {
+    const dir = await mkdtemp(join(tmpdir(), 'kefu-desk-idle-'));
+    const store = kind === 'level' ? new LevelDeskStore({ location: dir }) : undefined;
+    const made: Array<QueueStore<DeskQueueItem>> = [];
+    const desk = new Desk({
+      positionUpdateMs: 0, sweepMs: 20, queueIdleCloseMs: 50, ...(store ? { store } : {}),
+      queueStore: (t) => { const s = store ? store.queueStore(t) : new MemoryQueueStore<DeskQueueItem>(); made.push(s); return s; },
+    });
+    await desk.open();
+    try {
+      await desk.startConversation({ id: 'c1', tenant: 't1', visitor: visitor('v1') });
+      await desk.startConversation({ id: 'c2', tenant: 't1', visitor: visitor('v2') });
+      await sleep(150);
+      assert.equal(made[0]!.status, 'open', `${kind}: a queue with waiting chats stays open`);
+      await desk.closeConversation({ tenant: 't1', id: 'v1', role: 'visitor' }, 'c1');
+      await desk.closeConversation({ tenant: 't1', id: 'v2', role: 'visitor' }, 'c2');
+      await until(() => made[0]!.status === 'closed', `${kind}: the empty queue closed`);
+      await desk.startConversation({ id: 'c3', tenant: 't1', visitor: visitor('v3') });
+      assert.equal(made.length, 2, `${kind}: reopened through the factory`);
+      assert.equal(await desk.position('c3'), 1);
+      assert.equal(desk.stats.waiting, 1);
+    } finally {
+      await desk.close();
+      await store?.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+    assert.equal(made[1]!.status, 'closed');
+  }
 });
 
 test('agingRate: a visitor who waited long enough passes a later VIP; 0 is strict priority', async () => {

@@ -41,6 +41,12 @@ export interface DeskStoreSupports {
   history: boolean;
 }
 
+/**
+ * Index slots a tenant's queue allocates up front (it grows by half when full): a desk may serve
+ * many small tenants, each with its own queue, so start small rather than at the queue's 1,024.
+ */
+export const QUEUE_INITIAL_CAPACITY = 64;
+
 const STATES = new Set(['bot', 'waiting', 'offered', 'assigned', 'closed']);
 
 export abstract class DeskStore {
@@ -120,7 +126,7 @@ export abstract class DeskStore {
   }
 
   protected _queueStore(_tenant: string): QueueStore<DeskQueueItem> {
-    return new MemoryQueueStore<DeskQueueItem>();
+    return new MemoryQueueStore<DeskQueueItem>({ initialCapacity: QUEUE_INITIAL_CAPACITY });
   }
 
   #assertOpen(): void {

@@ -14,7 +14,7 @@ import { Level } from 'level';
 import { GroupCommitWriter, type BatchOp } from '../../storage/index.js';
 import { LevelQueueStore } from '../../queue/level-queue-store.js';
 import type { QueueStore } from '../../queue/queue-store.js';
-import { DeskStore, type DeskStoreOp, type DeskStoreSupports, type StoredAgent, type StoredLastAgent } from './desk-store.js';
+import { DeskStore, QUEUE_INITIAL_CAPACITY, type DeskStoreOp, type DeskStoreSupports, type StoredAgent, type StoredLastAgent } from './desk-store.js';
 import type { AgentSettings, DeskConversation } from '../types.js';
 import type { DeskQueueItem } from '../waiting-queues.js';
 
@@ -130,6 +130,6 @@ export class LevelDeskStore extends DeskStore {
   protected override _queueStore(tenant: string): QueueStore<DeskQueueItem> {
     const sub = this.#db.sublevel<string, string>(`q-${Buffer.from(tenant).toString('hex')}`, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
     // LevelQueueStore takes a Level; a sublevel offers the same abstract-level API it uses.
-    return new LevelQueueStore<DeskQueueItem>({ db: sub as unknown as Level<string, string>, sync: this.#queueSync });
+    return new LevelQueueStore<DeskQueueItem>({ db: sub as unknown as Level<string, string>, sync: this.#queueSync, initialCapacity: QUEUE_INITIAL_CAPACITY });
   }
 }
