@@ -133,6 +133,9 @@ const BACKLOG_CHILD = `
 const [mode, dir, countArg, queueModule] = process.argv.slice(1);
 const { LevelQueueStore, PriorityQueue } = await import(queueModule);
 const { getHeapSpaceStatistics } = await import('node:v8');
+const { readFileSync } = await import('node:fs');
+/** RSS backed by files (node's own binary, LevelDB's memory-mapped tables), Linux only. */
+const rssFileMb = () => { try { const m = /RssFile:\\s+(\\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8')); return m ? Math.round(Number(m[1]) / 102.4) / 10 : null; } catch { return null; } };
 const count = Number(countArg);
 const mb = (b) => Math.round(b / 2 ** 20 * 10) / 10;
 const settle = () => { for (let i = 0; i < 3; i++) global.gc(); };
@@ -165,7 +168,7 @@ settle();
 const m = process.memoryUsage();
 // (the store is closed below, after the figures are taken: closed_rss_mb shows what LevelDB held)
 const newSpace = getHeapSpaceStatistics().find((x) => x.space_name === 'new_space');
-Object.assign(out, { size: q.size, rss_mb: mb(m.rss), heap_total_mb: mb(m.heapTotal), heap_used_mb: mb(m.heapUsed), new_space_mb: mb(newSpace ? newSpace.space_size : 0), array_buffers_mb: mb(m.arrayBuffers) });
+Object.assign(out, { size: q.size, rss_mb: mb(m.rss), heap_total_mb: mb(m.heapTotal), heap_used_mb: mb(m.heapUsed), new_space_mb: mb(newSpace ? newSpace.space_size : 0), array_buffers_mb: mb(m.arrayBuffers), rss_file_mb: rssFileMb() });
 await q.close();
 settle();
 out.closed_rss_mb = mb(process.memoryUsage().rss);
@@ -227,8 +230,8 @@ const rows = [
   { system: 'kefu LevelDB (sync, group commit)', cycles_per_s: level, p50_ms: median(kefuRuns.map((x) => x.p50_ms)), p99_ms: median(kefuRuns.map((x) => x.p99_ms)), runs: kefuRuns.map((x) => x.per_s).join(' ') },
   { system: 'BullMQ 6 (redis appendonly everysec)', cycles_per_s: bull, p50_ms: bullRuns.length ? median(bullRuns.map((x) => x.p50_ms)) : null, p99_ms: bullRuns.length ? median(bullRuns.map((x) => x.p99_ms)) : null, runs: bullRuns.map((x) => x.per_s).join(' ') },
   { system: 'kefu memory store', cycles_per_s: memory, p50_ms: null, p99_ms: null, runs: memRuns.join(' ') },
-  { system: `backlog ${BACKLOG} items, filling process`, cycles_per_s: null, p50_ms: null, p99_ms: null, runs: `rss ${bl.fill.rss_mb} MB (base ${bl.fill.base_rss_mb}, heap ${bl.fill.heap_total_mb}, typed arrays ${bl.fill.array_buffers_mb})` },
-  { system: `backlog ${BACKLOG} items, restarted process`, cycles_per_s: null, p50_ms: null, p99_ms: null, runs: `rss ${bl.recover.rss_mb} MB (base ${bl.recover.base_rss_mb}, V8 young gen ${bl.recover.new_space_mb}, typed arrays ${bl.recover.array_buffers_mb}, after close ${bl.recover.closed_rss_mb}), recovery ${bl.recover.recover_s} s, position() ${bl.recover.position_us} us` },
+  { system: `backlog ${BACKLOG} items, filling process`, cycles_per_s: null, p50_ms: null, p99_ms: null, runs: `rss ${bl.fill.rss_mb} MB (base ${bl.fill.base_rss_mb}, heap ${bl.fill.heap_total_mb} of which V8 young gen ${bl.fill.new_space_mb}, typed arrays ${bl.fill.array_buffers_mb}, file-backed ${bl.fill.rss_file_mb})` },
+  { system: `backlog ${BACKLOG} items, restarted process`, cycles_per_s: null, p50_ms: null, p99_ms: null, runs: `rss ${bl.recover.rss_mb} MB (base ${bl.recover.base_rss_mb}, V8 young gen ${bl.recover.new_space_mb}, typed arrays ${bl.recover.array_buffers_mb}, file-backed ${bl.recover.rss_file_mb}, after close ${bl.recover.closed_rss_mb}), recovery ${bl.recover.recover_s} s, position() ${bl.recover.position_us} us` },
   { system: `backlog ${BACKLOG} items, restarted, --max-semi-space-size=1`, cycles_per_s: null, p50_ms: null, p99_ms: null, runs: `rss ${bl.recoverSemi1.rss_mb} MB (V8 young gen ${bl.recoverSemi1.new_space_mb}, after close ${bl.recoverSemi1.closed_rss_mb})` },
 ];
 report({
@@ -245,10 +248,12 @@ report({
     backlog_fill_heap_total_mb: bl.fill.heap_total_mb,
     backlog_fill_typed_arrays_mb: bl.fill.array_buffers_mb,
     backlog_fill_new_space_mb: bl.fill.new_space_mb,
+    backlog_fill_rss_file_mb: bl.fill.rss_file_mb,
     backlog_fill_s: bl.fill.push_s,
     backlog_restarted_rss_mb: bl.recover.rss_mb,
     backlog_restarted_typed_arrays_mb: bl.recover.array_buffers_mb,
     backlog_restarted_new_space_mb: bl.recover.new_space_mb,
+    backlog_restarted_rss_file_mb: bl.recover.rss_file_mb,
     backlog_restarted_closed_rss_mb: bl.recover.closed_rss_mb,
     backlog_restarted_semi1_rss_mb: bl.recoverSemi1.rss_mb,
     backlog_recover_s: bl.recover.recover_s,
