@@ -4,12 +4,19 @@
  * returns the store ops to write with the conversation that caused it (one atomic write): the
  * new pair, and the deletion of the pair it evicted.
  */
+import { LRUCache } from 'lru-cache';
 import type { DeskStoreOp, StoredLastAgent } from './store/desk-store.js';
+
+interface Entry {
+  agent: string;
+  at: number;
+}
 
 export class StickyMemory {
   readonly #cap: number;
-  /** Map insertion order is the recency order: the first key is the least recently used. */
-  readonly #tenants = new Map<string, Map<string, { agent: string; at: number }>>();
+  readonly #tenants = new Map<string, LRUCache<string, Entry>>();
+  /** Visitors the last set() pushed out of their tenant's LRU (filled by dispose). */
+  #evicted: string[] = [];
 
   constructor(cap: number) {
     this.#cap = cap;
@@ -41,16 +48,18 @@ export class StickyMemory {
   }
 
   #put(tenant: string, visitor: string, agent: string, at: number): string[] {
-    let m = this.#tenants.get(tenant);
-    if (!m) this.#tenants.set(tenant, (m = new Map()));
-    m.delete(visitor);
-    m.set(visitor, { agent, at });
-    const evicted: string[] = [];
-    while (m.size > this.#cap) {
-      const oldest = m.keys().next().value as string;
-      m.delete(oldest);
-      evicted.push(oldest);
+    let lru = this.#tenants.get(tenant);
+    if (!lru) {
+      lru = new LRUCache<string, Entry>({
+        max: this.#cap,
+        dispose: (_v, key, reason) => { if (reason === 'evict') this.#evicted.push(key); },
+      });
+      this.#tenants.set(tenant, lru);
     }
+    lru.set(visitor, { agent, at });
+    const evicted = this.#evicted;
+    if (evicted.length === 0) return evicted;
+    this.#evicted = [];
     return evicted;
   }
 }
