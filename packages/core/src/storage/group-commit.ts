@@ -100,15 +100,19 @@ export class GroupCommitWriter {
     if (this.#writing) return;
     this.#writing = true;
     while (this.#queue.length > 0) {
-      // Take whole writers (their ops stay atomic) up to the op budget; at least one writer.
-      const taken: Pending[] = [];
+      // Take whole writers (their ops stay atomic) up to the op budget; at least one writer. One
+      // slice, not a shift() per writer: shifting a long queue is linear each time.
+      const queue = this.#queue;
+      let i = 0;
       let n = 0;
-      while (this.#queue.length > 0) {
-        const next = this.#queue[0]!;
-        if (taken.length > 0 && n + next.ops.length > this.#maxBatchOps) break;
-        taken.push(this.#queue.shift()!);
-        n += next.ops.length;
+      while (i < queue.length) {
+        const size = queue[i]!.ops.length;
+        if (i > 0 && n + size > this.#maxBatchOps) break;
+        n += size;
+        i++;
       }
+      const taken = i === queue.length ? queue : queue.slice(0, i);
+      this.#queue = i === queue.length ? [] : queue.slice(i);
       this.#queuedOps -= n;
       const ops = taken.length === 1 ? taken[0]!.ops : taken.flatMap((p) => p.ops);
       try {
