@@ -13,7 +13,7 @@ import { trainIntentModel, type TrainOptions } from './trainer.js';
 
 const USAGE = `usage: kefu-intent train --data <train.json|train.csv> [--val <file>] [--test <file>] --out <dir>
        [--seed 1] [--epochs 15] [--dim 32] [--members 2] [--hash-bits 16] [--lr 0.004]
-       [--dropout 0.3] [--feature-dropout 0] [--tables fp16|int8] [--oos-label oos] [--oos-recall 0.85] [--refit] [--embeddings <vectors>] [--quiet]
+       [--dropout 0.3] [--feature-dropout 0] [--tables fp16|int8] [--oos-label oos] [--oos-recall 0.85 | --oos-recall-bound 0.8] [--refit] [--embeddings <vectors>] [--quiet]
 --refit: after calibrating the out-of-scope threshold on the validation data, train again on
 training + validation data. --embeddings: pretrained word vectors (wink-embeddings JSON, or the
 GloVe / fastText text format); only the training words' vectors are stored in the model.
@@ -51,6 +51,7 @@ export function main(argv: string[]): number {
       tables: { type: 'string' },
       'oos-label': { type: 'string' },
       'oos-recall': { type: 'string' },
+      'oos-recall-bound': { type: 'string' },
       refit: { type: 'boolean', default: false },
       embeddings: { type: 'string' },
       quiet: { type: 'boolean', default: false },
@@ -77,6 +78,7 @@ export function main(argv: string[]): number {
     if (values.tables !== undefined) opts.tables = values.tables as 'fp16' | 'int8';
     set('oosLabel', values['oos-label']);
     set('oosTargetRecall', num(values['oos-recall'], 'oos-recall'));
+    set('oosRecallLowerBound', num(values['oos-recall-bound'], 'oos-recall-bound'));
     if (values.refit) opts.refit = true;
     if (values.embeddings) opts.embeddings = resolve(values.embeddings);
     const bits = num(values['hash-bits'], 'hash-bits');

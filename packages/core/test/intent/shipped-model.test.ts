@@ -7,6 +7,8 @@ import { readExamples } from '../../src/intent/dataset.js';
 import { clinc, shippedModel } from './helpers.js';
 
 const data = clinc();
+const TOP1_FLOOR = 0.9;
+const STRICT_FLOOR = 0.89;
 
 describe('the shipped default model (packages/intent-model)', { skip: 'skip' in data ? data.skip : false }, () => {
   let c: IntentClassifier;
@@ -22,7 +24,7 @@ describe('the shipped default model (packages/intent-model)', { skip: 'skip' in 
     assert.ok(statSync(shippedModel).size <= 10 * 1024 * 1024);
   });
 
-  it('scores at least 90% in-scope accuracy on the CLINC150 test split, and flags out-of-scope queries', async () => {
+  it('reaches its model card\'s in-scope accuracy on the CLINC150 test split with out-of-scope recall of at least 80%', async () => {
     const test = readExamples((data as { path: string }).path, 'test');
     const inScope = test.filter((e) => e.label !== 'oos');
     const oos = test.filter((e) => e.label === 'oos');
@@ -33,8 +35,10 @@ describe('the shipped default model (packages/intent-model)', { skip: 'skip' in 
     const rout = await c.classifyMany(oos.map((e) => e.text));
     const recall = rout.filter((r) => r.outOfScope).length / oos.length;
     console.log(`shipped model: in-scope top-1 ${(top1 * 100).toFixed(2)}%, in-scope and not flagged ${(strict * 100).toFixed(2)}%, out-of-scope recall ${(recall * 100).toFixed(2)}%`);
-    assert.ok(top1 >= 0.9, `in-scope accuracy ${top1}`);
-    assert.ok(recall >= 0.7, `out-of-scope recall ${recall}`);
+    // floors: the figures the shipped model reaches (MODEL_CARD.md), rounded down
+    assert.ok(top1 >= TOP1_FLOOR, `in-scope top-1 accuracy ${top1}`);
+    assert.ok(strict >= STRICT_FLOOR, `in-scope accuracy ${strict}`);
+    assert.ok(recall >= 0.8, `out-of-scope recall ${recall}`);
   });
 
   it('keeps the event loop responsive during a burst of 10,000 classifications', async () => {

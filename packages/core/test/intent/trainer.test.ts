@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { isKefuError } from '@kefu/protocol';
-import { trainIntentModel } from '../../src/intent/trainer.js';
+import { trainIntentModel, wilsonLower } from '../../src/intent/trainer.js';
 import { decodeModelInfo } from '../../src/intent/onnx-proto.js';
 import { fixtures } from './helpers.js';
 
@@ -65,6 +65,29 @@ describe('trainIntentModel', () => {
     const { report } = trainIntentModel({ train: examples, validation, epochs: 30, dim: 8, featurizer: { hashBits: 10 } });
     assert.ok(report.threshold > 0, `threshold ${report.threshold}`);
     assert.ok(report.val_oos_recall !== null && report.val_oos_recall >= 0.5);
+  });
+
+  it('oosRecallLowerBound asks the validation recall for a margin that depends on its sample size', () => {
+    // at 100 out-of-scope examples, a bound of 0.8 needs an observed recall of 0.87
+    assert.ok(wilsonLower(0.87, 100) >= 0.8);
+    assert.ok(wilsonLower(0.86, 100) < 0.8);
+    assert.ok(wilsonLower(0.82, 10_000) >= 0.8, 'a large sample needs little margin');
+    const examples = [
+      ...['refund please', 'i want a refund', 'give me my money back', 'refund my order', 'money back now'].map((text) => ({ text, label: 'refund' })),
+      ...['where is my order', 'track my package', 'order status', 'when will my order arrive', 'where is my parcel'].map((text) => ({ text, label: 'order' })),
+    ];
+    const validation = [
+      { text: 'refund it', label: 'refund' },
+      { text: 'where is the parcel', label: 'order' },
+      ...['what is the weather on mars', 'sing me a song', 'who won the game', 'tell me a joke about cats'].map((text) => ({ text, label: 'oos' })),
+    ];
+    const base = { train: examples, validation, epochs: 10, dim: 8, featurizer: { hashBits: 10 } };
+    const plain = trainIntentModel({ ...base, oosTargetRecall: 0.5 }).report;
+    const bound = trainIntentModel({ ...base, oosRecallLowerBound: 0.5 }).report;
+    // 4 examples: a lower bound of 0.5 needs all 4 flagged, the plain target 2 of them
+    assert.equal(bound.val_oos_recall, 1);
+    assert.ok(bound.threshold >= plain.threshold);
+    assert.throws(() => trainIntentModel({ ...base, oosRecallLowerBound: 2 }), { name: 'RangeError', message: 'oosRecallLowerBound must be a number between 0 and 1' });
   });
 
   it('rejects bad data with KEFU_ERR_INTENT_DATA_INVALID', () => {
