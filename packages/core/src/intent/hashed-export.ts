@@ -5,9 +5,10 @@
  * [batch, classes].
  *
  * The ensemble members are laid side by side (one table [buckets, members x dim], a
- * block-diagonal output layer) so that the whole model is 12 nodes (24 with word vectors):
- * per-node overhead is most of a single prediction's cost. Tables are fp16 (half the bytes; the Cast after the Gather
- * touches only the rows a text uses).
+ * block-diagonal output layer) so that the whole model is 12 nodes (24 with word vectors, 28 with
+ * int8 tables too): per-node overhead is most of a single prediction's cost. Tables are fp16
+ * (half the bytes; the Cast after the Gather touches only the rows a text uses) or int8 with a
+ * scale per row.
  */
 import type { FeaturizerSettings } from './featurizer.js';
 import { VEC_EPS, type HashedModel } from './hashed-model.js';
