@@ -7,8 +7,8 @@ import { readExamples } from '../../src/intent/dataset.js';
 import { clinc, shippedModel } from './helpers.js';
 
 const data = clinc();
-const TOP1_FLOOR = 0.9;
-const STRICT_FLOOR = 0.89;
+const TOP1_FLOOR = 0.93;
+const STRICT_FLOOR = 0.9;
 
 describe('the shipped default model (packages/intent-model)', { skip: 'skip' in data ? data.skip : false }, () => {
   let c: IntentClassifier;
@@ -24,7 +24,7 @@ describe('the shipped default model (packages/intent-model)', { skip: 'skip' in 
     assert.ok(statSync(shippedModel).size <= 10 * 1024 * 1024);
   });
 
-  it('reaches its model card\'s in-scope accuracy on the CLINC150 test split with out-of-scope recall of at least 80%', async () => {
+  it('reaches its model card\'s in-scope accuracy on the CLINC150 test split with its out-of-scope recall (at least 80%)', async () => {
     const test = readExamples((data as { path: string }).path, 'test');
     const inScope = test.filter((e) => e.label !== 'oos');
     const oos = test.filter((e) => e.label === 'oos');
@@ -38,7 +38,7 @@ describe('the shipped default model (packages/intent-model)', { skip: 'skip' in 
     // floors: the figures the shipped model reaches (MODEL_CARD.md), rounded down
     assert.ok(top1 >= TOP1_FLOOR, `in-scope top-1 accuracy ${top1}`);
     assert.ok(strict >= STRICT_FLOOR, `in-scope accuracy ${strict}`);
-    assert.ok(recall >= 0.8, `out-of-scope recall ${recall}`);
+    assert.ok(recall >= 0.83, `out-of-scope recall ${recall}`);
   });
 
   it('keeps the event loop responsive during a burst of 10,000 classifications', async () => {
