@@ -47,8 +47,8 @@ export type {
 } from './profile/index.js';
 
 // --- intent ------------------------------------------------------------------------------------
-export { IntentClassifier, trainIntentModel, readExamples, parseCsv, featurize, normalizeText, defaultFeaturizerSettings, WordPieceTokenizer, encodeModel, decodeModelInfo, readFloatInitializer, tfidfWeights, DataType, AttributeType } from './intent/index.js';
-export type { IntentClassifierOptions, IntentClassifierEvents, IntentResult, RankedIntent, TrainOptions, TrainReport, TrainResult, Example, Split, FeaturizerSettings, Features, WordPieceOptions, ModelInit, NodeInit, TensorInit, AttributeInit, ValueInfoInit, DecodedModel } from './intent/index.js';
+export { IntentClassifier, trainIntentModel, readExamples, readWordVectors, parseCsv, featurize, normalizeText, defaultFeaturizerSettings, WordPieceTokenizer, encodeModel, decodeModelInfo, readFloatInitializer, tfidfWeights, DataType, AttributeType } from './intent/index.js';
+export type { IntentClassifierOptions, IntentClassifierEvents, IntentResult, RankedIntent, TrainOptions, TrainReport, TrainResult, WordVectors, Example, Split, FeaturizerSettings, Features, WordPieceOptions, ModelInit, NodeInit, TensorInit, AttributeInit, ValueInfoInit, DecodedModel } from './intent/index.js';
 
 // --- desk --------------------------------------------------------------------------------------
 export {

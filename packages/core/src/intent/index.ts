@@ -4,6 +4,8 @@ export type { IntentClassifierOptions, IntentClassifierEvents, IntentResult, Ran
 export { trainIntentModel } from './trainer.js';
 export type { TrainOptions, TrainReport, TrainResult } from './trainer.js';
 export { readExamples, parseCsv } from './dataset.js';
+export { readWordVectors } from './word-vectors.js';
+export type { WordVectors } from './word-vectors.js';
 export type { Example, Split } from './dataset.js';
 export { featurize, normalizeText, defaultFeaturizerSettings } from './featurizer.js';
 export type { FeaturizerSettings, Features } from './featurizer.js';
