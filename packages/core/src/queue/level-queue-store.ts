@@ -13,7 +13,7 @@
  */
 import { Level } from 'level';
 import { KefuError } from '@kefu/protocol';
-import { GroupCommitWriter, type BatchOp, type BatchTarget } from '../storage/index.js';
+import { chainedBatchTarget, GroupCommitWriter, type BatchOp } from '../storage/index.js';
 import { BUSY, DEAD, F_MARKER, LEASED, LocalIndex, READY } from './local-index.js';
 import { checkLease, deadSlot, leaseNext, readyPosition, revive, sweep } from './local-ops.js';
 import { hashId } from './id-table.js';
@@ -128,9 +128,9 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
     // at once: a bad option found after it would leave a database directory behind.
     if (!Number.isInteger(o.maxBatchOps) || o.maxBatchOps < 1) throw new RangeError('maxBatchOps must be a positive integer');
     this.#db = o.db ?? new Level<string, string>(o.location!, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
-    this.#writer = new GroupCommitWriter(chainedTarget(this.#db), { sync: o.sync, maxBatchOps: o.maxBatchOps });
-    this.#settleWriter = new GroupCommitWriter(chainedTarget(this.#db), { sync: o.sync, maxBatchOps: o.maxBatchOps });
-    this.#markWriter = new GroupCommitWriter(chainedTarget(this.#db), { sync: false, maxBatchOps: o.maxBatchOps });
+    this.#writer = new GroupCommitWriter(chainedBatchTarget(this.#db), { sync: o.sync, maxBatchOps: o.maxBatchOps });
+    this.#settleWriter = new GroupCommitWriter(chainedBatchTarget(this.#db), { sync: o.sync, maxBatchOps: o.maxBatchOps });
+    this.#markWriter = new GroupCommitWriter(chainedBatchTarget(this.#db), { sync: false, maxBatchOps: o.maxBatchOps });
     this.#cacheLimit = o.cacheBytes;
     this.#compactEvery = o.compactEvery;
     this.#index = new LocalIndex(o.initialCapacity);
@@ -593,28 +593,6 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
     void now;
     return count;
   }
-}
-
-/**
- * Writes a group-commit batch as a chained batch: abstract-level clones every operation object of
- * an array batch (two spreads per op), which measured 1.5-2x slower per op here than a chained one.
- */
-function chainedTarget(db: Level<string, string>): BatchTarget {
-  return {
-    async batch(ops, options) {
-      const b = db.batch();
-      try {
-        for (const op of ops) {
-          if (op.type === 'put') b.put(op.key, op.value as string);
-          else b.del(op.key);
-        }
-      } catch (err) {
-        await b.close();
-        throw err;
-      }
-      await b.write(options);
-    },
-  };
 }
 
 function restore(ix: LocalIndex, slot: number, state: number, due: number): void {

@@ -11,7 +11,7 @@
  * Closing a conversation moves it from `a` to `h` in one atomic batch.
  */
 import { Level } from 'level';
-import { GroupCommitWriter, type BatchOp } from '../../storage/index.js';
+import { chainedBatchTarget, GroupCommitWriter, type BatchOp } from '../../storage/index.js';
 import { LevelQueueStore } from '../../queue/level-queue-store.js';
 import type { QueueStore } from '../../queue/queue-store.js';
 import { DeskStore, QUEUE_INITIAL_CAPACITY, type DeskStoreOp, type DeskStoreSupports, type StoredAgent, type StoredLastAgent } from './desk-store.js';
@@ -54,7 +54,7 @@ export class LevelDeskStore extends DeskStore {
     if (options.queueSync !== undefined && typeof options.queueSync !== 'boolean') throw new TypeError('LevelDeskStore: queueSync must be a boolean');
     this.#db = new Level<string, string>(options.location, { valueEncoding: 'utf8' });
     this.#queueSync = options.queueSync ?? false;
-    this.#writer = new GroupCommitWriter(this.#db, { sync: options.sync ?? true });
+    this.#writer = new GroupCommitWriter(chainedBatchTarget(this.#db), { sync: options.sync ?? true });
   }
 
   protected async _open(): Promise<void> {
