@@ -9,3 +9,4 @@ export { RedisSagaLog } from './redis-saga-log.js';
 export type { RedisSagaLogOptions } from './redis-saga-log.js';
 export { RedisAgentLedger } from './redis-agent-ledger.js';
 export type { RedisAgentLedgerOptions, Reservation } from './redis-agent-ledger.js';
+export { trackPresence } from './track-presence.js';

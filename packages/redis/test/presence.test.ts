@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { findBinary, startRedisServer, type RedisServerHandle } from '@kefu/core/testing';
-import { RedisBus, RedisConversationStore } from '../src/index.js';
+import { RedisAgentLedger, RedisBus, RedisConversationStore, trackPresence } from '../src/index.js';
 import { Peer, is, startHubNode, type HubNode } from './helpers/peer.js';
 
 const bin = findBinary('redis-server');
@@ -61,6 +61,45 @@ test('agent presence crosses nodes to the tenant\'s agents only; an agent is not
   } finally {
     await a1.close(); await other.close(); await visitor.close();
     await a2?.close(); await a1OnB?.close();
+    await a.close(); await b.close();
+  }
+});
+
+test('trackPresence: each node feeds its agents into the ledger, so any node sees who is online anywhere; the last socket closing withdraws it', { skip, timeout: 30_000 }, async () => {
+  const a = await startNode('LA');
+  const b = await startNode('LB');
+  const prefix = `tp${Date.now()}:`;
+  const ledgerA = new RedisAgentLedger(redis.url, { prefix, nodeId: 'LA' });
+  const ledgerB = new RedisAgentLedger(redis.url, { prefix, nodeId: 'LB' });
+  const stopA = trackPresence(a.hub, ledgerA);
+  const stopB = trackPresence(b.hub, ledgerB);
+  const until = async (cond: () => Promise<boolean>, what: string): Promise<void> => {
+    const end = Date.now() + 5_000;
+    while (!(await cond())) {
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  let onA: Peer | undefined;
+  let onB: Peer | undefined;
+  try {
+    onA = await connected(a.url, 't1:ag1:agent');
+    await until(async () => ledgerB.isOnline('t1', 'ag1'), 'node B to see ag1 (connected to node A)');
+    assert.equal(b.hub.isOnline('t1', 'ag1'), false, 'the hub\'s own view stays node-local');
+    onB = await connected(b.url, 't1:ag1:agent');
+    await until(async () => (await ledgerA.onlineAgents('t1')).length === 1, 'one agent, two nodes');
+    onA.send({ t: 'presence', status: 'away' });
+    await onA.close();
+    await until(async () => !a.hub.isOnline('t1', 'ag1'), 'node A to drop its socket');
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(await ledgerA.isOnline('t1', 'ag1'), true, 'still connected on node B');
+    await onB.close();
+    await until(async () => !(await ledgerA.isOnline('t1', 'ag1')), 'ag1 offline everywhere');
+    assert.deepEqual(await ledgerB.onlineAgents('t1'), []);
+  } finally {
+    stopA(); stopB();
+    await onA?.close(); await onB?.close();
+    await ledgerA.close(); await ledgerB.close();
     await a.close(); await b.close();
   }
 });
