@@ -4,6 +4,7 @@
  * serves many texts while a lone request still goes out at once. A worker that dies fails only
  * its in-flight batch (KEFU_ERR_INTENT_WORKER_FAILED) and is replaced.
  */
+import { Fifo } from '../util/fifo.js';
 import { Worker } from 'node:worker_threads';
 import { EventEmitter } from 'eventemitter3';
 import { KefuError, isKefuErrorCode } from '@kefu/protocol';
@@ -51,8 +52,7 @@ function newWorker(): Worker {
 
 export class WorkerPool extends EventEmitter<PoolEvents> {
   private readonly slots: Slot[] = [];
-  private queue: PoolRequest[] = [];
-  private head = 0;
+  private readonly queue = new Fifo<PoolRequest>();
   private nextId = 1;
   private closed = false;
 
@@ -74,7 +74,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
   }
 
   get pending(): number {
-    return this.queue.length - this.head;
+    return this.queue.size;
   }
 
   submit(req: PoolRequest): void {
@@ -178,9 +178,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
   private failIfNoWorkers(): void {
     if (this.slots.some((s) => s.worker !== null)) return;
     const err = new KefuError('KEFU_ERR_INTENT_WORKER_FAILED', 'no inference worker could be started');
-    for (; this.head < this.queue.length; this.head++) this.queue[this.head]!.reject(err);
-    this.queue = [];
-    this.head = 0;
+    for (const r of this.queue.drain()) r.reject(err);
   }
 
   private finish(slot: Slot): void {
@@ -194,12 +192,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
       const slot = this.slots[i]!;
       if (!slot.ready || slot.batch || !slot.worker) continue;
       const n = Math.min(this.s.maxBatch, this.pending);
-      const batch = this.queue.slice(this.head, this.head + n);
-      this.head += n;
-      if (this.head > 4096 && this.head * 2 > this.queue.length) {
-        this.queue = this.queue.slice(this.head);
-        this.head = 0;
-      }
+      const batch = this.queue.take(n);
       slot.batch = batch;
       slot.batchId = this.nextId++;
       const w = slot.worker;
@@ -215,18 +208,12 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
       slot.timer.unref();
       w.postMessage({ type: 'run', id: slot.batchId, texts: batch.map((r) => r.text) });
     }
-    if (this.head === this.queue.length && this.head > 0) {
-      this.queue = [];
-      this.head = 0;
-    }
   }
 
   async close(): Promise<void> {
     this.closed = true;
     const err = new KefuError('KEFU_ERR_CLOSED', 'the intent classifier was closed');
-    for (; this.head < this.queue.length; this.head++) this.queue[this.head]!.reject(err);
-    this.queue = [];
-    this.head = 0;
+    for (const r of this.queue.drain()) r.reject(err);
     await Promise.all(
       this.slots.map(async (slot) => {
         const batch = slot.batch;

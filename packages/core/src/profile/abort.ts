@@ -7,6 +7,7 @@
  * carries a small abort channel instead (the EventEmitter subset undici accepts as `signal`), and
  * builds a real AbortSignal only when a source reads `ctx.signal`.
  */
+import { Fifo } from '../util/fifo.js';
 import type { FetchContext } from './types.js';
 
 /** The rejection value used when a call is given up on; the caller turns it into a coded error. */
@@ -121,8 +122,7 @@ export class CallContext implements FetchContext, AbortChannel {
  * timeout (bounded by rate x timeout).
  */
 export class DeadlineQueue {
-  private queue: Array<CallContext | undefined> = [];
-  private head = 0;
+  private readonly queue = new Fifo<CallContext>();
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
 
@@ -136,11 +136,9 @@ export class DeadlineQueue {
   /** The call is over: marks it and drops finished calls from the head, so they do not linger. */
   settle(call: CallContext): void {
     call.settled = true;
-    const q = this.queue;
-    if (q[this.head] !== call) return;
-    while (this.head < q.length && q[this.head]!.settled) q[this.head++] = undefined;
-    this.compact();
-    if (this.head === this.queue.length && this.timer !== undefined) {
+    if (this.queue.peek() !== call) return;
+    this.queue.dropWhile((c) => c.settled);
+    if (this.queue.size === 0 && this.timer !== undefined) {
       // Nothing left to expire: no timer keeps the process alive.
       clearTimeout(this.timer);
       this.timer = undefined;
@@ -150,7 +148,7 @@ export class DeadlineQueue {
   }
 
   get size(): number {
-    return this.queue.length - this.head;
+    return this.queue.size;
   }
 
   private arm(at: number): void {
@@ -164,25 +162,12 @@ export class DeadlineQueue {
     this.timer = undefined;
     this.timerAt = Infinity;
     const now = this.now();
-    const q = this.queue;
     // Timers may fire a little early by the clock we read; a call is expired once its deadline passed.
-    while (this.head < q.length) {
-      const c = q[this.head]!;
-      if (!c.settled && c.deadline > now) break;
-      q[this.head++] = undefined;
+    for (let c = this.queue.peek(); c !== undefined && (c.settled || c.deadline <= now); c = this.queue.peek()) {
+      this.queue.shift();
       if (!c.settled) c.abort();
     }
-    this.compact();
-    if (this.head < this.queue.length) this.arm(this.queue[this.head]!.deadline);
+    const next = this.queue.peek();
+    if (next !== undefined) this.arm(next.deadline);
   };
-
-  private compact(): void {
-    if (this.head === this.queue.length) {
-      this.queue = [];
-      this.head = 0;
-    } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
-      this.queue = this.queue.slice(this.head);
-      this.head = 0;
-    }
-  }
 }

@@ -4,6 +4,8 @@
  * promises per call (measured), most of the aggregator's garbage. Here a free slot is a counter
  * increment; only a call that must wait allocates a promise.
  */
+import { Fifo } from '../util/fifo.js';
+
 const noop = (): void => undefined;
 
 /** One caller waiting for a slot. */
@@ -21,8 +23,7 @@ export class Slots {
   active = 0;
   /** Callers waiting now. */
   pending = 0;
-  private queue: Array<Waiter | undefined> = [];
-  private head = 0;
+  private readonly queue = new Fifo<Waiter>();
 
   constructor(readonly max: number) {}
 
@@ -52,35 +53,18 @@ export class Slots {
     w.done = true;
     this.pending--;
     // Waiters of one source time out in the order they queued, so the cancelled sit at the head.
-    const q = this.queue;
-    while (this.head < q.length && q[this.head]!.done) q[this.head++] = undefined;
-    this.compact();
+    this.queue.dropWhile((x) => x.done);
   }
 
   /** Frees a slot, handing it straight to the first live waiter if there is one. */
   release(): void {
-    const q = this.queue;
-    while (this.head < q.length) {
-      const w = q[this.head]!;
-      q[this.head++] = undefined;
+    for (let w = this.queue.shift(); w !== undefined; w = this.queue.shift()) {
       if (w.done) continue;
       w.done = true;
       this.pending--;
-      this.compact();
       w.resolve();
       return;
     }
-    this.compact();
     this.active--;
-  }
-
-  private compact(): void {
-    if (this.head === this.queue.length) {
-      this.queue = [];
-      this.head = 0;
-    } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
-      this.queue = this.queue.slice(this.head);
-      this.head = 0;
-    }
   }
 }
