@@ -5,41 +5,22 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Desk } from '../../src/desk/desk.js';
 import { LevelDeskStore } from '../../src/desk/store/level-desk-store.js';
+import { runAndKill } from '../helpers/kill-child.js';
 
 const child = fileURLToPath(new URL('./fixtures/crash-child.ts', import.meta.url));
-
-async function runAndKill(dir: string, prefix: string, killAfterMs: number): Promise<string[]> {
-  const p = spawn(process.execPath, ['--import', 'tsx', child, dir, prefix], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let buf = '';
-  let started = false;
-  const exited = new Promise<void>((resolve) => p.once('close', () => resolve()));
-  p.stdout.on('data', (d: Buffer) => {
-    buf += d.toString();
-    if (!started && buf.includes('ready\n')) {
-      started = true;
-      setTimeout(() => p.kill('SIGKILL'), killAfterMs);
-    }
-  });
-  const guard = setTimeout(() => p.kill('SIGKILL'), 30_000);
-  await exited;
-  clearTimeout(guard);
-  assert.ok(started, 'child never became ready');
-  return buf.split('\n').slice(0, -1);
-}
 
 test('SIGKILL mid-stream, twice: conversations and the LevelDB queue agree after each restart', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'kefu-desk-crash-'));
   try {
     const lines: string[] = [];
     const delays = [200 + Math.floor(Math.random() * 400), 150 + Math.floor(Math.random() * 300)];
-    for (const [i, ms] of delays.entries()) lines.push(...(await runAndKill(dir, `r${i}-`, ms)));
+    for (const [i, ms] of delays.entries()) lines.push(...(await runAndKill(child, [dir, `r${i}-`], ms)));
     const waited = lines.filter((l) => l.startsWith('waiting ')).map((l) => l.slice(8));
     const closed = new Set(lines.filter((l) => l.startsWith('closed ')).map((l) => l.slice(7)));
     const closing = new Set(lines.filter((l) => l.startsWith('closing ')).map((l) => l.slice(8)));

@@ -1,35 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Level } from 'level';
 import { LevelQueueStore } from '../../src/queue/level-queue-store.js';
+import { runAndKill } from '../helpers/kill-child.js';
 
 const child = fileURLToPath(new URL('./fixtures/crash-child.ts', import.meta.url));
-
-/** Runs the child until it has done some work, SIGKILLs it after a random delay, returns its complete lines. */
-async function runAndKill(dir: string, prefix: string, killAfterMs: number): Promise<string[]> {
-  const p = spawn(process.execPath, ['--import', 'tsx', child, dir, prefix], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let buf = '';
-  let started = false;
-  // 'close', not 'exit': 'exit' can come before the last stdout chunks have been read.
-  const exited = new Promise<void>((resolve) => p.once('close', () => resolve()));
-  p.stdout.on('data', (d: Buffer) => {
-    buf += d.toString();
-    if (!started && buf.includes('ready\n')) {
-      started = true;
-      setTimeout(() => p.kill('SIGKILL'), killAfterMs);
-    }
-  });
-  const guard = setTimeout(() => p.kill('SIGKILL'), 30_000);
-  await exited;
-  clearTimeout(guard);
-  assert.ok(started, 'child never became ready');
-  return buf.split('\n').slice(0, -1); // the last piece may be a torn line
-}
 
 test('SIGKILL at a random moment: every resolved push is present exactly once, leased-unacked items are back', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'kefu-queue-crash-'));
@@ -37,7 +16,7 @@ test('SIGKILL at a random moment: every resolved push is present exactly once, l
     // Two crashes on the same database: the second recovers state the first recovery wrote.
     const lines: string[] = [];
     const delays = [150 + Math.floor(Math.random() * 400), 100 + Math.floor(Math.random() * 300)];
-    for (const [i, ms] of delays.entries()) lines.push(...(await runAndKill(dir, `r${i}-`, ms)));
+    for (const [i, ms] of delays.entries()) lines.push(...(await runAndKill(child, [dir, `r${i}-`], ms)));
     const pushed = new Set<string>();
     const acked = new Set<string>();
     const leased = new Set<string>();
