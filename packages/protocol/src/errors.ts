@@ -84,6 +84,9 @@ export const errorCodes = {
 
   // --- scale-out (redis) --------------------------------------------------------------------
   KEFU_ERR_BUS_UNAVAILABLE: 'The cross-node bus (Redis) is unreachable; local delivery continues.',
+  // desks across nodes (clusterDesk, RedisDeskStore)
+  KEFU_ERR_DESK_FENCED: 'This node\'s desk no longer holds the leader lock: its write was refused (another node\'s desk is active).',
+  KEFU_ERR_DESK_UNAVAILABLE: 'No active desk answered the command in time (a failover in progress, or Redis unreachable); it may be retried.',
 } as const;
 
 /** A stable Kefu error code, e.g. `KEFU_ERR_RATE_LIMITED`. */
