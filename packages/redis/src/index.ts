@@ -10,3 +10,5 @@ export type { RedisSagaLogOptions } from './redis-saga-log.js';
 export { RedisAgentLedger } from './redis-agent-ledger.js';
 export type { RedisAgentLedgerOptions, Reservation } from './redis-agent-ledger.js';
 export { trackPresence } from './track-presence.js';
+export { RedisDeskStore } from './redis-desk-store.js';
+export type { RedisDeskStoreOptions } from './redis-desk-store.js';
