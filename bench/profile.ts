@@ -29,6 +29,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { readFileSync } from 'node:fs';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import { arg, median, quick, ratio, report, round } from './lib/report.js';
 
@@ -54,18 +55,80 @@ function exitWithParent(cleanup: () => Promise<unknown>): void {
   process.stdin.resume();
 }
 
+/**
+ * Per-hop timings of one process over one step, kept as plain arrays (bounded) and summarised on
+ * demand: where a request's time goes is the question this bench must answer before any tuning.
+ */
+class Samples {
+  private xs: number[] = [];
+  add(x: number): void {
+    if (this.xs.length < 200_000) this.xs.push(x);
+  }
+  /** p50/p99/max in ms and the count, then starts afresh. */
+  take(): { n: number; p50: number; p99: number; max: number } {
+    const xs = this.xs.sort((a, b) => a - b);
+    this.xs = [];
+    return { n: xs.length, p50: round(pct(xs, 50), 2), p99: round(pct(xs, 99), 2), max: round(xs[xs.length - 1] ?? NaN, 2) };
+  }
+}
+
+/** GC pauses of this process (count, total and longest, in ms) since the last take(). */
+function gcWatch(): { take(): { count: number; major: number; total_ms: number; max_ms: number } } {
+  let count = 0;
+  let major = 0;
+  let total = 0;
+  let max = 0;
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      count++;
+      // kind 1 is a scavenge (young generation); anything else marks the old generation.
+      if (((e as { detail?: unknown }).detail as { kind?: number } | undefined)?.kind !== 1) major++;
+      total += e.duration;
+      if (e.duration > max) max = e.duration;
+    }
+  }).observe({ entryTypes: ['gc'] });
+  return {
+    take() {
+      const out = { count, major, total_ms: round(total, 1), max_ms: round(max, 2) };
+      count = 0;
+      major = 0;
+      total = 0;
+      max = 0;
+      return out;
+    },
+  };
+}
+
+/** A full GC between steps (children run with --expose-gc), so no step inherits the last one's garbage. */
+function collect(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}
+
 // ---------------------------------------------------------------------------------------------
 // role: back ends (child)
 // ---------------------------------------------------------------------------------------------
 async function runBackends(): Promise<void> {
   const { startProfileBackends } = await import('@kefu/mock-backends');
-  const b = await startProfileBackends({ uidFaults: false }, {
+  // How late the services answered past their stated latency, measured inside the back ends.
+  const late = new Samples();
+  const gc = gcWatch();
+  const b = await startProfileBackends({ uidFaults: false, maxTalliedUids: 0, onAnswered: (a) => late.add(a.elapsedMs - a.latencyMs) }, {
     crm: { latencyMs: latencies.crm },
     orders: { latencyMs: latencies.orders },
     membership: { latencyMs: latencies.membership },
   });
-  process.stdout.write(`READY ${JSON.stringify({ crm: b.crm.url, orders: b.orders.url, membership: b.membership.url })}\n`);
-  exitWithParent(() => b.close());
+  // A control endpoint of its own, so that reading the back ends' stats is not a profile request.
+  const control = createServer((req, res) => {
+    if (req.url === '/gc') collect();
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ late: late.take(), gc: gc.take() }));
+  });
+  await new Promise<void>((r) => control.listen(0, '127.0.0.1', r));
+  const controlUrl = `http://127.0.0.1:${(control.address() as AddressInfo).port}`;
+  process.stdout.write(`READY ${JSON.stringify({ crm: b.crm.url, orders: b.orders.url, membership: b.membership.url, control: controlUrl })}\n`);
+  exitWithParent(async () => {
+    control.close();
+    await b.close();
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -143,11 +206,26 @@ async function runServer(): Promise<void> {
     kefu_nocache: async (uid) => complete(await perUidNoCache.get(uid)),
   };
 
+  // Per request: arrival -> answer written (the server's whole share) and the handler alone
+  // (the back-end calls, plus the aggregator's own work for the Kefu variants).
+  const inServer = new Samples();
+  const inHandler = new Samples();
+  const gc = gcWatch();
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const arrived = performance.now();
     const url = req.url ?? '/';
     if (url === '/__cpu') {
       const c = process.cpuUsage();
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ us: c.user + c.system }));
+      return;
+    }
+    if (url === '/__gc') {
+      collect();
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      return;
+    }
+    if (url === '/__hops') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ server: inServer.take(), handler: inHandler.take(), gc: gc.take() }));
       return;
     }
     const slash = url.indexOf('/', 1);
@@ -156,10 +234,13 @@ async function runServer(): Promise<void> {
       res.writeHead(404).end();
       return;
     }
+    const called = performance.now();
     h(url.slice(slash + 1)).then(
       (body) => {
+        inHandler.add(performance.now() - called);
         const text = JSON.stringify(body);
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
+        inServer.add(performance.now() - arrived);
       },
       (err: unknown) => {
         res.writeHead(502, { 'content-type': 'text/plain' }).end(String(err));
@@ -182,7 +263,7 @@ async function runServer(): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 function startChild(childRole: string, extra: string[] = []): Promise<{ child: ChildProcess; ready: Record<string, string> }> {
   const file = fileURLToPath(import.meta.url);
-  const child = spawn(process.execPath, ['--import', 'tsx', file, '--role', childRole, ...extra], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', file, '--role', childRole, ...extra], { stdio: ['pipe', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${childRole} did not start in 30 s`)), 30_000);
     const rl = createInterface({ input: child.stdout! });
@@ -214,6 +295,26 @@ interface Step {
   gen_cpu_us_per_req: number;
   /** How late the generator sent, p99 in ms: a starved generator shows here, not as server latency. */
   send_lag_p99_ms: number;
+  /** Where the time went (p50/p99 in ms), see Hops. */
+  hops: Hops;
+}
+
+/**
+ * Per-hop timings of a step. total = the generator's latency; server = the aggregator server from
+ * a request's arrival to its answer being written; handler = the back-end calls inside that (and
+ * the aggregator's own work); backend_late = how far past their stated latency the services
+ * answered, measured inside the back ends; gc = the longest GC pause in each process.
+ */
+interface Hops {
+  server_p50: number;
+  server_p99: number;
+  handler_p50: number;
+  handler_p99: number;
+  backend_late_p50: number | null;
+  backend_late_p99: number | null;
+  gc_max_ms: { generator: number; server: number; backends: number | null };
+  /** Old-generation (mark-compact) GCs during the step, per process. */
+  gc_major: { generator: number; server: number; backends: number | null };
 }
 
 function pct(sorted: number[], p: number): number {
@@ -242,8 +343,31 @@ function procCpuUs(pid: number | undefined): number | null {
 }
 
 let backendsPid: number | undefined;
+let backendsControl: Pool | undefined;
+const genGc = gcWatch();
+
+type HopsReply = { server: ReturnType<Samples['take']>; handler: ReturnType<Samples['take']>; gc: ReturnType<ReturnType<typeof gcWatch>['take']> };
+type BackendsReply = { late: ReturnType<Samples['take']>; gc: ReturnType<ReturnType<typeof gcWatch>['take']> };
+
+async function getJson<T>(pool: Pool, path: string): Promise<T> {
+  const { body } = await pool.request({ method: 'GET', path });
+  return (await body.json()) as T;
+}
+
+/** Reads (and so restarts) every process's hop timings. */
+async function takeHops(gen: Pool): Promise<{ server: HopsReply; backends: BackendsReply | null; generatorGc: ReturnType<ReturnType<typeof gcWatch>['take']> }> {
+  const [server, backends] = await Promise.all([
+    getJson<HopsReply>(gen, '/__hops'),
+    backendsControl ? getJson<BackendsReply>(backendsControl, '/') : Promise.resolve(null),
+  ]);
+  return { server, backends, generatorGc: genGc.take() };
+}
 
 async function step(gen: Pool, variant: string, rate: number, durationMs: number): Promise<Step> {
+  // Every process starts the step with a collected heap; the GCs the step itself causes still count.
+  await Promise.all([getJson<unknown>(gen, '/__gc').catch(() => null), backendsControl ? getJson<unknown>(backendsControl, '/gc') : null]);
+  collect();
+  await takeHops(gen);
   const cpu0 = await serverCpuUs(gen);
   const b0 = procCpuUs(backendsPid);
   const g0 = process.cpuUsage();
@@ -288,6 +412,17 @@ async function step(gen: Pool, variant: string, rate: number, durationMs: number
   const g = process.cpuUsage(g0);
   const b1 = procCpuUs(backendsPid);
   const cpuUs = (await serverCpuUs(gen)) - cpu0;
+  const h = await takeHops(gen);
+  const hops: Hops = {
+    server_p50: h.server.server.p50,
+    server_p99: h.server.server.p99,
+    handler_p50: h.server.handler.p50,
+    handler_p99: h.server.handler.p99,
+    backend_late_p50: h.backends?.late.p50 ?? null,
+    backend_late_p99: h.backends?.late.p99 ?? null,
+    gc_max_ms: { generator: h.generatorGc.max_ms, server: h.server.gc.max_ms, backends: h.backends?.gc.max_ms ?? null },
+    gc_major: { generator: h.generatorGc.major, server: h.server.gc.major, backends: h.backends?.gc.major ?? null },
+  };
   lat.sort((a, b) => a - b);
   lag.sort((a, b) => a - b);
   const answered = Math.max(1, lat.length);
@@ -312,6 +447,7 @@ async function step(gen: Pool, variant: string, rate: number, durationMs: number
     backends_cpu_us_per_req: b0 === null || b1 === null ? null : round((b1 - b0) / answered, 0),
     gen_cpu_us_per_req: round((g.user + g.system) / answered, 0),
     send_lag_p99_ms: round(pct(lag, 99), 2),
+    hops,
   };
 }
 
@@ -346,6 +482,11 @@ async function ramp(gen: Pool, variants: string[], rates: number[], durationMs: 
       console.error(
         `${variant.padEnd(12)} offered ${String(rate).padStart(6)}/s  achieved ${String(s.achieved).padStart(6)}/s  p50 ${s.p50.toFixed(2).padStart(7)}  p99 ${s.p99.toFixed(2).padStart(7)} ms  errors ${s.errors}  ` +
           `cpu µs/req server ${s.server_cpu_us_per_req} back ends ${s.backends_cpu_us_per_req ?? '-'} generator ${s.gen_cpu_us_per_req}  send lag p99 ${s.send_lag_p99_ms} ms  ${s.pass ? 'pass' : 'FAIL'}`,
+      );
+      const hp = s.hops;
+      console.error(
+        `${''.padEnd(12)} hops p50/p99 ms: server ${hp.server_p50}/${hp.server_p99}  handler ${hp.handler_p50}/${hp.handler_p99}  ` +
+          `back-end late ${hp.backend_late_p50 ?? '-'}/${hp.backend_late_p99 ?? '-'}  gc max (major count) gen ${hp.gc_max_ms.generator} (${hp.gc_major.generator}) server ${hp.gc_max_ms.server} (${hp.gc_major.server}) back ends ${hp.gc_max_ms.backends ?? '-'} (${hp.gc_major.backends ?? '-'})`,
       );
       fails[variant] = s.pass ? 0 : fails[variant]! + 1;
       if (fails[variant]! >= 2 || s.achieved < 0.7 * rate) live.delete(variant);
@@ -411,8 +552,9 @@ async function main(): Promise<void> {
   const batchRates = quick ? [1000, 3000, 5000, 7000, 9000] : [1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10000, 12000];
 
   const backends = await startChild('backends');
-  const urls = backends.ready as Record<Kind, string>;
+  const { control: _control, ...urls } = backends.ready as Record<Kind | 'control', string>;
   backendsPid = backends.child.pid;
+  backendsControl = new Pool(backends.ready.control!, { connections: 1 });
   const server = await startChild('server', ['--urls', JSON.stringify(urls)]);
   const gen = new Pool(server.ready.url!, { connections: 1024, pipelining: 1 });
   const children = [server.child, backends.child];
@@ -430,6 +572,7 @@ async function main(): Promise<void> {
       ...(await ramp(gen, ['sequential'], quick ? [250] : [250, 500], durationMs)),
     };
     await gen.destroy();
+    await backendsControl.destroy();
     // The server goes; the back ends stay for the cache phase (it warms its cache from them).
     server.child.kill('SIGTERM');
 
@@ -448,7 +591,13 @@ async function main(): Promise<void> {
       const use = st.some((x) => x.pass) ? st.filter((x) => x.pass) : st;
       return use.length ? median(use.map((x) => x.server_cpu_us_per_req)) : null;
     };
-    const rows = Object.values(results).flat().map((s) => ({ ...s, pass: s.pass ? 'yes' : 'no' }));
+    const rows = Object.values(results).flat().map(({ hops, ...s }) => ({
+      ...s,
+      pass: s.pass ? 'yes' : 'no',
+      srv_p99: hops.server_p99,
+      handler_p99: hops.handler_p99,
+      late_p99: hops.backend_late_p99,
+    }));
     report(
       {
         bench: 'profile',

@@ -7,7 +7,7 @@
 export { startJsonService, faults } from './json-service.js';
 export type {
   Fault, HttpMethod, JsonRequest, JsonReply, Route, RouteHandler, JsonService, JsonServiceOptions,
-  JsonServiceBehaviour, JsonServiceStats,
+  JsonServiceBehaviour, JsonServiceStats, AnsweredInfo,
 } from './json-service.js';
 
 // --- profile sources: CRM, orders, membership ----------------------------------------------------

@@ -92,6 +92,22 @@ export interface JsonServiceOptions extends Partial<JsonServiceBehaviour> {
   faultsOnDemand?: boolean;
   /** Called for every request once routed (for custom counting in tests). */
   onRequest?: (req: JsonRequest) => void;
+  /**
+   * Called when a reply that waited out a latency has been handed to the socket (faults and
+   * zero-latency replies are not reported): how long it was promised to take and how long it took
+   * since the request arrived. Benchmarks use it to tell a late back end from a slow client.
+   */
+  onAnswered?: (info: AnsweredInfo) => void;
+}
+
+/** What `onAnswered` receives. */
+export interface AnsweredInfo {
+  /** The route, keyed `METHOD pattern`. */
+  route: string;
+  /** The latency the reply was due to wait (service latency, jitter and extra), in ms. */
+  latencyMs: number;
+  /** From the request's arrival to the reply being written, in ms (never below latencyMs). */
+  elapsedMs: number;
 }
 
 /** Counters since start (or the last `resetStats()`). */
@@ -141,6 +157,15 @@ const defaults = {
   errorRate: 0,
   hangRate: 0,
 };
+
+/** One request being handled: when it arrived, and its latency timer while it waits one out. */
+interface Entry {
+  timer: NodeJS.Timeout | undefined;
+  res: ServerResponse;
+  /** performance.now() when the request arrived. */
+  at: number;
+  route: string;
+}
 
 interface CompiledRoute {
   method: HttpMethod;
@@ -212,7 +237,7 @@ export async function startJsonService(routes: readonly Route[], options: JsonSe
   let stats = freshStats();
   const live = { inFlight: 0 };
   const sockets = new Set<Socket>();
-  const pending = new Set<{ timer: NodeJS.Timeout | undefined; res: ServerResponse }>();
+  const pending = new Set<Entry>();
   let closing = false;
 
   const server = createServer({ keepAliveTimeout: 10_000 }, handle);
@@ -274,7 +299,7 @@ export async function startJsonService(routes: readonly Route[], options: JsonSe
     stats.requests++;
     live.inFlight++;
     if (live.inFlight > stats.maxInFlight) stats.maxInFlight = live.inFlight;
-    const entry: { timer: NodeJS.Timeout | undefined; res: ServerResponse } = { timer: undefined, res };
+    const entry: Entry = { timer: undefined, res, at: performance.now(), route: '' };
     res.on('close', () => {
       live.inFlight--;
       if (res.writableFinished) stats.completed++;
@@ -301,6 +326,7 @@ export async function startJsonService(routes: readonly Route[], options: JsonSe
       }
     }
     const routeKey = route?.key ?? `${method} *`;
+    entry.route = routeKey;
     stats.byRoute[routeKey] = (stats.byRoute[routeKey] ?? 0) + 1;
 
     if (method === 'GET' || method === 'DELETE') {
@@ -314,7 +340,7 @@ export async function startJsonService(routes: readonly Route[], options: JsonSe
   function routed(
     req: IncomingMessage,
     res: ServerResponse,
-    entry: { timer: NodeJS.Timeout | undefined; res: ServerResponse },
+    entry: Entry,
     method: HttpMethod,
     path: string,
     query: URLSearchParams,
@@ -349,7 +375,7 @@ export async function startJsonService(routes: readonly Route[], options: JsonSe
   function reply(
     req: IncomingMessage,
     res: ServerResponse,
-    entry: { timer: NodeJS.Timeout | undefined; res: ServerResponse },
+    entry: Entry,
     query: URLSearchParams,
     r: JsonReply,
   ): void {
@@ -381,11 +407,24 @@ export async function startJsonService(routes: readonly Route[], options: JsonSe
       respond();
       return;
     }
-    entry.timer = setTimeout(() => {
+    // The latency counts from the request's arrival. A timer may fire a little early by the real
+    // clock (libuv measures from the loop's cached time, in whole ms), so it is re-armed for the
+    // rest: a service never answers before its stated latency.
+    const due = entry.at + delay;
+    const fire = (): void => {
+      const left = due - performance.now();
+      if (left > 0) {
+        entry.timer = setTimeout(fire, Math.ceil(left));
+        return;
+      }
       entry.timer = undefined;
       pending.delete(entry);
       respond();
-    }, delay);
+      if (opts.onAnswered !== undefined && !res.destroyed && fault === undefined) {
+        opts.onAnswered({ route: entry.route, latencyMs: delay, elapsedMs: performance.now() - entry.at });
+      }
+    };
+    entry.timer = setTimeout(fire, Math.max(0, Math.ceil(due - performance.now())));
     pending.add(entry);
   }
 

@@ -111,3 +111,25 @@ test('close() ends hanging requests and open keep-alive connections', async () =
   await s.close();
   assert.ok((await p) instanceof Error);
 });
+
+test('a delayed reply is never written before its latency, and onAnswered says how long it took', async () => {
+  const answered: Array<{ route: string; latencyMs: number; elapsedMs: number }> = [];
+  await withService(async (s) => {
+    const t0 = performance.now();
+    const rs = await Promise.all(Array.from({ length: 20 }, (_, i) => get(`${s.url}/things/${i}`)));
+    const took = performance.now() - t0;
+    assert.ok(rs.every((r) => r.status === 200));
+    assert.ok(took >= 12, `answered after ${took} ms`);
+    assert.equal(answered.length, 20);
+    for (const a of answered) {
+      assert.equal(a.route, 'GET /things/:id');
+      assert.equal(a.latencyMs, 12);
+      assert.ok(a.elapsedMs >= 12, `elapsed ${a.elapsedMs} ms`);
+    }
+    // Faults and zero-latency replies are not reported.
+    assert.equal((await get(`${s.url}/things/x`, { 'x-mock-fault': 'error' })).status, 500);
+    s.configure({ latencyMs: 0 });
+    assert.equal((await get(`${s.url}/things/y`)).status, 200);
+    assert.equal(answered.length, 20);
+  }, { latencyMs: 12, onAnswered: (a: { route: string; latencyMs: number; elapsedMs: number }) => answered.push(a) });
+});

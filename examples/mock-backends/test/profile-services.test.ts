@@ -90,3 +90,21 @@ test('uid-prefix faults, optionally aimed at one service', async () => {
     await b.close();
   }
 });
+
+test('maxTalliedUids bounds the per-uid tally (0 turns it off) but not the lookup count', async () => {
+  await assert.rejects(startProfileService('crm', { maxTalliedUids: -1 }), { name: 'RangeError', message: 'maxTalliedUids must be an integer >= 0' });
+  await assert.rejects(startProfileService('crm', { maxTalliedUids: 1.5 }), { name: 'RangeError', message: 'maxTalliedUids must be an integer >= 0' });
+  const two = await startProfileService('crm', { latencyMs: 0, maxTalliedUids: 2 });
+  const off = await startProfileService('orders', { latencyMs: 0, maxTalliedUids: 0 });
+  try {
+    for (const u of ['a', 'b', 'c', 'a']) {
+      assert.equal((await call(`${two.url}/users/${u}`)).status, 200);
+      assert.equal((await call(`${off.url}/users/${u}`)).status, 200);
+    }
+    assert.deepEqual([two.lookupsOf('a'), two.lookupsOf('b'), two.lookupsOf('c')], [2, 1, 0]);
+    assert.equal(two.lookups, 4);
+    assert.deepEqual([off.lookupsOf('a'), off.lookups], [0, 4]);
+  } finally {
+    await Promise.all([two.close(), off.close()]);
+  }
+});
