@@ -12,3 +12,5 @@ export type { RedisAgentLedgerOptions, Reservation } from './redis-agent-ledger.
 export { trackPresence } from './track-presence.js';
 export { RedisDeskStore } from './redis-desk-store.js';
 export type { RedisDeskStoreOptions } from './redis-desk-store.js';
+export { ClusterDesk, clusterDesk } from './cluster-desk.js';
+export type { ClusterDeskOptions, ClusterDeskEvents } from './cluster-desk.js';

@@ -165,6 +165,12 @@ export class RedisAgentLedger {
     return [...new Set(live.map((m) => m.slice(0, m.indexOf('\x00'))))].sort();
   }
 
+  /** Fresh announcements of the tenant as `agent\0node` strings (clusterDesk expires dead nodes' agents with it). */
+  async livePairs(tenant: string): Promise<Set<string>> {
+    const key = `${this.#base(tenant)}on`;
+    return new Set((await this.#call('livePairs', () => this.#redis.kaLive(key, Date.now()))) as string[]);
+  }
+
   /** True when some node holds a fresh announcement of the agent. */
   async isOnline(tenant: string, agent: string): Promise<boolean> {
     checkId('agent', agent);

@@ -73,6 +73,11 @@ type Scripted = Redis & { kdWrite(...args: Array<string | number>): Promise<numb
 
 const SEP = '\u0000';
 
+/** Where a desk's keys live: clusterDesk puts its relay stream and cursor beside the store's keys. */
+export function deskKeyBase(prefix: string, name: string): string {
+  return `${prefix}desk:{${name}}:`;
+}
+
 export class RedisDeskStore extends DeskStore {
   readonly supports: DeskStoreSupports = { persistent: true, history: true };
   /** The election lock of this desk (clusterDesk): its holder's token fences writes. */
@@ -97,7 +102,7 @@ export class RedisDeskStore extends DeskStore {
     if (!Number.isSafeInteger(this.#historyTtlMs) || this.#historyTtlMs < 1) throw new RangeError('options.historyTtlMs must be an integer >= 1');
     if (options.fence !== undefined && typeof options.fence !== 'function') throw new TypeError('options.fence must be a function returning the lock token');
     this.#fence = options.fence;
-    this.keyBase = `${this.#prefix}desk:{${name}}:`;
+    this.keyBase = deskKeyBase(this.#prefix, name);
     this.lockKey = `${this.keyBase}lock`;
     this.#input = redis;
     const client = ownConnection(redis, { lazyConnect: true });
