@@ -300,6 +300,7 @@ export class ClusterDesk extends EventEmitter<ClusterDeskEvents> {
     if (this.#closed) return;
     this.#closed = true;
     this.#untrack?.();
+    await this.#node.withdraw();
     this.#node.close();
     const t = this.#term;
     if (t) {

@@ -169,6 +169,16 @@ export class NodeRelay {
     } while (i < all.length);
   }
 
+  /**
+   * Tells the active desk this node holds no agents any more (a node shutting down: its hub's
+   * offline events would come after the relay stopped). A node that dies cannot say it: the
+   * leader expires its agents through the ledger instead.
+   */
+  async withdraw(): Promise<void> {
+    this.#agents.clear();
+    await this.#append('sync', { node: this.#o.node, first: true, agents: [] }).catch(() => undefined);
+  }
+
   /** Stops relaying; commands still waiting fail with KEFU_ERR_SHUTTING_DOWN. */
   close(): void {
     if (this.#closed) return;
