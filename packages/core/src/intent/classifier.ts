@@ -9,10 +9,11 @@ import { availableParallelism } from 'node:os';
 import { EventEmitter } from 'eventemitter3';
 import { KefuError } from '@kefu/protocol';
 import { decodeModelInfo } from './onnx-proto.js';
-import { META, parseHashedMeta, parseLabels, parseThreshold } from './metadata.js';
+import { META, parseHashedMeta, parseLabels, parseOosRule, parseThreshold } from './metadata.js';
 import { WorkerPool } from './worker-pool.js';
 import type { FeaturizerSettings } from './featurizer.js';
 import type { InitMessage } from './worker-protocol.js';
+import { isFlagged, oosScore, OOS_RULES, type OosRule } from './oos-rule.js';
 
 export interface IntentClassifierOptions {
   /** Path of the ONNX model. @defaultValue the model of the `@kefu/intent-model` package */
@@ -31,6 +32,12 @@ export interface IntentClassifierOptions {
   oosThreshold?: number;
   /** A label that itself means out of scope. @defaultValue the model's `kefu.oos_label`, else none */
   oosLabel?: string;
+  /**
+   * What `oosThreshold` is compared with: `confidence` (the top label's probability) or `margin`
+   * (the top label's probability minus the out-of-scope label's; equals `confidence` without an
+   * out-of-scope label). @defaultValue the model's `kefu.oos_rule`, else 'confidence'
+   */
+  oosRule?: OosRule;
   /** How many ranked intents each result lists. @defaultValue 5 */
   topK?: number;
   /** Worker threads, each with its own runtime session. @defaultValue min(2, availableParallelism()) */
@@ -63,7 +70,10 @@ export interface IntentResult {
   confidence: number;
   /** The `topK` most likely labels, best first. */
   topK: RankedIntent[];
-  /** True when the top label is the out-of-scope label or the confidence is below the threshold. */
+  /**
+   * True when the top label is the out-of-scope label or, under the `confidence` rule, its
+   * confidence is below the threshold (under `margin`: its lead over the out-of-scope label).
+   */
   outOfScope: boolean;
   /** True when the text was longer than `maxChars` and only its start was classified. */
   truncated: boolean;
@@ -112,6 +122,7 @@ export class IntentClassifier extends EventEmitter<IntentClassifierEvents> {
   private state: 'new' | 'opening' | 'open' | 'closed' = 'new';
   private _labels: string[] = [];
   private _threshold = 0;
+  private _oosRule: OosRule = 'confidence';
   private oosIndex = -1;
   private _kind: 'hashed' | 'bert' = 'hashed';
   private _modelPath = '';
@@ -134,6 +145,7 @@ export class IntentClassifier extends EventEmitter<IntentClassifierEvents> {
     if (o.oosThreshold !== undefined && !(o.oosThreshold >= 0 && o.oosThreshold <= 1)) {
       throw new RangeError('oosThreshold must be a number between 0 and 1');
     }
+    if (o.oosRule !== undefined && !OOS_RULES.includes(o.oosRule)) throw new TypeError('oosRule must be "confidence" or "margin"');
     if (o.labels !== undefined && (!Array.isArray(o.labels) || o.labels.length < 2 || !o.labels.every((l) => typeof l === 'string'))) {
       throw new TypeError('labels must be an array of at least 2 strings');
     }
@@ -143,6 +155,11 @@ export class IntentClassifier extends EventEmitter<IntentClassifierEvents> {
   get labels(): readonly string[] {
     return this._labels;
   }
+  /** What the threshold is compared with (after open()). */
+  get oosRule(): OosRule {
+    return this._oosRule;
+  }
+
   /** The out-of-scope confidence threshold in use (after open()). */
   get threshold(): number {
     return this._threshold;
@@ -203,10 +220,12 @@ export class IntentClassifier extends EventEmitter<IntentClassifierEvents> {
       featurizer = meta.featurizer;
       this._labels = o.labels ?? meta.labels;
       this._threshold = o.oosThreshold ?? meta.threshold;
+      this._oosRule = o.oosRule ?? meta.oosRule;
       oosLabel ??= meta.oosLabel ?? undefined;
     } else {
       this._labels = o.labels ?? parseLabels(file, info.metadata[META.labels]);
       this._threshold = o.oosThreshold ?? parseThreshold(file, info.metadata[META.threshold]);
+      this._oosRule = o.oosRule ?? parseOosRule(file, info.metadata[META.oosRule]);
       oosLabel ??= info.metadata[META.oosLabel] || undefined;
     }
     this.oosIndex = oosLabel === undefined ? -1 : this._labels.indexOf(oosLabel);
@@ -219,6 +238,7 @@ export class IntentClassifier extends EventEmitter<IntentClassifierEvents> {
       intraOpThreads: o.intraOpThreads,
       topK: o.topK,
       classes: this._labels.length,
+      oosIndex: this.oosIndex,
       ...(featurizer ? { featurizer } : {}),
       ...(o.vocab !== undefined ? { vocabPath: o.vocab } : {}),
     };
@@ -269,7 +289,8 @@ export class IntentClassifier extends EventEmitter<IntentClassifierEvents> {
             topK.push({ intent: this._labels[r.index[r.offset + j]!] ?? '', confidence: r.prob[r.offset + j]! });
           }
           const best = topK[0]!;
-          const outOfScope = r.index[r.offset] === this.oosIndex || best.confidence < this._threshold;
+          const top = r.index[r.offset]!;
+          const outOfScope = isFlagged(top === this.oosIndex, oosScore(this._oosRule, best.confidence, r.oos[r.offset / r.k]!), this._threshold);
           resolve({ intent: best.intent, confidence: best.confidence, topK, outOfScope, truncated: p.truncated });
         },
       });

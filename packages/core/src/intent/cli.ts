@@ -13,9 +13,10 @@ import { trainIntentModel, type TrainOptions } from './trainer.js';
 
 const USAGE = `usage: kefu-intent train --data <train.json|train.csv> [--val <file>] [--test <file>] --out <dir>
        [--seed 1] [--epochs 15] [--dim 32] [--members 2] [--hash-bits 16] [--lr 0.004]
-       [--dropout 0.3] [--feature-dropout 0] [--tables fp16|int8] [--oos-label oos] [--oos-recall 0.85 | --oos-recall-bound 0.8] [--refit] [--embeddings <vectors>] [--quiet]
+       [--dropout 0.3] [--feature-dropout 0] [--tables fp16|int8] [--oos-label oos] [--oos-recall 0.85 | --oos-recall-bound 0.8] [--oos-rule confidence|margin] [--refit] [--embeddings <vectors>] [--quiet]
 --refit: after calibrating the out-of-scope threshold on the validation data, train again on
-training + validation data. --embeddings: pretrained word vectors (wink-embeddings JSON, or the
+training + validation data. --oos-rule margin: the threshold applies to the top label's
+probability minus the out-of-scope label's instead of the top label's probability. --embeddings: pretrained word vectors (wink-embeddings JSON, or the
 GloVe / fastText text format); only the training words' vectors are stored in the model.
 Data: the CLINC150 JSON shape ({"train": [[text, label]...], "val": ..., "test": ..., "oos_*": ...})
 or CSV with a header row, text in the first column and label in the second.`;
@@ -52,6 +53,7 @@ export function main(argv: string[]): number {
       'oos-label': { type: 'string' },
       'oos-recall': { type: 'string' },
       'oos-recall-bound': { type: 'string' },
+      'oos-rule': { type: 'string' },
       refit: { type: 'boolean', default: false },
       embeddings: { type: 'string' },
       quiet: { type: 'boolean', default: false },
@@ -79,6 +81,7 @@ export function main(argv: string[]): number {
     set('oosLabel', values['oos-label']);
     set('oosTargetRecall', num(values['oos-recall'], 'oos-recall'));
     set('oosRecallLowerBound', num(values['oos-recall-bound'], 'oos-recall-bound'));
+    if (values['oos-rule'] !== undefined) opts.oosRule = values['oos-rule'] as 'confidence' | 'margin';
     if (values.refit) opts.refit = true;
     if (values.embeddings) opts.embeddings = resolve(values.embeddings);
     const bits = num(values['hash-bits'], 'hash-bits');
@@ -93,7 +96,7 @@ export function main(argv: string[]): number {
     console.log(`model            ${file} (${report.model_bytes} bytes)`);
     console.log(`labels           ${report.labels.length}`);
     console.log(`train examples   ${report.train_examples} in ${report.train_seconds} s`);
-    console.log(`oos threshold    ${report.threshold}`);
+    console.log(`oos threshold    ${report.threshold} (${report.oos_rule})`);
     console.log(`validation       in-scope accuracy ${pct(report.val_accuracy)}, out-of-scope recall ${pct(report.val_oos_recall)}`);
     if (report.before_refit) console.log(`before refit     test in-scope accuracy ${pct(report.before_refit.accuracy)} (top-1 ${pct(report.before_refit.accuracy_top1)}), out-of-scope recall ${pct(report.before_refit.oos_recall)}`);
     if (report.vector_words > 0) console.log(`word vectors     ${report.vector_words} training words`);

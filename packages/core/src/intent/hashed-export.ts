@@ -13,6 +13,7 @@
 import type { FeaturizerSettings } from './featurizer.js';
 import { VEC_EPS, type HashedModel } from './hashed-model.js';
 import { HASHED_FORMAT, META } from './metadata.js';
+import type { OosRule } from './oos-rule.js';
 import { AttributeType, DataType, encodeModel, floatTensor, int64Tensor, rawBytes, toFloat16, type NodeInit } from './onnx-proto.js';
 
 export interface ExportMeta {
@@ -20,6 +21,8 @@ export interface ExportMeta {
   featurizer: FeaturizerSettings;
   threshold: number;
   oosLabel: string | null;
+  /** Written only when not the default `confidence`, so that older models keep their bytes. */
+  oosRule?: OosRule;
 }
 
 /**
@@ -146,6 +149,7 @@ export function exportHashedModel(model: HashedModel, meta: ExportMeta): Uint8Ar
       [META.featurizer]: JSON.stringify(meta.featurizer),
       [META.threshold]: String(meta.threshold),
       ...(meta.oosLabel ? { [META.oosLabel]: meta.oosLabel } : {}),
+      ...(meta.oosRule && meta.oosRule !== 'confidence' ? { [META.oosRule]: meta.oosRule } : {}),
     },
   });
 }

@@ -86,12 +86,14 @@ function bertFeeds(texts: string[]): Record<string, import('onnxruntime-node').T
   return feeds;
 }
 
-async function run(texts: string[]): Promise<{ index: Int32Array; prob: Float32Array; classes: number }> {
+async function run(texts: string[]): Promise<{ index: Int32Array; prob: Float32Array; oos: Float32Array; classes: number }> {
   const data = await scores(texts);
   const C = data.length / texts.length;
   const k = Math.min(init.topK, C);
   const index = new Int32Array(texts.length * k);
   const prob = new Float32Array(texts.length * k);
+  const oos = new Float32Array(texts.length);
+  const oosIndex = init.oosIndex < C ? init.oosIndex : -1;
   const row = new Float32Array(C);
   for (let i = 0; i < texts.length; i++) {
     row.set(data.subarray(i * C, i * C + C));
@@ -103,6 +105,7 @@ async function run(texts: string[]): Promise<{ index: Int32Array; prob: Float32A
       for (let c = 0; c < C; c++) sum += row[c] = Math.exp(row[c]! - max);
       for (let c = 0; c < C; c++) row[c] = row[c]! / sum;
     }
+    if (oosIndex >= 0) oos[i] = row[oosIndex]!;
     for (let j = 0; j < k; j++) {
       let best = -1;
       for (let c = 0; c < C; c++) if (row[c]! >= 0 && (best < 0 || row[c]! > row[best]!)) best = c;
@@ -111,7 +114,7 @@ async function run(texts: string[]): Promise<{ index: Int32Array; prob: Float32A
       row[best] = -1;
     }
   }
-  return { index, prob, classes: C };
+  return { index, prob, oos, classes: C };
 }
 
 async function start(m: InitMessage): Promise<void> {
@@ -175,7 +178,12 @@ port.on('message', (m: ToWorker) => {
   else if (m.type === 'stall') Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, m.ms);
   else if (m.type === 'run') {
     run(m.texts).then(
-      (r) => send({ type: 'result', id: m.id, index: r.index, prob: r.prob }, [r.index.buffer as ArrayBuffer, r.prob.buffer as ArrayBuffer]),
+      (r) =>
+        send({ type: 'result', id: m.id, index: r.index, prob: r.prob, oos: r.oos }, [
+          r.index.buffer as ArrayBuffer,
+          r.prob.buffer as ArrayBuffer,
+          r.oos.buffer as ArrayBuffer,
+        ]),
       (err: unknown) => send({ type: 'run-error', id: m.id, message: (err as Error).message }),
     );
   }

@@ -5,6 +5,7 @@
  */
 import { KefuError } from '@kefu/protocol';
 import type { FeaturizerSettings } from './featurizer.js';
+import { OOS_RULES, type OosRule } from './oos-rule.js';
 
 export const META = {
   format: 'kefu.format',
@@ -12,6 +13,7 @@ export const META = {
   featurizer: 'kefu.featurizer',
   threshold: 'kefu.oos_threshold',
   oosLabel: 'kefu.oos_label',
+  oosRule: 'kefu.oos_rule',
 } as const;
 
 /** `kefu.format` of the hashed n-gram models the trainer writes. */
@@ -22,6 +24,7 @@ export interface HashedMeta {
   featurizer: FeaturizerSettings;
   threshold: number;
   oosLabel: string | null;
+  oosRule: OosRule;
 }
 
 function metaError(file: string, why: string): KefuError {
@@ -49,6 +52,13 @@ export function parseThreshold(file: string, raw: string | undefined): number {
   return t;
 }
 
+/** `kefu.oos_rule`: absent means `confidence` (every model written before the rule existed). */
+export function parseOosRule(file: string, raw: string | undefined): OosRule {
+  if (raw === undefined) return 'confidence';
+  if (!(OOS_RULES as readonly string[]).includes(raw)) throw metaError(file, `metadata "${META.oosRule}" is not one of ${OOS_RULES.map((r) => `"${r}"`).join(', ')}`);
+  return raw as OosRule;
+}
+
 /** Validates the metadata of a hashed model. */
 export function parseHashedMeta(file: string, meta: Record<string, string>): HashedMeta {
   if (meta[META.format] !== HASHED_FORMAT) throw metaError(file, `metadata "${META.format}" is not "${HASHED_FORMAT}"`);
@@ -70,5 +80,11 @@ export function parseHashedMeta(file: string, meta: Record<string, string>): Has
     throw metaError(file, `metadata "${META.featurizer}" lacks a valid setting`);
   }
   const oos = meta[META.oosLabel];
-  return { labels, featurizer: f, threshold: parseThreshold(file, meta[META.threshold]), oosLabel: oos ? oos : null };
+  return {
+    labels,
+    featurizer: f,
+    threshold: parseThreshold(file, meta[META.threshold]),
+    oosLabel: oos ? oos : null,
+    oosRule: parseOosRule(file, meta[META.oosRule]),
+  };
 }

@@ -12,6 +12,7 @@ import { readExamples, hasSplit, type Example } from './dataset.js';
 import { exportHashedModel } from './hashed-export.js';
 import { fromFloat16, toFloat16 } from './onnx-proto.js';
 import { Prng } from './prng.js';
+import { isFlagged, oosScore, type OosRule } from './oos-rule.js';
 
 export interface TrainOptions {
   /** Training examples, or a file (CLINC150 JSON shape: its `train` split; or CSV `text,label`). */
@@ -41,6 +42,14 @@ export interface TrainOptions {
    * @defaultValue none
    */
   oosRecallLowerBound?: number;
+  /**
+   * What the out-of-scope threshold is compared with: `confidence`, the top label's probability;
+   * or `margin`, the top label's probability minus the out-of-scope label's (with an out-of-scope
+   * class only), so that a text whose runner-up is "out of scope" needs a clearer lead.
+   * Stored in the model (`kefu.oos_rule`).
+   * @defaultValue 'confidence'
+   */
+  oosRule?: OosRule;
   /** PRNG seed. @defaultValue 1 */
   seed?: number;
   /** Passes over the training data. @defaultValue 15 */
@@ -102,6 +111,7 @@ export interface TrainReport {
   /** Words of the training vocabulary stored with a pretrained vector (0 without embeddings). */
   vector_words: number;
   threshold: number;
+  oos_rule: OosRule;
   labels: string[];
   train_examples: number;
   train_seconds: number;
@@ -134,6 +144,7 @@ const defaults = {
   featureDropout: 0,
   refit: false,
   tables: 'fp16' as 'fp16' | 'int8',
+  oosRule: 'confidence' as OosRule,
 };
 
 function load(x: string | Example[], split: 'train' | 'val' | 'test', oosLabel: string): Example[] {
@@ -153,15 +164,17 @@ interface Prepared {
 
 interface Scored {
   best: number;
+  /** What the threshold is compared with (confidence or margin, per the rule). */
   conf: number;
   y: number;
 }
 
-function score(probs: Float32Array[], ys: number[]): Scored[] {
+function score(probs: Float32Array[], ys: number[], oosClass: number, rule: OosRule): Scored[] {
   return probs.map((p, i) => {
     let best = 0;
     for (let c = 1; c < p.length; c++) if (p[c]! > p[best]!) best = c;
-    return { best, conf: p[best]!, y: ys[i]! };
+    const conf = oosScore(rule, p[best]!, oosClass >= 0 ? p[oosClass]! : 0);
+    return { best, conf, y: ys[i]! };
   });
 }
 
@@ -169,7 +182,7 @@ function score(probs: Float32Array[], ys: number[]): Scored[] {
 function evaluate(s: Scored[], oosClass: number, threshold: number): { acc: number; top1: number; recall: number | null } {
   let inN = 0, inOk = 0, inTop = 0, oosN = 0, oosOk = 0;
   for (const { best, conf, y } of s) {
-    const flagged = best === oosClass || conf < threshold;
+    const flagged = isFlagged(best === oosClass, conf, threshold);
     if (y === -1 || y === oosClass) {
       oosN++;
       if (flagged) oosOk++;
@@ -192,7 +205,7 @@ function evaluate(s: Scored[], oosClass: number, threshold: number): { acc: numb
 function calibrate(s: Scored[], oosClass: number, targetRecall: number, lowerBound?: number): number {
   const nOos = s.filter((x) => x.y === -1 || x.y === oosClass).length;
   if (nOos === 0) return 0;
-  const cands = [...new Set([0, ...s.map((x) => Math.round(x.conf * 1000) / 1000)])].sort((a, b) => a - b);
+  const cands = [...new Set([0, ...s.map((x) => Math.max(0, Math.round(x.conf * 1000) / 1000))])].sort((a, b) => a - b);
   const ok = (recall: number): boolean => (lowerBound === undefined ? recall >= targetRecall : wilsonLower(recall, nOos) >= lowerBound);
   for (const t of cands) if (ok(evaluate(s, oosClass, t).recall ?? 0)) return t;
   let bestT = 0, bestScore = -1;
@@ -227,6 +240,7 @@ export function trainIntentModel(options: TrainOptions): TrainResult {
   checkRange('labelSmoothing', o.labelSmoothing, 0, 0.5);
   checkRange('featureDropout', o.featureDropout, 0, 0.9);
   if (o.tables !== 'fp16' && o.tables !== 'int8') throw new TypeError('tables must be "fp16" or "int8"');
+  if (o.oosRule !== 'confidence' && o.oosRule !== 'margin') throw new TypeError('oosRule must be "confidence" or "margin"');
   checkRange('oosTargetRecall', o.oosTargetRecall, 0, 1);
   if (o.oosRecallLowerBound !== undefined) checkRange('oosRecallLowerBound', o.oosRecallLowerBound, 0, 1);
   checkRange('featurizer.hashBits', fz.hashBits, 8, 24, true);
@@ -269,11 +283,11 @@ export function trainIntentModel(options: TrainOptions): TrainResult {
   const ctx = { H, D, C, o, log, fz, vectors };
   const ys = (xs: Prepared[]): number[] => xs.map((p) => p.y);
   const first = fit(tr, train, ctx);
-  const vs = score(va.map((p) => predict(first, p.f)), ys(va));
+  const vs = score(va.map((p) => predict(first, p.f)), ys(va), oosClass, o.oosRule);
   const threshold = calibrate(vs, oosClass, o.oosTargetRecall, o.oosRecallLowerBound);
   const ve = evaluate(vs, oosClass, threshold);
   const testOf = (m: HashedModel): { acc: number; top1: number; recall: number | null } | null =>
-    te.length > 0 ? evaluate(score(te.map((p) => predict(m, p.f)), ys(te)), oosClass, threshold) : null;
+    te.length > 0 ? evaluate(score(te.map((p) => predict(m, p.f)), ys(te), oosClass, o.oosRule), oosClass, threshold) : null;
   let model = first;
   let beforeRefit: TrainReport['before_refit'] = null;
   if (o.refit) {
@@ -289,6 +303,7 @@ export function trainIntentModel(options: TrainOptions): TrainResult {
     featurizer: fz,
     threshold,
     oosLabel: oosClass >= 0 ? o.oosLabel : null,
+    oosRule: o.oosRule,
   });
   const report: TrainReport = {
     accuracy: tEval ? round(tEval.acc) : null,
@@ -299,6 +314,7 @@ export function trainIntentModel(options: TrainOptions): TrainResult {
     before_refit: beforeRefit,
     vector_words: model.vec ? model.vec.V.length / model.vec.dims - 1 : 0,
     threshold,
+    oos_rule: o.oosRule,
     labels,
     train_examples: tr.length,
     train_seconds: round((performance.now() - t0) / 1000, 1),

@@ -13,6 +13,8 @@ export interface InitMessage {
   topK: number;
   /** Expected number of classes (labels); checked against the model's output. */
   classes: number;
+  /** Class whose probability each result also reports (the out-of-scope label), or -1. */
+  oosIndex: number;
 }
 
 export interface RunMessage {
@@ -44,5 +46,7 @@ export type FromWorker =
       index: Int32Array;
       /** Their probabilities, same layout. */
       prob: Float32Array;
+      /** Probability of the init's `oosIndex` class per text (0 without one). */
+      oos: Float32Array;
     }
   | { type: 'run-error'; id: number; message: string };
