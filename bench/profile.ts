@@ -185,6 +185,32 @@ async function runServer(): Promise<void> {
     ],
   });
 
+  // The same batch sources with a window of 0: a batch takes the lookups that arrived in one turn
+  // of the event loop (setImmediate), adding no wait; under load a turn holds more requests.
+  const batchedTurn = new ProfileAggregator({
+    breaker,
+    batch: { windowMs: 0 },
+    sources: [
+      new HttpProfileSource({ name: 'crm', url: urls.crm, connections: 64, batch: {} }),
+      new HttpProfileSource({ name: 'orders', url: urls.orders, connections: 64, batch: {} }),
+      new HttpProfileSource({ name: 'membership', url: urls.membership, connections: 64, batch: {} }),
+    ],
+  });
+
+  // HTTP calls to the back ends per variant since the last /__hops: calls per profile is what
+  // batching changes (the peers make three by construction).
+  const aggregators = { kefu: perUid, kefu_nocache: perUidNoCache, kefu_batch: batched, kefu_batch_turn: batchedTurn };
+  const callsSeen: Record<string, number> = {};
+  const callsSince = (): Record<string, number> => {
+    const out: Record<string, number> = {};
+    for (const [name, agg] of Object.entries(aggregators)) {
+      const now = Object.values(agg.stats()).reduce((a, c) => a + c.calls, 0);
+      out[name] = now - (callsSeen[name] ?? 0);
+      callsSeen[name] = now;
+    }
+    return out;
+  };
+
   const complete = <P extends { complete: boolean; sources: object }>(p: P): P => {
     if (!p.complete) throw new Error(`incomplete profile: ${JSON.stringify(p.sources)}`);
     return p;
@@ -203,6 +229,7 @@ async function runServer(): Promise<void> {
     // overload would make fast, empty answers look like successes).
     kefu: async (uid) => complete(await perUid.get(uid)),
     kefu_batch: async (uid) => complete(await batched.get(uid)),
+    kefu_batch_turn: async (uid) => complete(await batchedTurn.get(uid)),
     kefu_nocache: async (uid) => complete(await perUidNoCache.get(uid)),
   };
 
@@ -225,7 +252,7 @@ async function runServer(): Promise<void> {
       return;
     }
     if (url === '/__hops') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ server: inServer.take(), handler: inHandler.take(), gc: gc.take() }));
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ server: inServer.take(), handler: inHandler.take(), gc: gc.take(), calls: callsSince() }));
       return;
     }
     const slash = url.indexOf('/', 1);
@@ -253,7 +280,7 @@ async function runServer(): Promise<void> {
   const stop = async (): Promise<void> => {
     server.closeAllConnections();
     server.close();
-    await Promise.all([perUid.close(), perUidNoCache.close(), batched.close(), ...kinds.map((k) => pools[k].destroy())]);
+    await Promise.all([perUid.close(), perUidNoCache.close(), batched.close(), batchedTurn.close(), ...kinds.map((k) => pools[k].destroy())]);
   };
   exitWithParent(async () => stop());
 }
@@ -313,6 +340,8 @@ interface Hops {
   backend_late_p50: number | null;
   backend_late_p99: number | null;
   gc_max_ms: { generator: number; server: number; backends: number | null };
+  /** HTTP calls to the back ends per answered profile (3 for the peers; fewer when batching). */
+  calls_per_profile: number;
   /** Old-generation (mark-compact) GCs during the step, per process. */
   gc_major: { generator: number; server: number; backends: number | null };
 }
@@ -346,7 +375,7 @@ let backendsPid: number | undefined;
 let backendsControl: Pool | undefined;
 const genGc = gcWatch();
 
-type HopsReply = { server: ReturnType<Samples['take']>; handler: ReturnType<Samples['take']>; gc: ReturnType<ReturnType<typeof gcWatch>['take']> };
+type HopsReply = { server: ReturnType<Samples['take']>; handler: ReturnType<Samples['take']>; gc: ReturnType<ReturnType<typeof gcWatch>['take']>; calls: Record<string, number> };
 type BackendsReply = { late: ReturnType<Samples['take']>; gc: ReturnType<ReturnType<typeof gcWatch>['take']> };
 
 async function getJson<T>(pool: Pool, path: string): Promise<T> {
@@ -421,6 +450,7 @@ async function step(gen: Pool, variant: string, rate: number, durationMs: number
     backend_late_p50: h.backends?.late.p50 ?? null,
     backend_late_p99: h.backends?.late.p99 ?? null,
     gc_max_ms: { generator: h.generatorGc.max_ms, server: h.server.gc.max_ms, backends: h.backends?.gc.max_ms ?? null },
+    calls_per_profile: variant.startsWith('kefu') ? round((h.server.calls[variant] ?? 0) / Math.max(1, lat.length + errors), 2) : variant === 'sequential' || variant === 'fetch_all' || variant === 'pool_floor' ? 3 : NaN,
     gc_major: { generator: h.generatorGc.major, server: h.server.gc.major, backends: h.backends?.gc.major ?? null },
   };
   lat.sort((a, b) => a - b);
@@ -485,7 +515,7 @@ async function ramp(gen: Pool, variants: string[], rates: number[], durationMs: 
       );
       const hp = s.hops;
       console.error(
-        `${''.padEnd(12)} hops p50/p99 ms: server ${hp.server_p50}/${hp.server_p99}  handler ${hp.handler_p50}/${hp.handler_p99}  ` +
+        `${''.padEnd(12)} calls/profile ${hp.calls_per_profile}  hops p50/p99 ms: server ${hp.server_p50}/${hp.server_p99}  handler ${hp.handler_p50}/${hp.handler_p99}  ` +
           `back-end late ${hp.backend_late_p50 ?? '-'}/${hp.backend_late_p99 ?? '-'}  gc max (major count) gen ${hp.gc_max_ms.generator} (${hp.gc_major.generator}) server ${hp.gc_max_ms.server} (${hp.gc_major.server}) back ends ${hp.gc_max_ms.backends ?? '-'} (${hp.gc_major.backends ?? '-'})`,
       );
       fails[variant] = s.pass ? 0 : fails[variant]! + 1;
@@ -496,6 +526,24 @@ async function ramp(gen: Pool, variants: string[], rates: number[], durationMs: 
     if (live.size === 0) break;
   }
   return out;
+}
+
+/**
+ * `a` against `b` at equal offered load: for every rate both variants ran (both answering at least
+ * 95% in time, so that a collapsed step does not compare queueing), field(a) / field(b); and the
+ * median of those ratios. This stays meaningful when no step passes the 20 ms rule.
+ */
+function atEqualLoad(a: Step[] | undefined, b: Step[] | undefined, field: (s: Step) => number): { by_rate: Record<string, number | null>; median: number | null } {
+  const by_rate: Record<string, number | null> = {};
+  const rs: number[] = [];
+  for (const x of a ?? []) {
+    const y = (b ?? []).find((s) => s.offered === x.offered);
+    if (!y || x.achieved < 0.95 * x.offered || y.achieved < 0.95 * y.offered) continue;
+    const r = ratio(field(x), field(y));
+    by_rate[String(x.offered)] = r;
+    if (r !== null) rs.push(r);
+  }
+  return { by_rate, median: rs.length ? round(median(rs), 3) : null };
 }
 
 function maxRate(steps: Step[]): number | null {
@@ -567,7 +615,7 @@ async function main(): Promise<void> {
     // The judged variants first, so that a --quick run on a loaded machine still measures them.
     const results: Record<string, Step[]> = {
       ...(await ramp(gen, quick ? ['pool_floor', 'kefu'] : ['pool_floor', 'kefu', 'kefu_nocache'], perUidRates, durationMs)),
-      ...(await ramp(gen, ['kefu_batch'], batchRates, durationMs)),
+      ...(await ramp(gen, ['kefu_batch', 'kefu_batch_turn'], batchRates, durationMs)),
       ...(await ramp(gen, ['fetch_all'], quick ? [250, 1000] : [250, 500, 1000, 1500, 2000], durationMs)),
       ...(await ramp(gen, ['sequential'], quick ? [250] : [250, 500], durationMs)),
     };
@@ -584,6 +632,17 @@ async function main(): Promise<void> {
     const floor = maxRate(results.pool_floor!);
     const perUid = maxRate(results.kefu!);
     const batch = maxRate(results.kefu_batch!);
+    const batchTurn = maxRate(results.kefu_batch_turn!);
+    const p99Of = (x: Step): number => x.p99;
+    const cpuPerReq = (x: Step): number => x.server_cpu_us_per_req;
+    const perUidP99 = atEqualLoad(results.kefu, results.pool_floor, p99Of);
+    const perUidCpu = atEqualLoad(results.kefu, results.pool_floor, cpuPerReq);
+    const batchP99 = atEqualLoad(results.kefu_batch, results.pool_floor, p99Of);
+    const batchCpu = atEqualLoad(results.kefu_batch, results.pool_floor, cpuPerReq);
+    const turnP99 = atEqualLoad(results.kefu_batch_turn, results.kefu_batch, p99Of);
+    const lowest = (v: string): Step | undefined => results[v]?.[0];
+    const BATCH_TARGET = 5000;
+    const CACHE_TARGET = 100_000;
     // CPU per request is far less sensitive to the machine's load than latency: the median over a
     // variant's passing steps (all steps when none passed).
     const cpuOf = (v: string): number | null => {
@@ -597,6 +656,7 @@ async function main(): Promise<void> {
       srv_p99: hops.server_p99,
       handler_p99: hops.handler_p99,
       late_p99: hops.backend_late_p99,
+      calls: hops.calls_per_profile,
     }));
     report(
       {
@@ -604,6 +664,8 @@ async function main(): Promise<void> {
         kefu: {
           per_uid_max_rate_p99_le_20ms: perUid,
           batch_max_rate_p99_le_20ms: batch,
+          batch_turn_max_rate_p99_le_20ms: batchTurn,
+          per_uid_lowest_rate: lowest('kefu') ? { offered: lowest('kefu')!.offered, p50_ms: lowest('kefu')!.p50, p99_ms: lowest('kefu')!.p99 } : null,
           cache_hits_per_s: cache.per_s,
           server_cpu_us_per_req: cpuOf('kefu'),
           batch_server_cpu_us_per_req: cpuOf('kefu_batch'),
@@ -614,14 +676,35 @@ async function main(): Promise<void> {
         peers: {
           sequential: { max_rate_p99_le_20ms: maxRate(results.sequential!) },
           fetch_all: { max_rate_p99_le_20ms: maxRate(results.fetch_all!), server_cpu_us_per_req: cpuOf('fetch_all') },
-          pool_floor: { max_rate_p99_le_20ms: floor, server_cpu_us_per_req: cpuOf('pool_floor') },
+          pool_floor: {
+            max_rate_p99_le_20ms: floor,
+            server_cpu_us_per_req: cpuOf('pool_floor'),
+            lowest_rate: lowest('pool_floor') ? { offered: lowest('pool_floor')!.offered, p50_ms: lowest('pool_floor')!.p50, p99_ms: lowest('pool_floor')!.p99 } : null,
+          },
           seed: { mean_ms_at_2000: 17 },
         },
+        // The issue's targets: per_uid_vs_floor >= 0.9; batch_vs_target >= 1 (5,000 req/s);
+        // cache_vs_target >= 1 (100,000 hits/s). When no step passes (p99 over 20 ms even for the
+        // floor), the max-rate ratios are null and the *_at_equal_load ratios still compare.
         ratios: {
           per_uid_vs_floor: ratio(perUid, floor),
           batch_vs_floor: ratio(batch, floor),
+          batch_vs_target: ratio(batch, BATCH_TARGET),
+          cache_vs_target: ratio(cache.per_s, CACHE_TARGET),
+          per_uid_p99_vs_floor_at_equal_load: perUidP99.median,
+          per_uid_cpu_vs_floor_at_equal_load: perUidCpu.median,
+          batch_p99_vs_floor_at_equal_load: batchP99.median,
+          batch_cpu_vs_floor_at_equal_load: batchCpu.median,
+          batch_turn_p99_vs_batch_at_equal_load: turnP99.median,
           cpu_per_req_vs_floor: ratio(cpuOf('kefu'), cpuOf('pool_floor')),
           cpu_per_req_nocache_vs_floor: results.kefu_nocache ? ratio(cpuOf('kefu_nocache'), cpuOf('pool_floor')) : null,
+        },
+        at_equal_load: {
+          per_uid_p99_vs_floor: perUidP99.by_rate,
+          per_uid_cpu_vs_floor: perUidCpu.by_rate,
+          batch_p99_vs_floor: batchP99.by_rate,
+          batch_cpu_vs_floor: batchCpu.by_rate,
+          batch_turn_p99_vs_batch: turnP99.by_rate,
         },
         setup: {
           service_latency_ms: latencies,
