@@ -5,6 +5,7 @@
  *
  *   npm run bench -- hub-latency [--quick] [--pairs 5000] [--rate 10000] [--generators 2]
  *                                [--only raw_ws,socket_io,kefu,kefu_memory] [--profile]
+ *                                [--variant name=--deliver-ahead,0,--commit-interval-ms,2 ...]
  *
  * Every system runs in its own server child, all up at once, with the same pairs held by shared
  * load-generator children (bench/lib/), each pair inside one generator so that send and receipt
@@ -47,14 +48,23 @@ const kefuSpec = (key: string, store: 'level' | 'memory'): SystemSpec => ({
   script: server('kefu-hub'),
   args: ['--store', store, '--dir', join(dataDir, store)],
 });
+// --variant name=args (repeatable): one more Kefu LevelDB server, `kefu_<name>`, with extra
+// store options (comma-separated kefu-hub.ts arguments), for A/B runs of a setting in one run.
+const variantArgs = process.argv.flatMap((a, i) => (a === '--variant' && process.argv[i + 1] ? [process.argv[i + 1]!] : []));
+const variantSpecs: SystemSpec[] = variantArgs.map((v) => {
+  const [name, args = ''] = v.split('=', 2) as [string, string?];
+  const base = kefuSpec(`kefu_${name}`, 'level');
+  return { ...base, label: `kefu (${name})`, args: ['--store', 'level', '--dir', join(dataDir, `level-${name}`), ...args.split(',').filter(Boolean)] };
+});
 const allSpecs: SystemSpec[] = [
   { key: 'raw_ws', kind: 'raw_ws', label: 'raw ws', script: server('raw-ws') },
   { key: 'socket_io', kind: 'socket_io', label: 'socket.io', script: server('socket-io') },
   kefuSpec('kefu', 'level'),
   kefuSpec('kefu_memory', 'memory'),
+  ...variantSpecs,
 ];
 // --profile: every server child writes a V8 CPU profile on exit, one directory per system.
-const specs = allSpecs.filter((s) => only.has(s.key)).map((s) => (profile ? { ...s, execArgv: ['--cpu-prof', `--cpu-prof-dir=${join(profDir, s.key)}`] } : s));
+const specs = allSpecs.filter((s) => only.has(s.key) || variantSpecs.includes(s)).map((s) => (profile ? { ...s, execArgv: ['--cpu-prof', `--cpu-prof-dir=${join(profDir, s.key)}`] } : s));
 
 const generators = Number(arg('generators', String(Math.max(2, Math.ceil((specs.length * pairs * 2) / MAX_CONNS_PER_GENERATOR)))));
 if (!(pairs > 0 && rate > 0 && generators > 0)) throw new RangeError('--pairs, --rate and --generators must be positive numbers');
@@ -196,5 +206,5 @@ report({
     cpu_per_msg_vs_raw_ws: ratio(k?.cpu_us_per_msg, raw?.cpu_us_per_msg),
     cpu_per_msg_vs_socket_io: ratio(k?.cpu_us_per_msg, sio?.cpu_us_per_msg),
   },
-  variants: { kefu_memory_store: headline(results.kefu_memory) },
+  variants: { kefu_memory_store: headline(results.kefu_memory), ...Object.fromEntries(variantSpecs.map((v) => [v.key, { args: v.args!.slice(4).join(' '), ...headline(results[v.key]) }])) },
 }, rows);

@@ -5,6 +5,7 @@
  * directory given by --dir, or the MemoryConversationStore (--store memory).
  *
  *   node --import tsx bench/servers/kefu-hub.ts --store level|memory|redis --dir <path> [--redis <url>] [--idle-timeout-ms N]
+ *                                              [--deliver-ahead N] [--commit-interval-ms N]   (LevelDB store options)
  *
  * With --redis (cluster bench), the node shares a RedisBus and, with --store redis, a
  * RedisConversationStore, so that any node serves any conversation; @kefu/redis is imported only
@@ -28,6 +29,12 @@ const store = arg('store', 'level');
 const dir = arg('dir', '');
 const redisUrl = arg('redis', '');
 const idleTimeout = arg('idle-timeout-ms', '');
+const deliverAhead = arg('deliver-ahead', '');
+const commitInterval = arg('commit-interval-ms', '');
+const levelOptions = {
+  ...(deliverAhead ? { deliverAhead: Number(deliverAhead) } : {}),
+  ...(commitInterval ? { commitIntervalMs: Number(commitInterval) } : {}),
+};
 if (store !== 'level' && store !== 'memory' && store !== 'redis') throw new TypeError('--store must be level, memory or redis');
 if (store === 'redis' && !redisUrl) throw new TypeError('--store redis needs --redis');
 if (store === 'level' && !dir) throw new TypeError('--store level needs --dir');
@@ -36,7 +43,7 @@ if (dir) mkdirSync(dir, { recursive: true });
 const redis = redisUrl ? await import('@kefu/redis') : undefined;
 const hub = new Hub({
   authenticate: jwtAuthenticator({ secret: BENCH_SECRET }),
-  store: store === 'level' ? new LevelConversationStore({ location: dir })
+  store: store === 'level' ? new LevelConversationStore({ location: dir, ...levelOptions })
     : store === 'redis' && redis ? new redis.RedisConversationStore(redisUrl)
     : new MemoryConversationStore(),
   ...(redis ? { bus: new redis.RedisBus(redisUrl) } : {}),

@@ -21,7 +21,7 @@ export type {
 } from './hub/index.js';
 export { ConversationStore, maxRangeLimit, MemoryConversationStore, LevelConversationStore } from './conversation/index.js';
 export type {
-  LevelConversationStoreOptions, ConversationRecord, CreateConversationInput, StoredMessage, AppendInput, AppendResult,
+  LevelConversationStoreOptions, ConversationRecord, CreateConversationInput, StoredMessage, AppendInput, AppendOptions, AppendResult,
   RangeOptions, AddMemberResult, ConversationStoreSupports, StoreStatus,
 } from './conversation/index.js';
 export { Bus, LocalBus, LocalBusNetwork } from './bus/index.js';

@@ -6,13 +6,14 @@
  * Contract an implementation must keep, because the hub relies on it for "no gap, no duplicate":
  * - `_append` assigns seq atomically (also across hub nodes when `supports.shared`), starting at 1,
  *   strictly increasing per conversation, and stores the message and its cid index together.
- * - A message is readable by `_range` before its `_append` resolves.
- * - Appends to one conversation resolve in seq order.
+ * - A message is readable by `_range` before its `_append` resolves, and from the moment the
+ *   store calls its `onVisible` (which it may do before the message is durable).
+ * - Appends to one conversation resolve in seq order; `onVisible` calls come in seq order too.
  */
 import { randomUUID } from 'node:crypto';
 import { KefuError, isValidId, isValidSeq, checkData, type Sender, type Member } from '@kefu/protocol';
 import type {
-  AddMemberResult, AppendInput, AppendResult, ConversationRecord, ConversationStoreSupports,
+  AddMemberResult, AppendInput, AppendOptions, AppendResult, ConversationRecord, ConversationStoreSupports,
   CreateConversationInput, RangeOptions, StoredMessage, StoreStatus,
 } from './types.js';
 
@@ -110,9 +111,10 @@ export abstract class ConversationStore {
 
   /**
    * Appends a message durably and assigns its seq. A `cid` already stored in this conversation
-   * returns the original seq/ts with `dup: true` and writes nothing.
+   * returns the original seq/ts with `dup: true` and writes nothing. `options.onVisible` lets the
+   * caller show the message to others as soon as the store allows (see AppendOptions).
    */
-  async append(conv: string, input: AppendInput): Promise<AppendResult> {
+  async append(conv: string, input: AppendInput, options?: AppendOptions): Promise<AppendResult> {
     checkConvId(conv);
     if (typeof input !== 'object' || input === null) throw invalid('input must be an object');
     if (!isValidId(input.cid)) throw invalid('cid must be 1-128 printable ASCII characters');
@@ -122,7 +124,8 @@ export abstract class ConversationStore {
     await this.#ready();
     const clean: AppendInput = { cid: input.cid, from, body: input.body };
     if (input.data !== undefined) clean.data = input.data;
-    return this._append(conv, clean);
+    if (options?.onVisible !== undefined && typeof options.onVisible !== 'function') throw invalid('options.onVisible must be a function');
+    return this._append(conv, clean, options?.onVisible);
   }
 
   /** Messages with seq > `after`, ascending, at most `limit` (<= maxRangeLimit). */
@@ -189,7 +192,7 @@ export abstract class ConversationStore {
   protected abstract _create(record: ConversationRecord): Promise<ConversationRecord>;
   protected abstract _get(id: string): Promise<ConversationRecord | undefined>;
   protected abstract _closeConversation(id: string, reason: string | undefined): Promise<ConversationRecord>;
-  protected abstract _append(conv: string, input: AppendInput): Promise<AppendResult>;
+  protected abstract _append(conv: string, input: AppendInput, onVisible?: (seq: number, ts: number) => void): Promise<AppendResult>;
   protected abstract _range(conv: string, after: number, limit: number): Promise<StoredMessage[]>;
   protected abstract _lastSeq(conv: string): Promise<number>;
   protected abstract _addMember(conv: string, sender: Sender): Promise<AddMemberResult>;

@@ -9,16 +9,32 @@
  *   i\0<conv>\0<cid>        cid index: "<seq>,<ts>"
  *   u\0<conv>\0<userId>     member (JSON)
  *
+ * Early delivery: a new message may be shown to the other members (`onVisible`) before its batch
+ * is on disk, at most `deliverAhead` messages past the conversation's last durable seq; the
+ * sender's ack still waits for the fsync. Before it is shown, the message is appended to the shown
+ * log (shown-log.ts, one write(), no fsync), which the next open replays: a process crash loses
+ * nothing anyone saw. A machine crash can, and then that seq must never be given to another
+ * message. Each run records its `deliverAhead` and the kernel's boot id in a run marker (x\0run)
+ * before its first append, and a clean close there. After an unclean stop under another boot
+ * (or where no boot id is known), the marker gains a fence { until: this run's start, ahead }: a conversation whose last message (or, with
+ * none, its creation) predates `until` continues at last + ahead + 1, a gap, never a reuse. The
+ * fence is kept across clean runs, since a conversation untouched since the crash still needs it;
+ * a message written after `until` lifts it for its conversation. The first message past a fence
+ * is shown only once durable, which keeps "shown <= durable + deliverAhead" across another crash.
+ * (Timestamps come from Date.now(): a clock set back across a crash weakens the fence.)
+ *
  * Seq assignment is atomic within this process (one writer per database: LevelDB is
  * single-process), so `supports.shared` is false: several hub nodes need a shared store
  * (@kefu/redis). Memory is bounded: records and per-conversation seq state live in LRU caches;
  * a conversation with appends in flight is pinned outside the LRU until they settle.
  */
+import { readFileSync } from 'node:fs';
 import { Level } from 'level';
 import { LRUCache } from 'lru-cache';
 import { KefuError, type Sender, type Member } from '@kefu/protocol';
 import { chainedBatchTarget, GroupCommitWriter, type BatchOp } from '../storage/index.js';
 import { ConversationStore, closedConversation, notFound, notMember } from './conversation-store.js';
+import { ShownLog } from './shown-log.js';
 import type { AddMemberResult, AppendInput, AppendResult, ConversationRecord, ConversationStoreSupports, StoredMessage } from './types.js';
 
 export interface LevelConversationStoreOptions {
@@ -56,6 +72,19 @@ export interface LevelConversationStoreOptions {
    * @defaultValue 16777216 (16 MiB)
    */
   writeBufferSize?: number;
+  /**
+   * Messages per conversation that may be delivered to the other members before they are on disk
+   * (the sender's ack always waits for the fsync). Delivery then costs no disk round trip; after a
+   * crash, seqs skip ahead by this much (see above). 0 delivers only durable messages.
+   * @defaultValue 64
+   */
+  deliverAhead?: number;
+  /**
+   * Least ms between the starts of two group commits (GroupCommitOptions.intervalMs): fewer,
+   * larger batches under light load, for up to this much more ack latency.
+   * @defaultValue 0
+   */
+  commitIntervalMs?: number;
 }
 
 interface SeqState {
@@ -68,7 +97,24 @@ interface SeqState {
   pending: number;
   /** cid -> the in-flight append, so a retry racing its original gets the same answer. */
   inflight: Map<string, Promise<AppendResult>> | undefined;
+  /** Highest seq known to be on disk. */
+  durable: number;
+  /** Appends waiting for durability before they may be shown; none is shown early meanwhile. */
+  held: number;
+  /** Messages shown early and not yet written, in seq order: `_range` serves them. */
+  unwritten: StoredMessage[];
 }
+
+/** What the run marker (x\0run) holds. */
+interface RunMarker {
+  clean: boolean;
+  deliverAhead: number;
+  /** Conversations last written before `until` may have shown seqs up to their last + `ahead`. */
+  fence?: Fence;
+  /** /proc/sys/kernel/random/boot_id of the run: the same one after a crash means the page cache, and so the shown log, survived. */
+  boot?: string;
+}
+interface Fence { until: number; ahead: number }
 
 const SEP = '\x00';
 const pad = (seq: number): string => String(seq).padStart(16, '0');
@@ -76,6 +122,14 @@ const convKey = (c: string): string => `c${SEP}${c}`;
 const msgPrefix = (c: string): string => `m${SEP}${c}${SEP}`;
 const cidKey = (c: string, cid: string): string => `i${SEP}${c}${SEP}${cid}`;
 const memberPrefix = (c: string): string => `u${SEP}${c}${SEP}`;
+const RUN_KEY = `x${SEP}run`;
+
+/** AppendOptions.onVisible. */
+type Shown = (seq: number, ts: number) => void;
+
+function bootId(): string | undefined {
+  try { return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || undefined; } catch { return undefined; }
+}
 
 export class LevelConversationStore extends ConversationStore {
   readonly supports: ConversationStoreSupports = { persistent: true, shared: false };
@@ -86,6 +140,11 @@ export class LevelConversationStore extends ConversationStore {
   readonly #seqs: LRUCache<string, SeqState>;
   readonly #pinned = new Map<string, SeqState>();
   readonly #recentCids: number;
+  readonly #deliverAhead: number;
+  /** Seqs to skip in conversations last written before an unclean stop (see the file comment). */
+  #fence: Fence | undefined;
+  #shown: ShownLog | undefined;
+  readonly #boot = bootId();
   /** Loads of a conversation's last seq in progress, so concurrent first appends share one. */
   readonly #loading = new Map<string, Promise<SeqState>>();
   /** Tail of each conversation's append queue (present only while appends wait). */
@@ -96,15 +155,18 @@ export class LevelConversationStore extends ConversationStore {
     if (typeof options !== 'object' || options === null || typeof options.location !== 'string' || options.location === '') {
       throw new TypeError('options.location must be a non-empty string');
     }
-    const o = { sync: true, cacheSize: 10_000, recentCids: 1024, maxCachedCids: 500_000, writeBufferSize: 16 * 1024 * 1024, ...options };
+    const o = { sync: true, cacheSize: 10_000, recentCids: 1024, maxCachedCids: 500_000, writeBufferSize: 16 * 1024 * 1024, deliverAhead: 64, commitIntervalMs: 0, ...options };
     if (!Number.isInteger(o.cacheSize) || o.cacheSize < 1) throw new RangeError('options.cacheSize must be a positive integer');
     if (!Number.isInteger(o.recentCids) || o.recentCids < 0) throw new RangeError('options.recentCids must be a non-negative integer');
     if (!Number.isInteger(o.maxCachedCids) || o.maxCachedCids <= o.recentCids) throw new RangeError('options.maxCachedCids must be an integer greater than recentCids');
+    if (!Number.isInteger(o.deliverAhead) || o.deliverAhead < 0 || o.deliverAhead > 1_000_000) throw new RangeError('options.deliverAhead must be an integer from 0 to 1000000');
+    if (!Number.isFinite(o.commitIntervalMs) || o.commitIntervalMs < 0 || o.commitIntervalMs > 10_000) throw new RangeError('options.commitIntervalMs must be a number from 0 to 10000');
     this.#recentCids = o.recentCids;
+    this.#deliverAhead = o.deliverAhead;
     this.location = o.location;
     if (!Number.isInteger(o.writeBufferSize) || o.writeBufferSize < 65_536) throw new RangeError('options.writeBufferSize must be an integer >= 65536');
     this.#db = new Level<string, string>(o.location, { writeBufferSize: o.writeBufferSize });
-    this.#writer = new GroupCommitWriter(chainedBatchTarget(this.#db), { sync: o.sync });
+    this.#writer = new GroupCommitWriter(chainedBatchTarget(this.#db), { sync: o.sync, intervalMs: o.commitIntervalMs });
     this.#records = new LRUCache({ max: o.cacheSize });
     // Sized by cids held; an entry's size is taken when it is (re)inserted, which happens each
     // time a conversation's appends settle, so a growing conversation is re-measured.
@@ -112,11 +174,36 @@ export class LevelConversationStore extends ConversationStore {
   }
 
   protected async _open(): Promise<void> {
+    const openedAt = Date.now();
     await this.#db.open();
+    const raw = await this.#db.get(RUN_KEY);
+    // No marker: a new database, or one written by a version that never delivered early.
+    const prev = raw === undefined ? undefined : (JSON.parse(raw) as RunMarker);
+    // Messages a crashed run showed before writing them: into LevelDB before anything else.
+    const logged = ShownLog.recover(this.location);
+    if (logged.length > 0) await this.#db.batch(logged, { sync: true });
+    if (this.#deliverAhead > 0) this.#shown = new ShownLog(this.location);
+    this.#fence = prev?.fence;
+    const sameBoot = prev?.boot !== undefined && prev.boot === this.#boot;
+    if (prev && !prev.clean && !sameBoot && (prev.deliverAhead > 0 || prev.fence)) {
+      this.#fence = { until: openedAt, ahead: Math.max(prev.deliverAhead, prev.fence?.ahead ?? 0) };
+    }
+    // Durable before the first append of this run, so that a crash in this run is recognised.
+    await this.#putMarker(false);
+  }
+
+  async #putMarker(clean: boolean): Promise<void> {
+    const marker: RunMarker = { clean, deliverAhead: this.#deliverAhead };
+    if (this.#fence) marker.fence = this.#fence;
+    if (this.#boot !== undefined) marker.boot = this.#boot;
+    await this.#db.put(RUN_KEY, JSON.stringify(marker), { sync: true });
   }
 
   protected async _close(): Promise<void> {
     await this.#writer.close();
+    this.#shown?.close();
+    this.#shown = undefined;
+    await this.#putMarker(true);
     await this.#db.close();
     this.#records.clear();
     this.#seqs.clear();
@@ -167,12 +254,12 @@ export class LevelConversationStore extends ConversationStore {
     if (s) return s;
     let p = this.#loading.get(conv);
     if (!p) {
-      p = this.#loadState(conv).then(({ last, cids, complete }) => {
+      p = this.#loadState(conv).then(({ last, stored, cids, complete }) => {
         this.#loading.delete(conv);
         // Another path may have created the state while the read was in flight.
         const again = this.#pinned.get(conv) ?? this.#seqs.get(conv);
         if (again) return again;
-        const st: SeqState = { last, cids, complete, pending: 0, inflight: undefined };
+        const st: SeqState = { last, cids, complete, pending: 0, inflight: undefined, durable: stored, held: 0, unwritten: [] };
         this.#seqs.set(conv, st);
         return st;
       }, (err: unknown) => { this.#loading.delete(conv); throw err; });
@@ -181,23 +268,40 @@ export class LevelConversationStore extends ConversationStore {
     return p;
   }
 
-  /** Last seq, and the cid index when it is small enough to hold whole (one bounded read). */
-  async #loadState(conv: string): Promise<{ last: number; cids: Map<string, number>; complete: boolean }> {
+  /**
+   * Last stored seq, the next seq to build on (past the fence when one applies), and the cid
+   * index when it is small enough to hold whole (bounded reads).
+   */
+  async #loadState(conv: string): Promise<{ last: number; stored: number; cids: Map<string, number>; complete: boolean }> {
     const prefix = msgPrefix(conv);
-    const keys = await this.#db.keys({ gte: prefix, lt: `m${SEP}${conv}\x01`, reverse: true, limit: 1 }).all();
-    const k = keys[0];
-    const last = k === undefined ? 0 : Number(k.slice(prefix.length));
+    const fence = this.#fence;
+    const it = { gte: prefix, lt: `m${SEP}${conv}\x01`, reverse: true, limit: 1 };
+    let stored = 0;
+    let fenced = false;
+    if (fence) {
+      const [entry] = await this.#db.iterator(it).all();
+      if (entry) {
+        stored = Number(entry[0].slice(prefix.length));
+        fenced = (JSON.parse(entry[1]) as StoredMessage).ts < fence.until;
+      } else {
+        fenced = (await this.#mustRecord(conv)).createdAt < fence.until;
+      }
+    } else {
+      const [k] = await this.#db.keys(it).all();
+      if (k !== undefined) stored = Number(k.slice(prefix.length));
+    }
+    const last = fenced ? stored + fence!.ahead : stored;
     const cids = new Map<string, number>();
-    if (last === 0) return { last, cids, complete: true };
-    if (last > this.#recentCids) return { last, cids, complete: false };
+    if (stored === 0) return { last, stored, cids, complete: true };
+    if (stored > this.#recentCids) return { last, stored, cids, complete: false };
     const ip = `i${SEP}${conv}${SEP}`;
     const entries = await this.#db.iterator({ gte: ip, lt: `i${SEP}${conv}\x01`, limit: this.#recentCids + 1 }).all();
-    if (entries.length > this.#recentCids) return { last, cids, complete: false };
+    if (entries.length > this.#recentCids) return { last, stored, cids, complete: false };
     for (const [key, value] of entries) cids.set(key.slice(ip.length), Number(value.slice(0, value.indexOf(','))));
-    return { last, cids, complete: true };
+    return { last, stored, cids, complete: true };
   }
 
-  protected _append(conv: string, input: AppendInput): Promise<AppendResult> {
+  protected _append(conv: string, input: AppendInput, onVisible?: Shown): Promise<AppendResult> {
     // Fast path, the common case: nothing queued for this conversation, its record and whole cid
     // index in memory, a new cid. Seq assignment is then synchronous (no lock, no disk read).
     if (!this.#locks.has(conv)) {
@@ -205,13 +309,13 @@ export class LevelConversationStore extends ConversationStore {
       const st = rec && (this.#pinned.get(conv) ?? this.#seqs.get(conv));
       if (st && st.complete && !st.cids.has(input.cid) && st.inflight?.has(input.cid) !== true) {
         if (rec.closed) return Promise.reject(closedConversation(conv));
-        return this.#write(conv, st, input);
+        return this.#write(conv, st, input, onVisible);
       }
     }
-    return this.#appendLocked(conv, input);
+    return this.#appendLocked(conv, input, onVisible);
   }
 
-  async #appendLocked(conv: string, input: AppendInput): Promise<AppendResult> {
+  async #appendLocked(conv: string, input: AppendInput, onVisible: Shown | undefined): Promise<AppendResult> {
     // FIFO per conversation up to seq assignment, taken before any await: disk lookups finish in
     // any order, but two sends in a row from one client must get seqs in that order.
     const prev = this.#locks.get(conv);
@@ -221,7 +325,7 @@ export class LevelConversationStore extends ConversationStore {
     let write: { done: Promise<AppendResult> } | AppendResult;
     try {
       if (prev) await prev;
-      write = await this.#assign(conv, input);
+      write = await this.#assign(conv, input, onVisible);
     } finally {
       if (this.#locks.get(conv) === mine) this.#locks.delete(conv);
       release();
@@ -233,7 +337,7 @@ export class LevelConversationStore extends ConversationStore {
    * Dedupe and seq assignment (under the conversation's lock). The pending write is returned
    * wrapped, so the lock is released before the fsync and later appends join the same batch.
    */
-  async #assign(conv: string, input: AppendInput): Promise<{ done: Promise<AppendResult> } | AppendResult> {
+  async #assign(conv: string, input: AppendInput, onVisible: Shown | undefined): Promise<{ done: Promise<AppendResult> } | AppendResult> {
     const rec = await this.#mustRecord(conv);
     const got = this.#seqState(conv);
     const st = got instanceof Promise ? await got : got;
@@ -247,11 +351,15 @@ export class LevelConversationStore extends ConversationStore {
       return { seq: Number(idx.slice(0, comma)), ts: Number(idx.slice(comma + 1)), dup: true };
     }
     if (rec.closed || this.#records.get(conv)?.closed) throw closedConversation(conv);
-    return { done: this.#write(conv, st, input) };
+    return { done: this.#write(conv, st, input, onVisible) };
   }
 
-  /** Assigns the next seq and queues the message and its cid for the next group commit. */
-  #write(conv: string, st: SeqState, input: AppendInput): Promise<AppendResult> {
+  /**
+   * Assigns the next seq and queues the message and its cid for the next group commit. The
+   * message is shown at once when it is within `deliverAhead` of the durable seq and no earlier
+   * message of the conversation still waits to be shown; otherwise once it is durable.
+   */
+  #write(conv: string, st: SeqState, input: AppendInput, onVisible: Shown | undefined): Promise<AppendResult> {
     const seq = ++st.last;
     const ts = Date.now();
     const m: StoredMessage = { seq, cid: input.cid, from: input.from, body: input.body, ts };
@@ -262,6 +370,13 @@ export class LevelConversationStore extends ConversationStore {
     ];
     if (st.pending++ === 0) { this.#pinned.set(conv, st); this.#seqs.delete(conv); }
     const inflight = (st.inflight ??= new Map());
+    let logged: 0 | 1 | undefined;
+    if (onVisible !== undefined && this.#shown && st.held === 0 && seq - st.durable <= this.#deliverAhead) {
+      try { logged = this.#shown.append(ops); } catch { /* no log, no early show: shown once durable */ }
+    }
+    const early = logged !== undefined;
+    if (early) st.unwritten.push(m);
+    else if (onVisible) st.held++;
     const settle = (): void => {
       inflight.delete(input.cid);
       if (inflight.size === 0 && st.inflight === inflight) st.inflight = undefined;
@@ -269,6 +384,9 @@ export class LevelConversationStore extends ConversationStore {
     };
     const p = this.#writer.write(ops).then((): AppendResult => {
       settle();
+      if (seq > st.durable) st.durable = seq;
+      if (early) { st.unwritten.shift(); this.#shown?.written(logged!); }
+      else if (onVisible) { st.held--; onVisible(seq, ts); }
       st.cids.set(input.cid, seq);
       if (st.cids.size > this.#recentCids) {
         st.complete = false;
@@ -276,8 +394,15 @@ export class LevelConversationStore extends ConversationStore {
         if (oldest !== undefined) st.cids.delete(oldest);
       }
       return { seq, ts, dup: false };
-    }, (err: unknown) => { settle(); throw err; });
+    }, (err: unknown) => {
+      settle();
+      // A message shown early stays shown: its sender gets the error and no ack (docs/hub.md).
+      if (early) { st.unwritten.splice(st.unwritten.indexOf(m), 1); this.#shown?.written(logged!); }
+      else if (onVisible) st.held--;
+      throw err;
+    });
     inflight.set(input.cid, p);
+    if (early) onVisible!(seq, ts);
     return p;
   }
 
@@ -290,8 +415,16 @@ export class LevelConversationStore extends ConversationStore {
 
   protected async _range(conv: string, after: number, limit: number): Promise<StoredMessage[]> {
     await this.#mustRecord(conv);
+    // Messages shown but not yet written, taken before the read: each is either among these or,
+    // written since, found by the read (whose snapshot starts later).
+    const unwritten = this.#pinned.get(conv)?.unwritten.filter((m) => m.seq > after);
     const values = await this.#db.values({ gt: msgPrefix(conv) + pad(after), lt: `m${SEP}${conv}\x01`, limit }).all();
-    return values.map((v) => JSON.parse(v) as StoredMessage);
+    const out = values.map((v) => JSON.parse(v) as StoredMessage);
+    if (unwritten?.length && out.length < limit) {
+      const top = out.length ? out[out.length - 1]!.seq : after;
+      for (const m of unwritten) if (m.seq > top && out.length < limit) out.push({ ...m });
+    }
+    return out;
   }
 
   protected async _lastSeq(conv: string): Promise<number> {

@@ -34,6 +34,18 @@ export interface AppendInput {
   data?: JsonObject;
 }
 
+export interface AppendOptions {
+  /**
+   * Called once the message's seq is assigned and the other members may see it, which can be
+   * before the append is durable; the returned promise still resolves only once it is. A store
+   * calls it at most once per new message (never for a duplicate), in seq order within a
+   * conversation, and no later than it resolves. A store that shows nothing before it is durable
+   * may never call it: the caller then delivers when the append resolves. From the call on, the
+   * message is readable through `range`.
+   */
+  onVisible?: (seq: number, ts: number) => void;
+}
+
 export interface AppendResult {
   seq: number;
   ts: number;

@@ -18,6 +18,7 @@ import {
   type SendFrame, type ResumeFrame, type CommandFrame, type MessageFrame,
 } from '@kefu/protocol';
 import type { ConversationStore } from '../conversation/conversation-store.js';
+import type { AppendInput, AppendResult } from '../conversation/types.js';
 import type { Bus } from '../bus/bus.js';
 import { Connection, kConn, takeToken, type SocketWithConn } from './connection.js';
 import { HubMetrics } from './metrics.js';
@@ -317,25 +318,46 @@ export class Hub extends EventEmitter<HubEvents> {
       data = out.data;
     }
     const input = data === undefined ? { cid: f.cid, from: conn.sender, body } : { cid: f.cid, from: conn.sender, body, data };
-    const r = await this.store.append(f.conv, input);
+    const r = await this.#append(f.conv, input, conn);
     if (r.dup) {
       this.metrics.counts.duplicates++;
       this.#out.write(conn, `{"t":"ack","conv":${JSON.stringify(f.conv)},"cid":${JSON.stringify(f.cid)},"seq":${r.seq},"ts":${r.ts},"dup":true}`);
       return;
     }
-    this.#delivered(f.conv, r.seq, f.cid, conn.sender, body, r.ts, data, conn);
     this.#out.write(conn, `{"t":"ack","conv":${JSON.stringify(f.conv)},"cid":${JSON.stringify(f.cid)},"seq":${r.seq},"ts":${r.ts}}`);
     this.metrics.observeAck((performance.now() - t0) / 1000);
   }
 
-  /** A stored message: encode once, deliver locally, publish for other nodes, emit. */
-  #delivered(conv: string, seq: number, cid: string, from: Sender, body: string, ts: number, data: JsonObject | undefined, except?: Connection): void {
-    this.metrics.counts.messagesStored++;
+  /**
+   * Stores a message and fans it out to the other members as soon as the store lets them see it
+   * (before it is durable, with a store that delivers ahead: LevelConversationStore), else once
+   * stored. Resolves when it is durable; the `message` event waits for that too.
+   */
+  async #append(conv: string, input: AppendInput, except?: Connection): Promise<AppendResult> {
+    let shown = false;
+    const show = (seq: number, ts: number): void => {
+      shown = true;
+      this.#fanOut(conv, seq, input.cid, input.from, input.body, ts, input.data, except);
+    };
+    const r = await this.store.append(conv, input, { onVisible: show });
+    if (r.dup) return r;
+    if (!shown) show(r.seq, r.ts);
+    this.#stored(conv, r.seq, input.cid, input.from, input.body, r.ts, input.data);
+    return r;
+  }
+
+  /** Encodes a message frame once, delivers it locally and publishes it for other nodes. */
+  #fanOut(conv: string, seq: number, cid: string, from: Sender, body: string, ts: number, data: JsonObject | undefined, except?: Connection): void {
     const frame: MessageFrame = { t: 'msg', conv, seq, cid, from, body, ts };
     if (data !== undefined) frame.data = data;
     const s = encodeFrame(frame);
     this.#healer.frame(conv, s, except);
     this.#busCall(this.bus.publish(topic.conv(conv), s));
+  }
+
+  /** A durable message: counted, and announced to the application. */
+  #stored(conv: string, seq: number, cid: string, from: Sender, body: string, ts: number, data: JsonObject | undefined): void {
+    this.metrics.counts.messagesStored++;
     if (this.listenerCount('message') > 0) {
       const info: Parameters<HubEvents['message']>[0] = { conv, seq, cid, from, body, ts };
       if (data !== undefined) info.data = data;
@@ -536,8 +558,7 @@ export class Hub extends EventEmitter<HubEvents> {
     this.#notClosing();
     if (typeof body !== 'string' || body.length > this.#o.maxBody) throw new KefuError('KEFU_ERR_INVALID_ARGUMENT', `body must be a string of at most ${this.#o.maxBody} characters`);
     const cid = `srv-${randomUUID()}`;
-    const r = await this.store.append(conv, data === undefined ? { cid, from, body } : { cid, from, body, data });
-    this.#delivered(conv, r.seq, cid, from, body, r.ts, data);
+    const r = await this.#append(conv, data === undefined ? { cid, from, body } : { cid, from, body, data });
     return { seq: r.seq, ts: r.ts };
   }
 

@@ -42,3 +42,21 @@ test('one writer\'s ops are never split across batches', async () => {
   assert.deepEqual(sizes, [2, 2, 2]);
   assert.throws(() => new GroupCommitWriter({ batch: async () => {} }, { maxBatchOps: 0 }), RangeError);
 });
+
+test('intervalMs spaces batch starts: writes arriving inside the interval wait and share the next batch', async () => {
+  const starts: number[] = [];
+  const sizes: number[] = [];
+  const w = new GroupCommitWriter({ batch: async (ops) => { starts.push(performance.now()); sizes.push(ops.length); } }, { intervalMs: 100 });
+  await w.write([{ type: 'del', key: 'first' }]);
+  // Three writes, one per turn of the event loop, all inside the 100 ms after the first batch.
+  const later: Array<Promise<void>> = [];
+  for (let i = 0; i < 3; i++) {
+    later.push(w.write([{ type: 'del', key: `k${i}` }]));
+    await new Promise((r) => setImmediate(r));
+  }
+  await Promise.all(later);
+  assert.deepEqual(sizes, [1, 3]);
+  assert.ok(starts[1]! - starts[0]! >= 90, `second batch started ${starts[1]! - starts[0]!} ms after the first`);
+  await w.close();
+  assert.throws(() => new GroupCommitWriter({ batch: async () => {} }, { intervalMs: -1 }), { name: 'RangeError', message: 'intervalMs must be a number from 0 to 10000' });
+});
