@@ -5,7 +5,7 @@
  * position() cost, measured in a child process with --expose-gc that loads only the queue module
  * (64-byte payloads, ids 'conv-<n>', LevelDB sync: false to fill it quickly).
  *
- *   npm run bench -- queue [--quick] [--items 100000] [--runs 3] [--backlog 1000000]
+ *   npm run bench -- queue [--quick] [--items 100000] [--runs 3] [--backlog 1000000] [--backlog-only]
  *     [--producers 256] [--consumers 16] [--lease-batch 64] [--bullmq-adds 100] [--bullmq-concurrency 50]
  *
  * Every item carries a 1 KB payload and one of 5 priorities. Kefu: 256 producers each awaiting
@@ -135,7 +135,10 @@ const { LevelQueueStore, PriorityQueue } = await import(queueModule);
 const { getHeapSpaceStatistics } = await import('node:v8');
 const { readFileSync } = await import('node:fs');
 /** RSS backed by files (node's own binary, LevelDB's memory-mapped tables), Linux only. */
-const rssFileMb = () => { try { const m = /RssFile:\\s+(\\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8')); return m ? Math.round(Number(m[1]) / 102.4) / 10 : null; } catch { return null; } };
+const statusMb = (field) => { try { const m = new RegExp(field + ':\\\\s+(\\\\d+) kB').exec(readFileSync('/proc/self/status', 'utf8')); return m ? Math.round(Number(m[1]) / 102.4) / 10 : null; } catch { return null; } };
+const rssFileMb = () => statusMb('RssFile');
+/** RSS of LevelDB's memory-mapped table files (.ldb), Linux only. */
+const tablesMb = () => { try { let kb = 0, inTable = false; for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\\n')) { if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) inTable = line.endsWith('.ldb'); else if (inTable && line.startsWith('Rss:')) kb += Number(/(\\d+)/.exec(line)[1]); } return Math.round(kb / 102.4) / 10; } catch { return null; } };
 const count = Number(countArg);
 const mb = (b) => Math.round(b / 2 ** 20 * 10) / 10;
 const settle = () => { for (let i = 0; i < 3; i++) global.gc(); };
@@ -168,7 +171,7 @@ settle();
 const m = process.memoryUsage();
 // (the store is closed below, after the figures are taken: closed_rss_mb shows what LevelDB held)
 const newSpace = getHeapSpaceStatistics().find((x) => x.space_name === 'new_space');
-Object.assign(out, { size: q.size, rss_mb: mb(m.rss), heap_total_mb: mb(m.heapTotal), heap_used_mb: mb(m.heapUsed), new_space_mb: mb(newSpace ? newSpace.space_size : 0), array_buffers_mb: mb(m.arrayBuffers), rss_file_mb: rssFileMb() });
+Object.assign(out, { size: q.size, rss_mb: mb(m.rss), heap_total_mb: mb(m.heapTotal), heap_used_mb: mb(m.heapUsed), new_space_mb: mb(newSpace ? newSpace.space_size : 0), array_buffers_mb: mb(m.arrayBuffers), rss_file_mb: rssFileMb(), rss_anon_mb: statusMb('RssAnon'), tables_mapped_mb: tablesMb(), peak_rss_mb: statusMb('VmHWM') });
 await q.close();
 settle();
 out.closed_rss_mb = mb(process.memoryUsage().rss);
@@ -204,12 +207,14 @@ async function backlog(count: number): Promise<{ fill: Record<string, number>; r
   }
 }
 
+/** `--backlog-only`: only the backlog children (memory work); reported as bench `queue-backlog`. */
+const BACKLOG_ONLY = process.argv.includes('--backlog-only');
 const redisBin = findBinary('redis-server');
 const kefuRuns: CycleResult[] = [];
 const bullRuns: CycleResult[] = [];
-const redis = 'path' in redisBin ? await startRedisServer({ appendonly: true, appendfsync: 'everysec' }) : undefined;
+const redis = !BACKLOG_ONLY && 'path' in redisBin ? await startRedisServer({ appendonly: true, appendfsync: 'everysec' }) : undefined;
 try {
-  for (let r = 0; r < RUNS; r++) {
+  for (let r = 0; r < (BACKLOG_ONLY ? 0 : RUNS); r++) {
     kefuRuns.push(await kefuLevel());
     if (redis) bullRuns.push(await bullmq(redis.port, r));
     console.error(`run ${r + 1}/${RUNS}: kefu level ${kefuRuns[r]!.per_s}/s${redis ? `, bullmq ${bullRuns[r]!.per_s}/s` : ''}`);
@@ -219,23 +224,23 @@ try {
   if (redis) rmSync(redis.dir, { recursive: true, force: true });
 }
 const memRuns: number[] = [];
-for (let r = 0; r < RUNS; r++) memRuns.push(await memoryOps());
+for (let r = 0; r < (BACKLOG_ONLY ? 0 : RUNS); r++) memRuns.push(await memoryOps());
 const bl = await backlog(BACKLOG);
 
-const level = median(kefuRuns.map((x) => x.per_s));
+const level = kefuRuns.length > 0 ? median(kefuRuns.map((x) => x.per_s)) : null;
 const bull = bullRuns.length > 0 ? median(bullRuns.map((x) => x.per_s)) : null;
-const memory = median(memRuns);
+const memory = memRuns.length > 0 ? median(memRuns) : null;
 const backlogKey = BACKLOG === 1_000_000 ? 'backlog_1m_rss_mb' : `backlog_${BACKLOG}_rss_mb`;
 const rows = [
   { system: 'kefu LevelDB (sync, group commit)', cycles_per_s: level, p50_ms: median(kefuRuns.map((x) => x.p50_ms)), p99_ms: median(kefuRuns.map((x) => x.p99_ms)), runs: kefuRuns.map((x) => x.per_s).join(' ') },
   { system: 'BullMQ 6 (redis appendonly everysec)', cycles_per_s: bull, p50_ms: bullRuns.length ? median(bullRuns.map((x) => x.p50_ms)) : null, p99_ms: bullRuns.length ? median(bullRuns.map((x) => x.p99_ms)) : null, runs: bullRuns.map((x) => x.per_s).join(' ') },
   { system: 'kefu memory store', cycles_per_s: memory, p50_ms: null, p99_ms: null, runs: memRuns.join(' ') },
-  { system: `backlog ${BACKLOG} items, filling process`, cycles_per_s: null, p50_ms: null, p99_ms: null, runs: `rss ${bl.fill.rss_mb} MB (base ${bl.fill.base_rss_mb}, heap ${bl.fill.heap_total_mb} of which V8 young gen ${bl.fill.new_space_mb}, typed arrays ${bl.fill.array_buffers_mb}, file-backed ${bl.fill.rss_file_mb})` },
+  { system: `backlog ${BACKLOG} items, filling process`, cycles_per_s: null, p50_ms: null, p99_ms: null, runs: `rss ${bl.fill.rss_mb} MB (base ${bl.fill.base_rss_mb}, heap ${bl.fill.heap_total_mb} of which V8 young gen ${bl.fill.new_space_mb}, typed arrays ${bl.fill.array_buffers_mb}, anonymous ${bl.fill.rss_anon_mb}, file-backed ${bl.fill.rss_file_mb} of which LevelDB tables ${bl.fill.tables_mapped_mb}; peak ${bl.fill.peak_rss_mb}), fill ${bl.fill.push_s} s` },
   { system: `backlog ${BACKLOG} items, restarted process`, cycles_per_s: null, p50_ms: null, p99_ms: null, runs: `rss ${bl.recover.rss_mb} MB (base ${bl.recover.base_rss_mb}, V8 young gen ${bl.recover.new_space_mb}, typed arrays ${bl.recover.array_buffers_mb}, file-backed ${bl.recover.rss_file_mb}, after close ${bl.recover.closed_rss_mb}), recovery ${bl.recover.recover_s} s, position() ${bl.recover.position_us} us` },
   { system: `backlog ${BACKLOG} items, restarted, --max-semi-space-size=1`, cycles_per_s: null, p50_ms: null, p99_ms: null, runs: `rss ${bl.recoverSemi1.rss_mb} MB (V8 young gen ${bl.recoverSemi1.new_space_mb}, after close ${bl.recoverSemi1.closed_rss_mb})` },
 ];
 report({
-  bench: 'queue',
+  bench: BACKLOG_ONLY ? 'queue-backlog' : 'queue',
   kefu: {
     level_cycle_per_s: level,
     level_p50_ms: rows[0]!.p50_ms,
@@ -249,6 +254,9 @@ report({
     backlog_fill_typed_arrays_mb: bl.fill.array_buffers_mb,
     backlog_fill_new_space_mb: bl.fill.new_space_mb,
     backlog_fill_rss_file_mb: bl.fill.rss_file_mb,
+    backlog_fill_rss_anon_mb: bl.fill.rss_anon_mb,
+    backlog_fill_tables_mapped_mb: bl.fill.tables_mapped_mb,
+    backlog_fill_peak_rss_mb: bl.fill.peak_rss_mb,
     backlog_fill_s: bl.fill.push_s,
     backlog_restarted_rss_mb: bl.recover.rss_mb,
     backlog_restarted_typed_arrays_mb: bl.recover.array_buffers_mb,

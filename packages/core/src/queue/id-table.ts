@@ -9,9 +9,21 @@ import { FNV_OFFSET, FNV_PRIME, fmix32, hashString } from '../util/hash.js';
 
 const EMPTY = -1;
 const TOMBSTONE = -2;
+/** Most entries (live + tombstones) per table cell before a rehash. */
+const MAX_LOAD = 0.75;
+/** Arena bytes reserved per slot of the initial capacity (length byte + a typical short id). */
+const ARENA_PER_SLOT = 16;
+
+/**
+ * Cells for `n` entries at half the maximum load. Any size, not a power of two: with powers of
+ * two a million ids took a 2M-cell table (8 MB); sized this way they take 1.33M cells.
+ */
+function cellsFor(n: number): number {
+  return Math.max(1024, Math.ceil(n / MAX_LOAD));
+}
 
 export class IdTable {
-  #arena = new Uint8Array(1 << 16);
+  #arena: Uint8Array;
   #arenaLen = 0;
   #garbage = 0;
   /**
@@ -20,12 +32,22 @@ export class IdTable {
    * generated ids (prefix + counter) differ; deletes and rehashes hash the arena bytes again.
    */
   #offsets: Int32Array;
-  #table = new Int32Array(1 << 10).fill(EMPTY);
+  #table: Int32Array;
+  /** table.length / 2^32: a hash times this is its home cell. */
+  #scale: number;
   #size = 0;
   #used = 0; // live entries + tombstones
 
+  /**
+   * Sized for `slotCapacity` ids up front, so that filling a large backlog never grows (and
+   * copies) the table or the arena: each growth left the old copy as a hole in the C heap.
+   * Arena bytes never written are never touched, so they cost address space, not RSS.
+   */
   constructor(slotCapacity: number) {
     this.#offsets = new Int32Array(slotCapacity).fill(-1);
+    this.#arena = new Uint8Array(Math.max(1 << 16, slotCapacity * ARENA_PER_SLOT));
+    this.#table = new Int32Array(cellsFor(slotCapacity)).fill(EMPTY);
+    this.#scale = this.#table.length / 2 ** 32;
   }
 
   get size(): number {
@@ -42,19 +64,19 @@ export class IdTable {
 
   get(id: string, h: number = hashString(id)): number {
     const table = this.#table;
-    const mask = table.length - 1;
-    let i = h & mask;
+    const n = table.length;
+    let i = this.#home(h);
     for (;;) {
       const slot = table[i]!;
       if (slot === EMPTY) return -1;
       if (slot >= 0 && this.#equals(slot, id)) return slot;
-      i = (i + 1) & mask;
+      if (++i === n) i = 0;
     }
   }
 
   /** Maps `id` to `slot`; the caller has checked that `id` is absent. `h` is hashId(id). */
   set(id: string, slot: number, h: number = hashString(id)): void {
-    if ((this.#used + 1) * 8 > this.#table.length * 5) this.#rehash();
+    if (this.#used + 1 > this.#table.length * MAX_LOAD) this.#rehash();
     this.#writeId(slot, id);
     this.#insert(h, slot);
     this.#size++;
@@ -64,8 +86,8 @@ export class IdTable {
   deleteSlot(slot: number): void {
     const off = this.#offsets[slot]!;
     if (off < 0) return;
-    const mask = this.#table.length - 1;
-    let i = this.#hashAt(off) & mask;
+    const n = this.#table.length;
+    let i = this.#home(this.#hashAt(off));
     for (;;) {
       const s = this.#table[i]!;
       if (s === EMPTY) break;
@@ -73,7 +95,7 @@ export class IdTable {
         this.#table[i] = TOMBSTONE;
         break;
       }
-      i = (i + 1) & mask;
+      if (++i === n) i = 0;
     }
     this.#size--;
     this.#garbage += this.#arena[off]! + 1;
@@ -111,10 +133,15 @@ export class IdTable {
     return fmix32(h);
   }
 
+  /** Home cell of an unsigned 32-bit hash (the table need not be a power of two). */
+  #home(h: number): number {
+    return Math.floor((h >>> 0) * this.#scale);
+  }
+
   #insert(hash: number, slot: number): void {
-    const mask = this.#table.length - 1;
-    let i = hash & mask;
-    while (this.#table[i]! >= 0) i = (i + 1) & mask;
+    const n = this.#table.length;
+    let i = this.#home(hash);
+    while (this.#table[i]! >= 0) if (++i === n) i = 0;
     if (this.#table[i] === EMPTY) this.#used++;
     this.#table[i] = slot;
   }
@@ -154,11 +181,10 @@ export class IdTable {
   }
 
   #rehash(): void {
-    const size = this.#size + 1;
-    let cap = this.#table.length;
-    while (size * 2 > cap) cap *= 2;
-    // Rehashing also drops tombstones; the capacity doubles only when live ids need it.
+    // Rehashing also drops tombstones; the table grows only when live ids need it.
+    const cap = Math.max(this.#table.length, cellsFor(2 * (this.#size + 1) * MAX_LOAD));
     this.#table = new Int32Array(cap).fill(EMPTY);
+    this.#scale = cap / 2 ** 32;
     this.#used = 0;
     const offs = this.#offsets;
     for (let s = 0; s < offs.length; s++) {

@@ -58,7 +58,8 @@ export interface LevelQueueStoreOptions {
    * Bytes of recently pushed items kept in memory so that a lease soon after the push needs no
    * disk read (oldest dropped first), each row counted as its encoded length + 160 bytes of
    * object overhead. A row is only cached while the ready items, at its size, would fit: behind a
-   * longer backlog it would be dropped before its lease. 0 disables it.
+   * longer backlog it would be dropped before its lease; once the backlog holds four times
+   * this many bytes of rows, the cache is emptied. 0 disables it.
    * @defaultValue 8388608
    */
   cacheBytes?: number;
@@ -106,8 +107,8 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
   readonly #ownsDb: boolean;
   #index: LocalIndex;
   #seq = 0;
-  /** Pushes whose batch is in flight, so a concurrent duplicate waits for the outcome. */
-  #pending = new Map<string, Promise<void>>();
+  /** Push batches in flight, so a concurrent duplicate waits for the outcome. */
+  readonly #pushing = new Set<Promise<void>>();
   #deletes = 0;
   #compacting = false;
 
@@ -167,16 +168,26 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
 
   protected async _push(records: ReadonlyArray<PushRecord<T>>): Promise<PushOutcome[]> {
     const ix = this.#index;
-    // A duplicate of an id whose push is in flight waits, so it never reports an item that may yet fail.
-    for (const r of records) {
-      const p = this.#pending.get(r.id);
-      if (p !== undefined) await p.catch(() => undefined);
+    // A duplicate of an id whose push is in flight (its slot is BUSY) waits for the pushes in
+    // flight, so it never reports an item that may yet fail.
+    if (this.#pushing.size > 0) {
+      for (const r of records) {
+        const s = ix.lookup(r.id);
+        if (s >= 0 && ix.state[s] === BUSY) {
+          await Promise.allSettled(this.#pushing);
+          break;
+        }
+      }
     }
     const out: PushOutcome[] = [];
     const ops: BatchOp[] = [];
-    const fresh: Array<[number, PushRecord<T>]> = [];
-    const rows: Array<{ row: Row; bytes: number }> = [];
-    for (const r of records) {
+    // Parallel arrays, not a tuple and a row per item: everything built here stays alive until
+    // the batch is written, and with a big pushMany that live set is what V8's young generation grows by.
+    const slots: number[] = [];
+    const fresh: number[] = [];
+    const rows: Array<{ row: Row; bytes: number } | undefined> = [];
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]!;
       const h = hashId(r.id);
       const found = ix.lookup(r.id, h);
       if (found >= 0) {
@@ -186,35 +197,38 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
       if (this.#seq > MAX_SEQ) throw new KefuError('KEFU_ERR_STORE', 'sequence space exhausted');
       const seq = this.#seq++;
       const slot = ix.alloc(r.id, r.orderKey, seq, r.maxAttempts, 0, h);
-      const row: Row = [r.id, r.priority, r.enqueuedAt, r.maxAttempts, r.payload];
       const value = encodeRow(r.id, r.priority, r.enqueuedAt, r.maxAttempts, r.payload);
       ops.push({ type: 'put', key: itemKey(r.orderKey, seq, r.maxAttempts, r.id), value });
-      rows.push({ row, bytes: value.length + CACHE_ENTRY_OVERHEAD });
+      const bytes = value.length + CACHE_ENTRY_OVERHEAD;
+      rows.push(this.#cacheable(bytes) ? { row: [r.id, r.priority, r.enqueuedAt, r.maxAttempts, r.payload], bytes } : undefined);
       const delayed = r.availableAt > r.enqueuedAt;
       if (delayed) {
         ops.push({ type: 'put', key: markerKey(r.id), value: encodeMarker('d', 0, r.availableAt, this.#leaseNo) });
         ix.flags[slot] = F_MARKER;
       }
-      fresh.push([slot, r]);
+      slots.push(slot);
+      fresh.push(i);
       out.push({ id: r.id, created: true, state: delayed ? 'delayed' : 'ready' });
     }
     if (ops.length === 0) return out;
     const write = this.#writer.write(ops);
-    for (const [, r] of fresh) this.#pending.set(r.id, write);
+    this.#pushing.add(write);
     try {
       await write;
     } catch (err) {
-      for (const [slot] of fresh) ix.release(slot);
+      for (const slot of slots) ix.release(slot);
       throw err;
     } finally {
-      for (const [, r] of fresh) if (this.#pending.get(r.id) === write) this.#pending.delete(r.id);
+      this.#pushing.delete(write);
     }
-    for (let i = 0; i < fresh.length; i++) {
-      const [slot, r] = fresh[i]!;
+    for (let i = 0; i < slots.length; i++) {
+      const slot = slots[i]!;
+      const r = records[fresh[i]!]!;
       if (ix.state[slot] !== BUSY) continue; // removed meanwhile
       if (r.availableAt > r.enqueuedAt) ix.toDelayed(slot, r.availableAt);
       else ix.toReady(slot);
-      this.#cachePut(slot, rows[i]!);
+      const row = rows[i];
+      if (row !== undefined) this.#cachePut(slot, row);
     }
     return out;
   }
@@ -405,10 +419,25 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
     this.#leaseLive.set(r, (this.#leaseLive.get(r) ?? 0) + 1);
   }
 
+  /**
+   * Behind a ready backlog larger than the cache, a row would be evicted long before its lease:
+   * caching it would only hold heap. Once the backlog is four times larger than the cache, the
+   * rows already held are dropped too (a million-item backlog would otherwise keep cacheBytes of
+   * heap for rows that are read from disk just as cheaply when their turn comes); the margin
+   * keeps a backlog that hovers near the cache size from emptying it again and again.
+   */
+  #cacheable(bytes: number): boolean {
+    const backlog = this.#index.counts.ready * bytes;
+    if (backlog <= this.#cacheLimit) return true;
+    if (backlog > 4 * this.#cacheLimit && this.#cache.size > 0) {
+      this.#cache.clear();
+      this.#cacheBytes = 0;
+    }
+    return false;
+  }
+
   #cachePut(slot: number, entry: { row: Row; bytes: number }): void {
-    // Behind a backlog larger than the cache, a row would be evicted long before its lease:
-    // caching it would only hold heap (a million-item backlog would keep cacheBytes of rows).
-    if (this.#index.counts.ready * entry.bytes > this.#cacheLimit) return;
+    if (!this.#cacheable(entry.bytes)) return;
     this.#cache.set(slot, entry);
     this.#cacheBytes += entry.bytes;
     while (this.#cacheBytes > this.#cacheLimit) {
