@@ -261,8 +261,8 @@ export class ClusterDesk extends EventEmitter<ClusterDeskEvents> {
         const p = data as { node: string; tenant: string; user: Sender; status: PresenceStatus };
         relay.presence(p.node, p.tenant, p.user, p.status);
       } else if (kind === 'sync') {
-        const p = data as { node: string; first: boolean; agents: RelayPresence[] };
-        relay.sync(p.node, p.first === true, p.agents);
+        const p = data as { node: string; first: boolean; last: boolean; agents: RelayPresence[] };
+        relay.sync(p.node, p.first === true, p.last === true, p.agents);
       }
     } catch (err) {
       this.#error(err);

@@ -89,7 +89,9 @@ export class DeskLock extends EventEmitter<DeskLockEvents> {
     try {
       if (this.token === undefined) {
         const t = (await this.#redis.kdlAcquire(this.#key, this.#counter, this.#node, this.#ttlMs)) as string | null;
-        if (typeof t === 'string' && !this.#stopped) {
+        // Stopped while the script ran: give back what it took, or standbys wait out the TTL.
+        if (typeof t === 'string' && this.#stopped) await this.#redis.kdlRelease(this.#key, t);
+        else if (typeof t === 'string') {
           this.#token = t;
           this.#leaseUntil = started + this.#ttlMs;
           this.emit('acquired', t);

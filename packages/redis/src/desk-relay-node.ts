@@ -164,7 +164,7 @@ export class NodeRelay {
     let i = 0;
     do {
       const chunk = all.slice(i, i + SYNC_CHUNK);
-      this.#append('sync', { node: this.#o.node, first: i === 0, agents: chunk }).catch(() => undefined);
+      this.#append('sync', { node: this.#o.node, first: i === 0, last: i + SYNC_CHUNK >= all.length, agents: chunk }).catch(() => undefined);
       i += SYNC_CHUNK;
     } while (i < all.length);
   }
@@ -176,7 +176,7 @@ export class NodeRelay {
    */
   async withdraw(): Promise<void> {
     this.#agents.clear();
-    await this.#append('sync', { node: this.#o.node, first: true, agents: [] }).catch(() => undefined);
+    await this.#append('sync', { node: this.#o.node, first: true, last: true, agents: [] }).catch(() => undefined);
   }
 
   /** Stops relaying; commands still waiting fail with KEFU_ERR_SHUTTING_DOWN. */

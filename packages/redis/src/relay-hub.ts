@@ -29,6 +29,8 @@ export class RelayHub extends EventEmitter<DeskHubEvents> implements DeskHub {
   readonly #hub: Hub;
   readonly #handlers = new Map<string, Handler>();
   readonly #agents = new Map<string, Agent>();
+  /** node -> agents listed so far by its sync in progress. */
+  readonly #syncing = new Map<string, Set<string>>();
 
   constructor(hub: Hub) {
     super();
@@ -91,17 +93,23 @@ export class RelayHub extends EventEmitter<DeskHubEvents> implements DeskHub {
     this.#changed(k, a, before);
   }
 
-  /** A node's full list of agents (in chunks; `first` starts it): what it no longer lists is offline there. */
-  sync(node: string, first: boolean, agents: RelayPresence[]): void {
-    if (first) {
-      const listed = new Set(agents.map((p) => `${p.tenant}\0${p.user.id}`));
-      for (const [k, a] of this.#agents) {
-        if (a.nodes.has(node) && !listed.has(k)) this.presence(node, a.tenant, a.user, 'offline');
-      }
-    }
+  /**
+   * A node's full list of agents, in chunks (`first` starts it, `last` ends it): once the last
+   * chunk is in, what the node did not list is offline there. Agents are not dropped before the
+   * end, so a long list never shows a listed agent offline for a moment.
+   */
+  sync(node: string, first: boolean, last: boolean, agents: RelayPresence[]): void {
+    let listed = this.#syncing.get(node);
+    if (first || !listed) this.#syncing.set(node, (listed = new Set()));
     for (const p of agents) {
       const user: Sender = p.user.name === undefined ? { id: p.user.id, role: 'agent' } : { id: p.user.id, role: 'agent', name: p.user.name };
+      listed.add(`${p.tenant}\0${user.id}`);
       this.presence(node, p.tenant, user, p.status);
+    }
+    if (!last) return;
+    this.#syncing.delete(node);
+    for (const [k, a] of [...this.#agents]) {
+      if (a.nodes.has(node) && !listed.has(k)) this.presence(node, a.tenant, a.user, 'offline');
     }
   }
 
