@@ -137,6 +137,11 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
     this.#index = new LocalIndex(o.initialCapacity);
   }
 
+  /** Bytes of rows held by the pushed-row cache (see `cacheBytes`), for memory accounting. */
+  get cachedBytes(): number {
+    return this.#cacheBytes;
+  }
+
   /** The underlying database (for operations tooling). */
   get db(): Level<string, string> {
     return this.#db;
@@ -186,6 +191,7 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
     const slots: number[] = [];
     const fresh: number[] = [];
     const rows: Array<{ row: Row; bytes: number } | undefined> = [];
+    let bytes = 0;
     for (let i = 0; i < records.length; i++) {
       const r = records[i]!;
       const h = hashId(r.id);
@@ -199,7 +205,7 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
       const slot = ix.alloc(r.id, r.orderKey, seq, r.maxAttempts, 0, h);
       const value = encodeRow(r.id, r.priority, r.enqueuedAt, r.maxAttempts, r.payload);
       ops.push({ type: 'put', key: itemKey(r.orderKey, seq, r.maxAttempts, r.id), value });
-      const bytes = value.length + CACHE_ENTRY_OVERHEAD;
+      bytes = value.length + CACHE_ENTRY_OVERHEAD;
       rows.push(this.#cacheable(bytes) ? { row: [r.id, r.priority, r.enqueuedAt, r.maxAttempts, r.payload], bytes } : undefined);
       const delayed = r.availableAt > r.enqueuedAt;
       if (delayed) {
@@ -230,6 +236,8 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
       const row = rows[i];
       if (row !== undefined) this.#cachePut(slot, row);
     }
+    // The backlog grew by this batch: the cache may now have to be emptied.
+    this.#cacheable(bytes);
     return out;
   }
 

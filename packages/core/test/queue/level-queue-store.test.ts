@@ -28,6 +28,11 @@ test('order keys encode to hex that sorts like the numbers', () => {
   assert.ok(itemKey(-5, 2, 9, 'zz') < itemKey(-5, 10, 1, 'a'));
   assert.ok(itemKey(-5, 0xffffff, 65535, 'z') < itemKey(-4, 0, 1, 'a'));
   assert.ok(itemKey(-5, 2, 3, 'id').startsWith(itemPrefix(-5, 2)));
+  // Built in scratch bytes: the same text as the concatenated prefix + maxAttempts + id, also for
+  // a long id (the scratch grows) and an id outside ASCII (the concatenation fallback).
+  for (const [k, seq, m, id] of [[-2.5, 2 ** 40 + 5, 65535, 'conv:1 2'], [1.7e9, 3, 1, 'x'.repeat(255)], [0, 9, 2, 'caf\u00e9\u5ba2']] as const) {
+    assert.equal(itemKey(k, seq, m, id), itemPrefix(k, seq) + m.toString(16).padStart(4, '0') + id);
+  }
   assert.deepEqual(decodeItemKey(itemKey(-2.5, 2 ** 40 + 5, 65535, 'conv:1 2')), { orderKey: -2.5, seq: 2 ** 40 + 5, maxAttempts: 65535, id: 'conv:1 2' });
   assert.equal(decodeItemKey(itemPrefix(-2.5, 7)), undefined);
   for (const seq of [0, 255, 2 ** 32 - 1, 2 ** 32, 2 ** 40 + 5, 2 ** 48 - 1]) {
@@ -146,6 +151,27 @@ test('the pushed-row cache is bounded: leases beyond it read the rows back from 
   assert.ok(got.every((l) => l.payload.pad.length === 1000));
   await Promise.all(got.map((l) => q.ack(l)));
   assert.equal(q.size, 0);
+  await q.close();
+}));
+
+test('the row cache is emptied once the ready backlog holds four times cacheBytes of rows, and leases still read every row', () => withDir(async (dir) => {
+  // Rows of about 1,190 bytes (JSON + 160 of overhead) and a 12,000-byte cache: a row is cached
+  // while at most 10 items are ready, and the cache is emptied once more than about 40 are.
+  const store = new LevelQueueStore<string>({ location: dir, cacheBytes: 12_000, sync: false });
+  const q = new PriorityQueue<string>({ store, agingRate: 0 });
+  await q.push('a'.repeat(1000), { id: 'a0' });
+  assert.ok(store.cachedBytes > 1000, 'a row pushed onto a short backlog is cached');
+  for (let i = 0; i < 9; i++) await q.push('b'.repeat(1000), { id: `b${i}` });
+  const held = store.cachedBytes;
+  assert.ok(held > 9 * 1000 && held <= 12_000, `cache holds the first rows (${held} bytes)`);
+  await q.pushMany(Array.from({ length: 25 }, (_, i) => ({ id: `c${i}`, payload: 'c'.repeat(1000) })));
+  assert.equal(store.cachedBytes, held, 'behind a backlog larger than the cache, new rows are not cached');
+  await q.pushMany(Array.from({ length: 10 }, (_, i) => ({ id: `d${i}`, payload: 'd'.repeat(1000) })));
+  assert.equal(store.cachedBytes, 0, 'the cache is emptied behind a backlog four times its size');
+  const got = await q.lease(100);
+  assert.equal(got.length, 45);
+  assert.deepEqual(got.slice(0, 2).map((l) => l.id), ['a0', 'b0']);
+  assert.ok(got.every((l) => l.payload.length === 1000 && l.payload[0] === l.id[0]));
   await q.close();
 }));
 

@@ -92,6 +92,21 @@ test('IdTable maps ids to slots through growth, deletes and arena compaction', (
   assert.equal(t.get('absent'), -1);
 });
 
+test('IdTable sized up front takes its capacity without rehashing, then still grows past it', () => {
+  // 3,000 slots: a table of 4,000 cells (load 0.75), not a power of two.
+  const t = new IdTable(3000);
+  const bytes = t.bytes;
+  for (let s = 0; s < 3000; s++) t.set(`id-${s}`, s);
+  assert.equal(t.bytes, bytes, 'no growth while within the initial capacity');
+  assert.equal(bytes, 65_536 + 3000 * 4 + 4000 * 4, 'arena (at least 64 KiB), offsets, 4,000 cells');
+  t.growSlots(6000);
+  for (let s = 3000; s < 6000; s++) t.set(`id-${s}`, s);
+  for (let s = 0; s < 6000; s += 7) assert.equal(t.get(`id-${s}`), s);
+  for (let s = 0; s < 6000; s += 2) t.deleteSlot(s);
+  for (let s = 0; s < 6000; s++) assert.equal(t.get(`id-${s}`), s % 2 === 0 ? -1 : s);
+  assert.equal(t.size, 3000);
+});
+
 test('OrderIndex.load builds an index equal to one built by inserts', () => {
   const n = 3000;
   const keys = { key: new Float64Array(n), seq: new Float64Array(n) };
