@@ -4,8 +4,8 @@
  * destroys its socket, so a hung back end does not hold a connection past the timeout.
  */
 import { Pool, type Dispatcher } from 'undici';
-import { KefuError, isKefuError } from '@kefu/protocol';
-import { readJson } from './read-body.js';
+import { KefuError } from '@kefu/protocol';
+import { exchange, type ExchangeError, type JsonAnswer } from './json-exchange.js';
 import { channelOf, settlesOnAbort, type AbortChannel } from './abort.js';
 import type { BatchAnswer, BatchOptions, FetchContext, ProfileSource } from './types.js';
 
@@ -68,6 +68,9 @@ const httpDefaults = {
   keepAliveTimeoutMs: 4000,
   idempotent: true,
 };
+
+/** Only a 2xx body is read; any other is dropped as it arrives (the status says it all). */
+const readable = (status: number): boolean => status >= 200 && status < 300;
 
 function defaultParse(json: unknown): Map<string, unknown> {
   if (typeof json !== 'object' || json === null || typeof (json as { users?: unknown }).users !== 'object' || (json as { users?: unknown }).users === null) {
@@ -208,42 +211,44 @@ export class HttpProfileSource<const N extends string, T = unknown> implements P
 
   /** One HTTP exchange; resolves the JSON body, null for 404, and throws coded errors otherwise. */
   private async request(method: 'GET' | 'POST', path: string, body: string | undefined, ctx: FetchContext): Promise<unknown> {
-    // The aggregator's cheap abort channel when there is one (undici takes an EventEmitter-like
-    // signal), else the context's AbortSignal: see abort.ts for the cost of building signals.
+    // The aggregator's cheap abort channel when there is one, else the context's AbortSignal: see
+    // abort.ts for the cost of building signals.
     const signal: AbortChannel | AbortSignal = channelOf(ctx) ?? ctx.signal;
     // Built once per source (undici copies headers, it does not keep or change the object).
     let headers = body === undefined ? this.getHeaders : this.postHeaders;
     const auth = this.opts.authorization;
     if (auth !== undefined) headers = { ...headers, authorization: typeof auth === 'string' ? auth : await auth() };
-    let res: Dispatcher.ResponseData;
+    let answer: JsonAnswer;
     try {
-      res = await this.dispatcher.request({ origin: this.origin, method, path, headers, body, signal: signal as AbortSignal });
+      answer = await exchange(this.dispatcher, { origin: this.origin, method, path, headers, body }, signal, this.opts.maxResponseBytes, readable);
     } catch (err) {
-      if (signal.aborted) throw err;
-      throw new KefuError('KEFU_ERR_PROFILE_SOURCE_FAILED', `profile source "${this.name}" failed: ${(err as Error).message}`, {
-        cause: err,
-        details: { source: this.name, errorCode: (err as { code?: unknown }).code },
+      const e = err as ExchangeError;
+      if (e.kind === 'aborted' || signal.aborted) throw err;
+      if (e.kind === 'too-large') {
+        throw new KefuError('KEFU_ERR_PROFILE_RESPONSE_TOO_LARGE', `profile source "${this.name}" answered more than ${this.opts.maxResponseBytes} bytes`, {
+          details: { source: this.name, limit: this.opts.maxResponseBytes, seen: e.seen, retryable: false },
+        });
+      }
+      const cause = (e.cause ?? e) as { message?: string; code?: unknown };
+      throw new KefuError('KEFU_ERR_PROFILE_SOURCE_FAILED', `profile source "${this.name}" failed: ${cause.message ?? String(cause)}`, {
+        cause,
+        details: { source: this.name, errorCode: cause.code },
       });
     }
-    const { statusCode } = res;
-    if (statusCode === 404) {
-      await res.body.dump();
-      return null;
-    }
-    if (statusCode < 200 || statusCode >= 300) {
-      await res.body.dump();
+    const { status } = answer;
+    if (status === 404) return null;
+    if (status < 200 || status >= 300) {
       // A 4xx will not get better by asking again; a 5xx may.
-      throw new KefuError('KEFU_ERR_PROFILE_SOURCE_FAILED', `profile source "${this.name}" answered HTTP ${statusCode}`, {
-        details: { source: this.name, status: statusCode, retryable: statusCode >= 500 || statusCode === 429 },
+      throw new KefuError('KEFU_ERR_PROFILE_SOURCE_FAILED', `profile source "${this.name}" answered HTTP ${status}`, {
+        details: { source: this.name, status, retryable: status >= 500 || status === 429 },
       });
     }
     try {
-      return await readJson(this.name, res.body, res.headers['content-length'], this.opts.maxResponseBytes);
+      return JSON.parse(answer.text) as unknown;
     } catch (err) {
-      if (signal.aborted || isKefuError(err)) throw err;
-      throw new KefuError('KEFU_ERR_PROFILE_SOURCE_FAILED', `profile source "${this.name}" failed reading its answer: ${(err as Error).message}`, {
+      throw new KefuError('KEFU_ERR_PROFILE_BAD_RESPONSE', `profile source "${this.name}" answered a body that is not JSON`, {
         cause: err,
-        details: { source: this.name },
+        details: { source: this.name, retryable: false, bytes: answer.bytes },
       });
     }
   }
