@@ -50,3 +50,10 @@ export async function connectOnce(client: Redis): Promise<void> {
 export async function quit(client: Redis): Promise<void> {
   await client.quit().catch(() => client.disconnect());
 }
+
+/** Waits for `p` at most `ms` (a call queued on a connection to a Redis that is down may wait for long). */
+export async function within(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p.catch(() => undefined), new Promise<void>((r) => { timer = setTimeout(r, ms); })]);
+  clearTimeout(timer);
+}

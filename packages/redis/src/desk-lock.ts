@@ -11,6 +11,7 @@
  */
 import type { Redis } from 'ioredis';
 import { EventEmitter } from 'eventemitter3';
+import { within } from './connection.js';
 
 // KEYS: lock, counter. ARGV: node, ttl. Answers the new token, or false when the lock is held.
 const ACQUIRE = `
@@ -123,6 +124,6 @@ export class DeskLock extends EventEmitter<DeskLockEvents> {
     this.#timer = undefined;
     const t = this.#token;
     this.#token = undefined;
-    if (t !== undefined) await this.#redis.kdlRelease(this.#key, t).catch(() => undefined);
+    if (t !== undefined) await within(this.#redis.kdlRelease(this.#key, t), this.#ttlMs);
   }
 }

@@ -13,6 +13,7 @@ import type { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { DeskCommand, KefuError, isKefuErrorCode, type JsonObject } from '@kefu/protocol';
 import type { DeskCommandContext, Hub } from '@kefu/core';
+import { within } from './connection.js';
 
 /** One stream entry: field `k` says what, field `d` carries JSON. */
 export type RelayKind = 'conversation' | 'message' | 'presence' | 'connection' | 'cmd' | 'sync';
@@ -176,7 +177,7 @@ export class NodeRelay {
    */
   async withdraw(): Promise<void> {
     this.#agents.clear();
-    await this.#append('sync', { node: this.#o.node, first: true, last: true, agents: [] }).catch(() => undefined);
+    await within(this.#append('sync', { node: this.#o.node, first: true, last: true, agents: [] }), this.#o.commandTimeoutMs);
   }
 
   /** Stops relaying; commands still waiting fail with KEFU_ERR_SHUTTING_DOWN. */
