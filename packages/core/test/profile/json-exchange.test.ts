@@ -94,3 +94,21 @@ test('connection refused rejects as a network failure with undici\'s error as ca
     await pool.destroy();
   }
 });
+
+test('a plain AbortSignal works too (a context built outside the aggregator)', async () => {
+  const s = await startProfileService('crm', { latencyMs: 0 });
+  const pool = new Pool(s.url, { connections: 1 });
+  try {
+    const ac = new AbortController();
+    const ok = await exchange(pool, { origin: s.url, method: 'GET', path: '/users/u1' }, ac.signal, 1 << 20, ok2xx);
+    assert.equal(ok.status, 200);
+    const hung = exchange(pool, { origin: s.url, method: 'GET', path: '/users/hang-2' }, ac.signal, 1 << 20, all);
+    await until(() => s.stats.inFlight === 1, 'the hang to arrive');
+    ac.abort();
+    await assert.rejects(hung, (e: ExchangeError) => e.kind === 'aborted');
+    await until(() => s.stats.aborted === 1, 'the hung request\'s socket to close');
+  } finally {
+    await pool.destroy();
+    await s.close();
+  }
+});
