@@ -145,17 +145,25 @@ const settle = () => { for (let i = 0; i < 3; i++) global.gc(); };
 settle();
 const base = process.memoryUsage().rss;
 let t = performance.now();
-const q = new PriorityQueue({ store: new LevelQueueStore({ location: dir, sync: false, initialCapacity: mode === 'fill' ? count : 1024 }) });
-await q.open();
+// 'floor': the same items written as the same rows by plain \`level\` batches, no queue and no index.
+const floor = mode === 'floor';
+const q = floor ? undefined : new PriorityQueue({ store: new LevelQueueStore({ location: dir, sync: false, initialCapacity: mode === 'fill' ? count : 1024 }) });
+const db = floor ? new (await import('level')).Level(dir, { keyEncoding: 'utf8', valueEncoding: 'utf8' }) : undefined;
+await (q ? q.open() : db.open());
 const openS = (performance.now() - t) / 1000;
 const out = { mode, base_rss_mb: mb(base) };
-if (mode === 'fill') {
+if (mode === 'fill' || floor) {
   const payload = 'y'.repeat(64);
   t = performance.now();
   for (let i = 0; i < count; i += 1000) {
     const items = [];
     for (let j = i; j < Math.min(count, i + 1000); j++) items.push({ id: 'conv-' + j, payload, priority: 1 + (j % 5) });
-    await q.pushMany(items);
+    if (q) { await q.pushMany(items); continue; }
+    const b = db.batch();
+    const now = Date.now();
+    let j = i;
+    for (const it of items) b.put('i!' + (0x80000000 - it.priority).toString(16).padStart(16, '0') + (j++).toString(16).padStart(12, '0') + '0005' + it.id, 's' + JSON.stringify([it.id, it.priority, now, 5]) + '\\n' + it.payload);
+    await b.write();
   }
   out.push_s = Math.round((performance.now() - t) / 100) / 10;
 } else {
@@ -171,14 +179,14 @@ settle();
 const m = process.memoryUsage();
 // (the store is closed below, after the figures are taken: closed_rss_mb shows what LevelDB held)
 const newSpace = getHeapSpaceStatistics().find((x) => x.space_name === 'new_space');
-Object.assign(out, { size: q.size, rss_mb: mb(m.rss), heap_total_mb: mb(m.heapTotal), heap_used_mb: mb(m.heapUsed), new_space_mb: mb(newSpace ? newSpace.space_size : 0), array_buffers_mb: mb(m.arrayBuffers), rss_file_mb: rssFileMb(), rss_anon_mb: statusMb('RssAnon'), tables_mapped_mb: tablesMb(), peak_rss_mb: statusMb('VmHWM') });
-await q.close();
+Object.assign(out, { size: q ? q.size : count, rss_mb: mb(m.rss), heap_total_mb: mb(m.heapTotal), heap_used_mb: mb(m.heapUsed), new_space_mb: mb(newSpace ? newSpace.space_size : 0), array_buffers_mb: mb(m.arrayBuffers), rss_file_mb: rssFileMb(), rss_anon_mb: statusMb('RssAnon'), tables_mapped_mb: tablesMb(), peak_rss_mb: statusMb('VmHWM') });
+await (q ? q.close() : db.close());
 settle();
 out.closed_rss_mb = mb(process.memoryUsage().rss);
 console.log(JSON.stringify(out));
 `;
 
-async function backlogChild(mode: 'fill' | 'recover', dir: string, count: number, nodeFlags: string[] = []): Promise<Record<string, number>> {
+async function backlogChild(mode: 'fill' | 'recover' | 'floor', dir: string, count: number, nodeFlags: string[] = []): Promise<Record<string, number>> {
   const cwd = fileURLToPath(new URL('.', import.meta.url));
   const queueModule = fileURLToPath(new URL('../packages/core/dist/queue/index.js', import.meta.url));
   const child = spawn(process.execPath, ['--expose-gc', ...nodeFlags, '--input-type=module', '-e', BACKLOG_CHILD, mode, dir, String(count), queueModule], { cwd, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -194,14 +202,26 @@ async function backlogChild(mode: 'fill' | 'recover', dir: string, count: number
  * --max-semi-space-size=1, an operator's flag that caps V8's young generation, which otherwise
  * grows to 32 MB in any process that allocates steadily (here: loading a million keys).
  */
-async function backlog(count: number): Promise<{ fill: Record<string, number>; recover: Record<string, number>; recoverSemi1: Record<string, number> }> {
+async function backlog(count: number): Promise<{ fill: Record<string, number>; recover: Record<string, number>; recoverSemi1: Record<string, number>; fillSemi1: Record<string, number>; floor: Record<string, number> }> {
   const dir = mkdtempSync(join(tmpdir(), 'kefu-bench-backlog-'));
   try {
     const fill = await backlogChild('fill', dir, count);
     const recover = await backlogChild('recover', dir, count);
     const recoverSemi1 = await backlogChild('recover', dir, count, ['--max-semi-space-size=1']);
     if (fill.size !== count || recover.size !== count || recoverSemi1.size !== count) throw new Error(`backlog holds ${fill.size}/${recover.size}/${recoverSemi1.size} of ${count}`);
-    return { fill, recover, recoverSemi1 };
+    // The same fill under the operator's flag, in a fresh database: what V8's young generation
+    // (which any process pushing steadily grows to 16 + 16 MB) costs the filling process.
+    const dir2 = mkdtempSync(join(tmpdir(), 'kefu-bench-backlog-'));
+    try {
+      const fillSemi1 = await backlogChild('fill', dir2, count, ['--max-semi-space-size=1']);
+      if (fillSemi1.size !== count) throw new Error(`backlog holds ${fillSemi1.size} of ${count}`);
+      rmSync(dir2, { recursive: true, force: true });
+      // The floor: what the same fill costs a process that only writes the rows to LevelDB.
+      const floor = await backlogChild('floor', dir2, count);
+      return { fill, recover, recoverSemi1, fillSemi1, floor };
+    } finally {
+      rmSync(dir2, { recursive: true, force: true });
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -237,6 +257,8 @@ const rows = [
   { system: 'kefu memory store', cycles_per_s: memory, p50_ms: null, p99_ms: null, runs: memRuns.join(' ') },
   { system: `backlog ${BACKLOG} items, filling process`, cycles_per_s: null, p50_ms: null, p99_ms: null, runs: `rss ${bl.fill.rss_mb} MB (base ${bl.fill.base_rss_mb}, heap ${bl.fill.heap_total_mb} of which V8 young gen ${bl.fill.new_space_mb}, typed arrays ${bl.fill.array_buffers_mb}, anonymous ${bl.fill.rss_anon_mb}, file-backed ${bl.fill.rss_file_mb} of which LevelDB tables ${bl.fill.tables_mapped_mb}; peak ${bl.fill.peak_rss_mb}), fill ${bl.fill.push_s} s` },
   { system: `backlog ${BACKLOG} items, restarted process`, cycles_per_s: null, p50_ms: null, p99_ms: null, runs: `rss ${bl.recover.rss_mb} MB (base ${bl.recover.base_rss_mb}, V8 young gen ${bl.recover.new_space_mb}, typed arrays ${bl.recover.array_buffers_mb}, file-backed ${bl.recover.rss_file_mb}, after close ${bl.recover.closed_rss_mb}), recovery ${bl.recover.recover_s} s, position() ${bl.recover.position_us} us` },
+  { system: `backlog ${BACKLOG} items, floor: same rows by plain level batches, no queue`, cycles_per_s: null, p50_ms: null, p99_ms: null, runs: `rss ${bl.floor.rss_mb} MB (base ${bl.floor.base_rss_mb}, V8 young gen ${bl.floor.new_space_mb}, heap ${bl.floor.heap_total_mb}, typed arrays ${bl.floor.array_buffers_mb}, anonymous ${bl.floor.rss_anon_mb}, file-backed ${bl.floor.rss_file_mb} of which LevelDB tables ${bl.floor.tables_mapped_mb}), fill ${bl.floor.push_s} s` },
+  { system: `backlog ${BACKLOG} items, filling, --max-semi-space-size=1 (operator flag, not the headline)`, cycles_per_s: null, p50_ms: null, p99_ms: null, runs: `rss ${bl.fillSemi1.rss_mb} MB (V8 young gen ${bl.fillSemi1.new_space_mb}, typed arrays ${bl.fillSemi1.array_buffers_mb}, file-backed ${bl.fillSemi1.rss_file_mb} of which LevelDB tables ${bl.fillSemi1.tables_mapped_mb}), fill ${bl.fillSemi1.push_s} s` },
   { system: `backlog ${BACKLOG} items, restarted, --max-semi-space-size=1`, cycles_per_s: null, p50_ms: null, p99_ms: null, runs: `rss ${bl.recoverSemi1.rss_mb} MB (V8 young gen ${bl.recoverSemi1.new_space_mb}, after close ${bl.recoverSemi1.closed_rss_mb})` },
 ];
 report({
@@ -264,6 +286,12 @@ report({
     backlog_restarted_rss_file_mb: bl.recover.rss_file_mb,
     backlog_restarted_closed_rss_mb: bl.recover.closed_rss_mb,
     backlog_restarted_semi1_rss_mb: bl.recoverSemi1.rss_mb,
+    backlog_fill_semi1_rss_mb: bl.fillSemi1.rss_mb,
+    backlog_fill_semi1_tables_mapped_mb: bl.fillSemi1.tables_mapped_mb,
+    backlog_floor_rss_mb: bl.floor.rss_mb,
+    backlog_floor_new_space_mb: bl.floor.new_space_mb,
+    backlog_floor_tables_mapped_mb: bl.floor.tables_mapped_mb,
+    backlog_fill_over_floor_mb: Math.round((bl.fill.rss_mb! - bl.floor.rss_mb!) * 10) / 10,
     backlog_recover_s: bl.recover.recover_s,
     position_us: bl.recover.position_us,
     runs: { level: kefuRuns.map((x) => x.per_s), memory: memRuns },
