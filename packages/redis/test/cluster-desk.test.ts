@@ -18,7 +18,8 @@ import { DeskClient, closeAll, until } from './helpers/desk-client.js';
 
 const redis = redisServerForFile({ appendonly: false });
 const { skip } = redis;
-const LOCK_TTL = 1_000;
+// Long enough that a leader starved of CPU on a loaded CI machine keeps its lease; short enough for quick failovers.
+const LOCK_TTL = 2_000;
 let seq = 0;
 
 interface DeskNode { id: string; node: HubNode; url: string; ledger: RedisAgentLedger; cd: ClusterDesk; errors: Error[]; close(): Promise<void> }
@@ -26,7 +27,7 @@ interface DeskNode { id: string; node: HubNode; url: string; ledger: RedisAgentL
 async function startDeskNode(id: string, prefix: string, desk: Omit<DeskOptions, 'hub' | 'store'> = {}): Promise<DeskNode> {
   const node = await startHubNode({ bus: new RedisBus(redis.url, { nodeId: id, prefix }), store: new RedisConversationStore(redis.url, { prefix }), rateLimit: { perSec: 1000, burst: 1000 } });
   const ledger = new RedisAgentLedger(redis.url, { prefix, nodeId: id, presenceTtlMs: 1_500 });
-  const cd = new ClusterDesk(redis.url, { hub: node.hub, ledger, prefix, lockTtlMs: LOCK_TTL, commandTimeoutMs: 3_000, desk: { positionUpdateMs: 0, ...desk } });
+  const cd = new ClusterDesk(redis.url, { hub: node.hub, ledger, prefix, lockTtlMs: LOCK_TTL, commandTimeoutMs: 6_000, desk: { positionUpdateMs: 0, ...desk } });
   const errors: Error[] = [];
   cd.on('error', (e) => errors.push(e));
   node.hub.on('error', () => {});
