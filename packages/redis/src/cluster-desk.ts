@@ -177,7 +177,8 @@ export class ClusterDesk extends EventEmitter<ClusterDeskEvents> {
     const relay = new RelayHub(o.hub);
     const desk = new Desk({ ...o.desk, hub: relay, store });
     desk.on('error', (err: unknown) => {
-      if ((err as { code?: string })?.code === 'KEFU_ERR_DESK_FENCED') void this.#stepDown('a desk write was fenced off');
+      // Only this term's desk: a deposed desk's last writes, refused while it closes, must not end a newer term.
+      if ((err as { code?: string })?.code === 'KEFU_ERR_DESK_FENCED' && this.#term?.desk === desk) void this.#stepDown('a desk write was fenced off');
       this.#error(err);
     });
     const reader = ownConnection(this.#input);
@@ -191,7 +192,12 @@ export class ClusterDesk extends EventEmitter<ClusterDeskEvents> {
       await desk.close().catch(() => undefined);
       await store.close().catch(() => undefined);
       reader.disconnect();
-      if (n === this.#gen) await this.#lock.stop().then(() => { if (!this.#closed) return this.#lock.start(); });
+      // Give the lock up so another node may try, and wait a TTL before competing again: a desk
+      // that cannot open (Redis failing, bad data) must not spin.
+      if (n === this.#gen && !this.#closed) {
+        await this.#lock.stop();
+        setTimeout(() => { if (!this.#closed) void this.#lock.start(); }, o.lockTtlMs).unref();
+      }
       return;
     }
     if (n !== this.#gen || this.#closed || this.#lock.token !== token) {

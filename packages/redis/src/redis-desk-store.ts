@@ -78,6 +78,15 @@ export function deskKeyBase(prefix: string, name: string): string {
   return `${prefix}desk:{${name}}:`;
 }
 
+/** A record that is not JSON (written by something else, or damaged) is a coded store failure, not a SyntaxError. */
+function parse<T>(key: string, v: string): T {
+  try {
+    return JSON.parse(v) as T;
+  } catch (err) {
+    throw new KefuError('KEFU_ERR_STORE', `redis desk store: corrupt record ${JSON.stringify(key.slice(0, 200))}`, { cause: err });
+  }
+}
+
 export class RedisDeskStore extends DeskStore {
   readonly supports: DeskStoreSupports = { persistent: true, history: true };
   /** The election lock of this desk (clusterDesk): its holder's token fences writes. */
@@ -163,7 +172,7 @@ export class RedisDeskStore extends DeskStore {
 
   protected async _loadActive(): Promise<DeskConversation[]> {
     const out: DeskConversation[] = [];
-    await this.#scan(`${this.keyBase}active`, (_f, v) => out.push(JSON.parse(v) as DeskConversation));
+    await this.#scan(`${this.keyBase}active`, (f, v) => out.push(parse<DeskConversation>(f, v)));
     return out;
   }
 
@@ -171,14 +180,14 @@ export class RedisDeskStore extends DeskStore {
     const f = `${tenant}${SEP}${id}`;
     const open = await this.#call('get', () => this.#redis.hget(`${this.keyBase}active`, f));
     const v = open ?? (await this.#call('get', () => this.#redis.get(`${this.keyBase}h:${f}`)));
-    return v === null ? undefined : (JSON.parse(v) as DeskConversation);
+    return v === null ? undefined : parse<DeskConversation>(f, v);
   }
 
   protected async _loadAgents(): Promise<StoredAgent[]> {
     const out: StoredAgent[] = [];
     await this.#scan(`${this.keyBase}agents`, (f, v) => {
       const [tenant = '', id = ''] = f.split(SEP);
-      out.push({ tenant, id, settings: JSON.parse(v) as AgentSettings });
+      out.push({ tenant, id, settings: parse<AgentSettings>(f, v) });
     });
     return out;
   }
@@ -187,7 +196,7 @@ export class RedisDeskStore extends DeskStore {
     const out: StoredLastAgent[] = [];
     await this.#scan(`${this.keyBase}last`, (f, v) => {
       const [tenant = '', visitor = ''] = f.split(SEP);
-      const { agent, at } = JSON.parse(v) as { agent: string; at: number };
+      const { agent, at } = parse<{ agent: string; at: number }>(f, v);
       out.push({ tenant, visitor, agent, at });
     });
     return out;

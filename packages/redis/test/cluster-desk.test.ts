@@ -367,3 +367,23 @@ test('Redis unreachable: start rejects with KEFU_ERR_DESK_UNAVAILABLE', { skip, 
     await node.close();
   }
 });
+
+test('a desk that cannot restore (corrupt state in Redis) reports it, gives the lock up and tries again a TTL later', { skip, timeout: 30_000 }, async () => {
+  const prefix = `cd${++seq}x${Date.now()}:`;
+  const { Redis } = await import('ioredis');
+  const r = new Redis(redis.url);
+  await r.hset(`${prefix}desk:{default}:active`, 't1\0broken', '{not json');
+  const n = await startDeskNode('S', prefix);
+  try {
+    await until(() => n.errors.length > 0, 'the failed restore is reported');
+    assert.equal((n.errors[0] as Error & { code?: string }).code, 'KEFU_ERR_STORE');
+    assert.match(n.errors[0]!.message, /corrupt record/);
+    assert.equal(n.cd.isLeader, false);
+    assert.equal(await r.exists(`${prefix}desk:{default}:lock`), 0, 'the lock was given up');
+    await r.hdel(`${prefix}desk:{default}:active`, 't1\0broken');
+    await waitLeader([n], LOCK_TTL * 4);
+  } finally {
+    r.disconnect();
+    await n.close();
+  }
+});
