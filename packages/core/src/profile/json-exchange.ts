@@ -112,7 +112,18 @@ export function exchange(
       onData(chunk) {
         if (settled) return false;
         size += chunk.length;
-        if (!keep) return true;
+        if (!keep) {
+          // An error page is dropped as it arrives, but not forever: past the limit the status is
+          // answer enough, and the connection goes rather than draining an endless body.
+          if (size > limit) {
+            settled = true;
+            unlisten();
+            abortCall?.(new ExchangeError('unwanted answer over the limit', 'too-large', size));
+            resolve({ status, text: '', bytes: size });
+            return false;
+          }
+          return true;
+        }
         if (size > limit) {
           fail(new ExchangeError(`answer over ${limit} bytes`, 'too-large', size));
           return false;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Pool } from 'undici';
-import { startProfileService } from '@kefu/mock-backends';
+import { startJsonService, startProfileService } from '@kefu/mock-backends';
 import { exchange, type ExchangeError } from '../../src/profile/json-exchange.js';
 import { CallContext } from '../../src/profile/abort.js';
 
@@ -107,6 +107,31 @@ test('a plain AbortSignal works too (a context built outside the aggregator)', a
     ac.abort();
     await assert.rejects(hung, (e: ExchangeError) => e.kind === 'aborted');
     await until(() => s.stats.aborted === 1, 'the hung request\'s socket to close');
+  } finally {
+    await pool.destroy();
+    await s.close();
+  }
+});
+
+test('an unwanted body (an error page) is dropped, and past the limit its connection goes', async () => {
+  const s = await startJsonService([
+    { method: 'GET', path: '/small', handler: () => ({ status: 500, body: { error: 'x' } }) },
+    { method: 'GET', path: '/big', handler: () => ({ status: 500, raw: 'x'.repeat(256 * 1024) }) },
+  ]);
+  const pool = new Pool(s.url, { connections: 1 });
+  try {
+    const ctx = new CallContext(Infinity);
+    const small = await exchange(pool, { origin: s.url, method: 'GET', path: '/small' }, ctx, 1000, ok2xx);
+    assert.deepEqual([small.status, small.text], [500, '']);
+    assert.equal(s.stats.totalConnections, 1);
+    const big = await exchange(pool, { origin: s.url, method: 'GET', path: '/big' }, ctx, 1000, ok2xx);
+    assert.deepEqual([big.status, big.text], [500, '']);
+    assert.ok(big.bytes > 1000);
+    // The service wrote the whole page into the socket at once, so only the client side can tell:
+    // the next call needs a new connection.
+    const next = await exchange(pool, { origin: s.url, method: 'GET', path: '/small' }, ctx, 1000, ok2xx);
+    assert.equal(next.status, 500);
+    assert.equal(s.stats.totalConnections, 2);
   } finally {
     await pool.destroy();
     await s.close();
