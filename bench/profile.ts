@@ -6,7 +6,8 @@
  *   fetch_all   Promise.all with global fetch
  *   pool_floor  hand-tuned Promise.all with an undici Pool per service (256 connections): the floor
  *   kefu        ProfileAggregator, per-uid HttpProfileSources (one HTTP call per source per request)
- *   kefu_batch  ProfileAggregator, batch-capable HttpProfileSources (DataLoader-style windows)
+ *   kefu_batch  ProfileAggregator, batch-capable HttpProfileSources (DataLoader-style, 1 ms window)
+ *   kefu_batch_turn  the same with a window of 0 (the lookups of one event-loop turn)
  *   kefu_nocache  (full runs) kefu with the cache off: on cold profiles the cache only costs, and
  *               this says how much of kefu's distance to the floor is the cache
  *
@@ -15,7 +16,10 @@
  * its own path). Then, in this process, the cache-hit path: closed-loop ProfileAggregator.get()
  * on warm uids.
  *
- * Latency is measured from each request's scheduled send time (no coordinated omission).
+ * Latency is measured from each request's scheduled send time (no coordinated omission). Each
+ * step also says where the time went (server, back-end calls, back-end lateness, GC per process,
+ * calls per profile: see Hops), and the JSON compares Kefu with the floor at equal offered load,
+ * which stays meaningful when no step passes.
  * A step passes when p99 <= 20 ms and at least 95% of the offered load was answered in time.
  *
  * The aggregator is imported from its source (packages/core/src/profile, run by tsx), so this
