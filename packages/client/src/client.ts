@@ -27,14 +27,26 @@ interface ConvState {
   resuming: boolean;
   /** The in-flight resume, so that the app's own resume() waits for it. */
   replay: Promise<ResumedFrame> | undefined;
-  /** Own messages (from acks) that arrived during a replay, delivered after it. */
-  heldOwn: MessageFrame[];
+  /**
+   * Messages that arrived during a replay past the next expected seq, delivered in order when it
+   * ends: own messages (from acks), a live frame that overtook the replay, and replayed ones after
+   * a gap in seqs (the hub skips seqs after a machine crash). Bounded by the replay.
+   */
+  held: MessageFrame[];
   /** Highest seq the app marked read, and the highest actually sent. */
   readWanted: number;
   readSent: number;
   typingOn: boolean;
   typingSentAt: number;
+  /**
+   * cids of the latest messages delivered (insertion order, at most RECENT_CIDS). After a crash of
+   * the hub's machine, a message shown before it was durable can come back under a new seq when
+   * its sender retries it (docs/hub.md, "Delivery before durability"): it is delivered once.
+   */
+  recent: Set<string>;
 }
+
+const RECENT_CIDS = 256;
 
 interface Pending {
   frame: ClientFrame & { ref: string };
@@ -152,7 +164,7 @@ export class KefuClient extends EventEmitter<KefuClientEvents> {
     // The hub runs one replay per conversation and connection at a time.
     while (st.replay) { await st.replay.catch(() => undefined); st = this.#conv(conv); }
     const from = after ?? st.lastSeq;
-    if (from < st.lastSeq) st.lastSeq = from; // the app asked to see these again
+    if (from < st.lastSeq) { st.lastSeq = from; st.recent.clear(); } // the app asked to see these again
     return this.#resumeNow(conv, st, false);
   }
 
@@ -261,7 +273,7 @@ export class KefuClient extends EventEmitter<KefuClientEvents> {
     if (this.#state === 'closed') return;
     this.#welcome = undefined;
     // Held own messages are stored: the next resume replays them.
-    for (const st of this.#convs.values()) { st.ready = false; st.resuming = false; st.replay = undefined; st.heldOwn.length = 0; st.typingOn = false; st.readSent = 0; }
+    for (const st of this.#convs.values()) { st.ready = false; st.resuming = false; st.replay = undefined; st.held.length = 0; st.typingOn = false; st.readSent = 0; }
     this.#outbox.markAllUnsent();
     // Requests already written may or may not have been applied: the app decides. Unsent ones wait.
     for (const [ref, p] of this.#pending) {
@@ -363,7 +375,7 @@ export class KefuClient extends EventEmitter<KefuClientEvents> {
           if (e.data !== undefined) m.data = e.data;
           const st = this.#convs.get(f.conv);
           // During a replay an ack may overtake older replayed messages: hold it until `resumed`.
-          if (st?.resuming) st.heldOwn.push(m);
+          if (st?.resuming) st.held.push(m);
           else this.#onMessage(m);
         }
         e?.resolve(f);
@@ -415,12 +427,21 @@ export class KefuClient extends EventEmitter<KefuClientEvents> {
     const st = this.#convs.get(f.conv);
     if (!st) { this.emit('message', f); return; } // not followed (should not happen): pass through
     if (f.seq <= st.lastSeq) return; // duplicate (replay overlap)
-    if (!st.resuming && f.seq > st.lastSeq + 1 && st.ready) {
+    if (f.seq > st.lastSeq + 1) {
+      // During a replay, a live frame sent before the hub began it can overtake it: held until
+      // the replay ends, so that it does not skip the messages before it.
+      if (st.resuming) { st.held.push(f); return; }
       // A gap outside a replay: fetch what is missing (this message included) before going on.
-      void this.#resumeNow(f.conv, st, true).catch(() => undefined);
-      return;
+      if (st.ready) { void this.#resumeNow(f.conv, st, true).catch(() => undefined); return; }
     }
+    this.#deliver(st, f);
+  }
+
+  #deliver(st: ConvState, f: MessageFrame): void {
     st.lastSeq = f.seq;
+    if (st.recent.has(f.cid)) return;
+    st.recent.add(f.cid);
+    if (st.recent.size > RECENT_CIDS) st.recent.delete(st.recent.values().next().value!);
     this.emit('message', f);
   }
 
@@ -429,10 +450,12 @@ export class KefuClient extends EventEmitter<KefuClientEvents> {
     if (st) {
       st.resuming = false;
       st.ready = true;
-      // The server vouches that everything in (after, seq] came before this frame.
+      // The server vouches that everything in (after, seq] came before this frame: what was held
+      // in that range is delivered in order whatever the gaps; later ones as live frames.
+      const held = st.held.splice(0).sort((a, b) => a.seq - b.seq);
+      for (const m of held) if (m.seq > st.lastSeq && m.seq <= f.seq) this.#deliver(st, m);
       if (f.seq > st.lastSeq) st.lastSeq = f.seq;
-      const held = st.heldOwn.splice(0).sort((a, b) => a.seq - b.seq);
-      for (const m of held) this.#onMessage(m);
+      for (const m of held) if (m.seq > f.seq) this.#onMessage(m);
     }
     this.emit('resumed', f);
     this.#settle(f.ref, f);
@@ -530,7 +553,7 @@ export class KefuClient extends EventEmitter<KefuClientEvents> {
   #conv(conv: string, seq?: number): ConvState {
     let st = this.#convs.get(conv);
     if (!st) {
-      st = { lastSeq: seq ?? 0, ready: false, resuming: false, replay: undefined, heldOwn: [], readWanted: 0, readSent: 0, typingOn: false, typingSentAt: 0 };
+      st = { lastSeq: seq ?? 0, ready: false, resuming: false, replay: undefined, held: [], readWanted: 0, readSent: 0, typingOn: false, typingSentAt: 0, recent: new Set() };
       this.#convs.set(conv, st);
     }
     return st;

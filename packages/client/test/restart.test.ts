@@ -20,9 +20,9 @@ let child: ChildProcess | undefined;
 const clients: KefuClient[] = [];
 let dir = '';
 
-function startChild(port: number): Promise<ChildProcess> {
+function startChild(port: number, ...extra: string[]): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', fixture, String(port), dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const p = spawn(process.execPath, ['--import', 'tsx', fixture, String(port), dir, ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
     const t = setTimeout(() => { p.kill('SIGKILL'); reject(new Error('hub child did not start within 20 s')); }, 20_000);
     p.stdout!.on('data', (d: Buffer) => { if (String(d).includes('ready')) { clearTimeout(t); resolve(p); } });
     p.once('exit', (code) => { clearTimeout(t); reject(new Error(`hub child exited early (${code})`)); });
@@ -84,4 +84,40 @@ test('hub killed and restarted: acked messages survive, outboxes flush, resume h
   assert.equal(bodies.length, 19);
   assert.deepEqual(bodies.slice(0, 11), [...Array.from({ length: 10 }, (_, i) => `v-before-${i}`), 'a-before']);
   assert.deepEqual(bodies.filter((b) => b.startsWith('v-offline')), ['v-offline-0', 'v-offline-1', 'v-offline-2', 'v-offline-3', 'v-offline-4']);
+});
+
+test('after a crash of the machine, a message the agent saw before it was durable comes back under a new seq and is delivered once', async () => {
+  if (child) await kill(child);
+  if (dir) await rm(dir, { recursive: true, force: true });
+  dir = await mkdtemp(join(tmpdir(), 'kefu-client-machine-crash-'));
+  const port = await freePort();
+  child = await startChild(port);
+  const url = `ws://127.0.0.1:${port}/kefu`;
+  const v = client(url, 'v1', 'visitor', { reconnect: { minDelayMs: 50, maxDelayMs: 300 } });
+  const a = client(url, 'a1', 'agent', { reconnect: { minDelayMs: 50, maxDelayMs: 300 } });
+  clients.push(v, a);
+  const aSeen: Array<[number, string]> = [];
+  a.on('message', (m) => aSeen.push([m.seq, m.body]));
+  const { conv } = await v.open();
+  await a.join(conv);
+  await v.send(conv, 'durable');
+
+  // Again with a 5 s commit interval: after one batch, a message is shown to the agent long
+  // before the next batch makes it durable.
+  await kill(child);
+  child = await startChild(port, '5000');
+  await v.send(conv, 'durable too'); // the first batch of this run goes at once
+  const lost = v.send(conv, 'seen, then lost with the machine');
+  await until(() => aSeen.length >= 3, 10_000, 'the agent sees the third message');
+  assert.deepEqual(aSeen, [[1, 'durable'], [2, 'durable too'], [3, 'seen, then lost with the machine']]);
+
+  await kill(child);
+  child = await startChild(port, '0', 'after-machine-crash');
+  // The visitor's outbox sends the unacked message again, with its cid: stored past the fence.
+  const ack = await lost;
+  assert.equal(ack.seq, 2 + 64 + 1, 'the fence skips deliverAhead (64) seqs: seq 3 is never reused');
+  await v.send(conv, 'after');
+  await until(() => aSeen.some(([, body]) => body === 'after'), 15_000, 'the agent sees the next message');
+  await new Promise((r) => setTimeout(r, 100)); // a late duplicate would show up here
+  assert.deepEqual(aSeen, [[1, 'durable'], [2, 'durable too'], [3, 'seen, then lost with the machine'], [68, 'after']], 'delivered once, by cid');
 });
