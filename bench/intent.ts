@@ -64,9 +64,12 @@ const modelBytes = statSync(modelPath).size;
 
 // 1. accuracy on CLINC150 test
 let accuracy: number | null = null, accuracyTop1: number | null = null, oosRecall: number | null = null;
+let oosRule = '', oosThreshold = 0;
 {
   const c = new IntentClassifier({ model: modelPath, workers: 2 });
   await c.open();
+  oosRule = c.oosRule;
+  oosThreshold = c.threshold;
   if (data) {
     const rin = await c.classifyMany(inScope.map((p) => p[0]));
     accuracyTop1 = rin.filter((r, i) => r.intent === inScope[i]![1]).length / inScope.length;
@@ -193,6 +196,8 @@ const kefu = {
   accuracy: accuracy === null ? null : round(accuracy, 4),
   accuracy_top1: accuracyTop1 === null ? null : round(accuracyTop1, 4),
   oos_recall: oosRecall === null ? null : round(oosRecall, 4),
+  oos_rule: oosRule,
+  oos_threshold: oosThreshold,
   p50_ms: round(median(kefuLat), 4),
   p99_ms: round(pct(kefuLat, 99), 4),
   direct_p50_ms: round(median(directLat), 4),
