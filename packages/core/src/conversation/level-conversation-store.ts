@@ -101,8 +101,18 @@ interface SeqState {
   durable: number;
   /** Appends waiting for durability before they may be shown; none is shown early meanwhile. */
   held: number;
-  /** Messages shown early and not yet written, in seq order: `_range` serves them. */
-  unwritten: StoredMessage[];
+  /** Messages to show early, not yet written, in seq order: `_range` serves the shown ones. */
+  unwritten: Early[];
+}
+
+/** A message on its way to being shown before it is durable. */
+interface Early {
+  conv: string;
+  m: StoredMessage;
+  /** queued: in the shown log's buffer; shown: logged and shown; held: the log failed, shown once durable. */
+  state: 'queued' | 'shown' | 'held';
+  file: 0 | 1;
+  show: Shown;
 }
 
 /** What the run marker (x\0run) holds. */
@@ -144,6 +154,9 @@ export class LevelConversationStore extends ConversationStore {
   /** Seqs to skip in conversations last written before an unclean stop (see the file comment). */
   #fence: Fence | undefined;
   #shown: ShownLog | undefined;
+  /** Messages queued in the shown log this turn of the event loop, shown after one flush. */
+  #toShow: Early[] = [];
+  #flushScheduled = false;
   readonly #boot = bootId();
   /** Loads of a conversation's last seq in progress, so concurrent first appends share one. */
   readonly #loading = new Map<string, Promise<SeqState>>();
@@ -370,13 +383,15 @@ export class LevelConversationStore extends ConversationStore {
     ];
     if (st.pending++ === 0) { this.#pinned.set(conv, st); this.#seqs.delete(conv); }
     const inflight = (st.inflight ??= new Map());
-    let logged: 0 | 1 | undefined;
+    let early: Early | undefined;
     if (onVisible !== undefined && this.#shown && st.held === 0 && seq - st.durable <= this.#deliverAhead) {
-      try { logged = this.#shown.append(ops); } catch { /* no log, no early show: shown once durable */ }
+      early = { conv, m, state: 'queued', file: this.#shown.add(ops), show: onVisible };
+      st.unwritten.push(early);
+      this.#toShow.push(early);
+      if (!this.#flushScheduled) { this.#flushScheduled = true; setImmediate(this.#flushShown); }
+    } else if (onVisible) {
+      st.held++;
     }
-    const early = logged !== undefined;
-    if (early) st.unwritten.push(m);
-    else if (onVisible) st.held++;
     const settle = (): void => {
       inflight.delete(input.cid);
       if (inflight.size === 0 && st.inflight === inflight) st.inflight = undefined;
@@ -385,8 +400,15 @@ export class LevelConversationStore extends ConversationStore {
     const p = this.#writer.write(ops).then((): AppendResult => {
       settle();
       if (seq > st.durable) st.durable = seq;
-      if (early) { st.unwritten.shift(); this.#shown?.written(logged!); }
-      else if (onVisible) { st.held--; onVisible(seq, ts); }
+      if (early) {
+        this.#shown?.written(early.file);
+        if (early.state === 'held') { st.held--; onVisible!(seq, ts); }
+        else {
+          st.unwritten.shift();
+          // Durable before its turn's flush ran (not expected: a batch takes a thread-pool trip).
+          if (early.state === 'queued') { early.state = 'shown'; onVisible!(seq, ts); }
+        }
+      } else if (onVisible) { st.held--; onVisible(seq, ts); }
       st.cids.set(input.cid, seq);
       if (st.cids.size > this.#recentCids) {
         st.complete = false;
@@ -397,14 +419,37 @@ export class LevelConversationStore extends ConversationStore {
     }, (err: unknown) => {
       settle();
       // A message shown early stays shown: its sender gets the error and no ack (docs/hub.md).
-      if (early) { st.unwritten.splice(st.unwritten.indexOf(m), 1); this.#shown?.written(logged!); }
-      else if (onVisible) st.held--;
+      if (early) {
+        this.#shown?.written(early.file);
+        if (early.state === 'held') st.held--;
+        else st.unwritten.splice(st.unwritten.indexOf(early), 1);
+        // Never shown if its turn's flush has not run: it was not stored.
+        if (early.state === 'queued') early.state = 'held';
+      } else if (onVisible) st.held--;
       throw err;
     });
     inflight.set(input.cid, p);
-    if (early) onVisible!(seq, ts);
     return p;
   }
+
+  /**
+   * Writes this turn's early messages to the shown log in one write(), then shows them in seq
+   * order. If the write fails, they are shown once durable instead, like held ones.
+   */
+  readonly #flushShown = (): void => {
+    this.#flushScheduled = false;
+    const list = this.#toShow;
+    this.#toShow = [];
+    let ok = true;
+    try { this.#shown?.flush(); } catch { ok = false; }
+    for (const e of list) {
+      if (e.state !== 'queued') continue;
+      if (ok) { e.state = 'shown'; e.show(e.m.seq, e.m.ts); continue; }
+      e.state = 'held';
+      const st = this.#pinned.get(e.conv);
+      if (st) { st.unwritten.splice(st.unwritten.indexOf(e), 1); st.held++; }
+    }
+  };
 
   /** A stored message's timestamp (the rare duplicate path: the cid map keeps only seqs). */
   async #tsOf(conv: string, seq: number): Promise<number> {
@@ -417,7 +462,7 @@ export class LevelConversationStore extends ConversationStore {
     await this.#mustRecord(conv);
     // Messages shown but not yet written, taken before the read: each is either among these or,
     // written since, found by the read (whose snapshot starts later).
-    const unwritten = this.#pinned.get(conv)?.unwritten.filter((m) => m.seq > after);
+    const unwritten = this.#pinned.get(conv)?.unwritten.filter((e) => e.state === 'shown' && e.m.seq > after).map((e) => e.m);
     const values = await this.#db.values({ gt: msgPrefix(conv) + pad(after), lt: `m${SEP}${conv}\x01`, limit }).all();
     const out = values.map((v) => JSON.parse(v) as StoredMessage);
     if (unwritten?.length && out.length < limit) {

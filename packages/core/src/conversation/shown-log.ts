@@ -3,7 +3,8 @@
  * LevelDB batch is written is first appended here, with one write() of its batch operations. A
  * process that dies (SIGKILL, out-of-memory kill, a crash) leaves that write in the page cache,
  * and the next open puts the logged operations into LevelDB before anything else: no message that
- * someone has seen is lost. Only a crash of the machine can lose it (the log is not fsynced: that
+ * someone has seen is lost. Messages added in one turn of the event loop are written together
+ * (`add`, then one `flush`), and shown only after it. Only a crash of the machine can lose it (the log is not fsynced: that
  * is the point); the store's seq fence covers that case.
  *
  * Two files take turns so that the log stays small under a steady load: when the current one
@@ -17,8 +18,12 @@ import type { BatchOp } from '../storage/index.js';
 
 const FILES = ['KEFU-SHOWN-0.log', 'KEFU-SHOWN-1.log'] as const;
 
-/** One logged message: the puts of its batch, as [key, value, key, value, ...]. */
-type Entry = string[];
+/**
+ * One logged message per line: its puts as key TAB value TAB key TAB value. Keys (printable-ASCII
+ * ids and \x00 separators) and values (JSON text, "seq,ts") never hold a raw tab or newline, so
+ * the line needs no escaping (a JSON array would escape the message's JSON once more).
+ */
+const SEP = '\t';
 
 export class ShownLog {
   readonly #fds: [number, number];
@@ -27,6 +32,8 @@ export class ShownLog {
   readonly #pending: [number, number] = [0, 0];
   readonly #maxBytes: number;
   #current: 0 | 1 = 0;
+  /** Lines added since the last flush. */
+  #buf = '';
 
   /** Opens (creating) the two files in `dir`; call `recover` first to read what they hold. */
   constructor(dir: string, maxBytes = 4 * 1024 * 1024) {
@@ -44,34 +51,44 @@ export class ShownLog {
     for (const name of FILES) {
       const path = join(dir, name);
       if (!existsSync(path)) continue;
-      for (const line of readFileSync(path, 'utf8').split('\n')) {
-        if (line === '') continue;
-        let entry: Entry;
-        try { entry = JSON.parse(line) as Entry; } catch { continue; }
-        if (!Array.isArray(entry) || entry.length % 2 !== 0) continue;
-        for (let i = 0; i < entry.length; i += 2) ops.push({ type: 'put', key: String(entry[i]), value: String(entry[i + 1]) });
+      const lines = readFileSync(path, 'utf8').split('\n');
+      lines.pop(); // after the last newline: empty, or a line torn by the crash
+      for (const line of lines) {
+        const f = line.split(SEP);
+        if (f.length % 2 !== 0) continue;
+        for (let i = 0; i < f.length; i += 2) ops.push({ type: 'put', key: f[i]!, value: f[i + 1]! });
       }
     }
     return ops;
   }
 
+  /** Queues one message's puts for the next `flush`; returns its file (pass it to `written`). */
+  add(ops: BatchOp[]): 0 | 1 {
+    let line = '';
+    for (const op of ops) if (op.type === 'put') line += (line === '' ? '' : SEP) + op.key + SEP + op.value;
+    this.#buf += line + '\n';
+    this.#pending[this.#current]++;
+    return this.#current;
+  }
+
   /**
-   * Logs one message's puts; returns the file it went to (pass it to `written`). Throws when the
-   * write fails: the caller then shows the message only once it is durable.
+   * Writes what `add` queued, in one write(). Throws when the write fails: the caller then shows
+   * those messages only once they are durable.
    */
-  append(ops: BatchOp[]): 0 | 1 {
-    const entry: Entry = [];
-    for (const op of ops) if (op.type === 'put') entry.push(op.key, op.value);
-    const line = JSON.stringify(entry) + '\n';
+  flush(): void {
+    if (this.#buf === '') return;
     const f = this.#current;
-    this.#sizes[f] += writeSync(this.#fds[f], line);
-    this.#pending[f]++;
+    const buf = this.#buf;
+    this.#buf = '';
+    const bytes = Buffer.from(buf);
+    // A regular file takes it all at once, barring a full disk: then the loop meets the error.
+    for (let off = 0; off < bytes.length;) off += writeSync(this.#fds[f], bytes, off);
+    this.#sizes[f] += bytes.length;
     const other = f === 0 ? 1 : 0;
     if (this.#sizes[f] > this.#maxBytes && this.#pending[other] === 0) {
       this.#empty(other);
       this.#current = other;
     }
-    return f;
   }
 
   /** A message logged in `file` is now in LevelDB. */

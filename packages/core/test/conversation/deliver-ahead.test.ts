@@ -16,6 +16,8 @@ import { runAndKill } from '../helpers/kill-child.js';
 const from = { id: 'v1', role: 'visitor' as const };
 const fixture = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'shown-child.ts');
 const tempDir = (): Promise<string> => mkdtemp(join(tmpdir(), 'kefu-ahead-'));
+/** A few turns of the event loop: early messages are shown at the end of the turn they were appended in. */
+const turns = async (n = 3): Promise<void> => { for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r)); };
 
 test('deliverAhead and commitIntervalMs are validated with exact messages', () => {
   assert.throws(() => new LevelConversationStore({ location: '/tmp/x', deliverAhead: -1 }), { name: 'RangeError', message: 'options.deliverAhead must be an integer from 0 to 1000000' });
@@ -34,7 +36,7 @@ test('a message is shown before it is durable, readable at once, and shown once;
     // The last batch just started the interval: this append waits about 200 ms for the next one.
     const p = s.append(id, { cid: 'a', from, body: 'hello' }, { onVisible: (seq) => events.push(`shown ${seq}`) });
     const durable = p.then((r) => { events.push(`durable ${r.seq}`); return r; });
-    await new Promise((r) => setImmediate(r));
+    await turns();
     assert.deepEqual(events, ['shown 2'], 'shown before the batch is written');
     assert.deepEqual((await s.range(id)).map((m) => [m.seq, m.cid, m.body]), [[1, 'warm', 'loads the conversation'], [2, 'a', 'hello']], 'readable while unwritten');
     const r = await durable;
@@ -57,14 +59,14 @@ test('at most deliverAhead messages past the durable seq are shown early; the re
     await s.append(id, { cid: 'warm', from, body: 'loads the conversation' });
     const shown: number[] = [];
     const all = Array.from({ length: 5 }, (_, i) => s.append(id, { cid: `c${i}`, from, body: String(i) }, { onVisible: (seq) => shown.push(seq) }));
-    await new Promise((r) => setImmediate(r));
+    await turns();
     assert.deepEqual(shown, [2, 3], 'two ahead of the durable seq 1');
     assert.deepEqual((await s.range(id)).map((m) => m.seq), [1, 2, 3], 'only the shown ones are readable yet');
     await Promise.all(all);
     assert.deepEqual(shown, [2, 3, 4, 5, 6]);
     // Durable again: the next one is shown before its batch is written.
     const next = s.append(id, { cid: 'c5', from, body: '5' }, { onVisible: (seq) => shown.push(seq) });
-    await new Promise((r) => setImmediate(r));
+    await turns();
     assert.equal(shown.at(-1), 7);
     await next;
   } finally {
