@@ -67,7 +67,7 @@ export class LocalIndex {
 
   /** Bytes held in typed arrays (approximate, for tests and the bench). */
   get bytes(): number {
-    return this.#capacity * (8 * 2 + 1 + 2 + 2 + 1) + this.ids.bytes + this.ready.size * 4;
+    return this.#capacity * (8 * 2 + 1 + 2 + 2 + 1) + this.ids.bytes + this.ready.bytes;
   }
 
   /** Slot of `id`, or -1. Pass `hash` (hashId(id)) when the caller will alloc the same id next. */
