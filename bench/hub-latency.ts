@@ -6,6 +6,7 @@
  *   npm run bench -- hub-latency [--quick] [--pairs 5000] [--rate 10000] [--generators 2]
  *                                [--only raw_ws,socket_io,kefu,kefu_memory] [--profile]
  *                                [--variant name=--deliver-ahead,0,--commit-interval-ms,2 ...]
+ *                                [--ladder 2000,4000] [--rounds 3]
  *
  * Every system runs in its own server child, all up at once, with the same pairs held by shared
  * load-generator children (bench/lib/), each pair inside one generator so that send and receipt
@@ -37,6 +38,12 @@ const MAX_CONNS_PER_GENERATOR = 15_000;
 const cfg = quick
   ? { warmupMs: 500, rounds: 1, windowMs: 2_000, stepWarmupMs: 300, stepMs: 1_200, drainMs: 1_500, ladder: [2_000, 4_000, 8_000], concurrency: 100 }
   : { warmupMs: 2_000, rounds: 3, windowMs: 4_000, stepWarmupMs: 1_000, stepMs: 4_000, drainMs: 3_000, ladder: [1_000, 2_000, 3_000, 4_000, 5_000, 6_000, 8_000, 10_000, 12_000, 15_000, 20_000], concurrency: 100 };
+
+// --ladder 2000,3000 and --rounds N override the step rates and the headline rounds (A/B runs).
+const ladderArg = arg('ladder', '');
+if (ladderArg) cfg.ladder = ladderArg.split(',').map(Number);
+cfg.rounds = Number(arg('rounds', String(cfg.rounds)));
+if (!(cfg.rounds >= 1) || cfg.ladder.some((r) => !(r > 0))) throw new RangeError('--rounds and --ladder rates must be positive numbers');
 
 const server = (name: string): URL => new URL(`./servers/${name}.ts`, import.meta.url);
 const profDir = join(tmpdir(), 'kefu-hub-prof');
