@@ -13,7 +13,7 @@
  * are timed on one clock. Measurements are interleaved (round r measures the systems in a
  * rotated order, one at a time) because the machine is shared and noisy: a burst of someone
  * else's CPU then hurts each system alike instead of whichever happened to be running.
- * Open loop: a schedule of `rate` msg/s in total, round-robin over the pairs. Then a step search:
+ * Open loop: a schedule of `rate` msg/s in total, round-robin over the pairs. First a step search:
  * rising rates, each system measured alone, until its p99 exceeds 5 ms (or it loses messages)
  * twice in a row; its highest passing rate is max_rate_p99_le_5ms.
  */
@@ -31,6 +31,10 @@ const rate = Number(arg('rate', '10000'));
 const only = new Set(arg('only', 'raw_ws,socket_io,kefu').split(','));
 const profile = process.argv.includes('--profile');
 const P99_LIMIT_MS = 5;
+/** A step during which a load generator's event loop stalled longer than this is measured again. */
+const GENERATOR_STALL_LIMIT_MS = 50;
+/** Steps taken again per system because a generator stalled. */
+const retaken: Record<string, number> = {};
 /** Client connections one generator process may hold (20,000 open files per process here). */
 const MAX_CONNS_PER_GENERATOR = 15_000;
 
@@ -127,17 +131,14 @@ async function measureAll(b: Bench): Promise<Record<string, SystemResult>> {
     process.stderr.write(`${b.label(key)}: ${c.connected} pairs connected in ${connectS[key]} s\n`);
   }
 
-  // The headline rate: `rounds` windows per system, interleaved, merged into one histogram each.
-  const windows: Record<string, StepResult[]> = Object.fromEntries(keys.map((k) => [k, []]));
-  for (let r = 0; r < cfg.rounds; r++) {
-    for (const key of rotate(keys, r)) {
-      const s = await b.step(key, rate, r === 0 ? cfg.warmupMs : cfg.stepWarmupMs, cfg.windowMs, cfg.drainMs);
-      windows[key]!.push(s);
-      row(b.label(key), `${rate}/s round ${r + 1}`, strip(s));
-    }
-  }
-
-  // Step search, interleaved per rate; a system leaves the search after two failures in a row.
+  // Step search first, interleaved per rate; a system leaves the search after two failures in a
+  // row. It runs before the headline rate, which saturates some systems: their backlog and grown
+  // heap would otherwise weigh on the low steps that follow (a full run at 16:29 UTC had Kefu and
+  // Socket.IO fail steps at 1,000-2,000 msg/s that quick runs pass).
+  // One unmeasured pass at the lowest rate first: right after 30,000 connections were set up, the
+  // servers and generators still collect and compact (a 16:33 UTC run had every system, raw ws
+  // included, fail its first step at 1,000 msg/s).
+  for (const key of keys) await b.step(key, cfg.ladder[0]!, cfg.stepWarmupMs, cfg.stepMs, cfg.drainMs);
   const steps: Record<string, SystemResult['steps']> = Object.fromEntries(keys.map((k) => [k, []]));
   const best: Record<string, number> = Object.fromEntries(keys.map((k) => [k, 0]));
   const fails: Record<string, number> = Object.fromEntries(keys.map((k) => [k, 0]));
@@ -145,11 +146,28 @@ async function measureAll(b: Bench): Promise<Record<string, SystemResult>> {
     const active = keys.filter((k) => fails[k]! < 2);
     if (active.length === 0) break;
     for (const key of rotate(active, i)) {
-      const s = strip(await b.step(key, r, cfg.stepWarmupMs, cfg.stepMs, cfg.drainMs));
+      let s = strip(await b.step(key, r, cfg.stepWarmupMs, cfg.stepMs, cfg.drainMs));
+      // A load generator that stalled (GC, descheduled) times every receipt in the stall late: the
+      // step then measures the generator, not the server. Such a step is taken again, once.
+      if (s.generator_stall_max_ms > GENERATOR_STALL_LIMIT_MS) {
+        row(b.label(key), `step (retaken: generator stalled ${s.generator_stall_max_ms} ms)`, s);
+        retaken[key] = (retaken[key] ?? 0) + 1;
+        s = strip(await b.step(key, r, cfg.stepWarmupMs, cfg.stepMs, cfg.drainMs));
+      }
       const pass = s.p99_ms <= P99_LIMIT_MS && s.lost <= s.sent * 0.001;
       steps[key]!.push({ rate: r, p50_ms: s.p50_ms, p99_ms: s.p99_ms, p999_ms: s.p999_ms, achieved_per_s: s.achieved_per_s, lost: s.lost, cpu_pct: s.server_cpu_pct, pass });
       row(b.label(key), 'step', s, pass);
       if (pass) { best[key] = Math.max(best[key]!, r); fails[key] = 0; } else fails[key]!++;
+    }
+  }
+
+  // The headline rate: `rounds` windows per system, interleaved, merged into one histogram each.
+  const windows: Record<string, StepResult[]> = Object.fromEntries(keys.map((k) => [k, []]));
+  for (let r = 0; r < cfg.rounds; r++) {
+    for (const key of rotate(keys, r)) {
+      const s = await b.step(key, rate, r === 0 ? cfg.warmupMs : cfg.stepWarmupMs, cfg.windowMs, cfg.drainMs);
+      windows[key]!.push(s);
+      row(b.label(key), `${rate}/s round ${r + 1}`, strip(s));
     }
   }
 
@@ -197,7 +215,7 @@ report({
   bench: 'hub-latency',
   config: {
     pairs, connections_per_system: pairs * 2, rate_per_s: rate, generators, rounds: cfg.rounds, window_ms: cfg.windowMs, step_ms: cfg.stepMs,
-    ladder: cfg.ladder, p99_limit_ms: P99_LIMIT_MS,
+    ladder: cfg.ladder, p99_limit_ms: P99_LIMIT_MS, generator_stall_limit_ms: GENERATOR_STALL_LIMIT_MS, steps_retaken: retaken,
     kefu: 'Hub with LevelConversationStore in a temp dir (memory store: variants.kefu_memory_store), acks on; auth: jwtAuthenticator, HS256 shared secret, token in the query string',
     raw_ws: 'ws relay: same JWT checked at upgrade, JSON parse, Map conv -> sockets, no ack/seq/log',
     socket_io: 'Socket.IO 4.8, websocket transport only, same JWT in handshake auth, room per conversation, ack callback',
