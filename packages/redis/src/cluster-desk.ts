@@ -281,9 +281,10 @@ export class ClusterDesk extends EventEmitter<ClusterDeskEvents> {
     void relay.run(cmd).then((reply) => this.#redis.publish(`${this.#base}reply:${cmd.node}`, JSON.stringify(reply))).catch((err: unknown) => this.#error(err));
   }
 
-  async #stepDown(reason: string): Promise<void> {
+  /** Ends this node's term as leader, if it has one: its desk flushes and closes. */
+  async #endTerm(reason: string): Promise<boolean> {
     const t = this.#term;
-    if (!t) return;
+    if (!t) return false;
     this.#term = undefined;
     this.#gen++;
     clearInterval(t.expiry);
@@ -291,6 +292,11 @@ export class ClusterDesk extends EventEmitter<ClusterDeskEvents> {
     await t.desk.close().catch(() => undefined);
     await t.store.close().catch(() => undefined);
     this.emit('standby', reason);
+    return true;
+  }
+
+  async #stepDown(reason: string): Promise<void> {
+    if (!(await this.#endTerm(reason))) return;
     // A fenced write can come before the lock's own renewal notices: stop claiming, start competing again.
     if (!this.#closed && this.#lock.token !== undefined && reason === 'a desk write was fenced off') {
       await this.#lock.stop();
@@ -308,16 +314,7 @@ export class ClusterDesk extends EventEmitter<ClusterDeskEvents> {
     this.#untrack?.();
     await this.#node.withdraw();
     this.#node.close();
-    const t = this.#term;
-    if (t) {
-      this.#term = undefined;
-      this.#gen++;
-      clearInterval(t.expiry);
-      t.reader.disconnect();
-      await t.desk.close().catch(() => undefined);
-      await t.store.close().catch(() => undefined);
-      this.emit('standby', 'closed');
-    }
+    await this.#endTerm('closed');
     await this.#lock.stop();
     await quit(this.#sub);
     await quit(this.#redis);

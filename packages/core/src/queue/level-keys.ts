@@ -17,18 +17,27 @@
 
 const view = new DataView(new ArrayBuffer(8));
 
-/** Float64 as 16 hex digits that sort like the numbers (sign bit flipped, negatives inverted). */
-export function encodeOrderKey(x: number): string {
+/** The two sortable 32-bit halves of an order key, left in `sortable` (no allocation per key). */
+const sortable = { hi: 0, lo: 0 };
+
+/** Float64 bits that sort like the numbers: sign bit flipped, negatives inverted. */
+function toSortable(x: number): void {
   view.setFloat64(0, x + 0); // + 0 turns -0 into 0
-  let hi = view.getUint32(0);
-  let lo = view.getUint32(4);
+  const hi = view.getUint32(0);
+  const lo = view.getUint32(4);
   if (hi & 0x80000000) {
-    hi = ~hi >>> 0;
-    lo = ~lo >>> 0;
+    sortable.hi = ~hi >>> 0;
+    sortable.lo = ~lo >>> 0;
   } else {
-    hi = (hi | 0x80000000) >>> 0;
+    sortable.hi = (hi | 0x80000000) >>> 0;
+    sortable.lo = lo;
   }
-  return hex8(hi) + hex8(lo);
+}
+
+/** Float64 as 16 hex digits that sort like the numbers. */
+export function encodeOrderKey(x: number): string {
+  toSortable(x);
+  return hex8(sortable.hi) + hex8(sortable.lo);
 }
 
 export function decodeOrderKey(s: string): number {
@@ -82,19 +91,11 @@ export function itemKey(orderKey: number, seq: number, maxAttempts: number, id: 
   for (let i = 0; i < n; i++) if (id.charCodeAt(i) > 0x7e) return itemPrefix(orderKey, seq) + HEX[(maxAttempts >>> 8) & 255]! + HEX[maxAttempts & 255]! + id;
   if (keyBytes.length < 34 + n) keyBytes = Buffer.allocUnsafe(34 + n);
   const b = keyBytes;
-  view.setFloat64(0, orderKey + 0);
-  let hi = view.getUint32(0);
-  let lo = view.getUint32(4);
-  if (hi & 0x80000000) {
-    hi = ~hi >>> 0;
-    lo = ~lo >>> 0;
-  } else {
-    hi = (hi | 0x80000000) >>> 0;
-  }
+  toSortable(orderKey);
   b[0] = 0x69; // i
   b[1] = 0x21; // !
-  hexInto(b, 2, hi, 8);
-  hexInto(b, 10, lo, 8);
+  hexInto(b, 2, sortable.hi, 8);
+  hexInto(b, 10, sortable.lo, 8);
   hexInto(b, 18, Math.floor(seq / 2 ** 32), 4);
   hexInto(b, 22, seq >>> 0, 8);
   hexInto(b, 30, maxAttempts, 4);
