@@ -28,9 +28,10 @@ interface ConvState {
   /** The in-flight resume, so that the app's own resume() waits for it. */
   replay: Promise<ResumedFrame> | undefined;
   /**
-   * Messages that arrived during a replay past the next expected seq, delivered in order when it
-   * ends: own messages (from acks), a live frame that overtook the replay, and replayed ones after
-   * a gap in seqs (the hub skips seqs after a machine crash). Bounded by the replay.
+   * Messages that arrived past the next expected seq, delivered in order later: during a replay
+   * (own messages from acks, a live frame that overtook it, replayed ones after a gap in seqs: the
+   * hub skips seqs after a machine crash), until `resumed`; outside one, others' messages that came
+   * before this client's own acks, until those acks are in. Bounded by the replay / the outbox.
    */
   held: MessageFrame[];
   /** Highest seq the app marked read, and the highest actually sent. */
@@ -376,7 +377,7 @@ export class KefuClient extends EventEmitter<KefuClientEvents> {
           const st = this.#convs.get(f.conv);
           // During a replay an ack may overtake older replayed messages: hold it until `resumed`.
           if (st?.resuming) st.held.push(m);
-          else this.#onMessage(m);
+          else { this.#onMessage(m); this.#releaseHeld(f.conv); }
         }
         e?.resolve(f);
         return;
@@ -431,10 +432,36 @@ export class KefuClient extends EventEmitter<KefuClientEvents> {
       // During a replay, a live frame sent before the hub began it can overtake it: held until
       // the replay ends, so that it does not skip the messages before it.
       if (st.resuming) { st.held.push(f); return; }
-      // A gap outside a replay: fetch what is missing (this message included) before going on.
-      if (st.ready) { void this.#resumeNow(f.conv, st, true).catch(() => undefined); return; }
+      if (st.ready) {
+        // The missing seqs may be this client's own messages: the hub delivers others' messages
+        // before they are durable but acks only durable ones (docs/hub.md), so an ack can come
+        // after a later message. Held until the acks are in; then a gap left means a resume.
+        if (this.#outbox.has(f.conv)) { st.held.push(f); return; }
+        // A gap outside a replay: fetch what is missing (this message included) before going on.
+        void this.#resumeNow(f.conv, st, true).catch(() => undefined);
+        return;
+      }
     }
     this.#deliver(st, f);
+  }
+
+  /**
+   * Outside a replay, after an own message's ack (or failure): delivers the held messages that now
+   * follow on; a gap that no awaited ack can fill any more is fetched with a resume.
+   */
+  #releaseHeld(conv: string): void {
+    const st = this.#convs.get(conv);
+    if (!st || st.resuming || st.held.length === 0) return;
+    const held = st.held.sort((a, b) => a.seq - b.seq);
+    let i = 0;
+    for (; i < held.length; i++) {
+      const m = held[i]!;
+      if (m.seq <= st.lastSeq) continue;
+      if (m.seq !== st.lastSeq + 1) break;
+      this.#deliver(st, m);
+    }
+    held.splice(0, i);
+    if (held.length > 0 && !this.#outbox.has(conv)) void this.#resumeNow(conv, st, true).catch(() => undefined);
   }
 
   #deliver(st: ConvState, f: MessageFrame): void {
@@ -484,6 +511,7 @@ export class KefuClient extends EventEmitter<KefuClientEvents> {
         }
         this.#outbox.take(f.cid);
         e.reject(err);
+        this.#releaseHeld(e.conv);
         return;
       }
     }

@@ -31,6 +31,12 @@ export class Outbox {
 
   get(cid: string): OutboxEntry | undefined { return this.#entries.get(cid); }
 
+  /** True while a message of `conv` waits for its ack (written or not). */
+  has(conv: string): boolean {
+    for (const e of this.#entries.values()) if (e.conv === conv) return true;
+    return false;
+  }
+
   /** Removes and returns the entry, if any. */
   take(cid: string): OutboxEntry | undefined {
     const e = this.#entries.get(cid);
