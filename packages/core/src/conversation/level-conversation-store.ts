@@ -198,7 +198,9 @@ export class LevelConversationStore extends ConversationStore {
     // Messages a crashed run showed before writing them: into LevelDB before anything else.
     const logged = ShownLog.recover(this.location);
     if (logged.length > 0) await this.#db.batch(logged, { sync: true });
+    // A new log starts empty; with deliverAhead 0 there is none, but a replayed one is emptied too.
     if (this.#deliverAhead > 0) this.#shown = new ShownLog(this.location);
+    else if (logged.length > 0) new ShownLog(this.location).close();
     this.#fence = prev?.fence;
     const sameBoot = prev?.boot !== undefined && prev.boot === this.#boot;
     if (prev && !prev.clean && !sameBoot && (prev.deliverAhead > 0 || prev.fence)) {

@@ -102,9 +102,11 @@ test('a process killed with SIGKILL after showing messages it had not written lo
     assert.equal(lines.filter((l) => l.startsWith('durable ')).length, 0, 'none was durable in LevelDB when killed (5 s commit interval)');
     assert.ok((await stat(join(dir, 'KEFU-SHOWN-0.log'))).size > 0, 'the shown log holds them');
 
-    const s = new LevelConversationStore({ location: dir });
+    // Reopened without early delivery: the log is still replayed, then emptied.
+    const s = new LevelConversationStore({ location: dir, deliverAhead: 0 });
     try {
       const stored = await s.range('conv-1', { limit: 100 });
+      assert.equal((await stat(join(dir, 'KEFU-SHOWN-0.log'))).size, 0, 'replayed, then emptied');
       assert.deepEqual(stored.map((m) => [m.seq, m.cid]), [[1, 'first'], ...shown.map(([, seq, cid]) => [Number(seq), cid])]);
       // The same boot: no fence, the next seq follows on; a retry of a shown cid is a duplicate.
       assert.equal((await s.append('conv-1', { cid: 'after', from, body: 'x' })).seq, 22);
