@@ -31,17 +31,14 @@ const rate = Number(arg('rate', '10000'));
 const only = new Set(arg('only', 'raw_ws,socket_io,kefu').split(','));
 const profile = process.argv.includes('--profile');
 const P99_LIMIT_MS = 5;
-/** A step during which a load generator's event loop stalled longer than this is measured again. */
-const GENERATOR_STALL_LIMIT_MS = 50;
-/** Steps taken again per system because a generator stalled. */
-const retaken: Record<string, number> = {};
+
 /** Client connections one generator process may hold (20,000 open files per process here). */
 const MAX_CONNS_PER_GENERATOR = 15_000;
 
 // Quick: 1,000 pairs, one short round and a short ladder.
 const cfg = quick
-  ? { warmupMs: 500, rounds: 1, windowMs: 2_000, stepWarmupMs: 300, stepMs: 1_200, drainMs: 1_500, ladder: [2_000, 4_000, 8_000], concurrency: 100 }
-  : { warmupMs: 2_000, rounds: 3, windowMs: 4_000, stepWarmupMs: 1_000, stepMs: 4_000, drainMs: 3_000, ladder: [1_000, 2_000, 3_000, 4_000, 5_000, 6_000, 8_000, 10_000, 12_000, 15_000, 20_000], concurrency: 100 };
+  ? { warmupMs: 500, rounds: 1, windowMs: 2_000, stepWarmupMs: 300, stepMs: 1_200, stepWindows: 1, drainMs: 1_500, ladder: [2_000, 4_000, 8_000], concurrency: 100 }
+  : { warmupMs: 2_000, rounds: 3, windowMs: 4_000, stepWarmupMs: 1_000, stepMs: 4_000, stepWindows: 3, drainMs: 3_000, ladder: [1_000, 2_000, 3_000, 4_000, 5_000, 6_000, 8_000, 10_000, 12_000, 15_000, 20_000], concurrency: 100 };
 
 // --ladder 2000,3000 and --rounds N override the step rates and the headline rounds (A/B runs).
 const ladderArg = arg('ladder', '');
@@ -102,7 +99,7 @@ interface SystemResult {
   rss_mb: number;
   connect_s: number;
   trouble: Record<string, number>;
-  steps: Array<{ rate: number; p50_ms: number; p99_ms: number; p999_ms: number; achieved_per_s: number; lost: number; cpu_pct: number; pass: boolean }>;
+  steps: Array<{ rate: number; p50_ms: number; p99_ms: number; p999_ms: number; achieved_per_s: number; lost: number; cpu_pct: number; pass: boolean; p99_windows_ms: number[] }>;
 }
 
 const rows: Array<Record<string, unknown>> = [];
@@ -146,17 +143,23 @@ async function measureAll(b: Bench): Promise<Record<string, SystemResult>> {
     const active = keys.filter((k) => fails[k]! < 2);
     if (active.length === 0) break;
     for (const key of rotate(active, i)) {
-      let s = strip(await b.step(key, r, cfg.stepWarmupMs, cfg.stepMs, cfg.drainMs));
-      // A load generator that stalled (GC, descheduled) times every receipt in the stall late: the
-      // step then measures the generator, not the server. Such a step is taken again, once.
-      if (s.generator_stall_max_ms > GENERATOR_STALL_LIMIT_MS) {
-        row(b.label(key), `step (retaken: generator stalled ${s.generator_stall_max_ms} ms)`, s);
-        retaken[key] = (retaken[key] ?? 0) + 1;
-        s = strip(await b.step(key, r, cfg.stepWarmupMs, cfg.stepMs, cfg.drainMs));
+      // A step is judged on the median of its windows' p99s: one window in which a load generator
+      // stalled (GC, descheduled: it then times every receipt of the stall late) or the VM paused
+      // does not decide it. Messages lost count over all windows.
+      const ws: Step[] = [];
+      for (let w = 0; w < cfg.stepWindows; w++) {
+        const s = strip(await b.step(key, r, cfg.stepWarmupMs, cfg.stepMs, cfg.drainMs));
+        ws.push(s);
+        row(b.label(key), `step window ${w + 1}`, s);
       }
-      const pass = s.p99_ms <= P99_LIMIT_MS && s.lost <= s.sent * 0.001;
-      steps[key]!.push({ rate: r, p50_ms: s.p50_ms, p99_ms: s.p99_ms, p999_ms: s.p999_ms, achieved_per_s: s.achieved_per_s, lost: s.lost, cpu_pct: s.server_cpu_pct, pass });
-      row(b.label(key), 'step', s, pass);
+      const p99 = median(ws.map((s) => s.p99_ms));
+      const lost = ws.reduce((a, s) => a + s.lost, 0);
+      const pass = p99 <= P99_LIMIT_MS && lost <= ws.reduce((a, s) => a + s.sent, 0) * 0.001;
+      steps[key]!.push({
+        rate: r, p50_ms: median(ws.map((s) => s.p50_ms)), p99_ms: p99, p999_ms: median(ws.map((s) => s.p999_ms)),
+        achieved_per_s: median(ws.map((s) => s.achieved_per_s)), lost, cpu_pct: median(ws.map((s) => s.server_cpu_pct)), pass,
+        p99_windows_ms: ws.map((s) => s.p99_ms),
+      });
       if (pass) { best[key] = Math.max(best[key]!, r); fails[key] = 0; } else fails[key]!++;
     }
   }
@@ -215,7 +218,7 @@ report({
   bench: 'hub-latency',
   config: {
     pairs, connections_per_system: pairs * 2, rate_per_s: rate, generators, rounds: cfg.rounds, window_ms: cfg.windowMs, step_ms: cfg.stepMs,
-    ladder: cfg.ladder, p99_limit_ms: P99_LIMIT_MS, generator_stall_limit_ms: GENERATOR_STALL_LIMIT_MS, steps_retaken: retaken,
+    ladder: cfg.ladder, p99_limit_ms: P99_LIMIT_MS, step_windows: cfg.stepWindows,
     kefu: 'Hub with LevelConversationStore in a temp dir (memory store: variants.kefu_memory_store), acks on; auth: jwtAuthenticator, HS256 shared secret, token in the query string',
     raw_ws: 'ws relay: same JWT checked at upgrade, JSON parse, Map conv -> sockets, no ack/seq/log',
     socket_io: 'Socket.IO 4.8, websocket transport only, same JWT in handshake auth, room per conversation, ack callback',
