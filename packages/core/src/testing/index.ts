@@ -24,6 +24,10 @@ export type { QueueStoreFixture, QueueStoreSuiteOptions } from './queue-store-su
 export { deskStoreSuite, sampleDeskConversation } from '../desk/testing/desk-store-suite.js';
 export type { DeskStoreSuiteOptions } from '../desk/testing/desk-store-suite.js';
 
+// --- desk: a real kefu.v1 client for tests of a hub with a desk -----------------------------------
+export { DeskTestClient } from './desk-test-client.js';
+export type { DeskTestClientOptions } from './desk-test-client.js';
+
 // --- saga: saga log suite ----------------------------------------------------------------------------
 export { sagaLogSuite, sampleSagaRecord } from './saga-log-suite.js';
 export type { SagaLogFixture, SagaLogSuiteOptions } from './saga-log-suite.js';

@@ -1,103 +1,11 @@
-/**
- * A kefu.v1 client for the desk-across-nodes tests: commands with replies, events, open/say,
- * every wait bounded. Frames that no waiter took are kept, so a test can wait after the fact.
- */
-import { randomUUID } from 'node:crypto';
-import WebSocket from 'ws';
-import { decodeServerFrame, type EventFrame, type JsonObject, type ServerFrame } from '@kefu/protocol';
+/** Clients and waits for the desk-across-nodes tests. */
+import { DeskTestClient } from '@kefu/core/testing';
 
-type Waiter = { pred: (f: ServerFrame) => boolean; resolve: (f: ServerFrame) => void; timer: NodeJS.Timeout };
-
-export class DeskClient {
-  readonly ws: WebSocket;
-  readonly frames: ServerFrame[] = [];
-  /** Every event frame's name, in arrival order (kept even when a waiter consumed the frame). */
-  readonly seen: string[] = [];
-  #waiters: Waiter[] = [];
-  #ref = 0;
-  readonly #id = randomUUID().slice(0, 8);
-  #closed: Promise<void>;
-
-  private constructor(ws: WebSocket) {
-    this.ws = ws;
-    this.#closed = new Promise((r) => ws.once('close', () => r()));
-    ws.on('message', (data) => {
-      const r = decodeServerFrame(String(data));
-      if (!r.ok) return;
-      if (r.frame.t === 'event') this.seen.push(r.frame.name);
-      const w = this.#waiters.find((x) => x.pred(r.frame));
-      if (w) {
-        this.#waiters.splice(this.#waiters.indexOf(w), 1);
-        clearTimeout(w.timer);
-        w.resolve(r.frame);
-      } else {
-        this.frames.push(r.frame);
-      }
-    });
-    ws.on('error', () => {});
-  }
-
-  static async connect(url: string, as: string): Promise<DeskClient> {
-    const c = new DeskClient(new WebSocket(`${url}?as=${encodeURIComponent(as)}`, ['kefu.v1']));
-    await c.wait((f) => f.t === 'welcome', `${as} welcome`);
-    return c;
-  }
-
-  send(frame: Record<string, unknown>): void {
-    this.ws.send(JSON.stringify(frame));
-  }
-
-  wait(pred: (f: ServerFrame) => boolean, what: string, timeoutMs = 10_000): Promise<ServerFrame> {
-    const i = this.frames.findIndex(pred);
-    if (i >= 0) return Promise.resolve(this.frames.splice(i, 1)[0]!);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#waiters = this.#waiters.filter((w) => w.timer !== timer);
-        reject(new Error(`timed out waiting for ${what}; have ${JSON.stringify(this.frames.map((f) => (f.t === 'event' ? f.name : f.t)))}`));
-      }, timeoutMs);
-      this.#waiters.push({ pred, resolve, timer });
-    });
-  }
-
-  async event<T extends object = JsonObject>(name: string, pred: (d: JsonObject) => boolean = () => true, timeoutMs = 10_000): Promise<T> {
-    const f = await this.wait((x) => x.t === 'event' && x.name === name && pred(x.data), `event ${name}`, timeoutMs);
-    return (f as EventFrame).data as unknown as T;
-  }
-
-  has(name: string, pred: (d: JsonObject) => boolean = () => true): boolean {
-    return this.frames.some((x) => x.t === 'event' && x.name === name && pred(x.data));
-  }
-
-  async cmd(name: string, conv?: string, args?: JsonObject, timeoutMs = 10_000): Promise<{ ok: true; data: JsonObject } | { ok: false; code: string; message: string }> {
-    const ref = `r${++this.#ref}`;
-    const frame: Record<string, unknown> = { t: 'cmd', ref, name };
-    if (conv !== undefined) frame.conv = conv;
-    if (args !== undefined) frame.args = args;
-    this.send(frame);
-    const f = await this.wait((x) => (x.t === 'result' || x.t === 'error') && x.ref === ref, `reply to ${name}`, timeoutMs);
-    if (f.t === 'result') return { ok: true, data: f.data ?? {} };
-    if (f.t === 'error') return { ok: false, code: f.code, message: f.message };
-    throw new Error('unreachable');
-  }
-
-  async open(): Promise<string> {
-    const ref = `o${++this.#ref}`;
-    this.send({ t: 'open', ref });
-    const f = await this.wait((x) => x.t === 'joined' && x.ref === ref, 'joined');
-    return (f as Extract<ServerFrame, { t: 'joined' }>).conv;
-  }
-
-  say(conv: string, body: string): void {
-    // Unique across clients: the hub deduplicates by cid within a conversation, whoever sends.
-    this.send({ t: 'send', conv, cid: `${this.#id}-${++this.#ref}`, body });
-  }
-
-  close(): Promise<void> {
-    if (this.ws.readyState === WebSocket.CLOSED) return Promise.resolve();
-    this.ws.close(1000);
-    return this.#closed;
-  }
-}
+/** The desk suite's client (@kefu/core/testing), with waits bounded at 10 s: a leader can be starved on a loaded CI machine. */
+export type DeskClient = DeskTestClient;
+export const DeskClient = {
+  connect: (url: string, as: string): Promise<DeskTestClient> => DeskTestClient.connect(url, as, { timeoutMs: 10_000 }),
+};
 
 export async function closeAll(...clients: Array<DeskClient | undefined>): Promise<void> {
   await Promise.allSettled(clients.map((c) => c?.close()));
