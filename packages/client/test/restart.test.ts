@@ -41,14 +41,22 @@ after(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-test('hub killed and restarted: acked messages survive, outboxes flush, resume has no gap and no duplicate', async () => {
-  dir = await mkdtemp(join(tmpdir(), 'kefu-client-restart-'));
+/** A fresh data directory, a hub child on a free port, and a visitor and an agent that reconnect fast. */
+async function setUp(name: string): Promise<{ port: number; url: string; v: KefuClient; a: KefuClient }> {
+  if (child) await kill(child);
+  if (dir) await rm(dir, { recursive: true, force: true });
+  dir = await mkdtemp(join(tmpdir(), `kefu-client-${name}-`));
   const port = await freePort();
   child = await startChild(port);
   const url = `ws://127.0.0.1:${port}/kefu`;
   const v = client(url, 'v1', 'visitor', { reconnect: { minDelayMs: 50, maxDelayMs: 300 } });
   const a = client(url, 'a1', 'agent', { reconnect: { minDelayMs: 50, maxDelayMs: 300 } });
   clients.push(v, a);
+  return { port, url, v, a };
+}
+
+test('hub killed and restarted: acked messages survive, outboxes flush, resume has no gap and no duplicate', async () => {
+  const { port, url, v, a } = await setUp('restart');
   const vSeen: number[] = [];
   const aSeen: number[] = [];
   v.on('message', (m) => vSeen.push(m.seq));
@@ -59,7 +67,7 @@ test('hub killed and restarted: acked messages survive, outboxes flush, resume h
   await a.send(conv, 'a-before');
   await until(() => aSeen.length === 11 && vSeen.length === 11, 10_000, 'both see 11');
 
-  await kill(child);
+  await kill(child!);
   child = undefined;
   await until(() => v.state !== 'open' && a.state !== 'open', 5000, 'both notice');
   const pending: Array<Promise<AckFrame>> = [];
@@ -87,15 +95,7 @@ test('hub killed and restarted: acked messages survive, outboxes flush, resume h
 });
 
 test('after a crash of the machine, a message the agent saw before it was durable comes back under a new seq and is delivered once', async () => {
-  if (child) await kill(child);
-  if (dir) await rm(dir, { recursive: true, force: true });
-  dir = await mkdtemp(join(tmpdir(), 'kefu-client-machine-crash-'));
-  const port = await freePort();
-  child = await startChild(port);
-  const url = `ws://127.0.0.1:${port}/kefu`;
-  const v = client(url, 'v1', 'visitor', { reconnect: { minDelayMs: 50, maxDelayMs: 300 } });
-  const a = client(url, 'a1', 'agent', { reconnect: { minDelayMs: 50, maxDelayMs: 300 } });
-  clients.push(v, a);
+  const { port, v, a } = await setUp('machine-crash');
   const aSeen: Array<[number, string]> = [];
   a.on('message', (m) => aSeen.push([m.seq, m.body]));
   const { conv } = await v.open();
@@ -104,7 +104,7 @@ test('after a crash of the machine, a message the agent saw before it was durabl
 
   // Again with a 5 s commit interval: after one batch, a message is shown to the agent long
   // before the next batch makes it durable.
-  await kill(child);
+  await kill(child!);
   child = await startChild(port, '5000');
   await v.send(conv, 'durable too'); // the first batch of this run goes at once
   const lost = v.send(conv, 'seen, then lost with the machine');
