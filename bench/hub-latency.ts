@@ -4,7 +4,7 @@
  * Socket.IO 4 with a room per conversation, in the same run.
  *
  *   npm run bench -- hub-latency [--quick] [--pairs 5000] [--rate 10000] [--generators 2]
- *                                [--only raw_ws,socket_io,kefu,kefu_memory] [--profile]
+ *                                [--only raw_ws,raw_ws_ack,socket_io,kefu,kefu_memory] [--profile]
  *                                [--variant name=--deliver-ahead,0,--commit-interval-ms,2 ...]
  *                                [--ladder 2000,4000] [--rounds 3]
  *
@@ -27,8 +27,8 @@ import { newHistogram } from './lib/histogram.js';
 const pairs = Number(arg('pairs', quick ? '1000' : '5000'));
 const rate = Number(arg('rate', '10000'));
 // The memory-store variant is left out by default (time: 10,000 more connections to set up on a
-// shared machine); --only raw_ws,socket_io,kefu,kefu_memory brings it back.
-const only = new Set(arg('only', 'raw_ws,socket_io,kefu').split(','));
+// shared machine); --only raw_ws,raw_ws_ack,socket_io,kefu,kefu_memory brings it back.
+const only = new Set(arg('only', 'raw_ws,raw_ws_ack,socket_io,kefu').split(','));
 const profile = process.argv.includes('--profile');
 const P99_LIMIT_MS = 5;
 
@@ -66,6 +66,9 @@ const variantSpecs: SystemSpec[] = variantArgs.map((v) => {
 });
 const allSpecs: SystemSpec[] = [
   { key: 'raw_ws', kind: 'raw_ws', label: 'raw ws', script: server('raw-ws') },
+  // The control: the same relay plus one ack frame per message, so that Kefu's distance to raw ws
+  // splits into what the protocol's ack costs (a second socket write per message) and the rest.
+  { key: 'raw_ws_ack', kind: 'raw_ws', label: 'raw ws + ack', script: server('raw-ws'), args: ['--ack'] },
   { key: 'socket_io', kind: 'socket_io', label: 'socket.io', script: server('socket-io') },
   kefuSpec('kefu', 'level'),
   kefuSpec('kefu_memory', 'memory'),
@@ -213,6 +216,7 @@ const headline = (r: SystemResult | undefined): Record<string, unknown> => (r ? 
 const k = results.kefu;
 const raw = results.raw_ws;
 const sio = results.socket_io;
+const rawAck = results.raw_ws_ack;
 if (profile) console.error(`server CPU profiles: ${profDir}/<system>/ (summarise: node --import tsx bench/lib/cpuprofile-summary.ts <file>)`);
 report({
   bench: 'hub-latency',
@@ -221,11 +225,12 @@ report({
     ladder: cfg.ladder, p99_limit_ms: P99_LIMIT_MS, step_windows: cfg.stepWindows,
     kefu: 'Hub with LevelConversationStore in a temp dir (memory store: variants.kefu_memory_store), acks on; auth: jwtAuthenticator, HS256 shared secret, token in the query string',
     raw_ws: 'ws relay: same JWT checked at upgrade, JSON parse, Map conv -> sockets, no ack/seq/log',
+    raw_ws_ack: 'the raw ws relay plus an ack frame to the sender per message (no seq, no log): the control for the ack\'s cost',
     socket_io: 'Socket.IO 4.8, websocket transport only, same JWT in handshake auth, room per conversation, ack callback',
     latency: 'visitor send -> agent receipt in the same generator process, performance.now(); open-loop schedule round-robin over pairs; systems interleaved',
   },
   kefu: { store: 'level', ...headline(k) },
-  peers: { raw_ws: headline(raw), socket_io: headline(sio) },
+  peers: { raw_ws: headline(raw), raw_ws_ack: headline(rawAck), socket_io: headline(sio) },
   ratios: {
     p99_vs_raw_ws: ratio(k?.p99_ms, raw?.p99_ms),
     max_rate_vs_socket_io: ratio(k?.max_rate_p99_le_5ms, sio?.max_rate_p99_le_5ms),
@@ -233,6 +238,11 @@ report({
     memory_store_p99_vs_raw_ws: ratio(results.kefu_memory?.p99_ms, raw?.p99_ms),
     cpu_per_msg_vs_raw_ws: ratio(k?.cpu_us_per_msg, raw?.cpu_us_per_msg),
     cpu_per_msg_vs_socket_io: ratio(k?.cpu_us_per_msg, sio?.cpu_us_per_msg),
+    // Against the acking control: what Kefu costs beyond a relay that sends the same two frames.
+    p99_vs_raw_ws_ack: ratio(k?.p99_ms, rawAck?.p99_ms),
+    max_rate_vs_raw_ws_ack: ratio(k?.max_rate_p99_le_5ms, rawAck?.max_rate_p99_le_5ms),
+    cpu_per_msg_vs_raw_ws_ack: ratio(k?.cpu_us_per_msg, rawAck?.cpu_us_per_msg),
+    raw_ws_ack_p99_vs_raw_ws: ratio(rawAck?.p99_ms, raw?.p99_ms),
   },
   variants: { kefu_memory_store: headline(results.kefu_memory), ...Object.fromEntries(variantSpecs.map((v) => [v.key, { args: v.args!.slice(4).join(' '), ...headline(results[v.key]) }])) },
 }, rows);

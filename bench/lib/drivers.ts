@@ -120,6 +120,11 @@ export function rawWsDriver(o: DriverOptions): Driver {
         const s = data.toString();
         if (s.startsWith(MSG)) { const b = fieldAfter(s, '"body":"'); if (b !== undefined) o.onMessage(b); }
       });
+      // Only the acking control relay (raw-ws.ts --ack) answers the visitor.
+      v.on('message', (data) => {
+        const s = data.toString();
+        if (s.startsWith(ACK)) { const c = fieldAfter(s, '"cid":"'); if (c !== undefined) o.onAck(c); }
+      });
       watchClose(v, o);
       watchClose(a, o);
       return {

@@ -4,6 +4,10 @@
  * `conv` in the query string), parses each inbound JSON frame and relays a `msg` frame to the
  * other members. No ack, no sequence numbers, no log: the least a relay can do.
  *
+ * With `--ack` it also answers the sender with an `ack` frame per message (no seq, no log): the
+ * least a relay that acknowledges can do. It is the control that separates the protocol's cost
+ * (one more socket write per message, which wakes the sender's process) from Kefu's own.
+ *
  * Run as a child of bench/hub-*.ts: prints nothing, answers RPC (see bench/lib/child-rpc.ts).
  */
 import { createServer } from 'node:http';
@@ -15,6 +19,7 @@ import { verifyToken } from '../lib/jwt.js';
 
 interface Conn { id: string; conv: string | undefined }
 
+const ack = process.argv.includes('--ack');
 const rooms = new Map<string, Set<WebSocket>>();
 const server = createServer((_req, res) => { res.statusCode = 404; res.end(); });
 const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 64 * 1024, clientTracking: true });
@@ -43,6 +48,7 @@ server.on('upgrade', (req, socket, head) => {
       if (!room || !room.has(ws)) return;
       const out = JSON.stringify({ t: 'msg', conv: f.conv, cid: f.cid, from: conn.id, body: f.body });
       for (const peer of room) if (peer !== ws) peer.send(out);
+      if (ack) ws.send(`{"t":"ack","conv":${JSON.stringify(f.conv)},"cid":${JSON.stringify(f.cid)}}`);
     });
     ws.on('close', () => {
       if (conn.conv === undefined) return;
