@@ -11,10 +11,10 @@
  * scale per row.
  */
 import type { FeaturizerSettings } from './featurizer.js';
-import { VEC_EPS, type HashedModel } from './hashed-model.js';
+import { VEC_EPS, type HashedModel, type VectorBlock } from './hashed-model.js';
 import { HASHED_FORMAT, META } from './metadata.js';
 import type { OosRule } from './oos-rule.js';
-import { AttributeType, DataType, encodeModel, floatTensor, int64Tensor, rawBytes, toFloat16, type NodeInit } from './onnx-proto.js';
+import { AttributeType, DataType, encodeModel, floatTensor, int64Tensor, rawBytes, toFloat16, type NodeInit, type TensorInit } from './onnx-proto.js';
 
 export interface ExportMeta {
   labels: string[];
@@ -48,7 +48,30 @@ function vectorNodes(narrow: boolean): NodeInit[] {
     { opType: 'Sqrt', input: ['gss2'], output: ['gnorm'] },
     { opType: 'Div', input: ['graw', 'gnorm'], output: ['g'] },
     { opType: 'MatMul', input: ['g', 'P'], output: ['gp'] },
-    { opType: 'Add', input: ['bag', 'gp'], output: ['bagv'] },
+  ];
+}
+
+/**
+ * The members' hidden layers side by side as one batched MatMul each ([B, M, 1, x] x [M, x, y]):
+ * block-diagonal matrices, as the bag uses, would store M times the weights.
+ */
+function hiddenLayerNodes(vec: boolean): NodeInit[] {
+  const int = (name: string, i: number): { name: string; type: number; i: number } => ({ name, type: AttributeType.INT, i });
+  return [
+    { opType: 'Reshape', input: ['bag', 'bag_shape'], output: ['bag4'] },
+    { opType: 'MatMul', input: ['bag4', 'A'], output: ['ea'] },
+    ...(vec
+      ? [
+          { opType: 'Add', input: ['gp', 'b1'], output: ['gpb'] },
+          { opType: 'Reshape', input: ['gpb', 'hidden_shape'], output: ['gpb4'] },
+          { opType: 'Add', input: ['ea', 'gpb4'], output: ['a'] },
+        ]
+      : [{ opType: 'Add', input: ['ea', 'b1'], output: ['a'] }]),
+    { opType: 'Relu', input: ['a'], output: ['h'] },
+    { opType: 'MatMul', input: ['h', 'W2'], output: ['zw4'] },
+    { opType: 'Reshape', input: ['zw4', 'member_shape'], output: ['zw'] },
+    { opType: 'Add', input: ['zw', 'b2'], output: ['zm'] },
+    { opType: 'Softmax', input: ['zm'], output: ['pm'], attribute: [int('axis', -1)] },
   ];
 }
 
@@ -62,32 +85,11 @@ function quantized(E: Float32Array, scale: Float32Array, width: number): Int8Arr
   return q;
 }
 
-export function exportHashedModel(model: HashedModel, meta: ExportMeta): Uint8Array {
-  const { buckets: H, dim: D, classes: C } = model;
-  const M = model.members.length;
-  const MD = M * D;
-  const E = new Float32Array(H * MD);
-  const b1 = new Float32Array(MD);
-  const W2 = new Float32Array(MD * M * C);
-  const b2 = new Float32Array(M * C);
-  model.members.forEach((m, k) => {
-    for (let h = 0; h < H; h++) E.set(m.E.subarray(h * D, h * D + D), h * MD + k * D);
-    b1.set(m.b1, k * D);
-    for (let d = 0; d < D; d++) W2.set(m.W2.subarray(d * C, d * C + C), (k * D + d) * M * C + k * C);
-    b2.set(m.b2, k * C);
-  });
-  const vec = model.vec;
-  const P = vec ? new Float32Array(vec.dims * MD) : null;
-  if (vec && P) {
-    model.members.forEach((m, k) => {
-      if (!m.P) throw new TypeError('every member needs a word-vector projection when the model has word vectors');
-      for (let r = 0; r < vec.dims; r++) P.set(m.P.subarray(r * D, r * D + D), r * MD + k * D);
-    });
-  }
-  const int8 = model.rowScale !== undefined;
-  const narrow = vec !== undefined && vec.V.length / vec.dims <= 65536;
-  const int = (name: string, i: number): { name: string; type: number; i: number } => ({ name, type: AttributeType.INT, i });
-  const nodes: NodeInit[] = [
+const int = (name: string, i: number): { name: string; type: number; i: number } => ({ name, type: AttributeType.INT, i });
+
+/** The bag: [B, n] weights x the gathered table rows [B, n, M*D] -> `bag` [B, M*D]. */
+function bagNodes(int8: boolean): NodeInit[] {
+  return [
     // [B, n] -> [B, 1, n] so the bag is one batched MatMul with the gathered rows [B, n, M*D]
     { opType: 'Unsqueeze', input: ['w', 'axis1'], output: ['w3'] },
     // int8 tables: each row's scale is folded into its weight before the bag's MatMul
@@ -103,46 +105,58 @@ export function exportHashedModel(model: HashedModel, meta: ExportMeta): Uint8Ar
     { opType: 'Cast', input: ['rows16'], output: ['rows'], attribute: [int('to', DataType.FLOAT)] },
     { opType: 'MatMul', input: [int8 ? 'ws3' : 'w3', 'rows'], output: ['bag3'] },
     { opType: 'Squeeze', input: ['bag3', 'axis1'], output: ['bag'] },
-    ...(vec ? vectorNodes(narrow) : []),
-    { opType: 'Add', input: [vec ? 'bagv' : 'bag', 'b1'], output: ['a'] },
-    { opType: 'Relu', input: ['a'], output: ['h'] },
-    { opType: 'MatMul', input: ['h', 'W2'], output: ['zw'] },
-    { opType: 'Add', input: ['zw', 'b2'], output: ['z'] },
-    { opType: 'Reshape', input: ['z', 'member_shape'], output: ['zm'] },
-    { opType: 'Softmax', input: ['zm'], output: ['pm'], attribute: [int('axis', -1)] },
-    { opType: 'ReduceMean', input: ['pm'], output: ['probs'], attribute: [{ name: 'axes', type: AttributeType.INTS, ints: [1] }, int('keepdims', 0)] },
   ];
+}
+
+const meanNode: NodeInit = { opType: 'ReduceMean', input: ['pm'], output: ['probs'], attribute: [{ name: 'axes', type: AttributeType.INTS, ints: [1] }, int('keepdims', 0)] };
+
+/** The members' tables side by side: [buckets, M*D], fp16 or int8 (+ its row scales `Es`). */
+function tableInits(model: HashedModel): TensorInit[] {
+  const { buckets: H, dim: D } = model;
+  const MD = model.members.length * D;
+  const E = new Float32Array(H * MD);
+  model.members.forEach((m, k) => {
+    for (let h = 0; h < H; h++) E.set(m.E.subarray(h * D, h * D + D), h * MD + k * D);
+  });
+  return model.rowScale
+    ? [
+        { name: 'E', dims: [H, MD], dataType: DataType.INT8, rawData: rawBytes(quantized(E, model.rowScale, MD)) },
+        { name: 'Es', dims: [H], dataType: DataType.FLOAT16, rawData: rawBytes(toFloat16(model.rowScale)) },
+      ]
+    : [{ name: 'E', dims: [H, MD], dataType: DataType.FLOAT16, rawData: rawBytes(toFloat16(E)) }];
+}
+
+/** The word vectors and their projection `P` [dims, M*width] (member k in columns k*width...). */
+function vectorInits(model: HashedModel, vec: VectorBlock, width: number): TensorInit[] {
+  const M = model.members.length;
+  const P = new Float32Array(vec.dims * M * width);
+  model.members.forEach((m, k) => {
+    if (!m.P) throw new TypeError('every member needs a word-vector projection when the model has word vectors');
+    for (let r = 0; r < vec.dims; r++) P.set(m.P.subarray(r * width, r * width + width), r * M * width + k * width);
+  });
+  return [
+    isNarrow(vec)
+      ? { name: 'vrow', dims: [model.buckets], dataType: DataType.UINT16, rawData: rawBytes(Uint16Array.from(vec.rowOf)) }
+      : { name: 'vrow', dims: [model.buckets], dataType: DataType.INT32, rawData: rawBytes(vec.rowOf) },
+    { name: 'V', dims: [vec.V.length / vec.dims, vec.dims], dataType: DataType.FLOAT16, rawData: rawBytes(toFloat16(vec.V)) },
+    floatTensor('P', [vec.dims, M * width], P),
+    floatTensor('veps', [1], Float32Array.of(VEC_EPS)),
+  ];
+}
+
+const isNarrow = (vec: VectorBlock): boolean => vec.V.length / vec.dims <= 65536;
+
+function encode(model: HashedModel, meta: ExportMeta, nodes: NodeInit[], initializers: TensorInit[]): Uint8Array {
   return encodeModel({
     graphName: 'kefu_intent_hashed',
     docString: 'Kefu hashed word + character n-gram intent classifier',
     nodes,
-    initializers: [
-      floatTensor('idf', [H], model.idf),
-      int64Tensor('axis1', [1], [1]),
-      int64Tensor('member_shape', [3], [0, M, C]),
-      int8 && model.rowScale
-        ? { name: 'E', dims: [H, MD], dataType: DataType.INT8, rawData: rawBytes(quantized(E, model.rowScale, MD)) }
-        : { name: 'E', dims: [H, MD], dataType: DataType.FLOAT16, rawData: rawBytes(toFloat16(E)) },
-      ...(int8 && model.rowScale ? [{ name: 'Es', dims: [H], dataType: DataType.FLOAT16, rawData: rawBytes(toFloat16(model.rowScale)) }] : []),
-      floatTensor('b1', [MD], b1),
-      floatTensor('W2', [MD, M * C], W2),
-      floatTensor('b2', [M * C], b2),
-      ...(vec && P
-        ? [
-            narrow
-              ? { name: 'vrow', dims: [H], dataType: DataType.UINT16, rawData: rawBytes(Uint16Array.from(vec.rowOf)) }
-              : { name: 'vrow', dims: [H], dataType: DataType.INT32, rawData: rawBytes(vec.rowOf) },
-            { name: 'V', dims: [vec.V.length / vec.dims, vec.dims], dataType: DataType.FLOAT16, rawData: rawBytes(toFloat16(vec.V)) },
-            floatTensor('P', [vec.dims, MD], P),
-            floatTensor('veps', [1], Float32Array.of(VEC_EPS)),
-          ]
-        : []),
-    ],
+    initializers,
     inputs: [
       { name: 'ids', elemType: DataType.INT32, shape: ['batch', 'n'] },
       { name: 'w', elemType: DataType.FLOAT, shape: ['batch', 'n'] },
     ],
-    outputs: [{ name: 'probs', elemType: DataType.FLOAT, shape: ['batch', C] }],
+    outputs: [{ name: 'probs', elemType: DataType.FLOAT, shape: ['batch', model.classes] }],
     metadata: {
       [META.format]: HASHED_FORMAT,
       [META.labels]: JSON.stringify(meta.labels),
@@ -152,4 +166,76 @@ export function exportHashedModel(model: HashedModel, meta: ExportMeta): Uint8Ar
       ...(meta.oosRule && meta.oosRule !== 'confidence' ? { [META.oosRule]: meta.oosRule } : {}),
     },
   });
+}
+
+export function exportHashedModel(model: HashedModel, meta: ExportMeta): Uint8Array {
+  if (model.hidden !== undefined) return exportWithHidden(model, meta);
+  const { buckets: H, dim: D, classes: C } = model;
+  const M = model.members.length;
+  const MD = M * D;
+  const b1 = new Float32Array(MD);
+  const W2 = new Float32Array(MD * M * C);
+  const b2 = new Float32Array(M * C);
+  model.members.forEach((m, k) => {
+    b1.set(m.b1, k * D);
+    for (let d = 0; d < D; d++) W2.set(m.W2.subarray(d * C, d * C + C), (k * D + d) * M * C + k * C);
+    b2.set(m.b2, k * C);
+  });
+  const vec = model.vec;
+  const nodes: NodeInit[] = [
+    ...bagNodes(model.rowScale !== undefined),
+    ...(vec ? vectorNodes(isNarrow(vec)) : []),
+    ...(vec ? [{ opType: 'Add', input: ['bag', 'gp'], output: ['bagv'] }] : []),
+    { opType: 'Add', input: [vec ? 'bagv' : 'bag', 'b1'], output: ['a'] },
+    { opType: 'Relu', input: ['a'], output: ['h'] },
+    { opType: 'MatMul', input: ['h', 'W2'], output: ['zw'] },
+    { opType: 'Add', input: ['zw', 'b2'], output: ['z'] },
+    { opType: 'Reshape', input: ['z', 'member_shape'], output: ['zm'] },
+    { opType: 'Softmax', input: ['zm'], output: ['pm'], attribute: [int('axis', -1)] },
+    meanNode,
+  ];
+  return encode(model, meta, nodes, [
+    floatTensor('idf', [H], model.idf),
+    int64Tensor('axis1', [1], [1]),
+    int64Tensor('member_shape', [3], [0, M, C]),
+    ...tableInits(model),
+    floatTensor('b1', [MD], b1),
+    floatTensor('W2', [MD, M * C], W2),
+    floatTensor('b2', [M * C], b2),
+    ...(vec ? vectorInits(model, vec, D) : []),
+  ]);
+}
+
+/** A model whose members have a hidden layer after the bag (see HashedModel.hidden). */
+function exportWithHidden(model: HashedModel, meta: ExportMeta): Uint8Array {
+  const { buckets: H, dim: D, classes: C } = model;
+  const U = model.hidden!;
+  const M = model.members.length;
+  const A = new Float32Array(M * D * U);
+  const b1 = new Float32Array(M * U);
+  const W2 = new Float32Array(M * U * C);
+  const b2 = new Float32Array(M * C);
+  model.members.forEach((m, k) => {
+    if (!m.A) throw new TypeError('every member needs a hidden layer when the model has one');
+    A.set(m.A, k * D * U);
+    b1.set(m.b1, k * U);
+    W2.set(m.W2, k * U * C);
+    b2.set(m.b2, k * C);
+  });
+  const vec = model.vec;
+  const nodes: NodeInit[] = [...bagNodes(model.rowScale !== undefined), ...(vec ? vectorNodes(isNarrow(vec)) : []), ...hiddenLayerNodes(vec !== undefined), meanNode];
+  return encode(model, meta, nodes, [
+    floatTensor('idf', [H], model.idf),
+    int64Tensor('axis1', [1], [1]),
+    int64Tensor('member_shape', [3], [0, M, C]),
+    int64Tensor('bag_shape', [4], [0, M, 1, D]),
+    ...(vec ? [int64Tensor('hidden_shape', [4], [0, M, 1, U])] : []),
+    ...tableInits(model),
+    floatTensor('A', [M, D, U], A),
+    // without word vectors b1 is added to [B, M, 1, U] directly; with them, to [B, M*U] first
+    floatTensor('b1', vec ? [M * U] : [M, 1, U], b1),
+    floatTensor('W2', [M, U, C], W2),
+    floatTensor('b2', [M, C], b2),
+    ...(vec ? vectorInits(model, vec, U) : []),
+  ]);
 }

@@ -5,6 +5,9 @@
  *
  * One member: v = tf * idf[id], L2-normalised; a = sum_j v_j * E[id_j] (+ g P) + b1; h = relu(a);
  * p = softmax(h W2 + b2), where g is the optional pretrained word-vector feature (wordMean).
+ * With a hidden layer (`A`), the bag e = sum_j v_j * E[id_j] stays linear and narrow (the
+ * table's width is what costs bytes) and h = relu(e A + g P + b1) is as wide as `A` has columns:
+ * the two feature blocks then mix non-linearly in a layer that costs almost no bytes.
  * An ensemble averages the members' probabilities.
  */
 import type { Features } from './featurizer.js';
@@ -12,10 +15,13 @@ import type { Features } from './featurizer.js';
 export interface Member {
   /** [buckets, dim] embedding table. */
   E: Float32Array;
-  /** [vectorDims, dim] projection of the word-vector block into the hidden layer (with `vec` only). */
+  /** [vectorDims, width] projection of the word-vector block into the hidden layer (with `vec` only). */
   P?: Float32Array;
+  /** [dim, width] hidden layer after the bag (with `HashedModel.hidden` only; else width = dim). */
+  A?: Float32Array;
+  /** [width]. */
   b1: Float32Array;
-  /** [dim, classes], row-major. */
+  /** [width, classes], row-major. */
   W2: Float32Array;
   b2: Float32Array;
 }
@@ -27,6 +33,8 @@ export interface HashedModel {
   /** Inverse document frequency per bucket (0 for buckets never seen in training). */
   idf: Float32Array;
   members: Member[];
+  /** Width of the hidden layer after the bag (each member then has `A`); absent: the bag is the hidden layer. */
+  hidden?: number;
   /** Optional pretrained word vectors, looked up by word-unigram bucket. */
   vec?: VectorBlock;
   /**
@@ -83,31 +91,48 @@ export function weights(f: Features, idf: Float32Array, out: Float32Array): void
   for (let j = 0; j < f.ids.length; j++) out[j] = out[j]! * inv;
 }
 
-/** Hidden activations of one member (after relu); returns nothing, fills `h`. `g`: wordMean's output. */
-export function hidden(m: Member, dim: number, f: Features, w: Float32Array, h: Float32Array, g?: Float32Array): void {
+/**
+ * Hidden activations of one member (after relu); fills `h` (length: the member's width). `g`:
+ * wordMean's output; `e`: scratch of length `dim` for the bag, needed when the member has `A`
+ * (and left holding the bag, which the trainer's backward pass reuses).
+ */
+export function hidden(m: Member, dim: number, f: Features, w: Float32Array, h: Float32Array, g?: Float32Array, e?: Float32Array): void {
+  const U = h.length;
   h.set(m.b1);
+  // without `A` the summation order (bias, vectors, bag) is the one earlier models were trained with
   if (g && m.P) {
     const P = m.P;
     for (let k = 0; k < g.length; k++) {
       const gk = g[k]!;
       if (gk === 0) continue;
-      const off = k * dim;
-      for (let d = 0; d < dim; d++) h[d] = h[d]! + gk * P[off + d]!;
+      const off = k * U;
+      for (let u = 0; u < U; u++) h[u] = h[u]! + gk * P[off + u]!;
     }
   }
+  const bag = m.A ? e! : h;
+  if (m.A) bag.fill(0);
   for (let j = 0; j < f.ids.length; j++) {
     const wj = w[j]!;
     if (wj === 0) continue;
     const off = f.ids[j]! * dim;
-    for (let d = 0; d < dim; d++) h[d] = h[d]! + wj * m.E[off + d]!;
+    for (let d = 0; d < dim; d++) bag[d] = bag[d]! + wj * m.E[off + d]!;
   }
-  for (let d = 0; d < dim; d++) if (h[d]! < 0) h[d] = 0;
+  if (m.A) {
+    const A = m.A;
+    for (let d = 0; d < dim; d++) {
+      const ed = bag[d]!;
+      if (ed === 0) continue;
+      const off = d * U;
+      for (let u = 0; u < U; u++) h[u] = h[u]! + ed * A[off + u]!;
+    }
+  }
+  for (let u = 0; u < U; u++) if (h[u]! < 0) h[u] = 0;
 }
 
-/** Softmax logits -> probabilities of one member, in place on `z`. */
-export function logits(m: Member, dim: number, classes: number, h: Float32Array, z: Float32Array): void {
+/** Logits of one member into `z`; `width` is the length of `h`. */
+export function logits(m: Member, width: number, classes: number, h: Float32Array, z: Float32Array): void {
   z.set(m.b2);
-  for (let d = 0; d < dim; d++) {
+  for (let d = 0; d < width; d++) {
     const hd = h[d]!;
     if (hd === 0) continue;
     const off = d * classes;
@@ -131,7 +156,8 @@ export function softmaxInPlace(z: Float32Array): void {
 export function predict(model: HashedModel, f: Features): Float32Array {
   const w = new Float32Array(f.ids.length);
   weights(f, model.idf, w);
-  const h = new Float32Array(model.dim);
+  const h = new Float32Array(model.hidden ?? model.dim);
+  const e = new Float32Array(model.dim);
   const z = new Float32Array(model.classes);
   const p = new Float32Array(model.classes);
   let g: Float32Array | undefined;
@@ -140,8 +166,8 @@ export function predict(model: HashedModel, f: Features): Float32Array {
     wordMean(model.vec, f, w, g);
   }
   for (const m of model.members) {
-    hidden(m, model.dim, f, w, h, g);
-    logits(m, model.dim, model.classes, h, z);
+    hidden(m, model.dim, f, w, h, g, e);
+    logits(m, h.length, model.classes, h, z);
     softmaxInPlace(z);
     for (let c = 0; c < p.length; c++) p[c] = p[c]! + z[c]! / model.members.length;
   }

@@ -56,6 +56,14 @@ export interface TrainOptions {
   epochs?: number;
   /** Hidden (embedding) width of each member. @defaultValue 32 */
   dim?: number;
+  /**
+   * Width of a hidden layer after each member's bag: the bag (`dim` wide, linear) and the
+   * word-vector feature then meet in relu(bag A + vectors P + b) of this width, so the model
+   * gains a non-linear layer without widening the tables (which hold nearly all the bytes).
+   * 0: none, the bag itself is the hidden layer (models before session 4).
+   * @defaultValue 0
+   */
+  hidden?: number;
   /** Ensemble members, averaged (each adds a table of 2^hashBits x dim fp16). @defaultValue 2 */
   members?: number;
   /** Adam learning rate. @defaultValue 0.004 */
@@ -105,6 +113,8 @@ export interface TrainReport {
   /** Share of out-of-scope test examples flagged out-of-scope. */
   oos_recall: number | null;
   val_accuracy: number;
+  /** Validation in-scope top-1 accuracy (ignoring the out-of-scope flag): the cleaner figure for ranking settings. */
+  val_accuracy_top1: number;
   val_oos_recall: number | null;
   /** With `refit`: test figures of the first model (trained without the validation data). */
   before_refit: { accuracy: number; accuracy_top1: number; oos_recall: number | null } | null;
@@ -136,6 +146,7 @@ const defaults = {
   seed: 1,
   epochs: 15,
   dim: 32,
+  hidden: 0,
   members: 2,
   learningRate: 0.004,
   batchSize: 32,
@@ -233,6 +244,7 @@ export function trainIntentModel(options: TrainOptions): TrainResult {
   const fz: FeaturizerSettings = { ...defaultFeaturizerSettings, ...options.featurizer };
   checkRange('epochs', o.epochs, 1, 1000, true);
   checkRange('dim', o.dim, 2, 4096, true);
+  checkRange('hidden', o.hidden, 0, 4096, true);
   checkRange('members', o.members, 1, 16, true);
   checkRange('batchSize', o.batchSize, 1, 4096, true);
   checkRange('learningRate', o.learningRate, 1e-6, 10);
@@ -310,6 +322,7 @@ export function trainIntentModel(options: TrainOptions): TrainResult {
     accuracy_top1: tEval ? round(tEval.top1) : null,
     oos_recall: tEval?.recall == null ? null : round(tEval.recall),
     val_accuracy: round(ve.acc),
+    val_accuracy_top1: round(ve.top1),
     val_oos_recall: ve.recall === null ? null : round(ve.recall),
     before_refit: beforeRefit,
     vector_words: model.vec ? model.vec.V.length / model.vec.dims - 1 : 0,
@@ -359,7 +372,7 @@ function fit(tr: Prepared[], examples: Example[], ctx: FitCtx): HashedModel {
     members.push(trainMember(tr, G, { H, D, C, idf, rng, o, log: ctx.log, mi, vdims: vec?.dims ?? 0 }));
   }
   // the shipped tables are fp16: evaluate exactly what the ONNX file will compute
-  const model: HashedModel = { buckets: H, dim: D, classes: C, idf, members, ...(vec ? { vec } : {}) };
+  const model: HashedModel = { buckets: H, dim: D, classes: C, idf, members, ...(o.hidden > 0 ? { hidden: o.hidden } : {}), ...(vec ? { vec } : {}) };
   if (o.tables === 'int8') model.rowScale = quantizeRows(members, H, D);
   else for (const m of members) roundToHalf(m.E);
   return model;
@@ -448,31 +461,39 @@ interface MemberCtx {
 
 function trainMember(tr: Prepared[], G: Float32Array[] | null, ctx: MemberCtx): Member {
   const { H, D, C, idf, rng, o, vdims } = ctx;
+  // U: width of the hidden layer (the bag's own width without a separate one)
+  const U = o.hidden > 0 ? o.hidden : D;
   const E = new Float32Array(H * D);
   const a = 1 / Math.sqrt(D);
   for (let k = 0; k < E.length; k++) E[k] = (rng.next() * 2 - 1) * a * 0.5;
-  const W2 = new Float32Array(D * C);
-  const a2 = Math.sqrt(6 / (D + C));
+  const W2 = new Float32Array(U * C);
+  const a2 = Math.sqrt(6 / (U + C));
   for (let k = 0; k < W2.length; k++) W2[k] = (rng.next() * 2 - 1) * a2;
-  const m: Member = { E, b1: new Float32Array(D), W2, b2: new Float32Array(C) };
-  const P = new Float32Array(vdims * D);
-  const aP = Math.sqrt(6 / (vdims + D));
+  const m: Member = { E, b1: new Float32Array(U), W2, b2: new Float32Array(C) };
+  const P = new Float32Array(vdims * U);
+  const aP = Math.sqrt(6 / (vdims + U));
   for (let k = 0; k < P.length; k++) P[k] = (rng.next() * 2 - 1) * aP;
   if (vdims > 0) m.P = P;
   const mP = new Float32Array(P.length), vP = new Float32Array(P.length), gP = new Float32Array(P.length);
+  const A = new Float32Array(o.hidden > 0 ? D * U : 0);
+  const aA = Math.sqrt(6 / (D + U));
+  for (let k = 0; k < A.length; k++) A[k] = (rng.next() * 2 - 1) * aA;
+  if (A.length > 0) m.A = A;
+  const mA = new Float32Array(A.length), vA = new Float32Array(A.length), gA = new Float32Array(A.length);
+  const e = new Float32Array(D), de = new Float32Array(D);
 
   // Adam state; the embedding table's moments are updated lazily, row by touched row
   const mE = new Float32Array(H * D), vE = new Float32Array(H * D), gE = new Float32Array(H * D);
   const touched = new Uint8Array(H);
   const rows: number[] = [];
-  const mW = new Float32Array(D * C), vW = new Float32Array(D * C), gW = new Float32Array(D * C);
-  const mb1 = new Float32Array(D), vb1 = new Float32Array(D), gb1 = new Float32Array(D);
+  const mW = new Float32Array(U * C), vW = new Float32Array(U * C), gW = new Float32Array(U * C);
+  const mb1 = new Float32Array(U), vb1 = new Float32Array(U), gb1 = new Float32Array(U);
   const mb2 = new Float32Array(C), vb2 = new Float32Array(C), gb2 = new Float32Array(C);
   const b1 = 0.9, b2 = 0.999, eps = 1e-8;
 
   const order = new Int32Array(tr.length).map((_, i) => i);
   const w = new Float32Array(Math.max(1, ...tr.map((p) => p.f.ids.length)));
-  const h = new Float32Array(D), keep = new Float32Array(D), z = new Float32Array(C), dh = new Float32Array(D);
+  const h = new Float32Array(U), keep = new Float32Array(U), z = new Float32Array(C), dh = new Float32Array(U);
   const pKeep = 1 - o.dropout;
   const fKeep = 1 - o.featureDropout;
   const smooth = o.labelSmoothing;
@@ -490,19 +511,19 @@ function trainMember(tr: Prepared[], G: Float32Array[] | null, ctx: MemberCtx): 
         const g = G ? G[order[i]!]! : undefined;
         weights(f, idf, w);
         if (fKeep < 1) for (let j = 0; j < f.ids.length; j++) w[j] = rng.next() < fKeep ? w[j]! / fKeep : 0;
-        hidden(m, D, f, w, h, g);
-        for (let d = 0; d < D; d++) {
+        hidden(m, D, f, w, h, g, e);
+        for (let d = 0; d < U; d++) {
           const k = rng.next() < pKeep ? 1 / pKeep : 0;
           keep[d] = k;
           h[d] = h[d]! * k;
         }
-        logits(m, D, C, h, z);
+        logits(m, U, C, h, z);
         softmaxInPlace(z);
         loss -= Math.log(Math.max(z[ex.y]!, 1e-12));
         // dz = p - smoothed one-hot
         for (let c = 0; c < C; c++) z[c] = z[c]! - smooth / C - (c === ex.y ? 1 - smooth : 0);
         for (let c = 0; c < C; c++) gb2[c] = gb2[c]! + z[c]!;
-        for (let d = 0; d < D; d++) {
+        for (let d = 0; d < U; d++) {
           const hd = h[d]!;
           const off = d * C;
           let acc = 0;
@@ -515,6 +536,21 @@ function trainMember(tr: Prepared[], G: Float32Array[] | null, ctx: MemberCtx): 
           dh[d] = hd > 0 ? acc * keep[d]! : 0;
           gb1[d] = gb1[d]! + dh[d]!;
         }
+        // through the hidden layer back to the bag: de = A dh (the bag's gradient), gA = e x dh
+        const dbag = A.length > 0 ? de : dh;
+        if (A.length > 0) {
+          for (let d = 0; d < D; d++) {
+            const ed = e[d]!;
+            const off = d * U;
+            let acc = 0;
+            for (let u = 0; u < U; u++) {
+              const du = dh[u]!;
+              gA[off + u] = gA[off + u]! + ed * du;
+              acc += A[off + u]! * du;
+            }
+            de[d] = acc;
+          }
+        }
         for (let j = 0; j < f.ids.length; j++) {
           const id = f.ids[j]!;
           const wj = w[j]!;
@@ -524,13 +560,13 @@ function trainMember(tr: Prepared[], G: Float32Array[] | null, ctx: MemberCtx): 
             rows.push(id);
           }
           const off = id * D;
-          for (let d = 0; d < D; d++) gE[off + d] = gE[off + d]! + wj * dh[d]!;
+          for (let d = 0; d < D; d++) gE[off + d] = gE[off + d]! + wj * dbag[d]!;
         }
         if (g) {
           for (let k = 0; k < vdims; k++) {
             const gk = g[k]!;
-            const off = k * D;
-            for (let d = 0; d < D; d++) gP[off + d] = gP[off + d]! + gk * dh[d]!;
+            const off = k * U;
+            for (let d = 0; d < U; d++) gP[off + d] = gP[off + d]! + gk * dh[d]!;
           }
         }
       }
@@ -547,9 +583,10 @@ function trainMember(tr: Prepared[], G: Float32Array[] | null, ctx: MemberCtx): 
         p[k] = p[k]! - (lr * mm[k]! * c1) / (Math.sqrt(vv[k]! * c2) + eps);
       };
       for (let k = 0; k < W2.length; k++) adam(W2, gW, mW, vW, k);
-      for (let k = 0; k < D; k++) adam(m.b1, gb1, mb1, vb1, k);
+      for (let k = 0; k < U; k++) adam(m.b1, gb1, mb1, vb1, k);
       for (let k = 0; k < C; k++) adam(m.b2, gb2, mb2, vb2, k);
       for (let k = 0; k < P.length; k++) adam(P, gP, mP, vP, k);
+      for (let k = 0; k < A.length; k++) adam(A, gA, mA, vA, k);
       const lc1 = lr * c1;
       for (const id of rows) {
         touched[id] = 0;

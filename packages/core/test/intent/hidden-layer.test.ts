@@ -1,0 +1,84 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { trainIntentModel } from '../../src/intent/trainer.js';
+import { decodeModelInfo } from '../../src/intent/onnx-proto.js';
+import { IntentClassifier } from '../../src/intent/classifier.js';
+import { tempDir } from './helpers.js';
+
+const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+
+const vectors: Record<string, number[]> = {
+  refund: [1, 0, 0], money: [0.9, 0.1, 0], back: [0.8, 0, 0.1], order: [0, 1, 0], parcel: [0.1, 0.9, 0], track: [0, 0.8, 0.2],
+  hours: [0, 0, 1], open: [0.1, 0, 0.9],
+};
+const train = [
+  ...['refund please', 'i want a refund', 'give me my money back', 'refund my order', 'money back now', 'can i get a refund'].map((text) => ({ text, label: 'refund' })),
+  ...['where is my order', 'track my package', 'order status', 'when will my order arrive', 'where is my parcel', 'track the parcel'].map((text) => ({ text, label: 'order' })),
+  ...['when are you open', 'opening hours', 'what are your hours', 'are you open on sunday', 'hours today', 'open late'].map((text) => ({ text, label: 'hours' })),
+];
+const validation = [
+  { text: 'refund it', label: 'refund' },
+  { text: 'track it', label: 'order' },
+  { text: 'open now?', label: 'hours' },
+];
+const test = [
+  { text: 'money back please', label: 'refund' },
+  { text: 'track my order', label: 'order' },
+  { text: 'your hours', label: 'hours' },
+];
+const small = { train, validation, test, epochs: 20, dim: 8, members: 2, featurizer: { hashBits: 10 } };
+
+describe('hidden layer after the bag (`hidden`)', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  let vecFile: string;
+  before(() => {
+    tmp = tempDir();
+    vecFile = join(tmp.dir, 'vectors.txt');
+    writeFileSync(vecFile, Object.entries(vectors).map(([w, v]) => `${w} ${v.join(' ')}`).join('\n') + '\n');
+  });
+  after(() => tmp.cleanup());
+
+  it('is deterministic, learns, and keeps the workers\' inputs and output', () => {
+    const a = trainIntentModel({ ...small, hidden: 24, seed: 4 });
+    const b = trainIntentModel({ ...small, hidden: 24, seed: 4 });
+    assert.equal(sha(a.model), sha(b.model));
+    assert.notEqual(sha(a.model), sha(trainIntentModel({ ...small, seed: 4 }).model), 'hidden: 0 is the model without the layer');
+    assert.ok(a.report.accuracy_top1 !== null && a.report.accuracy_top1 >= 2 / 3, `top-1 ${a.report.accuracy_top1}`);
+    const info = decodeModelInfo(a.model);
+    assert.deepEqual(info.inputs, ['ids', 'w']);
+    assert.deepEqual(info.outputs, ['probs']);
+    assert.equal(info.metadata['kefu.format'], 'kefu-intent-hashed/3');
+  });
+
+  it('rejects a width outside 0..4096 with a RangeError', () => {
+    for (const hidden of [-1, 1.5, 5000]) {
+      assert.throws(() => trainIntentModel({ ...small, hidden }), { name: 'RangeError', message: 'hidden must be an integer between 0 and 4096' });
+    }
+  });
+
+  for (const [tables, embeddings] of [['fp16', false], ['int8', false], ['int8', true]] as const) {
+    it(`runs through IntentClassifier with the probabilities the trainer computed (${tables} tables${embeddings ? ', word vectors' : ''})`, async () => {
+      const t = trainIntentModel({ ...small, hidden: 16, tables, seed: 3, ...(embeddings ? { embeddings: vecFile } : {}) });
+      const file = join(tmp.dir, `hidden-${tables}-${embeddings}.onnx`);
+      writeFileSync(file, t.model);
+      const c = new IntentClassifier({ model: file, workers: 1 });
+      await c.open();
+      try {
+        // texts of different lengths in one call: padded rows must not change any text's answer
+        const texts = [...test.map((e) => e.text), 'zzz', 'refund my money back for the parcel i ordered last week', '我想退款'];
+        const rs = await c.classifyMany(texts);
+        rs.forEach((r, i) => {
+          const p = t.probabilities(texts[i]!);
+          const best = p.indexOf(Math.max(...p));
+          assert.equal(r.intent, t.report.labels[best], texts[i]);
+          assert.ok(Math.abs(r.confidence - p[best]!) < 1e-4, `${texts[i]}: onnx ${r.confidence}, typescript ${p[best]}`);
+        });
+      } finally {
+        await c.close();
+      }
+    });
+  }
+});
