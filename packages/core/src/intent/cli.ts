@@ -12,8 +12,9 @@ import { isKefuError } from '@kefu/protocol';
 import { trainIntentModel, type TrainOptions } from './trainer.js';
 
 const USAGE = `usage: kefu-intent train --data <train.json|train.csv> [--val <file>] [--test <file>] --out <dir>
-       [--seed 1] [--epochs 15] [--dim 32] [--members 2] [--hash-bits 16] [--lr 0.004]
+       [--seed 1] [--epochs 15] [--dim 32] [--hidden 0] [--members 2] [--hash-bits 16] [--lr 0.004]
        [--dropout 0.3] [--feature-dropout 0] [--tables fp16|int8] [--oos-label oos] [--oos-recall 0.85 | --oos-recall-bound 0.8] [--oos-rule confidence|margin] [--refit] [--embeddings <vectors>] [--quiet]
+--hidden <width>: a hidden layer of that width after each member's bag (0: none).
 --refit: after calibrating the out-of-scope threshold on the validation data, train again on
 training + validation data. --oos-rule margin: the threshold applies to the top label's
 probability minus the out-of-scope label's instead of the top label's probability. --embeddings: pretrained word vectors (wink-embeddings JSON, or the
@@ -44,6 +45,7 @@ export function main(argv: string[]): number {
       seed: { type: 'string' },
       epochs: { type: 'string' },
       dim: { type: 'string' },
+      hidden: { type: 'string' },
       members: { type: 'string' },
       'hash-bits': { type: 'string' },
       lr: { type: 'string' },
@@ -73,6 +75,7 @@ export function main(argv: string[]): number {
     set('seed', num(values.seed, 'seed'));
     set('epochs', num(values.epochs, 'epochs'));
     set('dim', num(values.dim, 'dim'));
+    set('hidden', num(values.hidden, 'hidden'));
     set('members', num(values.members, 'members'));
     set('learningRate', num(values.lr, 'lr'));
     set('dropout', num(values.dropout, 'dropout'));

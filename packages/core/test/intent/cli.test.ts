@@ -31,6 +31,16 @@ describe('kefu-intent CLI', () => {
     assert.deepEqual(report.labels, ['human_agent', 'opening_hours', 'order_status', 'refund']);
   });
 
+  it('--hidden adds a hidden layer after the bag (another graph, other bytes)', () => {
+    const args = ['train', '--data', join(fixtures, 'zh-train.csv'), '--epochs', '5', '--dim', '8', '--hash-bits', '10', '--quiet'];
+    const plain = run([...args, '--out', join(tmp.dir, 'plain')]);
+    const hidden = run([...args, '--hidden', '12', '--out', join(tmp.dir, 'hidden')]);
+    assert.equal(hidden.status, 0, hidden.stderr);
+    const bytes = (r: { stdout: string }): number => (JSON.parse(lastLine(r.stdout)) as { model_bytes: number }).model_bytes;
+    assert.notEqual(bytes(hidden), bytes(plain));
+    assert.equal(bytes(hidden), statSync(join(tmp.dir, 'hidden', 'model.onnx')).size);
+  });
+
   it('reports bad data with its code and exit status 1', () => {
     const r = run(['train', '--data', join(tmp.dir, 'missing.csv'), '--out', join(tmp.dir, 'x')]);
     assert.equal(r.status, 1);
