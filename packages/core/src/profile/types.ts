@@ -15,7 +15,11 @@ export type BatchAnswer<T> = ReadonlyMap<string, T | null | Error> | Readonly<Re
 export interface BatchOptions {
   /** Most uids in one `fetchMany` call. @defaultValue 100 */
   maxSize?: number;
-  /** How long the first lookup waits for others to join its batch, in ms (0: the same event-loop turn). @defaultValue 1 */
+  /**
+   * How long the first lookup waits for others to join its batch, in ms. 0 takes the lookups made
+   * in the same event-loop turn (sent from setImmediate): no added wait, and under load a turn
+   * holds more lookups, so batches grow with the load. @defaultValue 0
+   */
   windowMs?: number;
 }
 

@@ -134,3 +134,28 @@ test('close() settles lookups waiting in a batch window', async () => {
   assert.equal(r.sources.slow.status, 'error');
   assert.equal(r.sources.slow.error?.code, 'KEFU_ERR_CLOSED');
 });
+
+test('the default window is one event-loop turn: lookups made in the same turn share a batch, a later turn starts another', async () => {
+  const batches: string[][] = [];
+  const src: ProfileSource<'t', string> = {
+    name: 't',
+    fetch: () => Promise.reject(new Error('unused')),
+    fetchMany: async (uids) => {
+      batches.push([...uids]);
+      return new Map(uids.map((u) => [u, u.toUpperCase()]));
+    },
+  };
+  const agg = new ProfileAggregator({ sources: [src], cache: false });
+  try {
+    const first = await Promise.all([agg.get('a'), agg.get('b'), agg.get('c')]);
+    assert.deepEqual(first.map((p) => p.data.t), ['A', 'B', 'C']);
+    await new Promise((r) => setImmediate(r));
+    await agg.get('d');
+    // 150 lookups in one turn: the default maxSize (100) splits them.
+    await Promise.all(Array.from({ length: 150 }, (_, i) => agg.get(`m${i}`)));
+    assert.deepEqual(batches.map((b) => b.length), [3, 1, 100, 50]);
+    assert.deepEqual(batches[0], ['a', 'b', 'c']);
+  } finally {
+    await agg.close();
+  }
+});
