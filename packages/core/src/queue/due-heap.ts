@@ -8,8 +8,20 @@
 export class DueHeap {
   #slots = new Int32Array(1024);
   #dues = new Float64Array(1024);
-  readonly #pos = new Map<number, number>();
+  readonly #pos: Map<number, number> | undefined;
+  /**
+   * Dense mode: heap index + 1 per slot (0: not in the heap), for the memory store, where a Map
+   * operation per heap move was about 7% of the push + lease + ack cycle. It costs 4 bytes per
+   * slot ever leased or delayed, which a store keeping a million waiting items on disk avoids.
+   */
+  #dense: Int32Array | undefined;
   #size = 0;
+
+  /** `dense`: keep heap positions in a per-slot array instead of a Map (see #dense). */
+  constructor(dense = false) {
+    if (dense) this.#dense = new Int32Array(1024);
+    else this.#pos = new Map();
+  }
 
   get size(): number {
     return this.#size;
@@ -26,8 +38,8 @@ export class DueHeap {
 
   /** The slot's due time, or 0 when it is not in the heap. */
   dueOf(slot: number): number {
-    const i = this.#pos.get(slot);
-    return i === undefined ? 0 : this.#dues[i]!;
+    const i = this.#indexOf(slot);
+    return i < 0 ? 0 : this.#dues[i]!;
   }
 
   push(slot: number, due: number): void {
@@ -45,28 +57,48 @@ export class DueHeap {
   }
 
   remove(slot: number): boolean {
-    const i = this.#pos.get(slot);
-    if (i === undefined) return false;
-    this.#pos.delete(slot);
+    const i = this.#indexOf(slot);
+    if (i < 0) return false;
+    if (this.#dense !== undefined) this.#dense[slot] = 0;
+    else this.#pos!.delete(slot);
     const n = --this.#size;
     if (i < n) {
       const last = this.#slots[n]!;
       this.#place(i, last, this.#dues[n]!);
       this.#up(i);
-      this.#down(this.#pos.get(last)!);
+      this.#down(this.#indexOf(last));
     }
     return true;
   }
 
   clear(): void {
-    this.#pos.clear();
+    if (this.#dense !== undefined) this.#dense.fill(0);
+    else this.#pos!.clear();
     this.#size = 0;
+  }
+
+  /** Heap index of `slot`, or -1. */
+  #indexOf(slot: number): number {
+    const d = this.#dense;
+    if (d !== undefined) return slot < d.length ? d[slot]! - 1 : -1;
+    const i = this.#pos!.get(slot);
+    return i === undefined ? -1 : i;
   }
 
   #place(i: number, slot: number, due: number): void {
     this.#slots[i] = slot;
     this.#dues[i] = due;
-    this.#pos.set(slot, i);
+    let d = this.#dense;
+    if (d === undefined) {
+      this.#pos!.set(slot, i);
+      return;
+    }
+    if (slot >= d.length) {
+      const next = new Int32Array(Math.max(slot + 1, d.length * 2));
+      next.set(d);
+      this.#dense = d = next;
+    }
+    d[slot] = i + 1;
   }
 
   #up(i: number): void {

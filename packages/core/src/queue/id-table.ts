@@ -22,7 +22,21 @@ function cellsFor(n: number): number {
   return Math.max(1024, Math.ceil(n / MAX_LOAD));
 }
 
-export class IdTable {
+/** What LocalIndex needs of an id -> slot map (the compact IdTable, or the memory store's IdMap). */
+export interface IdIndex {
+  readonly size: number;
+  /** Bytes held in typed arrays. */
+  readonly bytes: number;
+  /** Slot of `id`, or -1. `h` is hashId(id) when the caller has it (an IdMap ignores it). */
+  get(id: string, h?: number): number;
+  /** Maps `id` (absent) to `slot`. */
+  set(id: string, slot: number, h?: number): void;
+  deleteSlot(slot: number): void;
+  idOf(slot: number): string;
+  growSlots(capacity: number): void;
+}
+
+export class IdTable implements IdIndex {
   #arena: Uint8Array;
   #arenaLen = 0;
   #garbage = 0;
@@ -37,6 +51,11 @@ export class IdTable {
   #scale: number;
   #size = 0;
   #used = 0; // live entries + tombstones
+  /**
+   * Table cell of the last successful get(): an ack looks its id up and then deletes that slot,
+   * and without this the delete hashed the id a second time (from the arena bytes) to find it.
+   */
+  #lastCell = -1;
 
   /**
    * Sized for `slotCapacity` ids up front, so that filling a large backlog never grows (and
@@ -69,7 +88,10 @@ export class IdTable {
     for (;;) {
       const slot = table[i]!;
       if (slot === EMPTY) return -1;
-      if (slot >= 0 && this.#equals(slot, id)) return slot;
+      if (slot >= 0 && this.#equals(slot, id)) {
+        this.#lastCell = i;
+        return slot;
+      }
       if (++i === n) i = 0;
     }
   }
@@ -87,7 +109,7 @@ export class IdTable {
     const off = this.#offsets[slot]!;
     if (off < 0) return;
     const n = this.#table.length;
-    let i = this.#home(this.#hashAt(off));
+    let i = this.#table[this.#lastCell] === slot ? this.#lastCell : this.#home(this.#hashAt(off));
     for (;;) {
       const s = this.#table[i]!;
       if (s === EMPTY) break;

@@ -4,7 +4,7 @@
  * (leased and delayed items only). About 55 bytes per waiting item, no JS object per item (ANCHORS.md: objects cost 87-136 B).
  */
 import { DueHeap } from './due-heap.js';
-import { IdTable } from './id-table.js';
+import { IdTable, type IdIndex } from './id-table.js';
 import { OrderIndex } from './order-index.js';
 import type { ItemState, QueueCounts } from './types.js';
 
@@ -34,7 +34,7 @@ export class LocalIndex {
   attempts: Uint16Array;
   maxAttempts: Uint16Array;
   flags: Uint8Array;
-  readonly ids: IdTable;
+  readonly ids: IdIndex;
   readonly ready: OrderIndex;
   readonly dueHeap: DueHeap;
   readonly counts: QueueCounts = { ready: 0, delayed: 0, leased: 0, dead: 0 };
@@ -43,7 +43,11 @@ export class LocalIndex {
   #next = 0;
   #live = 0;
 
-  constructor(initialCapacity = 1024) {
+  /**
+   * `ids`: the id -> slot map (default: the compact IdTable sized for `initialCapacity`);
+   * `denseDue`: due-heap positions per slot instead of in a Map (faster, 4 bytes per slot).
+   */
+  constructor(initialCapacity = 1024, ids?: IdIndex, denseDue = false) {
     const n = Math.max(16, initialCapacity);
     this.#capacity = n;
     this.keys = { key: new Float64Array(n), seq: new Float64Array(n) };
@@ -51,9 +55,9 @@ export class LocalIndex {
     this.attempts = new Uint16Array(n);
     this.maxAttempts = new Uint16Array(n);
     this.flags = new Uint8Array(n);
-    this.ids = new IdTable(n);
+    this.ids = ids ?? new IdTable(n);
     this.ready = new OrderIndex(this.keys);
-    this.dueHeap = new DueHeap();
+    this.dueHeap = new DueHeap(denseDue);
   }
 
   /** Items held in any state (including slots reserved by in-flight writes). */

@@ -5,7 +5,7 @@
 import { KefuError } from '@kefu/protocol';
 import { LocalIndex } from './local-index.js';
 import { checkLease, deadSlot, leaseNext, readyPosition, revive, sweep } from './local-ops.js';
-import { hashId } from './id-table.js';
+import { IdMap } from './id-map.js';
 import { QueueStore } from './queue-store.js';
 import type {
   LeaseGrant, NackDisposition, PushOutcome, PushRecord, QueueCounts, QueueStoreSupports, StoredItem, TickOutcome,
@@ -18,6 +18,8 @@ export interface MemoryQueueStoreOptions {
    */
   initialCapacity?: number;
 }
+
+const DONE: Promise<void> = Promise.resolve();
 
 interface Entry<T> {
   id: string;
@@ -36,7 +38,7 @@ export class MemoryQueueStore<T = unknown> extends QueueStore<T> {
     super();
     const opts = { initialCapacity: 1024, ...options };
     if (!Number.isInteger(opts.initialCapacity) || opts.initialCapacity < 1) throw new RangeError('initialCapacity must be a positive integer');
-    this.#index = new LocalIndex(opts.initialCapacity);
+    this.#index = new LocalIndex(opts.initialCapacity, new IdMap(), true);
   }
 
   protected async _open(): Promise<void> {}
@@ -49,13 +51,12 @@ export class MemoryQueueStore<T = unknown> extends QueueStore<T> {
     const out: PushOutcome[] = [];
     const ix = this.#index;
     for (const r of records) {
-      const h = hashId(r.id);
-      const found = ix.lookup(r.id, h);
+      const found = ix.lookup(r.id);
       if (found >= 0) {
         out.push({ id: r.id, created: false, state: ix.stateName(found) ?? 'leased' });
         continue;
       }
-      const slot = ix.alloc(r.id, r.orderKey, this.#seq++, r.maxAttempts, 0, h);
+      const slot = ix.alloc(r.id, r.orderKey, this.#seq++, r.maxAttempts);
       this.#entries[slot] = { id: r.id, payload: r.payload, priority: r.priority, enqueuedAt: r.enqueuedAt };
       if (r.availableAt > r.enqueuedAt) ix.toDelayed(slot, r.availableAt);
       else ix.toReady(slot);
@@ -77,9 +78,14 @@ export class MemoryQueueStore<T = unknown> extends QueueStore<T> {
     return out;
   }
 
-  protected async _ack(id: string, attempt: number | undefined, now: number): Promise<void> {
-    const slot = checkLease(this.#index, id, attempt, now);
-    this.#drop(slot);
+  /** Not async: one shared settled promise instead of an async function's own per ack. */
+  protected _ack(id: string, attempt: number | undefined, now: number): Promise<void> {
+    try {
+      this.#drop(checkLease(this.#index, id, attempt, now));
+      return DONE;
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   protected async _nack(id: string, attempt: number | undefined, now: number, d: NackDisposition): Promise<void> {

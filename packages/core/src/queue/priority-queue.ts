@@ -110,7 +110,12 @@ export class PriorityQueue<T = unknown> extends EventEmitter<PriorityQueueEvents
     const records = [this.#record(payload, options, Date.now())];
     const opening = this.#ready();
     if (opening !== undefined) await opening;
-    const out = await this.#io(this.#store.push(records));
+    let out: PushOutcome[];
+    try {
+      out = await this.#store.push(records);
+    } catch (err) {
+      throw this.#ioError(err);
+    }
     this.#pushed(records, out);
     return { id: out[0]!.id, created: out[0]!.created };
   }
@@ -125,19 +130,24 @@ export class PriorityQueue<T = unknown> extends EventEmitter<PriorityQueueEvents
     });
     const opening = this.#ready();
     if (opening !== undefined) await opening;
-    const out = await this.#io(this.#store.push(records));
+    let out: PushOutcome[];
+    try {
+      out = await this.#store.push(records);
+    } catch (err) {
+      throw this.#ioError(err);
+    }
     this.#pushed(records, out);
     return out.map((o) => ({ id: o.id, created: o.created }));
   }
 
   #pushed(records: Array<PushRecord<T>>, out: PushOutcome[]): void {
     let delayed = false;
+    const listened = this.listenerCount('pushed') > 0;
     for (let i = 0; i < out.length; i++) {
       const o = out[i]!;
       if (!o.created) continue;
-      const r = records[i]!;
       if (o.state === 'delayed') delayed = true;
-      if (this.listenerCount('pushed') > 0) this.emit('pushed', { id: o.id, priority: r.priority, delayed: o.state === 'delayed' });
+      if (listened) this.emit('pushed', { id: o.id, priority: records[i]!.priority, delayed: o.state === 'delayed' });
     }
     if (delayed) this.#arm();
     this.#wake.notify();
@@ -154,7 +164,12 @@ export class PriorityQueue<T = unknown> extends EventEmitter<PriorityQueueEvents
     if (opening !== undefined) await opening;
     if (this.#paused) return [];
     await this.#tickIfDue();
-    const grants = await this.#io(this.#store.lease(n, Date.now(), visibilityMs));
+    let grants: Array<Lease<T>>;
+    try {
+      grants = await this.#store.lease(n, Date.now(), visibilityMs);
+    } catch (err) {
+      throw this.#ioError(err);
+    }
     if (grants.length > 0) {
       this.#arm();
       if (this.listenerCount('leased') > 0) for (const g of grants) this.emit('leased', g);
@@ -167,7 +182,11 @@ export class PriorityQueue<T = unknown> extends EventEmitter<PriorityQueueEvents
     const [id, attempt] = leaseRef(lease);
     const opening = this.#ready();
     if (opening !== undefined) await opening;
-    await this.#io(this.#store.ack(id, attempt, Date.now()));
+    try {
+      await this.#store.ack(id, attempt, Date.now());
+    } catch (err) {
+      throw this.#ioError(err);
+    }
     this.emit('acked', id, attempt ?? 0);
     this.#afterLeave();
   }
@@ -420,9 +439,18 @@ export class PriorityQueue<T = unknown> extends EventEmitter<PriorityQueueEvents
   /** Store I/O errors reach the `error` event as well as the caller. */
   #io<R>(p: Promise<R>): Promise<R> {
     return p.catch((err: unknown) => {
-      if (isKefuError(err, 'KEFU_ERR_STORE')) this.emit('error', err);
-      throw err;
+      throw this.#ioError(err);
     });
+  }
+
+  /**
+   * Emits a store I/O error and returns it to be rethrown. The hot paths (push, lease, ack) await
+   * the store inside try/catch and call this, rather than #io, whose `.catch` costs a closure and
+   * a promise per call.
+   */
+  #ioError(err: unknown): unknown {
+    if (isKefuError(err, 'KEFU_ERR_STORE')) this.emit('error', err);
+    return err;
   }
 }
 

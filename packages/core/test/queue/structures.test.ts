@@ -2,12 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { DueHeap } from '../../src/queue/due-heap.js';
+import { IdMap } from '../../src/queue/id-map.js';
 import { IdTable } from '../../src/queue/id-table.js';
 import { OrderIndex } from '../../src/queue/order-index.js';
 
-test('DueHeap pops in due order and removes any entry', () => {
-  fc.assert(fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 50 }), fc.boolean()), { maxLength: 300 }), (ops) => {
-    const h = new DueHeap();
+for (const dense of [false, true]) test(`DueHeap${dense ? ' (dense positions)' : ''} pops in due order and removes any entry`, () => {
+  fc.assert(fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 50 }), fc.boolean()), { maxLength: 3000 }), (ops) => {
+    const h = new DueHeap(dense);
     const model = new Map<number, number>();
     ops.forEach(([due, del], slot) => {
       h.push(slot, due);
@@ -152,4 +153,82 @@ test('OrderIndex.load builds an index equal to one built by inserts', () => {
   for (let s = 0; s < n; s += 37) assert.equal(b.rank(s), a.rank(s));
   assert.throws(() => b.load([1]), /empty index/);
   assert.equal(b.shift(), a.shift());
+});
+
+test('DueHeap in dense mode takes slots past its initial positions array and clears', () => {
+  const h = new DueHeap(true);
+  h.push(5000, 30);
+  h.push(2, 10);
+  h.push(70_000, 20);
+  assert.equal(h.dueOf(70_000), 20);
+  assert.equal(h.dueOf(123_456), 0, 'a slot past the array is simply not in the heap');
+  assert.equal(h.remove(123_456), false);
+  assert.deepEqual([h.peek(), h.peekDue()], [2, 10]);
+  assert.equal(h.remove(2), true);
+  assert.deepEqual([h.peek(), h.peekDue()], [70_000, 20]);
+  h.clear();
+  assert.equal(h.size, 0);
+  assert.equal(h.dueOf(5000), 0);
+  h.push(5000, 1);
+  assert.deepEqual([h.peek(), h.dueOf(5000)], [5000, 1]);
+});
+
+test('IdTable deletes the right cell after a lookup of another id (the remembered cell is only a hint)', () => {
+  const t = new IdTable(64);
+  for (let s = 0; s < 40; s++) t.set(`c-${s}`, s);
+  assert.equal(t.get('c-7'), 7);
+  t.deleteSlot(8); // not the slot just looked up
+  assert.equal(t.get('c-8'), -1);
+  assert.equal(t.get('c-7'), 7);
+  t.deleteSlot(7); // the slot just looked up: its cell is reused without hashing again
+  assert.equal(t.get('c-7'), -1);
+  for (let s = 0; s < 40; s++) if (s !== 7 && s !== 8) assert.equal(t.get(`c-${s}`), s);
+  assert.equal(t.size, 38);
+  // after a rehash the remembered cell may hold another slot: the delete must still find its own
+  for (let s = 40; s < 400; s++) t.set(`c-${s}`, s);
+  assert.equal(t.get('c-3'), 3);
+  for (let s = 400; s < 1200; s++) t.set(`c-${s}`, s);
+  t.deleteSlot(5);
+  assert.equal(t.get('c-5'), -1);
+  assert.equal(t.get('c-3'), 3);
+});
+
+test('IdMap maps ids to slots like IdTable (the memory store\'s id index)', () => {
+  const m = new IdMap();
+  const t = new IdTable(16);
+  t.growSlots(500);
+  for (let s = 0; s < 500; s++) {
+    m.set(`id-${s}`, s);
+    t.set(`id-${s}`, s);
+  }
+  for (let s = 0; s < 500; s += 3) {
+    m.deleteSlot(s);
+    t.deleteSlot(s);
+  }
+  m.deleteSlot(10_000); // a slot that holds nothing
+  assert.equal(m.size, t.size);
+  for (let s = 0; s < 500; s++) {
+    assert.equal(m.get(`id-${s}`), t.get(`id-${s}`));
+    if (s % 3 !== 0) assert.equal(m.idOf(s), `id-${s}`);
+  }
+  assert.throws(() => m.idOf(0), /holds no id/);
+  assert.equal(m.bytes, 0);
+});
+
+test('OrderIndex reuses an emptied chunk and stays exact when drained and refilled', () => {
+  const n = 2000;
+  const keys = { key: new Float64Array(n), seq: new Float64Array(n) };
+  for (let s = 0; s < n; s++) { keys.key[s] = -(s % 5); keys.seq[s] = s; }
+  const ix = new OrderIndex(keys);
+  for (let round = 0; round < 4; round++) {
+    const slots = Array.from({ length: 700 }, (_, i) => (round * 700 + i) % n);
+    for (const s of slots) ix.insert(s);
+    if (round % 2 === 1) for (const s of slots.slice(0, 100)) assert.equal(ix.remove(s), true);
+    const expect = (round % 2 === 1 ? slots.slice(100) : slots).sort((a, b) => keys.key[a]! - keys.key[b]! || keys.seq[a]! - keys.seq[b]!);
+    assert.deepEqual(ix.head(n), expect);
+    const got: number[] = [];
+    for (let s = ix.shift(); s >= 0; s = ix.shift()) got.push(s);
+    assert.deepEqual(got, expect);
+    assert.equal(ix.size, 0);
+  }
 });
