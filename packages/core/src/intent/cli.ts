@@ -13,8 +13,9 @@ import { trainIntentModel, type TrainOptions } from './trainer.js';
 
 const USAGE = `usage: kefu-intent train --data <train.json|train.csv> [--val <file>] [--test <file>] --out <dir>
        [--seed 1] [--epochs 15] [--dim 32] [--hidden 0] [--members 2] [--hash-bits 16] [--lr 0.004]
-       [--dropout 0.3] [--feature-dropout 0] [--tables fp16|int8] [--oos-label oos] [--oos-recall 0.85 | --oos-recall-bound 0.8] [--oos-rule confidence|margin] [--refit] [--embeddings <vectors>] [--quiet]
+       [--dropout 0.3] [--feature-dropout 0] [--tables fp16|int8] [--oos-label oos] [--oos-recall 0.85 | --oos-recall-bound 0.8] [--oos-rule confidence|margin] [--refit] [--embeddings <vectors> [--vector-extremes]] [--quiet]
 --hidden <width>: a hidden layer of that width after each member's bag (0: none).
+--vector-extremes: the word-vector feature also holds the element-wise max and min of the vectors.
 --refit: after calibrating the out-of-scope threshold on the validation data, train again on
 training + validation data. --oos-rule margin: the threshold applies to the top label's
 probability minus the out-of-scope label's instead of the top label's probability. --embeddings: pretrained word vectors (wink-embeddings JSON, or the
@@ -58,6 +59,7 @@ export function main(argv: string[]): number {
       'oos-rule': { type: 'string' },
       refit: { type: 'boolean', default: false },
       embeddings: { type: 'string' },
+      'vector-extremes': { type: 'boolean', default: false },
       quiet: { type: 'boolean', default: false },
     },
   });
@@ -87,6 +89,7 @@ export function main(argv: string[]): number {
     if (values['oos-rule'] !== undefined) opts.oosRule = values['oos-rule'] as 'confidence' | 'margin';
     if (values.refit) opts.refit = true;
     if (values.embeddings) opts.embeddings = resolve(values.embeddings);
+    if (values['vector-extremes']) opts.vectorExtremes = true;
     const bits = num(values['hash-bits'], 'hash-bits');
     if (bits !== undefined) opts.featurizer = { hashBits: bits };
     if (!values.quiet) opts.log = (line) => console.log(line);

@@ -11,7 +11,7 @@
  * scale per row.
  */
 import type { FeaturizerSettings } from './featurizer.js';
-import { VEC_EPS, type HashedModel, type VectorBlock } from './hashed-model.js';
+import { VEC_EPS, extremesScale, featureDims, type HashedModel, type VectorBlock } from './hashed-model.js';
 import { HASHED_FORMAT, META } from './metadata.js';
 import type { OosRule } from './oos-rule.js';
 import { AttributeType, DataType, encodeModel, floatTensor, int64Tensor, rawBytes, toFloat16, type NodeInit, type TensorInit } from './onnx-proto.js';
@@ -29,7 +29,7 @@ export interface ExportMeta {
  * The word-vector block (see wordMean): bucket -> vector row -> the weighted sum with the same
  * weights as the bag, scaled to unit length, projected and added to the bag.
  */
-function vectorNodes(narrow: boolean): NodeInit[] {
+function vectorNodes(narrow: boolean, extremes: boolean): NodeInit[] {
   const int = (name: string, i: number): { name: string; type: number; i: number } => ({ name, type: AttributeType.INT, i });
   return [
     // the bucket -> row table is uint16 when the rows fit (half the bytes); indices must be int32
@@ -47,7 +47,23 @@ function vectorNodes(narrow: boolean): NodeInit[] {
     { opType: 'Add', input: ['gss', 'veps'], output: ['gss2'] },
     { opType: 'Sqrt', input: ['gss2'], output: ['gnorm'] },
     { opType: 'Div', input: ['graw', 'gnorm'], output: ['g'] },
-    { opType: 'MatMul', input: ['g', 'P'], output: ['gp'] },
+    ...(extremes
+      ? [
+          // padding and weightless features must not take part: their rows are zeroed
+          { opType: 'Greater', input: ['w', 'zero'], output: ['wpos'] },
+          { opType: 'Cast', input: ['wpos'], output: ['wmask'], attribute: [int('to', DataType.FLOAT)] },
+          { opType: 'Unsqueeze', input: ['wmask', 'axis2'], output: ['wmask3'] },
+          { opType: 'Mul', input: ['vrows', 'wmask3'], output: ['vm'] },
+          { opType: 'ReduceMax', input: ['vm'], output: ['gmax0'], attribute: [{ name: 'axes', type: AttributeType.INTS, ints: [1] }, int('keepdims', 0)] },
+          { opType: 'ReduceMin', input: ['vm'], output: ['gmin0'], attribute: [{ name: 'axes', type: AttributeType.INTS, ints: [1] }, int('keepdims', 0)] },
+          { opType: 'Max', input: ['gmax0', 'zero'], output: ['gmax'] },
+          { opType: 'Min', input: ['gmin0', 'zero'], output: ['gmin'] },
+          { opType: 'Concat', input: ['gmax', 'gmin'], output: ['gext0'], attribute: [int('axis', 1)] },
+          { opType: 'Mul', input: ['gext0', 'vscale'], output: ['gext'] },
+          { opType: 'Concat', input: ['g', 'gext'], output: ['gall'], attribute: [int('axis', 1)] },
+          { opType: 'MatMul', input: ['gall', 'P'], output: ['gp'] },
+        ]
+      : [{ opType: 'MatMul', input: ['g', 'P'], output: ['gp'] }]),
   ];
 }
 
@@ -129,18 +145,22 @@ function tableInits(model: HashedModel): TensorInit[] {
 /** The word vectors and their projection `P` [dims, M*width] (member k in columns k*width...). */
 function vectorInits(model: HashedModel, vec: VectorBlock, width: number): TensorInit[] {
   const M = model.members.length;
-  const P = new Float32Array(vec.dims * M * width);
+  const rows = featureDims(vec);
+  const P = new Float32Array(rows * M * width);
   model.members.forEach((m, k) => {
     if (!m.P) throw new TypeError('every member needs a word-vector projection when the model has word vectors');
-    for (let r = 0; r < vec.dims; r++) P.set(m.P.subarray(r * width, r * width + width), r * M * width + k * width);
+    for (let r = 0; r < rows; r++) P.set(m.P.subarray(r * width, r * width + width), r * M * width + k * width);
   });
   return [
     isNarrow(vec)
       ? { name: 'vrow', dims: [model.buckets], dataType: DataType.UINT16, rawData: rawBytes(Uint16Array.from(vec.rowOf)) }
       : { name: 'vrow', dims: [model.buckets], dataType: DataType.INT32, rawData: rawBytes(vec.rowOf) },
     { name: 'V', dims: [vec.V.length / vec.dims, vec.dims], dataType: DataType.FLOAT16, rawData: rawBytes(toFloat16(vec.V)) },
-    floatTensor('P', [vec.dims, M * width], P),
+    floatTensor('P', [rows, M * width], P),
     floatTensor('veps', [1], Float32Array.of(VEC_EPS)),
+    ...(vec.extremes
+      ? [floatTensor('zero', [], Float32Array.of(0)), int64Tensor('axis2', [1], [2]), floatTensor('vscale', [], Float32Array.of(extremesScale(vec.dims)))]
+      : []),
   ];
 }
 
@@ -184,7 +204,7 @@ export function exportHashedModel(model: HashedModel, meta: ExportMeta): Uint8Ar
   const vec = model.vec;
   const nodes: NodeInit[] = [
     ...bagNodes(model.rowScale !== undefined),
-    ...(vec ? vectorNodes(isNarrow(vec)) : []),
+    ...(vec ? vectorNodes(isNarrow(vec), vec.extremes === true) : []),
     ...(vec ? [{ opType: 'Add', input: ['bag', 'gp'], output: ['bagv'] }] : []),
     { opType: 'Add', input: [vec ? 'bagv' : 'bag', 'b1'], output: ['a'] },
     { opType: 'Relu', input: ['a'], output: ['h'] },
@@ -223,7 +243,7 @@ function exportWithHidden(model: HashedModel, meta: ExportMeta): Uint8Array {
     b2.set(m.b2, k * C);
   });
   const vec = model.vec;
-  const nodes: NodeInit[] = [...bagNodes(model.rowScale !== undefined), ...(vec ? vectorNodes(isNarrow(vec)) : []), ...hiddenLayerNodes(vec !== undefined), meanNode];
+  const nodes: NodeInit[] = [...bagNodes(model.rowScale !== undefined), ...(vec ? vectorNodes(isNarrow(vec), vec.extremes === true) : []), ...hiddenLayerNodes(vec !== undefined), meanNode];
   return encode(model, meta, nodes, [
     floatTensor('idf', [H], model.idf),
     int64Tensor('axis1', [1], [1]),

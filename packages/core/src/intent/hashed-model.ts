@@ -54,6 +54,55 @@ export interface VectorBlock {
   rowOf: Int32Array;
   /** [rows, dims], row 0 zero. */
   V: Float32Array;
+  /**
+   * The feature also holds the element-wise maximum and minimum of the text's word vectors
+   * (wordExtremes) after the mean: 3 x dims numbers instead of dims.
+   */
+  extremes?: boolean;
+}
+
+/** Length of the word-vector feature of a block. */
+export function featureDims(vec: VectorBlock): number {
+  return vec.extremes ? 3 * vec.dims : vec.dims;
+}
+
+/**
+ * The word-vector feature of one text into `g` (featureDims long): wordMean, then with
+ * `extremes` wordExtremes.
+ */
+export function vectorFeature(vec: VectorBlock, f: Features, w: Float32Array, g: Float32Array): void {
+  wordMean(vec, f, w, g.subarray(0, vec.dims));
+  if (vec.extremes) wordExtremes(vec, f, w, g.subarray(vec.dims));
+}
+
+/**
+ * Element-wise max and min (into `out`: max then min, dims each) over the vectors of the text's
+ * features with a weight above 0, clipped at 0 from below and above respectively (the ONNX graph
+ * pads texts with zero rows, so 0 is part of every max and min there), times 1/sqrt(dims) to
+ * bring them near the scale of the unit-length mean. Where the mean blurs a text's words
+ * together, the extremes keep the strongest direction a single word adds.
+ */
+export function wordExtremes(vec: VectorBlock, f: Features, w: Float32Array, out: Float32Array): void {
+  const { dims, rowOf, V } = vec;
+  out.fill(0);
+  for (let j = 0; j < f.ids.length; j++) {
+    if (!(w[j]! > 0)) continue;
+    const r = rowOf[f.ids[j]!]!;
+    if (r === 0) continue;
+    const off = r * dims;
+    for (let k = 0; k < dims; k++) {
+      const x = V[off + k]!;
+      if (x > out[k]!) out[k] = x;
+      else if (x < out[dims + k]!) out[dims + k] = x;
+    }
+  }
+  const s = extremesScale(dims);
+  for (let k = 0; k < 2 * dims; k++) out[k] = out[k]! * s;
+}
+
+/** The factor applied to the extremes (also a constant of the graph). */
+export function extremesScale(dims: number): number {
+  return Math.fround(1 / Math.sqrt(dims));
 }
 
 /** Added to the squared norm before the square root, here and in the ONNX graph. */
@@ -162,8 +211,8 @@ export function predict(model: HashedModel, f: Features): Float32Array {
   const p = new Float32Array(model.classes);
   let g: Float32Array | undefined;
   if (model.vec) {
-    g = new Float32Array(model.vec.dims);
-    wordMean(model.vec, f, w, g);
+    g = new Float32Array(featureDims(model.vec));
+    vectorFeature(model.vec, f, w, g);
   }
   for (const m of model.members) {
     hidden(m, model.dim, f, w, h, g, e);

@@ -6,7 +6,7 @@
  */
 import { KefuError } from '@kefu/protocol';
 import { defaultFeaturizerSettings, featurize, normalizeText, tokenize, wordBucket, type Features, type FeaturizerSettings } from './featurizer.js';
-import { hidden, logits, predict, softmaxInPlace, weights, wordMean, type HashedModel, type Member, type VectorBlock } from './hashed-model.js';
+import { featureDims, hidden, logits, predict, softmaxInPlace, vectorFeature, weights, type HashedModel, type Member, type VectorBlock } from './hashed-model.js';
 import { readWordVectors, type WordVectors } from './word-vectors.js';
 import { readExamples, hasSplit, type Example } from './dataset.js';
 import { exportHashedModel } from './hashed-export.js';
@@ -94,6 +94,12 @@ export interface TrainOptions {
    */
   embeddings?: string | WordVectors;
   /**
+   * With `embeddings`: the word-vector feature also holds the element-wise max and min of the
+   * text's word vectors besides their weighted mean (3 x the vector dimensions).
+   * @defaultValue false
+   */
+  vectorExtremes?: boolean;
+  /**
    * Storage of the embedding tables: fp16, or int8 with one scale per bucket row (half the
    * bytes again, so twice the width or members fit in the same file).
    * @defaultValue 'fp16'
@@ -154,6 +160,7 @@ const defaults = {
   labelSmoothing: 0.05,
   featureDropout: 0,
   refit: false,
+  vectorExtremes: false,
   tables: 'fp16' as 'fp16' | 'int8',
   oosRule: 'confidence' as OosRule,
 };
@@ -354,22 +361,22 @@ function fit(tr: Prepared[], examples: Example[], ctx: FitCtx): HashedModel {
   for (const p of tr) for (const id of p.f.ids) df[id] = df[id]! + 1;
   const idf = new Float32Array(H);
   for (let k = 0; k < H; k++) if (df[k]! > 0) idf[k] = Math.log((1 + tr.length) / (1 + df[k]!)) + 1;
-  const vec = ctx.vectors ? vectorBlock(ctx.vectors, examples, fz) : undefined;
+  const vec = ctx.vectors ? vectorBlock(ctx.vectors, examples, fz, o.vectorExtremes) : undefined;
   // the word-vector feature does not depend on the parameters: computed once per example
   let G: Float32Array[] | null = null;
   if (vec) {
     G = tr.map((p) => {
       const w = new Float32Array(p.f.ids.length);
       weights(p.f, idf, w);
-      const g = new Float32Array(vec.dims);
-      wordMean(vec, p.f, w, g);
+      const g = new Float32Array(featureDims(vec));
+      vectorFeature(vec, p.f, w, g);
       return g;
     });
   }
   const rng = new Prng(o.seed);
   const members: Member[] = [];
   for (let mi = 0; mi < o.members; mi++) {
-    members.push(trainMember(tr, G, { H, D, C, idf, rng, o, log: ctx.log, mi, vdims: vec?.dims ?? 0 }));
+    members.push(trainMember(tr, G, { H, D, C, idf, rng, o, log: ctx.log, mi, vdims: vec ? featureDims(vec) : 0 }));
   }
   // the shipped tables are fp16: evaluate exactly what the ONNX file will compute
   const model: HashedModel = { buckets: H, dim: D, classes: C, idf, members, ...(o.hidden > 0 ? { hidden: o.hidden } : {}), ...(vec ? { vec } : {}) };
@@ -423,7 +430,7 @@ function loadVectors(src: string | WordVectors, examples: Example[], fz: Featuri
  * The vectors of the words in `examples`, indexed by word-unigram bucket. Words are taken in
  * sorted order so that a bucket two words share always gets the same one (determinism).
  */
-function vectorBlock(v: WordVectors, examples: Example[], fz: FeaturizerSettings): VectorBlock {
+function vectorBlock(v: WordVectors, examples: Example[], fz: FeaturizerSettings, extremes: boolean): VectorBlock {
   const H = 2 ** fz.hashBits;
   const rowOf = new Int32Array(H);
   const rows: Float32Array[] = [];
@@ -438,7 +445,7 @@ function vectorBlock(v: WordVectors, examples: Example[], fz: FeaturizerSettings
   const V = new Float32Array((rows.length + 1) * v.dims);
   rows.forEach((x, i) => V.set(x.subarray(0, v.dims), (i + 1) * v.dims));
   roundToHalf(V);
-  return { dims: v.dims, rowOf, V };
+  return { dims: v.dims, rowOf, V, ...(extremes ? { extremes } : {}) };
 }
 
 function round(x: number, d = 4): number {

@@ -53,16 +53,36 @@ describe('hidden layer after the bag (`hidden`)', () => {
     assert.equal(info.metadata['kefu.format'], 'kefu-intent-hashed/3');
   });
 
+  it('vectorExtremes adds the max and min of the word vectors: 3 x dims rows of P, other bytes', () => {
+    const mean = trainIntentModel({ ...small, hidden: 8, embeddings: vecFile, seed: 2 });
+    const ext = trainIntentModel({ ...small, hidden: 8, embeddings: vecFile, seed: 2, vectorExtremes: true });
+    const again = trainIntentModel({ ...small, hidden: 8, embeddings: vecFile, seed: 2, vectorExtremes: true });
+    assert.equal(sha(ext.model), sha(again.model));
+    assert.notEqual(sha(ext.model), sha(mean.model));
+    // P grows from [3, 2 x 8] to [9, 2 x 8] floats
+    assert.equal(ext.model.length - mean.model.length >= 6 * 16 * 4, true, `${ext.model.length} vs ${mean.model.length}`);
+    // without word vectors the option changes nothing
+    assert.equal(sha(trainIntentModel({ ...small, seed: 2, vectorExtremes: true }).model), sha(trainIntentModel({ ...small, seed: 2 }).model));
+  });
+
   it('rejects a width outside 0..4096 with a RangeError', () => {
     for (const hidden of [-1, 1.5, 5000]) {
       assert.throws(() => trainIntentModel({ ...small, hidden }), { name: 'RangeError', message: 'hidden must be an integer between 0 and 4096' });
     }
   });
 
-  for (const [tables, embeddings] of [['fp16', false], ['int8', false], ['int8', true]] as const) {
-    it(`runs through IntentClassifier with the probabilities the trainer computed (${tables} tables${embeddings ? ', word vectors' : ''})`, async () => {
-      const t = trainIntentModel({ ...small, hidden: 16, tables, seed: 3, ...(embeddings ? { embeddings: vecFile } : {}) });
-      const file = join(tmp.dir, `hidden-${tables}-${embeddings}.onnx`);
+  const cases = [
+    { tables: 'fp16', hidden: 16, embeddings: false, vectorExtremes: false },
+    { tables: 'int8', hidden: 16, embeddings: false, vectorExtremes: false },
+    { tables: 'int8', hidden: 16, embeddings: true, vectorExtremes: false },
+    { tables: 'int8', hidden: 16, embeddings: true, vectorExtremes: true },
+    { tables: 'fp16', hidden: 0, embeddings: true, vectorExtremes: true },
+  ] as const;
+  for (const { tables, hidden, embeddings, vectorExtremes } of cases) {
+    const name = `${tables} tables, hidden ${hidden}${embeddings ? ', word vectors' : ''}${vectorExtremes ? ' with their max and min' : ''}`;
+    it(`runs through IntentClassifier with the probabilities the trainer computed (${name})`, async () => {
+      const t = trainIntentModel({ ...small, hidden, tables, seed: 3, vectorExtremes, ...(embeddings ? { embeddings: vecFile } : {}) });
+      const file = join(tmp.dir, `${name}.onnx`);
       writeFileSync(file, t.model);
       const c = new IntentClassifier({ model: file, workers: 1 });
       await c.open();
