@@ -7,8 +7,9 @@
  *   pool_floor  hand-tuned Promise.all with an undici Pool per service (256 connections): the floor
  *   kefu        ProfileAggregator, per-uid HttpProfileSources (one HTTP call per source per request)
  *   kefu_batch  ProfileAggregator, batch-capable HttpProfileSources (DataLoader-style, default
- *               window 0: the lookups of one event-loop turn)
- *   kefu_batch_1ms  (full runs, or --only) the same with a 1 ms timer window
+ *               window: at most one batch per source per 1 ms, none waiting when the source is quiet)
+ *   kefu_batch_turn, kefu_batch_2ms, kefu_batch_4ms  (full runs, or --only) the same with windows
+ *               of one event-loop turn (0), 2 ms and 4 ms
  *   timer_floor a canned profile after 15 ms, no back-end call: an aggregator costing nothing,
  *               the bound this machine sets for every variant
  *   kefu_nocache  (full runs) kefu with the cache off: on cold profiles the cache only costs, and
@@ -29,7 +30,7 @@
  * The aggregator is imported from its source (packages/core/src/profile, run by tsx), so this
  * bench measures the profile code alone and does not depend on the rest of @kefu/core's build.
  *
- * Usage: npm run bench -- profile [--quick] [--only v1,v2] [--per-uid-rates r1,r2] [--batch-rates r1,r2]
+ * Usage: npm run bench -- profile [--quick] [--only v1,v2] [--per-uid-rates r1,r2] [--batch-rates r1,r2] [--profile]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -200,32 +201,28 @@ async function runServer(): Promise<void> {
       new HttpProfileSource({ name: 'membership', url: urls.membership, connections: 256 }),
     ],
   });
-  // Batch sources with the default window (0: the lookups of one event-loop turn, no added wait;
-  // under load a turn holds more requests, so batches grow with the load).
-  const batched = new ProfileAggregator({
-    breaker,
-    sources: [
-      new HttpProfileSource({ name: 'crm', url: urls.crm, connections: 64, batch: {} }),
-      new HttpProfileSource({ name: 'orders', url: urls.orders, connections: 64, batch: {} }),
-      new HttpProfileSource({ name: 'membership', url: urls.membership, connections: 64, batch: {} }),
-    ],
-  });
-
-  // The same batch sources with a 1 ms timer window (the default until session 4): every lookup
-  // waits for the timer, which libuv rounds to whole milliseconds.
-  const batched1ms = new ProfileAggregator({
-    breaker,
-    batch: { windowMs: 1 },
-    sources: [
-      new HttpProfileSource({ name: 'crm', url: urls.crm, connections: 64, batch: {} }),
-      new HttpProfileSource({ name: 'orders', url: urls.orders, connections: 64, batch: {} }),
-      new HttpProfileSource({ name: 'membership', url: urls.membership, connections: 64, batch: {} }),
-    ],
-  });
+  // Batch sources: kefu_batch with the default window, the others for A/B runs (--only) of the
+  // batch window: 0 sends the lookups of one event-loop turn; n > 0 sends at most one batch per
+  // n ms, a lookup after a quiet spell going out at once (see profile/batcher.ts).
+  const batchWindows = { kefu_batch: undefined, kefu_batch_turn: 0, kefu_batch_2ms: 2, kefu_batch_4ms: 4 } as const;
+  const batchAggs = Object.fromEntries(
+    Object.entries(batchWindows).map(([variant, windowMs]) => [
+      variant,
+      new ProfileAggregator({
+        breaker,
+        ...(windowMs === undefined ? {} : { batch: { windowMs } }),
+        sources: [
+          new HttpProfileSource({ name: 'crm', url: urls.crm, connections: 64, batch: {} }),
+          new HttpProfileSource({ name: 'orders', url: urls.orders, connections: 64, batch: {} }),
+          new HttpProfileSource({ name: 'membership', url: urls.membership, connections: 64, batch: {} }),
+        ],
+      }),
+    ]),
+  );
 
   // HTTP calls to the back ends per variant since the last /__hops: calls per profile is what
   // batching changes (the peers make three by construction).
-  const aggregators = { kefu: perUid, kefu_nocache: perUidNoCache, kefu_batch: batched, kefu_batch_1ms: batched1ms };
+  const aggregators = { kefu: perUid, kefu_nocache: perUidNoCache, ...batchAggs };
   const callsSeen: Record<string, number> = {};
   const callsSince = (): Record<string, number> => {
     const out: Record<string, number> = {};
@@ -254,8 +251,7 @@ async function runServer(): Promise<void> {
     // Like the peers, an incomplete profile counts as a failed request (else a breaker opened by an
     // overload would make fast, empty answers look like successes).
     kefu: async (uid) => complete(await perUid.get(uid)),
-    kefu_batch: async (uid) => complete(await batched.get(uid)),
-    kefu_batch_1ms: async (uid) => complete(await batched1ms.get(uid)),
+    ...Object.fromEntries(Object.entries(batchAggs).map(([v, agg]): [string, Handler] => [v, async (uid) => complete(await agg.get(uid))])),
     // No back-end call at all: a canned profile after the slowest source's latency (15 ms from the
     // request's arrival, never early, as the services time it). What an aggregator costing nothing
     // would reach behind this HTTP front with this generator on this machine: the bound for both
@@ -311,7 +307,7 @@ async function runServer(): Promise<void> {
   const stop = async (): Promise<void> => {
     server.closeAllConnections();
     server.close();
-    await Promise.all([perUid.close(), perUidNoCache.close(), batched.close(), batched1ms.close(), ...kinds.map((k) => pools[k].destroy())]);
+    await Promise.all([perUid.close(), perUidNoCache.close(), ...Object.values(batchAggs).map((a) => a.close()), ...kinds.map((k) => pools[k].destroy())]);
   };
   exitWithParent(async () => stop());
 }
@@ -321,7 +317,10 @@ async function runServer(): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 function startChild(childRole: string, extra: string[] = []): Promise<{ child: ChildProcess; ready: Record<string, string> }> {
   const file = fileURLToPath(import.meta.url);
-  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', file, '--role', childRole, ...extra], { stdio: ['pipe', 'pipe', 'inherit'] });
+  // --profile: the aggregator server writes a CPU profile at exit (summarise it with
+  // bench/lib/cpuprofile-summary.ts); use it with --only to see one variant.
+  const prof = childRole === 'server' && process.argv.includes('--profile') ? ['--cpu-prof', '--cpu-prof-dir', fileURLToPath(new URL('./.tmp/profile-cpu/', import.meta.url))] : [];
+  const child = spawn(process.execPath, ['--expose-gc', ...prof, '--import', 'tsx', file, '--role', childRole, ...extra], { stdio: ['pipe', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${childRole} did not start in 30 s`)), 30_000);
     const rl = createInterface({ input: child.stdout! });
@@ -693,7 +692,8 @@ async function main(): Promise<void> {
   ]);
   const batchPlan = keep([
     ['kefu_batch', batchRates],
-    ...(quick && only === '' ? [] : ([['kefu_batch_1ms', batchRates]] as Plan)),
+    ...(quick && only === '' ? [] : ([['kefu_batch_turn', batchRates]] as Plan)),
+    ...(only === '' ? [] : ([['kefu_batch_2ms', batchRates], ['kefu_batch_4ms', batchRates]] as Plan)),
     ['timer_floor', aboveUid],
   ]);
   const peersPlan = keep([
@@ -719,7 +719,7 @@ async function main(): Promise<void> {
     for (const plan of [perUidPlan, batchPlan, peersPlan]) {
       for (const [v, st] of Object.entries(await ramp(gen, plan, durationMs))) (results[v] ??= []).push(...st);
     }
-    for (const v of ['pool_floor', 'kefu', 'kefu_batch', 'kefu_batch_1ms', 'timer_floor', 'fetch_all', 'sequential']) results[v] ??= [];
+    for (const v of ['pool_floor', 'kefu', 'kefu_batch', 'kefu_batch_turn', 'timer_floor', 'fetch_all', 'sequential']) results[v] ??= [];
     await gen.destroy();
     await backendsControl.destroy();
     // The server goes; the back ends stay for the cache phase (it warms its cache from them).
@@ -733,7 +733,7 @@ async function main(): Promise<void> {
     const floor = maxRate(results.pool_floor!);
     const perUid = maxRate(results.kefu!);
     const batch = maxRate(results.kefu_batch!);
-    const batch1ms = maxRate(results.kefu_batch_1ms!);
+    const batchTurn = maxRate(results.kefu_batch_turn!);
     const timerFloor = maxRate(results.timer_floor!);
     const at = (v: string, rate: number): Record<string, number> | null => {
       const x = results[v]?.find((s) => s.offered === rate);
@@ -745,7 +745,7 @@ async function main(): Promise<void> {
     const perUidCpu = atEqualLoad(results.kefu, results.pool_floor, cpuPerReq);
     const batchP99 = atEqualLoad(results.kefu_batch, results.pool_floor, p99Of);
     const batchCpu = atEqualLoad(results.kefu_batch, results.pool_floor, cpuPerReq);
-    const win1P99 = atEqualLoad(results.kefu_batch_1ms, results.kefu_batch, p99Of);
+    const turnP99 = atEqualLoad(results.kefu_batch_turn, results.kefu_batch, p99Of);
     const batchVsTimer = atEqualLoad(results.kefu_batch, results.timer_floor, p99Of);
     const perUidVsTimer = atEqualLoad(results.kefu, results.timer_floor, p99Of);
     const floorVsTimer = atEqualLoad(results.pool_floor, results.timer_floor, p99Of);
@@ -773,7 +773,7 @@ async function main(): Promise<void> {
         kefu: {
           per_uid_max_rate_p99_le_20ms: perUid,
           batch_max_rate_p99_le_20ms: batch,
-          batch_1ms_max_rate_p99_le_20ms: batch1ms,
+          batch_turn_max_rate_p99_le_20ms: batchTurn,
           batch_at_2000: at('kefu_batch', 2000),
           batch_at_5000: at('kefu_batch', 5000),
           per_uid_lowest_rate: lowest('kefu') ? { offered: lowest('kefu')!.offered, p50_ms: lowest('kefu')!.p50, p99_ms: lowest('kefu')!.p99 } : null,
@@ -807,7 +807,7 @@ async function main(): Promise<void> {
           per_uid_cpu_vs_floor_at_equal_load: perUidCpu.median,
           batch_p99_vs_floor_at_equal_load: batchP99.median,
           batch_cpu_vs_floor_at_equal_load: batchCpu.median,
-          batch_1ms_p99_vs_batch_at_equal_load: win1P99.median,
+          batch_turn_p99_vs_batch_at_equal_load: turnP99.median,
           // Against an aggregator that costs nothing (timer_floor): what is Kefu's and what is the machine's.
           batch_vs_timer_floor: ratio(batch, timerFloor),
           per_uid_vs_timer_floor: ratio(perUid, timerFloor),
@@ -824,7 +824,7 @@ async function main(): Promise<void> {
           per_uid_cpu_vs_floor: perUidCpu.by_rate,
           batch_p99_vs_floor: batchP99.by_rate,
           batch_cpu_vs_floor: batchCpu.by_rate,
-          batch_1ms_p99_vs_batch: win1P99.by_rate,
+          batch_turn_p99_vs_batch: turnP99.by_rate,
           batch_p99_vs_timer_floor: batchVsTimer.by_rate,
           per_uid_p99_vs_timer_floor: perUidVsTimer.by_rate,
           floor_p99_vs_timer_floor: floorVsTimer.by_rate,

@@ -108,3 +108,23 @@ test('maxTalliedUids bounds the per-uid tally (0 turns it off) but not the looku
     await Promise.all([two.close(), off.close()]);
   }
 });
+
+test('a batch costs one call\'s latency whatever its size (the latency model the benchmark relies on)', async () => {
+  const answered: Array<{ route: string; latencyMs: number; elapsedMs: number }> = [];
+  const s = await startProfileService('membership', { onAnswered: (a) => answered.push(a) });
+  try {
+    const ids = Array.from({ length: 500 }, (_, i) => `u${i}`);
+    const r = await call(`${s.url}/users:batch`, 'POST', JSON.stringify({ ids }));
+    assert.equal(Object.keys((r.json as { users: object }).users).length, 500);
+    await call(`${s.url}/users/u1`);
+    await call(`${s.url}/users?ids=${ids.slice(0, 50).join(',')}`);
+    assert.deepEqual(answered.map((a) => [a.route, a.latencyMs]), [
+      ['POST /users:batch', 15],
+      ['GET /users/:uid', 15],
+      ['GET /users', 15],
+    ]);
+    for (const a of answered) assert.ok(a.elapsedMs >= a.latencyMs, `${a.route} answered after ${a.elapsedMs} ms`);
+  } finally {
+    await s.close();
+  }
+});

@@ -79,7 +79,7 @@ const defaults = {
   cache: { max: 10_000, ttlMs: 30_000, staleMs: 300_000 },
   breaker: { failureThreshold: 5, windowMs: 10_000, openMs: 5_000, halfOpenProbes: 1 },
   retry: { retries: 1, delayMs: 10, budgetRatio: 0.1, budgetMinPerSec: 5 },
-  batch: { maxSize: 100, windowMs: 0 },
+  batch: { maxSize: 100, windowMs: 1 },
   uidPattern: defaultUidPattern,
 };
 

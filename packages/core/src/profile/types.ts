@@ -16,9 +16,10 @@ export interface BatchOptions {
   /** Most uids in one `fetchMany` call. @defaultValue 100 */
   maxSize?: number;
   /**
-   * How long the first lookup waits for others to join its batch, in ms. 0 takes the lookups made
-   * in the same event-loop turn (sent from setImmediate): no added wait, and under load a turn
-   * holds more lookups, so batches grow with the load. @defaultValue 0
+   * Pacing, in ms: a source sends at most one batch per `windowMs`. A lookup that finds no batch
+   * sent within the last `windowMs` goes out in the current event-loop turn (no added wait);
+   * otherwise it joins the batch leaving `windowMs` after the last one, so no lookup waits longer
+   * than `windowMs`. 0 sends every event-loop turn's lookups together. @defaultValue 1
    */
   windowMs?: number;
 }

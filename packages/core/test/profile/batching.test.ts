@@ -44,29 +44,33 @@ test('a batch never exceeds maxSize', async () => {
   }
 });
 
-test('the window bounds how long a lookup waits for company', async () => {
-  let calls = 0;
+test('a lookup after a quiet spell goes out in the same turn; lookups right after a batch wait for the next one', async () => {
+  const batches: string[][] = [];
   const src: ProfileSource<'w', string> = {
     name: 'w',
     fetch: () => Promise.reject(new Error('unused')),
     fetchMany: async (uids) => {
-      calls++;
+      batches.push([...uids]);
       return new Map(uids.map((u) => [u, u.toUpperCase()]));
     },
-    batch: { windowMs: 300, maxSize: 1000 },
+    batch: { windowMs: 1000, maxSize: 1000 },
   };
   const agg = new ProfileAggregator({ sources: [src], cache: false });
-  const a = agg.get('a');
-  await new Promise((r) => setTimeout(r, 5));
-  const b = agg.get('b');
-  const [pa, pb] = await Promise.all([a, b]);
-  assert.equal(pa.data.w, 'A');
-  assert.equal(pb.data.w, 'B');
-  assert.equal(calls, 1, 'a lookup inside the window was not batched');
-  await new Promise((r) => setTimeout(r, 20));
-  await agg.get('c');
-  assert.equal(calls, 2);
-  await agg.close();
+  try {
+    const a = agg.get('a');
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(batches, [['a']], 'the first lookup waited for the window');
+    const b = agg.get('b');
+    await new Promise((r) => setTimeout(r, 5));
+    const c = agg.get('c');
+    await new Promise((r) => setImmediate(r));
+    assert.equal(batches.length, 1, 'a lookup right after a batch did not wait for the next one');
+    const [pa, pb, pc] = await Promise.all([a, b, c]);
+    assert.deepEqual([pa.data.w, pb.data.w, pc.data.w], ['A', 'B', 'C']);
+    assert.deepEqual(batches, [['a'], ['b', 'c']]);
+  } finally {
+    await agg.close();
+  }
 });
 
 test('inside a batch: missing uids are null, wrong shapes fail only that uid; a batch fault fails the batch', async () => {
@@ -135,7 +139,7 @@ test('close() settles lookups waiting in a batch window', async () => {
   assert.equal(r.sources.slow.error?.code, 'KEFU_ERR_CLOSED');
 });
 
-test('the default window is one event-loop turn: lookups made in the same turn share a batch, a later turn starts another', async () => {
+test('with the default window, the lookups of one turn share a batch, a later lookup goes in another, and maxSize splits a batch', async () => {
   const batches: string[][] = [];
   const src: ProfileSource<'t', string> = {
     name: 't',
@@ -149,7 +153,6 @@ test('the default window is one event-loop turn: lookups made in the same turn s
   try {
     const first = await Promise.all([agg.get('a'), agg.get('b'), agg.get('c')]);
     assert.deepEqual(first.map((p) => p.data.t), ['A', 'B', 'C']);
-    await new Promise((r) => setImmediate(r));
     await agg.get('d');
     // 150 lookups in one turn: the default maxSize (100) splits them.
     await Promise.all(Array.from({ length: 150 }, (_, i) => agg.get(`m${i}`)));
