@@ -6,9 +6,19 @@
  * Open loop at a fixed offered rate; latency from publish to receipt on one clock (all nodes
  * are ioredis clients in this process, so the numbers include Redis and loopback, not the hub).
  * Sharded pub/sub only differs on a Redis Cluster, so it is not measured on one server.
+ *
+ * Then the node's whole Redis side of one cross-node message, with the real classes
+ * (@kefu/redis, built): node A runs what the hub does per message (store.append, then
+ * bus.publish of the encoded frame), node B's RedisBus receives it. Two variants, alternating
+ * rounds in one run: `session3` (an append script, then a PUBLISH; one send per command) and
+ * `linked` (RedisConversationStore({ bus }): the script publishes, the hub's publish is skipped;
+ * writes batched per event-loop turn). Both nodes are in this process: its CPU per message is
+ * the Redis side of a sending plus a receiving node (no WebSockets), next to Redis's own.
  */
 import { Redis } from 'ioredis';
 import { findBinary, startRedisServer } from '@kefu/core/testing';
+import { encodeFrame, type MessageFrame } from '@kefu/protocol';
+import { RedisBus, RedisConversationStore } from '@kefu/redis';
 import { newHistogram } from './lib/histogram.js';
 import { quick, report, ratio, round, arg } from './lib/report.js';
 
@@ -95,17 +105,108 @@ async function run(kind: 'pubsub' | 'streams'): Promise<Result> {
   };
 }
 
+interface PathResult { variant: string; round: number; process_cpu_us_per_msg: number; redis_cpu_us_per_msg: number; p50_ms: number; p99_ms: number; delivered: number; lost: number; skipped_publishes: number }
+
+/** One round of the append path at `rate` for `ms`. */
+type PathVariant = 'linked' | 'session3' | 'link_only' | 'batch_only';
+async function appendPath(variant: PathVariant, roundNo: number, convs: number, ms: number): Promise<PathResult> {
+  const link = variant === 'linked' || variant === 'link_only';
+  const batch = variant === 'linked' || variant === 'batch_only';
+  const busA = new RedisBus(redis.url, { nodeId: `a-${variant}-${roundNo}`, batchWrites: batch });
+  const busB = new RedisBus(redis.url, { nodeId: `b-${variant}-${roundNo}`, batchWrites: batch });
+  const store = new RedisConversationStore(redis.url, { batchWrites: batch, ...(link ? { bus: busA } : {}) });
+  await store.open();
+  const ids: string[] = [];
+  for (let i = 0; i < convs; i++) ids.push((await store.createConversation({ tenant: 't', visitor: { id: `v${i}`, role: 'visitor' } })).id);
+  for (let i = 0; i < ids.length; i += 500) await Promise.all(ids.slice(i, i + 500).map((id) => busB.subscribe(`c:${id}`)));
+  const hist = newHistogram();
+  let received = 0;
+  busB.on('message', (_t, payload) => {
+    const at = payload.indexOf('"body":"') + 8;
+    hist.recordValue(Math.max(1, Math.round((performance.now() - parseFloat(payload.slice(at))) * 1000)));
+    received++;
+  });
+  const from = { id: 'v', role: 'visitor' as const };
+  const pad = 'x'.repeat(48);
+  // What Hub.#append / #fanOut do per message, minus the sockets.
+  const send = async (conv: string, k: number): Promise<void> => {
+    const body = `${performance.now().toFixed(3)} ${pad}`;
+    const r = await store.append(conv, { cid: `${roundNo}.${k}`, from, body });
+    const frame: MessageFrame = { t: 'msg', conv, seq: r.seq, cid: `${roundNo}.${k}`, from, body, ts: r.ts };
+    await busA.publish(`c:${conv}`, encodeFrame(frame));
+  };
+  const total = Math.round((rate * ms) / 1000);
+  const cpuR0 = await redisCpuSeconds();
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  let sent = 0;
+  await new Promise<void>((resolve) => {
+    const tick = setInterval(() => {
+      const due = Math.min(total, Math.floor(((performance.now() - t0) / 1000) * rate));
+      for (; sent < due; sent++) void send(ids[sent % ids.length]!, sent);
+      if (sent >= total) { clearInterval(tick); resolve(); }
+    }, 1);
+  });
+  const deadline = performance.now() + 5000;
+  while (received < total && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  const cpu = process.cpuUsage(cpu0);
+  const cpuR1 = await redisCpuSeconds();
+  const skipped = busA.stats.skippedPublishes;
+  await Promise.all([store.close(), busA.close(), busB.close()]);
+  return {
+    variant, round: roundNo,
+    // The tail waits of the drain loop cost next to nothing; the few redisCpuSeconds calls are in both variants.
+    process_cpu_us_per_msg: round1((cpu.user + cpu.system) / Math.max(1, received)),
+    redis_cpu_us_per_msg: round1(((cpuR1 - cpuR0) * 1e6) / Math.max(1, received)),
+    p50_ms: round(hist.getValueAtPercentile(50) / 1000),
+    p99_ms: round(hist.getValueAtPercentile(99) / 1000),
+    delivered: received,
+    lost: total - received,
+    skipped_publishes: skipped,
+  };
+}
+const round1 = (x: number): number => Math.round(x * 10) / 10;
+const median = (xs: number[]): number => { const a = [...xs].sort((x, y) => x - y); const m = a.length >> 1; return a.length % 2 ? a[m]! : (a[m - 1]! + a[m]!) / 2; };
+
 try {
   const pubsub = await run('pubsub');
   const streams = await run('streams');
+  const rounds = Number(arg('path-rounds', quick ? '3' : '6'));
+  // --path-variants linked,session3,link_only,batch_only separates the two changes' shares.
+  const variants = arg('path-variants', 'session3,linked').split(',') as PathVariant[];
+  const paths: PathResult[] = [];
+  for (let r = 1; r <= rounds; r++) {
+    for (const v of r % 2 ? variants : [...variants].reverse()) {
+      const p = await appendPath(v, r, quick ? 500 : 1000, quick ? 1500 : 4000);
+      paths.push(p);
+      process.stderr.write(`append path ${v} round ${r}: ${p.process_cpu_us_per_msg} µs node-side CPU, ${p.redis_cpu_us_per_msg} µs Redis CPU per message, p99 ${p.p99_ms} ms, lost ${p.lost}\n`);
+    }
+  }
+  const pathSummary = (v: string) => {
+    const mine = paths.filter((p) => p.variant === v);
+    return {
+      process_cpu_us_per_msg: round1(median(mine.map((p) => p.process_cpu_us_per_msg))),
+      redis_cpu_us_per_msg: round1(median(mine.map((p) => p.redis_cpu_us_per_msg))),
+      p99_ms: median(mine.map((p) => p.p99_ms)),
+      lost: mine.reduce((a, p) => a + p.lost, 0),
+    };
+  };
+  const linkedPath = pathSummary('linked');
+  const session3Path = pathSummary('session3');
+  for (const v of variants) if (v !== 'linked' && v !== 'session3') process.stderr.write(`append path ${v}: ${JSON.stringify(pathSummary(v))}\n`);
+  console.table(paths);
   report(
     {
       bench: 'bus',
       offered_per_s: rate,
       seconds,
-      kefu: { transport: 'pubsub', ...pubsub },
-      peers: { streams },
-      ratios: { p99_streams_vs_pubsub: ratio(streams.p99_ms, pubsub.p99_ms), redis_cpu_streams_vs_pubsub: ratio(streams.redis_cpu_pct, pubsub.redis_cpu_pct) },
+      kefu: { transport: 'pubsub', ...pubsub, append_path: { variant: 'linked', ...linkedPath } },
+      peers: { streams, append_path_session3: session3Path },
+      ratios: {
+        p99_streams_vs_pubsub: ratio(streams.p99_ms, pubsub.p99_ms), redis_cpu_streams_vs_pubsub: ratio(streams.redis_cpu_pct, pubsub.redis_cpu_pct),
+        append_path_cpu_linked_vs_session3: ratio(linkedPath.process_cpu_us_per_msg, session3Path.process_cpu_us_per_msg),
+        append_path_redis_cpu_linked_vs_session3: ratio(linkedPath.redis_cpu_us_per_msg, session3Path.redis_cpu_us_per_msg),
+      },
     },
     [{ transport: 'pub/sub', ...pubsub }, { transport: 'streams', ...streams }],
   );

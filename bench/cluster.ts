@@ -5,14 +5,20 @@
  * Socket.IO 4 nodes sharing rooms through @socket.io/redis-adapter on the same topology.
  *
  *   npm run bench -- cluster [--quick] [--conns 100000] [--rate 10000] [--budget-s 300]
- *                            [--only kefu,socket_io_redis] [--profile]
+ *                            [--only kefu,socket_io_redis,kefu_session3] [--profile] [--profile-window]
  *
  * Each hub node stays under 20,000 open files (at most 17,000 clients each), each load generator
  * holds at most 15,000 client sockets and binds its own 127.0.0.x source address. Pairs are opened
  * in chunks; a system that has not reached the count when its time budget runs out is measured
  * at the count it reached (reported as `connections`, with `connect_stopped` saying why).
  * `--quick` (under 60 s): 6,000 connections, 12 s budget each. Redis CPU and memory come from INFO.
- * `--profile` writes the Kefu hub nodes' CPU profiles (node --cpu-prof) to a temp dir.
+ * `--profile` writes the Kefu hub nodes' CPU profiles (node --cpu-prof, whole life) to a temp dir;
+ * `--profile-window` profiles the measured windows only (node:inspector in each node).
+ * `kefu_session3` (only when named in --only) is the Kefu cluster without the linked store and
+ * the batched writes (bench/servers/kefu-cluster-node.ts --variant session3), for an A/B of
+ * node CPU per message in one run. `--ab [--ab-pairs 500] [--rate 2000] [--ab-rounds 4]` does only
+ * that: both variants up at once, alternating short windows (bench/lib/cluster-ab.ts); it
+ * writes no results file.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,12 +29,14 @@ import { withBench, type Bench, type StepResult, type SystemSpec } from './lib/h
 import { newHistogram } from './lib/histogram.js';
 import { connectStaged } from './lib/cluster-connect.js';
 import { RedisStats, type RedisSample } from './lib/cluster-redis-stats.js';
+import { runAb } from './lib/cluster-ab.js';
 
 const conns = Number(arg('conns', quick ? '6000' : '100000'));
 const rate = Number(arg('rate', '10000'));
 const budgetMs = Number(arg('budget-s', quick ? '12' : '300')) * 1000;
 const only = new Set(arg('only', 'kefu,socket_io_redis').split(','));
 const profile = process.argv.includes('--profile');
+const profileWindow = process.argv.includes('--profile-window');
 const PER_NODE = 17_000;
 const PER_GENERATOR = 15_000;
 const pairs = Math.floor(conns / 2);
@@ -62,12 +70,34 @@ interface ClusterResult {
   rss_total_mb: number;
   nodes_cpu_pct: number;
   nodes_cpu_us_per_msg: number;
+  /** The load generators' CPU per message offered, µs (summed over generators), to compare with the nodes'. */
+  generators_cpu_us_per_msg: number;
+  /** Kefu nodes only: RedisBus counters summed over the nodes (publishes the linked store made unnecessary, write batching). */
+  bus?: Record<string, number>;
+  profiles?: string[];
   redis_cpu_pct: number;
   redis_used_memory_mb: number;
   trouble: Record<string, number>;
 }
 
-const profDir = profile ? mkdtempSync(join(tmpdir(), 'kefu-cluster-prof-')) : '';
+if (process.argv.includes('--ab')) {
+  const redisAb = await startRedisServer();
+  try {
+    const specsAb = (['linked', 'session3'] as const).map((variant): SystemSpec => ({
+      key: variant === 'linked' ? 'kefu' : 'kefu_session3', kind: 'kefu', label: variant, script: new URL('./servers/kefu-cluster-node.ts', import.meta.url),
+      args: ['--redis', redisAb.url, '--variant', variant, '--idle-timeout-ms', '0'], execArgv: ['--expose-gc'], nodes: 2,
+    }));
+    const o = { pairs: Number(arg('ab-pairs', '500')), rate: Number(arg('rate', '2000')), rounds: Number(arg('ab-rounds', '4')), windowMs: 2_000, keys: specsAb.map((x) => x.key) };
+    const { rows: abRows, summary } = await withBench(specsAb, 2, (b) => runAb(b, o));
+    console.table(abRows);
+    console.log(JSON.stringify({ bench: 'cluster-ab', config: o, summary }));
+  } finally {
+    await redisAb.stop();
+  }
+  process.exit(0);
+}
+
+const profDir = profile || profileWindow ? mkdtempSync(join(tmpdir(), 'kefu-cluster-prof-')) : '';
 const redis = await startRedisServer();
 const stats = new RedisStats(redis.url);
 const rows: Array<Record<string, unknown>> = [];
@@ -75,10 +105,11 @@ const results: Record<string, ClusterResult | { failed: string }> = {};
 try {
   const server = (name: string): URL => new URL(`./servers/${name}.ts`, import.meta.url);
   const specs: SystemSpec[] = [
-    {
-      key: 'kefu', kind: 'kefu', label: 'kefu cluster', script: server('kefu-hub'), args: ['--store', 'redis', '--redis', redis.url, '--idle-timeout-ms', '0'],
+    ...(['linked', 'session3'] as const).map((variant): SystemSpec => ({
+      key: variant === 'linked' ? 'kefu' : 'kefu_session3', kind: 'kefu', label: variant === 'linked' ? 'kefu cluster' : 'kefu (session 3 path)', script: server('kefu-cluster-node'),
+      args: ['--redis', redis.url, '--variant', variant, '--idle-timeout-ms', '0', ...(profileWindow ? ['--profile-dir', profDir] : [])],
       execArgv: ['--expose-gc', ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [])], nodes,
-    },
+    })),
     { key: 'socket_io_redis', kind: 'socket_io', label: 'socket.io + redis adapter', script: server('socket-io'), args: ['--redis', redis.url], execArgv: ['--expose-gc'], nodes },
   ];
   // One system at a time: two clusters of 100,000 connections would not fit one machine's files.
@@ -114,11 +145,18 @@ async function measure(b: Bench, spec: SystemSpec): Promise<ClusterResult> {
   const ws: StepResult[] = [];
   const redisPct: number[] = [];
   let redisMem = 0;
+  const children = b.servers.get(spec.key)!.children;
+  const kefu = spec.kind === 'kefu';
+  const profiles: string[] = [];
   for (let w = 0; w < cfg.windows; w++) {
     let r0: RedisSample | undefined;
     const s = await b.step(spec.key, rate, w === 0 ? cfg.warmupMs : 1_000, cfg.windowMs, cfg.drainMs, {
-      onWindowStart: async () => { r0 = await stats.sample(); },
+      onWindowStart: async () => {
+        if (profileWindow && kefu) await Promise.all(children.map((ch) => ch.call('profile-start')));
+        r0 = await stats.sample();
+      },
       onWindowEnd: async () => {
+        if (profileWindow && kefu) for (const f of await Promise.all(children.map((ch) => ch.call<string | null>('profile-stop')))) if (f) profiles.push(f);
         const r1 = await stats.sample();
         if (r0) redisPct.push(RedisStats.cpuPct(r0, r1));
         redisMem = r1.usedMemory;
@@ -129,7 +167,9 @@ async function measure(b: Bench, spec: SystemSpec): Promise<ClusterResult> {
     const { histogram: _h, ...row } = s;
     rows.push({ system: spec.label, conns: n, window: w + 1, ...row, trouble: JSON.stringify(row.trouble), redis_cpu_pct: Math.round(redisPct[w] ?? NaN) });
   }
-  const held = await Promise.all(b.servers.get(spec.key)!.children.map((ch) => ch.call<number>('connections')));
+  const held = await Promise.all(children.map((ch) => ch.call<number>('connections')));
+  const bus: Record<string, number> = {};
+  if (kefu) for (const st of await Promise.all(children.map((ch) => ch.call<Record<string, number>>('bus')))) for (const [key, v] of Object.entries(st)) bus[key] = (bus[key] ?? 0) + v;
   const trouble: Record<string, number> = {};
   for (const s of ws) for (const [k, v] of Object.entries(s.trouble)) trouble[k] = (trouble[k] ?? 0) + v;
   const lag = Math.max(...ws.map((s) => s.send_lag_p99_ms));
@@ -154,6 +194,9 @@ async function measure(b: Bench, spec: SystemSpec): Promise<ClusterResult> {
     rss_total_mb: round(after.rss / 2 ** 20, 1),
     nodes_cpu_pct: Math.round(ws.reduce((a, s) => a + s.server_cpu_pct, 0) / ws.length),
     nodes_cpu_us_per_msg: round(ws.reduce((a, s) => a + s.server_cpu_us_per_msg, 0) / ws.length, 1),
+    generators_cpu_us_per_msg: round(ws.reduce((a, s) => a + (s.generator_cpu_pct / 100) * generators * 1e6 / rate, 0) / ws.length, 1),
+    ...(kefu ? { bus } : {}),
+    ...(profiles.length > 0 ? { profiles } : {}),
     redis_cpu_pct: Math.round(redisPct.reduce((a, x) => a + x, 0) / Math.max(1, redisPct.length)),
     redis_used_memory_mb: round(redisMem / 2 ** 20, 1),
     trouble,
@@ -162,20 +205,23 @@ async function measure(b: Bench, spec: SystemSpec): Promise<ClusterResult> {
 
 const k = results.kefu && 'p99_ms' in results.kefu ? results.kefu : undefined;
 const sio = results.socket_io_redis && 'p99_ms' in results.socket_io_redis ? results.socket_io_redis : undefined;
-if (profile) process.stderr.write(`kefu hub CPU profiles: ${profDir} (summarise: node --import tsx bench/lib/cpuprofile-summary.ts <file>)\n`);
+const s3 = results.kefu_session3 && 'p99_ms' in results.kefu_session3 ? results.kefu_session3 : undefined;
+if (profile || profileWindow) process.stderr.write(`kefu hub CPU profiles: ${profDir} (summarise: node --import tsx bench/lib/cpuprofile-summary.ts <file>)\n`);
 report({
   bench: 'cluster',
   config: {
     connections: conns, pairs, nodes, generators, rate_per_s: rate, connect_budget_s: budgetMs / 1000, chunk_pairs: cfg.chunkPairs,
     windows: cfg.windows, window_ms: cfg.windowMs,
     topology: 'N server processes on 127.0.0.1 sharing one redis-server (started by the bench); pair i: visitor on node i % N, agent on node (i + 1) % N; generators bound to 127.0.0.11+',
-    kefu: 'Hub + RedisBus (pub/sub) + RedisConversationStore, jwtAuthenticator HS256, acks on, idleTimeoutMs 0 (bench/servers/kefu-hub.ts --store redis --idle-timeout-ms 0)',
+    kefu: 'Hub + RedisBus (pub/sub) + RedisConversationStore({ bus }): the append script publishes the frame, writes batched per event-loop turn; jwtAuthenticator HS256, acks on, idleTimeoutMs 0 (bench/servers/kefu-cluster-node.ts --variant linked)',
+    ...(s3 ? { kefu_session3: 'the same nodes with --variant session3: append, then the hub publishes; one send per command' } : {}),
     socket_io_redis: 'Socket.IO 4.8 + @socket.io/redis-adapter, websocket transport, room per conversation, ack callback',
     equal_load: k !== undefined && sio !== undefined && k.connections === sio.connections,
   },
   kefu: results.kefu ? { ...results.kefu } : {},
-  peers: { socket_io_redis: results.socket_io_redis ? { ...results.socket_io_redis } : {} },
+  peers: { socket_io_redis: results.socket_io_redis ? { ...results.socket_io_redis } : {}, ...(results.kefu_session3 ? { kefu_session3: { ...results.kefu_session3 } } : {}) },
   ratios: {
+    ...(s3 && k ? { nodes_cpu_us_per_msg_vs_session3: ratio(k.nodes_cpu_us_per_msg, s3.nodes_cpu_us_per_msg), p99_vs_session3: ratio(k.p99_ms, s3.p99_ms) } : {}),
     p99_vs_socket_io_redis: ratio(k?.p99_ms, sio?.p99_ms),
     rss_vs_socket_io_redis: ratio(k?.rss_kib_per_conn, sio?.rss_kib_per_conn),
     connections_vs_socket_io_redis: ratio(k?.connections, sio?.connections),

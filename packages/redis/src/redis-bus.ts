@@ -10,10 +10,16 @@
  *
  * Each payload is prefixed with the publishing node's id and a newline, so a node skips its
  * own publications (it delivered them to its local sockets already).
+ *
+ * A RedisConversationStore given this bus (`{ bus }`) publishes each message frame inside its
+ * append script: one command per message instead of an append and then a publish. The store
+ * hands the frame it published to `#published`; the hub's own publish of that exact frame on
+ * that channel is then skipped (see `_publish`).
  */
 import type { Redis } from 'ioredis';
 import { Bus, KefuError, type BusOptions } from '@kefu/core';
 import { checkPrefix, ownConnection, type RedisConnectionInput } from './connection.js';
+import { batchWrites, type BatchedWrites } from './batch-writes.js';
 
 export interface RedisBusOptions extends BusOptions {
   /**
@@ -26,6 +32,32 @@ export interface RedisBusOptions extends BusOptions {
    * @defaultValue false
    */
   sharded?: boolean;
+  /**
+   * Write the publications issued in one turn of the event loop in one system call (the
+   * socket is corked until setImmediate).
+   * @defaultValue true
+   */
+  batchWrites?: boolean;
+}
+
+/** Frames a linked store has published, awaiting the hub's publish of the same frame. */
+const maxMarks = 4096;
+
+/** Package-internal: what a linked RedisConversationStore needs from the bus. */
+export interface BusLink {
+  /** The Redis channel of a bus topic. */
+  channel(topic: string): string;
+  /** The node id + newline every publication starts with. */
+  readonly head: string;
+  /** The store published `frame` on `channel`: skip the hub's publish of that frame there. */
+  published(channel: string, frame: string): void;
+}
+
+const links = new WeakMap<RedisBus, BusLink>();
+
+/** The link of a RedisBus (package-internal; undefined for sharded buses, which cannot be linked). */
+export function busLink(bus: RedisBus): BusLink | undefined {
+  return links.get(bus);
 }
 
 export class RedisBus extends Bus {
@@ -38,6 +70,10 @@ export class RedisBus extends Bus {
   #resubscribing = false;
   /** Channels this node subscribes to, for the explicit re-subscribe after an outage. */
   readonly #channels = new Set<string>();
+  /** frame -> channel, for frames a linked store published (bounded: oldest dropped first). */
+  readonly #marks = new Map<string, string>();
+  readonly #writes: BatchedWrites | undefined;
+  #skipped = 0;
 
   /**
    * @param redis an ioredis client (duplicated: the bus owns two connections of its own, one for
@@ -51,6 +87,19 @@ export class RedisBus extends Bus {
     // The subscriber skips ioredis's INFO ready check: issued after a SUBSCRIBE that was queued
     // while connecting, it fails with "Connection in subscriber mode".
     this.#sub = ownConnection(redis, { enableReadyCheck: false });
+    if (options.batchWrites ?? true) this.#writes = batchWrites(this.#pub);
+    // Sharded channels live on their own shards, not on the conversation's slot: a store's
+    // script cannot publish there.
+    if (!this.#sharded) {
+      links.set(this, {
+        channel: (topic) => this.#prefix + topic,
+        head: `${this.nodeId}\n`,
+        published: (channel, frame) => {
+          if (this.#marks.size >= maxMarks) this.#marks.delete(this.#marks.keys().next().value!);
+          this.#marks.set(frame, channel);
+        },
+      });
+    }
     const onMessage = (channel: string, message: string) => {
       const nl = message.indexOf('\n');
       if (nl < 0 || !channel.startsWith(this.#prefix)) return;
@@ -64,6 +113,16 @@ export class RedisBus extends Bus {
       c.on('close', () => { if (!this.#closing) this.#fault(new Error('connection closed')); });
       c.on('ready', () => void this.#recovered());
     }
+  }
+
+  /**
+   * Publications skipped because a linked store had already published the same frame, and
+   * how the publishing connection's writes were batched (undefined with `batchWrites: false`).
+   */
+  get stats(): { skippedPublishes: number; pendingMarks: number; writeFlushes?: number; writeCommands?: number } {
+    const s: { skippedPublishes: number; pendingMarks: number; writeFlushes?: number; writeCommands?: number } = { skippedPublishes: this.#skipped, pendingMarks: this.#marks.size };
+    if (this.#writes) { s.writeFlushes = this.#writes.flushes; s.writeCommands = this.#writes.commands; }
+    return s;
   }
 
   /** True while either connection is down. */
@@ -106,6 +165,15 @@ export class RedisBus extends Bus {
   }
 
   protected async _publish(topic: string, payload: string): Promise<void> {
+    if (this.#marks.size > 0) {
+      const ch = this.#marks.get(payload);
+      if (ch !== undefined) {
+        this.#marks.delete(payload);
+        // Only the same frame on the same channel was published already: anything else (a
+        // topic naming the store did not expect) is published as usual.
+        if (ch === this.#prefix + topic) { this.#skipped++; return; }
+      }
+    }
     const msg = `${this.nodeId}\n${payload}`;
     try {
       if (this.#sharded) await this.#pub.spublish(this.#prefix + topic, msg);
@@ -129,6 +197,7 @@ export class RedisBus extends Bus {
 
   protected async _close(): Promise<void> {
     this.#closing = true;
+    this.#marks.clear();
     await Promise.allSettled([this.#pub.quit(), this.#sub.quit()]);
     this.#pub.disconnect();
     this.#sub.disconnect();

@@ -10,6 +10,11 @@
  *   <p>m:{id}    hash   userId -> member JSON (sender + readSeq)
  * Seq assignment, the cid check and the closed check happen in one Lua script: atomic across nodes.
  *
+ * With `bus` (a RedisBus on the same Redis server), the append script also publishes the
+ * message frame on the conversation's bus channel: one command per message instead of an
+ * append and a publish, and the frames of one conversation reach the channel in seq order
+ * whichever nodes append (Redis runs scripts one at a time).
+ *
  * Durability is Redis's: with `appendonly yes` and `appendfsync always` an acked message survives
  * a Redis crash; with `everysec` (the usual setting) up to about one second of acked messages can
  * be lost if the Redis machine itself fails (docs/scaling.md).
@@ -21,6 +26,8 @@ import type {
 } from '@kefu/core';
 import type { Member, Sender } from '@kefu/protocol';
 import { checkPrefix, connectOnce, ownConnection, quit, storeCall, type RedisConnectionInput } from './connection.js';
+import { batchWrites } from './batch-writes.js';
+import { busLink, type BusLink, type RedisBus } from './redis-bus.js';
 
 export interface RedisConversationStoreOptions {
   /**
@@ -28,9 +35,28 @@ export interface RedisConversationStoreOptions {
    * @defaultValue 'kefu:'
    */
   prefix?: string;
+  /**
+   * The node's RedisBus, connected to the same Redis server as this store (not sharded): each
+   * append then publishes its message frame inside the append script, exactly as the hub would
+   * encode it, and the hub's own publish of that frame is skipped. Saves one Redis command, one
+   * reply and one send per message. A bus on another Redis server would never see these
+   * publications: leave this unset then.
+   * @defaultValue undefined (the hub publishes)
+   */
+  bus?: RedisBus;
+  /**
+   * Write the commands issued in one turn of the event loop in one system call.
+   * @defaultValue true
+   */
+  batchWrites?: boolean;
 }
 
+/** The hub's bus topic of a conversation's frames (core's hub/local-index.ts `topic.conv`). */
+const convTopic = (conv: string): string => `c:${conv}`;
+
 // Returns {1, seq} on append, {0, storedJson} for a duplicate cid, {-1} not found, {-2} closed.
+// With ARGV[3] (a channel), a new message is also published there as ARGV[4] .. seq .. ',' .. rest:
+// the frame head ends in '"seq":' so that the published frame is the stored JSON plus t and conv.
 const APPEND = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
 local prev = redis.call('HGET', KEYS[3], ARGV[1])
@@ -39,6 +65,7 @@ if redis.call('HGET', KEYS[1], 'closed') == '1' then return {-2} end
 local seq = redis.call('LLEN', KEYS[2]) + 1
 redis.call('RPUSH', KEYS[2], '{"seq":' .. seq .. ',' .. ARGV[2])
 redis.call('HSET', KEYS[3], ARGV[1], seq)
+if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[4] .. seq .. ',' .. ARGV[2]) end
 return {1, seq}
 `;
 
@@ -72,7 +99,7 @@ return 1
 `;
 
 type ScriptClient = Redis & {
-  kefuAppend(k1: string, k2: string, k3: string, cid: string, rest: string): Promise<[number, number | string]>;
+  kefuAppend(k1: string, k2: string, k3: string, cid: string, rest: string, channel: string, head: string): Promise<[number, number | string]>;
   kefuMarkRead(k1: string, k2: string, k3: string, user: string, seq: number): Promise<number>;
   kefuCreate(k1: string, k2: string, record: string, visitorId: string, member: string): Promise<number>;
   kefuClose(k1: string, reason: string): Promise<number>;
@@ -82,12 +109,18 @@ export class RedisConversationStore extends ConversationStore {
   readonly supports: ConversationStoreSupports = { persistent: true, shared: true };
   readonly #redis: ScriptClient;
   readonly #prefix: string;
+  readonly #link: BusLink | undefined;
 
   /** @param redis an ioredis client (duplicated, the store owns its connection), a URL or options. */
   constructor(redis: RedisConnectionInput, options: RedisConversationStoreOptions = {}) {
     super();
     this.#prefix = checkPrefix(options.prefix ?? 'kefu:');
+    if (options.bus !== undefined) {
+      this.#link = busLink(options.bus);
+      if (this.#link === undefined) throw new TypeError('options.bus must be a RedisBus that is not sharded');
+    }
     const client = ownConnection(redis, { lazyConnect: true });
+    if (options.batchWrites ?? true) batchWrites(client);
     client.defineCommand('kefuAppend', { numberOfKeys: 3, lua: APPEND });
     client.defineCommand('kefuMarkRead', { numberOfKeys: 3, lua: MARK_READ });
     client.defineCommand('kefuCreate', { numberOfKeys: 2, lua: CREATE });
@@ -140,9 +173,18 @@ export class RedisConversationStore extends ConversationStore {
     const ts = Date.now();
     // The stored JSON is completed by the script with the seq it assigns: '{"seq":N,' + rest.
     const rest = JSON.stringify({ cid: input.cid, from: input.from, body: input.body, ts, ...(input.data !== undefined ? { data: input.data } : {}) }).slice(1);
-    const r = await this.#call('append', () => this.#redis.kefuAppend(this.#k('c', conv), this.#k('l', conv), this.#k('i', conv), input.cid, rest));
+    const link = this.#link;
+    // The frame head as the hub encodes a MessageFrame: {"t":"msg","conv":..,"seq":N, then the
+    // stored fields in the same order (cid, from, body, ts, data).
+    const channel = link ? link.channel(convTopic(conv)) : '';
+    const head = link ? `{"t":"msg","conv":${JSON.stringify(conv)},"seq":` : '';
+    const r = await this.#call('append', () => this.#redis.kefuAppend(this.#k('c', conv), this.#k('l', conv), this.#k('i', conv), input.cid, rest, channel, link ? link.head + head : ''));
     const status = r[0];
-    if (status === 1) return { seq: Number(r[1]), ts, dup: false };
+    if (status === 1) {
+      const seq = Number(r[1]);
+      if (link) link.published(channel, `${head}${seq},${rest}`);
+      return { seq, ts, dup: false };
+    }
     if (status === 0) {
       const prior = JSON.parse(String(r[1])) as StoredMessage;
       return { seq: prior.seq, ts: prior.ts, dup: true };

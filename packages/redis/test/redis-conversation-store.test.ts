@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import { conversationStoreSuite } from '@kefu/core/testing';
 import { Redis } from 'ioredis';
-import { RedisConversationStore } from '../src/index.js';
+import { RedisBus, RedisConversationStore } from '../src/index.js';
 import { redisServerForFile } from './redis-server.js';
 
 const redis = redisServerForFile();
@@ -26,6 +26,32 @@ if (!skip) {
       return s;
     },
     cleanup: async (s) => {
+      const prefix = prefixes.get(s);
+      if (!prefix) return;
+      const c = new Redis(redis.url);
+      const keys = await c.keys(`${prefix}*`);
+      if (keys.length) await c.del(...keys);
+      await c.quit();
+    },
+  });
+  // The same suite with the store publishing inside its append script (`{ bus }`).
+  const buses = new WeakMap<object, RedisBus>();
+  const linked = (prefix: string): RedisConversationStore => {
+    const bus = new RedisBus(redis.url, { prefix });
+    const s = new RedisConversationStore(redis.url, { prefix, bus });
+    prefixes.set(s, prefix);
+    buses.set(s, bus);
+    return s;
+  };
+  conversationStoreSuite({ test, describe }, {
+    name: 'RedisConversationStore linked to a RedisBus',
+    factory: () => linked(`l${++n}:`),
+    reopen: (closed) => {
+      void buses.get(closed)?.close();
+      return linked(prefixes.get(closed)!);
+    },
+    cleanup: async (s) => {
+      await buses.get(s)?.close();
       const prefix = prefixes.get(s);
       if (!prefix) return;
       const c = new Redis(redis.url);

@@ -1,0 +1,192 @@
+/**
+ * RedisConversationStore({ bus }): the append script publishes the message frame, and the hub's
+ * own publish of that frame is skipped. Real redis-server, real hubs on loopback WebSockets.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Redis } from 'ioredis';
+import WebSocket from 'ws';
+import { encodeFrame, type MessageFrame } from '@kefu/protocol';
+import { RedisBus, RedisConversationStore } from '../src/index.js';
+import { Peer, is, startHubNode } from './helpers/peer.js';
+import { redisServerForFile } from './redis-server.js';
+
+const redis = redisServerForFile();
+const { skip } = redis;
+
+async function publishCalls(c: Redis): Promise<number> {
+  const m = /cmdstat_publish:calls=(\d+)/.exec(await c.info('commandstats'));
+  return Number(m?.[1] ?? 0);
+}
+
+/** Raw text frames of one socket, for byte-for-byte comparison. */
+function rawFrames(ws: WebSocket): string[] {
+  const out: string[] = [];
+  ws.on('message', (d) => out.push(String(d)));
+  return out;
+}
+
+async function until(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+test('two hubs with linked stores: one PUBLISH per message, and the remote agent gets the very frame the local one got', { skip, timeout: 30_000 }, async () => {
+  const prefix = 'lk1:';
+  const busA = new RedisBus(redis.url, { nodeId: 'A', prefix });
+  const busB = new RedisBus(redis.url, { nodeId: 'B', prefix });
+  const a = await startHubNode({ bus: busA, store: new RedisConversationStore(redis.url, { prefix, bus: busA }) });
+  const b = await startHubNode({ bus: busB, store: new RedisConversationStore(redis.url, { prefix, bus: busB }) });
+  const admin = new Redis(redis.url);
+  const visitor = new Peer(a.url, 't1:v1:visitor');
+  const local = new Peer(a.url, 't1:a1:agent');
+  const remote = new Peer(b.url, 't1:a2:agent');
+  const localRaw = rawFrames(local.ws);
+  const remoteRaw = rawFrames(remote.ws);
+  try {
+    for (const p of [visitor, local, remote]) await p.until(is('welcome'), 'welcome');
+    visitor.send({ t: 'open', ref: 'o' });
+    const { conv } = await visitor.until(is('joined', (f) => f.ref === 'o'), 'joined');
+    for (const p of [local, remote]) {
+      p.send({ t: 'join', ref: 'j', conv });
+      await p.until(is('joined', (f) => f.ref === 'j'), 'agent joined');
+    }
+    const before = await publishCalls(admin);
+    const n = 20;
+    for (let i = 1; i <= n; i++) visitor.send({ t: 'send', conv, cid: `c${i}`, body: `hello ${i}`, ...(i % 5 === 0 ? { data: { k: i } } : {}) });
+    await remote.until(is('msg', (f) => f.seq === n), `remote msg ${n}`);
+    await local.until(is('msg', (f) => f.seq === n), `local msg ${n}`);
+    assert.deepEqual(remote.msgs(conv), Array.from({ length: n }, (_, i) => i + 1));
+    const frames = (raw: string[]) => raw.filter((s) => s.startsWith('{"t":"msg"'));
+    assert.deepEqual(frames(remoteRaw), frames(localRaw));
+    // The store's script published each message once; the hub's publish of it was skipped.
+    await until(() => busA.stats.skippedPublishes === n, 'skipped publishes');
+    assert.equal(await publishCalls(admin) - before, n);
+    assert.equal(busA.stats.pendingMarks, 0);
+    // A retry of an acked cid is answered from the store and publishes nothing.
+    visitor.send({ t: 'send', conv, cid: 'c1', body: 'hello 1' });
+    await visitor.until(is('ack', (f) => f.cid === 'c1' && f.dup === true), 'dup ack');
+    assert.equal(await publishCalls(admin) - before, n);
+  } finally {
+    await Promise.all([visitor.close(), local.close(), remote.close()]);
+    await a.close();
+    await b.close();
+    await admin.quit();
+  }
+});
+
+test('frames of one conversation appended from two nodes reach the channel in seq order', { skip, timeout: 30_000 }, async () => {
+  const prefix = 'lk2:';
+  const busA = new RedisBus(redis.url, { nodeId: 'A', prefix });
+  const busB = new RedisBus(redis.url, { nodeId: 'B', prefix });
+  const storeA = new RedisConversationStore(redis.url, { prefix, bus: busA });
+  const storeB = new RedisConversationStore(redis.url, { prefix, bus: busB });
+  const sub = new Redis(redis.url, { enableReadyCheck: false });
+  try {
+    const rec = await storeA.createConversation({ tenant: 't', visitor: { id: 'v', role: 'visitor' } });
+    const seen: number[] = [];
+    sub.on('message', (_c: string, m: string) => seen.push((JSON.parse(m.slice(m.indexOf('\n') + 1)) as MessageFrame).seq));
+    await sub.subscribe(`${prefix}c:${rec.id}`);
+    const from = { id: 'v', role: 'visitor' as const };
+    await Promise.all(Array.from({ length: 100 }, (_, i) => (i % 2 ? storeA : storeB).append(rec.id, { cid: `m${i}`, from, body: String(i) })));
+    await until(() => seen.length === 100, '100 publications');
+    assert.deepEqual(seen, Array.from({ length: 100 }, (_, i) => i + 1));
+  } finally {
+    await Promise.all([storeA.close(), storeB.close(), busA.close(), busB.close(), sub.quit()]);
+  }
+});
+
+test('the published frame is the one the hub encodes; a frame on another topic is still published', { skip, timeout: 30_000 }, async () => {
+  const prefix = 'lk3:';
+  const bus = new RedisBus(redis.url, { nodeId: 'A', prefix });
+  const other = new RedisBus(redis.url, { nodeId: 'B', prefix });
+  const store = new RedisConversationStore(redis.url, { prefix, bus });
+  try {
+    const rec = await store.createConversation({ tenant: 't', visitor: { id: 'v', role: 'visitor', name: 'Vi' } });
+    const got: Array<[string, string]> = [];
+    other.on('message', (t, p) => got.push([t, p]));
+    await other.subscribe(`c:${rec.id}`);
+    await other.subscribe('elsewhere');
+    const from = { id: 'v', role: 'visitor' as const, name: 'Vi' };
+    const r = await store.append(rec.id, { cid: 'x1', from, body: 'a "quoted"\nbody', data: { n: 1, s: 'é' } });
+    const frame = encodeFrame({ t: 'msg', conv: rec.id, seq: r.seq, cid: 'x1', from, body: 'a "quoted"\nbody', ts: r.ts, data: { n: 1, s: 'é' } });
+    await until(() => got.length === 1, 'the store publication');
+    assert.deepEqual(got[0], [`c:${rec.id}`, frame]);
+    assert.equal(bus.stats.pendingMarks, 1);
+    // The same frame on a topic the store did not publish to goes out as usual.
+    await bus.publish('elsewhere', frame);
+    await until(() => got.length === 2, 'the publication on another topic');
+    assert.deepEqual(got[1], ['elsewhere', frame]);
+    assert.equal(bus.stats.skippedPublishes, 0);
+    assert.equal(bus.stats.pendingMarks, 0);
+  } finally {
+    await Promise.all([store.close(), bus.close(), other.close()]);
+  }
+});
+
+test('frames awaiting the hub\'s publish are bounded: at most 4096, oldest dropped first', { skip, timeout: 60_000 }, async () => {
+  const prefix = 'lk4:';
+  const bus = new RedisBus(redis.url, { nodeId: 'A', prefix });
+  const store = new RedisConversationStore(redis.url, { prefix, bus });
+  try {
+    const rec = await store.createConversation({ tenant: 't', visitor: { id: 'v', role: 'visitor' } });
+    const from = { id: 'v', role: 'visitor' as const };
+    const first = await store.append(rec.id, { cid: 'first', from, body: 'b' });
+    for (let i = 0; i < 4100; i += 500) {
+      await Promise.all(Array.from({ length: Math.min(500, 4100 - i) }, (_, j) => store.append(rec.id, { cid: `k${i + j}`, from, body: 'b' })));
+    }
+    assert.equal(bus.stats.pendingMarks, 4096);
+    // The dropped (oldest) frame is published again by the bus: a duplicate the receivers drop by seq.
+    const sub = new RedisBus(redis.url, { nodeId: 'B', prefix });
+    try {
+      const got: string[] = [];
+      sub.on('message', (_t, p) => got.push(p));
+      await sub.subscribe(`c:${rec.id}`);
+      const frame = encodeFrame({ t: 'msg', conv: rec.id, seq: first.seq, cid: 'first', from, body: 'b', ts: first.ts });
+      await bus.publish(`c:${rec.id}`, frame);
+      await until(() => got.length === 1, 'the re-publication');
+      assert.equal(got[0], frame);
+    } finally {
+      await sub.close();
+    }
+  } finally {
+    await Promise.all([store.close(), bus.close()]);
+  }
+});
+
+test('a sharded bus cannot be linked', { skip }, async () => {
+  const bus = new RedisBus(redis.url, { sharded: true });
+  try {
+    assert.throws(() => new RedisConversationStore(redis.url, { bus }), { name: 'TypeError', message: 'options.bus must be a RedisBus that is not sharded' });
+  } finally {
+    await bus.close();
+  }
+});
+
+test('batched writes: the publications of one turn go out in one write, in order', { skip, timeout: 30_000 }, async () => {
+  const a = new RedisBus(redis.url, { nodeId: 'A', prefix: 'bw:' });
+  const b = new RedisBus(redis.url, { nodeId: 'B', prefix: 'bw:' });
+  const plain = new RedisBus(redis.url, { nodeId: 'C', prefix: 'bw:', batchWrites: false });
+  try {
+    const got: string[] = [];
+    b.on('message', (_t, p) => got.push(p));
+    await b.subscribe('t');
+    await a.publish('t', 'warm');
+    await until(() => got.length === 1, 'warm-up');
+    const flushes = a.stats.writeFlushes!;
+    const commands = a.stats.writeCommands!;
+    await Promise.all(Array.from({ length: 100 }, (_, i) => a.publish('t', `p${i}`)));
+    assert.equal(a.stats.writeFlushes! - flushes, 1);
+    assert.equal(a.stats.writeCommands! - commands, 100);
+    await until(() => got.length === 101, '100 publications');
+    assert.deepEqual(got.slice(1), Array.from({ length: 100 }, (_, i) => `p${i}`));
+    assert.equal(plain.stats.writeFlushes, undefined);
+    await plain.publish('t', 'unbatched');
+    await until(() => got.length === 102, 'the unbatched publication');
+  } finally {
+    await Promise.all([a.close(), b.close(), plain.close()]);
+  }
+});
