@@ -7,6 +7,7 @@
  *
  *   npm run bench -- queue [--quick] [--items 100000] [--runs 3] [--backlog 1000000] [--backlog-only]
  *     [--producers 256] [--consumers 16] [--lease-batch 64] [--bullmq-adds 100] [--bullmq-concurrency 50]
+ *     [--hold-max-s 90]
  *
  * Every item carries a 1 KB payload and one of 5 priorities. Kefu: 256 producers each awaiting
  * its push (resolved only once durable), 16 consumers each leasing up to 64 and acking every
@@ -27,6 +28,11 @@ const ITEMS = Number(arg('items', quick ? '10000' : '60000'));
 const RUNS = Number(arg('runs', quick ? '1' : '3'));
 const BACKLOG = Number(arg('backlog', quick ? '100000' : '1000000'));
 const MEMORY_ITEMS = Number(arg('memory-items', quick ? '200000' : '1000000'));
+/**
+ * Longest the filling and floor processes hold their backlog lightly loaded before RSS is taken
+ * (see BACKLOG_CHILD); 0 skips the hold. V8 shrank its young generation after about 30 s here.
+ */
+const HOLD_MAX_S = Number(arg('hold-max-s', quick ? '10' : '90'));
 const PRODUCERS = Number(arg('producers', '256'));
 const CONSUMERS = Number(arg('consumers', '16'));
 const LEASE_BATCH = Number(arg('lease-batch', '64'));
@@ -130,7 +136,7 @@ async function memoryOps(): Promise<number> {
  * database (the state of a restarted desk), then times position() on ids spread over the backlog.
  */
 const BACKLOG_CHILD = `
-const [mode, dir, countArg, queueModule] = process.argv.slice(1);
+const [mode, dir, countArg, queueModule, holdMaxArg] = process.argv.slice(1);
 const { LevelQueueStore, PriorityQueue } = await import(queueModule);
 const { getHeapSpaceStatistics } = await import('node:v8');
 const { readFileSync } = await import('node:fs');
@@ -178,18 +184,36 @@ if (mode === 'fill' || floor) {
 settle();
 const m = process.memoryUsage();
 // (the store is closed below, after the figures are taken: closed_rss_mb shows what LevelDB held)
-const newSpace = getHeapSpaceStatistics().find((x) => x.space_name === 'new_space');
-Object.assign(out, { size: q ? q.size : count, rss_mb: mb(m.rss), heap_total_mb: mb(m.heapTotal), heap_used_mb: mb(m.heapUsed), new_space_mb: mb(newSpace ? newSpace.space_size : 0), array_buffers_mb: mb(m.arrayBuffers), rss_file_mb: rssFileMb(), rss_anon_mb: statusMb('RssAnon'), tables_mapped_mb: tablesMb(), peak_rss_mb: statusMb('VmHWM') });
+const newSpaceMb = () => mb(getHeapSpaceStatistics().find((x) => x.space_name === 'new_space')?.space_size ?? 0);
+Object.assign(out, { size: q ? q.size : count, rss_mb: mb(m.rss), heap_total_mb: mb(m.heapTotal), heap_used_mb: mb(m.heapUsed), new_space_mb: newSpaceMb(), array_buffers_mb: mb(m.arrayBuffers), rss_file_mb: rssFileMb(), rss_anon_mb: statusMb('RssAnon'), tables_mapped_mb: tablesMb(), peak_rss_mb: statusMb('VmHWM') });
+// Holding the backlog: the process goes on lightly loaded (about 0.5 MB/s of short-lived objects,
+// like a server answering a few requests; no forced GC) for at least 5 s, by which LevelDB has
+// finished the compactions the fill started, and until V8 has shrunk its young generation by
+// itself (it does so at a scavenge once allocation is below about 1 MB/s), at most holdMax s.
+// RSS is taken then, before any forced GC. A process that stays busy keeps the young generation
+// (up to 32 MB, queue or not: the floor process shows it too); one left fully idle runs no GC at all.
+const holdMax = Number(holdMaxArg ?? 0);
+if (mode !== 'recover' && holdMax > 0) {
+  const t0 = Date.now();
+  let sink = 0;
+  while (Date.now() - t0 < holdMax * 1000 && (Date.now() - t0 < 5000 || newSpaceMb() > 2)) {
+    for (let i = 0; i < 1000; i++) sink += ({ n: i, s: 'r' + i }).s.length;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  if (!(sink > 0)) throw new Error('hold loop did nothing');
+  const h = process.memoryUsage();
+  Object.assign(out, { held_s: Math.round((Date.now() - t0) / 100) / 10, held_rss_mb: mb(h.rss), held_new_space_mb: newSpaceMb(), held_rss_anon_mb: statusMb('RssAnon'), held_rss_file_mb: rssFileMb(), held_tables_mapped_mb: tablesMb() });
+}
 await (q ? q.close() : db.close());
 settle();
 out.closed_rss_mb = mb(process.memoryUsage().rss);
 console.log(JSON.stringify(out));
 `;
 
-async function backlogChild(mode: 'fill' | 'recover' | 'floor', dir: string, count: number, nodeFlags: string[] = []): Promise<Record<string, number>> {
+async function backlogChild(mode: 'fill' | 'recover' | 'floor', dir: string, count: number, nodeFlags: string[] = [], holdMaxS = 0): Promise<Record<string, number>> {
   const cwd = fileURLToPath(new URL('.', import.meta.url));
   const queueModule = fileURLToPath(new URL('../packages/core/dist/queue/index.js', import.meta.url));
-  const child = spawn(process.execPath, ['--expose-gc', ...nodeFlags, '--input-type=module', '-e', BACKLOG_CHILD, mode, dir, String(count), queueModule], { cwd, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--expose-gc', ...nodeFlags, '--input-type=module', '-e', BACKLOG_CHILD, mode, dir, String(count), queueModule, String(holdMaxS)], { cwd, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
   const code = await new Promise<number | null>((r) => child.once('exit', r));
@@ -205,7 +229,7 @@ async function backlogChild(mode: 'fill' | 'recover' | 'floor', dir: string, cou
 async function backlog(count: number): Promise<{ fill: Record<string, number>; recover: Record<string, number>; recoverSemi1: Record<string, number>; fillSemi1: Record<string, number>; floor: Record<string, number> }> {
   const dir = mkdtempSync(join(tmpdir(), 'kefu-bench-backlog-'));
   try {
-    const fill = await backlogChild('fill', dir, count);
+    const fill = await backlogChild('fill', dir, count, [], HOLD_MAX_S);
     const recover = await backlogChild('recover', dir, count);
     const recoverSemi1 = await backlogChild('recover', dir, count, ['--max-semi-space-size=1']);
     if (fill.size !== count || recover.size !== count || recoverSemi1.size !== count) throw new Error(`backlog holds ${fill.size}/${recover.size}/${recoverSemi1.size} of ${count}`);
@@ -217,7 +241,7 @@ async function backlog(count: number): Promise<{ fill: Record<string, number>; r
       if (fillSemi1.size !== count) throw new Error(`backlog holds ${fillSemi1.size} of ${count}`);
       rmSync(dir2, { recursive: true, force: true });
       // The floor: what the same fill costs a process that only writes the rows to LevelDB.
-      const floor = await backlogChild('floor', dir2, count);
+      const floor = await backlogChild('floor', dir2, count, [], HOLD_MAX_S);
       return { fill, recover, recoverSemi1, fillSemi1, floor };
     } finally {
       rmSync(dir2, { recursive: true, force: true });
@@ -255,9 +279,10 @@ const rows = [
   { system: 'kefu LevelDB (sync, group commit)', cycles_per_s: level, p50_ms: median(kefuRuns.map((x) => x.p50_ms)), p99_ms: median(kefuRuns.map((x) => x.p99_ms)), runs: kefuRuns.map((x) => x.per_s).join(' ') },
   { system: 'BullMQ 6 (redis appendonly everysec)', cycles_per_s: bull, p50_ms: bullRuns.length ? median(bullRuns.map((x) => x.p50_ms)) : null, p99_ms: bullRuns.length ? median(bullRuns.map((x) => x.p99_ms)) : null, runs: bullRuns.map((x) => x.per_s).join(' ') },
   { system: 'kefu memory store', cycles_per_s: memory, p50_ms: null, p99_ms: null, runs: memRuns.join(' ') },
-  { system: `backlog ${BACKLOG} items, filling process`, cycles_per_s: null, p50_ms: null, p99_ms: null, runs: `rss ${bl.fill.rss_mb} MB (base ${bl.fill.base_rss_mb}, heap ${bl.fill.heap_total_mb} of which V8 young gen ${bl.fill.new_space_mb}, typed arrays ${bl.fill.array_buffers_mb}, anonymous ${bl.fill.rss_anon_mb}, file-backed ${bl.fill.rss_file_mb} of which LevelDB tables ${bl.fill.tables_mapped_mb}; peak ${bl.fill.peak_rss_mb}), fill ${bl.fill.push_s} s` },
+  { system: `backlog ${BACKLOG} items, filling process holding it (lightly loaded, ${bl.fill.held_s ?? '-'} s after the fill)`, cycles_per_s: null, p50_ms: null, p99_ms: null, runs: `rss ${bl.fill.held_rss_mb ?? '-'} MB (V8 young gen ${bl.fill.held_new_space_mb ?? '-'}, anonymous ${bl.fill.held_rss_anon_mb ?? '-'}, file-backed ${bl.fill.held_rss_file_mb ?? '-'} of which LevelDB tables ${bl.fill.held_tables_mapped_mb ?? '-'}; no forced GC)` },
+  { system: `backlog ${BACKLOG} items, filling process at the end of the fill`, cycles_per_s: null, p50_ms: null, p99_ms: null, runs: `rss ${bl.fill.rss_mb} MB (base ${bl.fill.base_rss_mb}, heap ${bl.fill.heap_total_mb} of which V8 young gen ${bl.fill.new_space_mb}, typed arrays ${bl.fill.array_buffers_mb}, anonymous ${bl.fill.rss_anon_mb}, file-backed ${bl.fill.rss_file_mb} of which LevelDB tables ${bl.fill.tables_mapped_mb}; peak ${bl.fill.peak_rss_mb}), fill ${bl.fill.push_s} s` },
   { system: `backlog ${BACKLOG} items, restarted process`, cycles_per_s: null, p50_ms: null, p99_ms: null, runs: `rss ${bl.recover.rss_mb} MB (base ${bl.recover.base_rss_mb}, V8 young gen ${bl.recover.new_space_mb}, typed arrays ${bl.recover.array_buffers_mb}, file-backed ${bl.recover.rss_file_mb}, after close ${bl.recover.closed_rss_mb}), recovery ${bl.recover.recover_s} s, position() ${bl.recover.position_us} us` },
-  { system: `backlog ${BACKLOG} items, floor: same rows by plain level batches, no queue`, cycles_per_s: null, p50_ms: null, p99_ms: null, runs: `rss ${bl.floor.rss_mb} MB (base ${bl.floor.base_rss_mb}, V8 young gen ${bl.floor.new_space_mb}, heap ${bl.floor.heap_total_mb}, typed arrays ${bl.floor.array_buffers_mb}, anonymous ${bl.floor.rss_anon_mb}, file-backed ${bl.floor.rss_file_mb} of which LevelDB tables ${bl.floor.tables_mapped_mb}), fill ${bl.floor.push_s} s` },
+  { system: `backlog ${BACKLOG} items, floor: same rows by plain level batches, no queue`, cycles_per_s: null, p50_ms: null, p99_ms: null, runs: `rss ${bl.floor.rss_mb} MB (base ${bl.floor.base_rss_mb}, V8 young gen ${bl.floor.new_space_mb}, heap ${bl.floor.heap_total_mb}, typed arrays ${bl.floor.array_buffers_mb}, anonymous ${bl.floor.rss_anon_mb}, file-backed ${bl.floor.rss_file_mb} of which LevelDB tables ${bl.floor.tables_mapped_mb}), fill ${bl.floor.push_s} s; held ${bl.floor.held_s ?? '-'} s: rss ${bl.floor.held_rss_mb ?? '-'} MB (young gen ${bl.floor.held_new_space_mb ?? '-'}, tables ${bl.floor.held_tables_mapped_mb ?? '-'})` },
   { system: `backlog ${BACKLOG} items, filling, --max-semi-space-size=1 (operator flag, not the headline)`, cycles_per_s: null, p50_ms: null, p99_ms: null, runs: `rss ${bl.fillSemi1.rss_mb} MB (V8 young gen ${bl.fillSemi1.new_space_mb}, typed arrays ${bl.fillSemi1.array_buffers_mb}, file-backed ${bl.fillSemi1.rss_file_mb} of which LevelDB tables ${bl.fillSemi1.tables_mapped_mb}), fill ${bl.fillSemi1.push_s} s` },
   { system: `backlog ${BACKLOG} items, restarted, --max-semi-space-size=1`, cycles_per_s: null, p50_ms: null, p99_ms: null, runs: `rss ${bl.recoverSemi1.rss_mb} MB (V8 young gen ${bl.recoverSemi1.new_space_mb}, after close ${bl.recoverSemi1.closed_rss_mb})` },
 ];
@@ -268,9 +293,18 @@ report({
     level_p50_ms: rows[0]!.p50_ms,
     level_p99_ms: rows[0]!.p99_ms,
     memory_ops_per_s: memory,
-    [backlogKey]: Math.max(bl.fill.rss_mb!, bl.recover.rss_mb!),
+    // The process holding the backlog: the filling one once held lightly loaded (when the hold
+    // ran), and the one restarted on it. The end-of-fill figure is backlog_fill_rss_mb.
+    [backlogKey]: Math.max(bl.fill.held_rss_mb ?? bl.fill.rss_mb!, bl.recover.rss_mb!),
     backlog_items: BACKLOG,
     backlog_fill_rss_mb: bl.fill.rss_mb,
+    backlog_fill_held_rss_mb: bl.fill.held_rss_mb ?? null,
+    backlog_fill_held_s: bl.fill.held_s ?? null,
+    backlog_fill_held_new_space_mb: bl.fill.held_new_space_mb ?? null,
+    backlog_fill_held_rss_anon_mb: bl.fill.held_rss_anon_mb ?? null,
+    backlog_fill_held_tables_mapped_mb: bl.fill.held_tables_mapped_mb ?? null,
+    backlog_floor_held_rss_mb: bl.floor.held_rss_mb ?? null,
+    backlog_floor_held_new_space_mb: bl.floor.held_new_space_mb ?? null,
     backlog_fill_base_rss_mb: bl.fill.base_rss_mb,
     backlog_fill_heap_total_mb: bl.fill.heap_total_mb,
     backlog_fill_typed_arrays_mb: bl.fill.array_buffers_mb,
@@ -292,12 +326,13 @@ report({
     backlog_floor_new_space_mb: bl.floor.new_space_mb,
     backlog_floor_tables_mapped_mb: bl.floor.tables_mapped_mb,
     backlog_fill_over_floor_mb: Math.round((bl.fill.rss_mb! - bl.floor.rss_mb!) * 10) / 10,
+    backlog_held_over_floor_mb: bl.fill.held_rss_mb !== undefined && bl.floor.held_rss_mb !== undefined ? Math.round((bl.fill.held_rss_mb - bl.floor.held_rss_mb) * 10) / 10 : null,
     backlog_recover_s: bl.recover.recover_s,
     position_us: bl.recover.position_us,
     runs: { level: kefuRuns.map((x) => x.per_s), memory: memRuns },
   },
   peers: { bullmq: { cycle_per_s: bull, p50_ms: rows[1]!.p50_ms, p99_ms: rows[1]!.p99_ms, runs: bullRuns.map((x) => x.per_s) } },
   ratios: { level_vs_bullmq: ratio(level, bull), memory_vs_bullmq: ratio(memory, bull) },
-  settings: { items: ITEMS, runs: RUNS, producers: PRODUCERS, consumers: CONSUMERS, lease_batch: LEASE_BATCH, payload_bytes: 1024, priorities: 5, bullmq: { adds_in_flight: BULL_ADDS, concurrency: BULL_CONCURRENCY }, backlog_payload_bytes: 64, note: 'machine shared with other engineers\' builds and benchmarks' },
+  settings: { items: ITEMS, runs: RUNS, producers: PRODUCERS, consumers: CONSUMERS, lease_batch: LEASE_BATCH, payload_bytes: 1024, priorities: 5, bullmq: { adds_in_flight: BULL_ADDS, concurrency: BULL_CONCURRENCY }, backlog_payload_bytes: 64, backlog_hold_max_s: HOLD_MAX_S, note: 'machine shared with other engineers\' builds and benchmarks' },
 }, rows);
 void round;

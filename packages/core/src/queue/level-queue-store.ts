@@ -256,7 +256,7 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
       slots.push(slot);
       prev.push(this.#unref(slot, ops));
       this.#leaseOf.set(slot, r);
-      entries.push(ix.keys.seq[slot]!, ix.attempts[slot]!);
+      entries.push(ix.seqOf(slot), ix.attempts[slot]!);
     }
     if (slots.length === 0) return [];
     this.#leaseNo++;
@@ -385,7 +385,7 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
     const ix = this.#index;
     const prev = ix.state[slot]!;
     const due = ix.dueOf(slot);
-    const ops: BatchOp[] = [{ type: 'del', key: itemKey(ix.keys.key[slot]!, ix.keys.seq[slot]!, ix.maxAttempts[slot]!, id) }];
+    const ops: BatchOp[] = [{ type: 'del', key: itemKey(ix.keys.key[slot]!, ix.seqOf(slot), ix.maxAttempts[slot]!, id) }];
     if ((ix.flags[slot]! & F_MARKER) !== 0) ops.push({ type: 'del', key: markerKey(id) });
     const ref = this.#unref(slot, ops);
     ix.detach(slot);
@@ -403,7 +403,7 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
 
   #keyOf(slot: number): string {
     const ix = this.#index;
-    return itemKey(ix.keys.key[slot]!, ix.keys.seq[slot]!, ix.maxAttempts[slot]!, ix.ids.idOf(slot));
+    return itemKey(ix.keys.key[slot]!, ix.seqOf(slot), ix.maxAttempts[slot]!, ix.ids.idOf(slot));
   }
 
   /** Drops the slot's lease-record reference, deleting the record in `ops` if it was the last; returns the record number or -1. */
@@ -474,7 +474,7 @@ export class LevelQueueStore<T = unknown> extends QueueStore<T> {
     if (this.#compacting) return;
     this.#deletes = 0;
     const first = this.#index.ready.first();
-    const end = first < 0 ? 'i"' : itemPrefix(this.#index.keys.key[first]!, this.#index.keys.seq[first]!);
+    const end = first < 0 ? 'i"' : itemPrefix(this.#index.keys.key[first]!, this.#index.seqOf(first));
     // compactRange is classic-level's (Node); `level`'s type also covers the browser build.
     const db = this.#db as unknown as { compactRange?: (start: string, end: string) => Promise<void> };
     if (typeof db.compactRange !== 'function') return;

@@ -6,6 +6,7 @@
 import { DueHeap } from './due-heap.js';
 import { IdTable, type IdIndex } from './id-table.js';
 import { OrderIndex } from './order-index.js';
+import { KefuError } from '@kefu/protocol';
 import type { ItemState, QueueCounts } from './types.js';
 
 export const FREE = 0;
@@ -25,8 +26,12 @@ const STATE_NAMES: Array<ItemState | undefined> = [undefined, 'ready', 'delayed'
 
 interface Keys {
   key: Float64Array;
-  seq: Float64Array;
+  /** Sequence minus `seqBase`: 4 bytes per item instead of a float64's 8. */
+  seq: Uint32Array;
 }
+
+/** Largest sequence offset from the base a slot can hold. */
+const MAX_REL_SEQ = 0xffff_ffff;
 
 export class LocalIndex {
   readonly keys: Keys;
@@ -42,6 +47,12 @@ export class LocalIndex {
   #free: number[] = [];
   #next = 0;
   #live = 0;
+  /**
+   * Sequences are kept as offsets from this base. Only the spread of the live items' sequences
+   * must fit in 32 bits (4 billion pushes while one item waits); when a new sequence falls
+   * outside, the base moves (#rebase, a pass over the slots, once per two billion pushes at most).
+   */
+  #seqBase = 0;
 
   /**
    * `ids`: the id -> slot map (default: the compact IdTable sized for `initialCapacity`);
@@ -50,7 +61,7 @@ export class LocalIndex {
   constructor(initialCapacity = 1024, ids?: IdIndex, denseDue = false) {
     const n = Math.max(16, initialCapacity);
     this.#capacity = n;
-    this.keys = { key: new Float64Array(n), seq: new Float64Array(n) };
+    this.keys = { key: new Float64Array(n), seq: new Uint32Array(n) };
     this.state = new Uint8Array(n);
     this.attempts = new Uint16Array(n);
     this.maxAttempts = new Uint16Array(n);
@@ -71,7 +82,7 @@ export class LocalIndex {
 
   /** Bytes held in typed arrays (approximate, for tests and the bench). */
   get bytes(): number {
-    return this.#capacity * (8 * 2 + 1 + 2 + 2 + 1) + this.ids.bytes + this.ready.bytes;
+    return this.#capacity * (8 + 4 + 1 + 2 + 2 + 1) + this.ids.bytes + this.ready.bytes;
   }
 
   /** Slot of `id`, or -1. Pass `hash` (hashId(id)) when the caller will alloc the same id next. */
@@ -85,13 +96,15 @@ export class LocalIndex {
 
   /** Reserves a slot for `id` (state BUSY, not ordered yet). */
   alloc(id: string, key: number, seq: number, maxAttempts: number, attempts = 0, hash?: number): number {
+    let rel = seq - this.#seqBase;
+    if (rel < 0 || rel > MAX_REL_SEQ) rel = seq - this.#rebase(seq);
     let slot = this.#free.pop();
     if (slot === undefined) {
       if (this.#next === this.#capacity) this.#grow();
       slot = this.#next++;
     }
     this.keys.key[slot] = key;
-    this.keys.seq[slot] = seq;
+    this.keys.seq[slot] = rel;
     this.state[slot] = BUSY;
     this.attempts[slot] = attempts;
     this.maxAttempts[slot] = maxAttempts;
@@ -99,6 +112,11 @@ export class LocalIndex {
     this.ids.set(id, slot, hash);
     this.#live++;
     return slot;
+  }
+
+  /** The sequence of an allocated slot. */
+  seqOf(slot: number): number {
+    return this.#seqBase + this.keys.seq[slot]!;
   }
 
   /** Forgets the slot entirely (ack, remove, failed push). */
@@ -197,11 +215,33 @@ export class LocalIndex {
     return out;
   }
 
+  /**
+   * Moves the sequence base so that `seq` and every live slot's sequence fit, leaving equal room
+   * below and above; returns the new base.
+   */
+  #rebase(seq: number): number {
+    let lo = seq;
+    let hi = seq;
+    const rel = this.keys.seq;
+    for (let s = 0; s < this.#next; s++) {
+      if (this.state[s] === FREE) continue;
+      const v = this.#seqBase + rel[s]!;
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+    if (hi - lo > MAX_REL_SEQ) throw new KefuError('KEFU_ERR_STORE', `sequences ${lo} to ${hi} of waiting items span more than 2^32`);
+    const base = Math.max(0, lo - Math.floor((MAX_REL_SEQ - (hi - lo)) / 2));
+    const delta = this.#seqBase - base;
+    for (let s = 0; s < this.#next; s++) if (this.state[s] !== FREE) rel[s] = rel[s]! + delta;
+    this.#seqBase = base;
+    return base;
+  }
+
   #grow(): void {
     const n = Math.ceil(this.#capacity * 1.5);
     const k = this.keys;
     k.key = growF64(k.key, n);
-    k.seq = growF64(k.seq, n);
+    k.seq = grow(k.seq, new Uint32Array(n));
     this.state = grow(this.state, new Uint8Array(n));
     this.attempts = grow(this.attempts, new Uint16Array(n));
     this.maxAttempts = grow(this.maxAttempts, new Uint16Array(n));
@@ -217,7 +257,7 @@ function growF64(a: Float64Array, n: number): Float64Array {
   return b;
 }
 
-function grow<A extends Uint8Array | Uint16Array>(a: A, b: A): A {
+function grow<A extends Uint8Array | Uint16Array | Uint32Array>(a: A, b: A): A {
   b.set(a);
   return b;
 }

@@ -9,8 +9,8 @@
 export interface OrderKeys {
   /** Order key per slot: lower is served first (see priority-queue.ts for the aging formula). */
   key: Float64Array;
-  /** Sequence per slot: the FIFO tie-break. */
-  seq: Float64Array;
+  /** Sequence per slot (relative to a base the owner keeps, see LocalIndex): the FIFO tie-break. */
+  seq: Uint32Array;
 }
 
 const CHUNK = 512;

@@ -5,6 +5,8 @@ import { DueHeap } from '../../src/queue/due-heap.js';
 import { IdMap } from '../../src/queue/id-map.js';
 import { IdTable } from '../../src/queue/id-table.js';
 import { OrderIndex } from '../../src/queue/order-index.js';
+import { LocalIndex } from '../../src/queue/local-index.js';
+import { isKefuError } from '@kefu/protocol';
 
 for (const dense of [false, true]) test(`DueHeap${dense ? ' (dense positions)' : ''} pops in due order and removes any entry`, () => {
   fc.assert(fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 50 }), fc.boolean()), { maxLength: 3000 }), (ops) => {
@@ -35,7 +37,7 @@ for (const dense of [false, true]) test(`DueHeap${dense ? ' (dense positions)' :
 
 test('OrderIndex keeps (key, seq) order through inserts, removals and shifts, and ranks exactly', () => {
   const n = 5000;
-  const keys = { key: new Float64Array(n), seq: new Float64Array(n) };
+  const keys = { key: new Float64Array(n), seq: new Uint32Array(n) };
   const ix = new OrderIndex(keys);
   const model: number[] = [];
   const before = (a: number, b: number): number => keys.key[a]! - keys.key[b]! || keys.seq[a]! - keys.seq[b]!;
@@ -68,7 +70,7 @@ test('OrderIndex keeps (key, seq) order through inserts, removals and shifts, an
 test('OrderIndex fills its chunks when items are appended to several priority bands, and stays exact', () => {
   // The bench's backlog pattern: five priorities in turn, each item at the end of its band.
   const n = 60_000;
-  const keys = { key: new Float64Array(n), seq: new Float64Array(n) };
+  const keys = { key: new Float64Array(n), seq: new Uint32Array(n) };
   const ix = new OrderIndex(keys);
   for (let s = 0; s < n; s++) {
     keys.key[s] = Math.floor(s / 170) / 60_000 - (1 + (s % 5));
@@ -84,7 +86,7 @@ test('OrderIndex fills its chunks when items are appended to several priority ba
 
 test('OrderIndex keeps chunks at least about half full under scattered inserts', () => {
   const n = 60_000;
-  const keys = { key: new Float64Array(n), seq: new Float64Array(n) };
+  const keys = { key: new Float64Array(n), seq: new Uint32Array(n) };
   const ix = new OrderIndex(keys);
   let rnd = 7;
   for (let s = 0; s < n; s++) {
@@ -143,7 +145,7 @@ test('IdTable sized up front takes its capacity without rehashing, then still gr
 
 test('OrderIndex.load builds an index equal to one built by inserts', () => {
   const n = 3000;
-  const keys = { key: new Float64Array(n), seq: new Float64Array(n) };
+  const keys = { key: new Float64Array(n), seq: new Uint32Array(n) };
   for (let s = 0; s < n; s++) { keys.key[s] = (s * 7919) % 13; keys.seq[s] = s; }
   const a = new OrderIndex(keys);
   for (let s = n - 1; s >= 0; s--) a.insert(s);
@@ -217,7 +219,7 @@ test('IdMap maps ids to slots like IdTable (the memory store\'s id index)', () =
 
 test('OrderIndex reuses an emptied chunk and stays exact when drained and refilled', () => {
   const n = 2000;
-  const keys = { key: new Float64Array(n), seq: new Float64Array(n) };
+  const keys = { key: new Float64Array(n), seq: new Uint32Array(n) };
   for (let s = 0; s < n; s++) { keys.key[s] = -(s % 5); keys.seq[s] = s; }
   const ix = new OrderIndex(keys);
   for (let round = 0; round < 4; round++) {
@@ -231,4 +233,31 @@ test('OrderIndex reuses an emptied chunk and stays exact when drained and refill
     assert.deepEqual(got, expect);
     assert.equal(ix.size, 0);
   }
+});
+
+test('LocalIndex keeps sequences as 32-bit offsets and moves the base when a sequence falls outside', () => {
+  const ix = new LocalIndex(16);
+  const B = 5e9; // past 2^32: a store that has taken billions of pushes
+  const seqs = [B, B + 1, B - 10, B + 2];
+  const slots = seqs.map((seq, i) => ix.alloc(`i${i}`, 0, seq, 5));
+  slots.forEach((s, i) => assert.equal(ix.seqOf(s), seqs[i]));
+  for (const s of slots) ix.toReady(s);
+  const inOrder = (): number[] => ix.ready.head(100).map((s) => ix.seqOf(s));
+  assert.deepEqual(inOrder(), [B - 10, B, B + 1, B + 2], 'equal keys: FIFO by sequence');
+  // 3 billion later, with the first items still waiting: the base moves, nothing reorders
+  const far = ix.alloc('far', 0, B + 3e9, 5);
+  ix.toReady(far);
+  assert.deepEqual(inOrder(), [B - 10, B, B + 1, B + 2, B + 3e9]);
+  slots.forEach((s, i) => assert.equal(ix.seqOf(s), seqs[i]));
+  assert.equal(ix.ready.rank(far), 4);
+  // a spread past 2^32 cannot be held: refused before any slot is taken
+  const live = ix.live;
+  assert.throws(() => ix.alloc('too-far', 0, B + 5e9, 5), (err: unknown) => isKefuError(err, 'KEFU_ERR_STORE'));
+  assert.equal(ix.live, live);
+  assert.equal(ix.lookup('too-far'), -1);
+  // once the old items leave, the same sequence fits
+  for (const s of slots) ix.release(s);
+  const ok = ix.alloc('too-far', 0, B + 5e9, 5);
+  ix.toReady(ok);
+  assert.deepEqual(inOrder(), [B + 3e9, B + 5e9]);
 });
