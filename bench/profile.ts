@@ -8,8 +8,8 @@
  *   kefu        ProfileAggregator, per-uid HttpProfileSources (one HTTP call per source per request)
  *   kefu_batch  ProfileAggregator, batch-capable HttpProfileSources (DataLoader-style, default
  *               window: at most one batch per source per 1 ms, none waiting when the source is quiet)
- *   kefu_batch_turn, kefu_batch_2ms, kefu_batch_4ms  (full runs, or --only) the same with windows
- *               of one event-loop turn (0), 2 ms and 4 ms
+ *   kefu_batch_turn  (full runs, or --only) the same with a window of one event-loop turn (0)
+ *   kefu_batch_2ms, kefu_batch_4ms, kefu_batch_nocache  (--only) windows of 2 and 4 ms; cache off
  *   timer_floor a canned profile after 15 ms, no back-end call: an aggregator costing nothing,
  *               the bound this machine sets for every variant
  *   kefu_nocache  (full runs) kefu with the cache off: on cold profiles the cache only costs, and
@@ -204,12 +204,14 @@ async function runServer(): Promise<void> {
   // Batch sources: kefu_batch with the default window, the others for A/B runs (--only) of the
   // batch window: 0 sends the lookups of one event-loop turn; n > 0 sends at most one batch per
   // n ms, a lookup after a quiet spell going out at once (see profile/batcher.ts).
-  const batchWindows = { kefu_batch: undefined, kefu_batch_turn: 0, kefu_batch_2ms: 2, kefu_batch_4ms: 4 } as const;
+  // kefu_batch_nocache: the default window with the cache off (what the cache costs on cold profiles).
+  const batchWindows = { kefu_batch: undefined, kefu_batch_turn: 0, kefu_batch_2ms: 2, kefu_batch_4ms: 4, kefu_batch_nocache: undefined } as const;
   const batchAggs = Object.fromEntries(
     Object.entries(batchWindows).map(([variant, windowMs]) => [
       variant,
       new ProfileAggregator({
         breaker,
+        ...(variant === 'kefu_batch_nocache' ? { cache: false as const } : {}),
         ...(windowMs === undefined ? {} : { batch: { windowMs } }),
         sources: [
           new HttpProfileSource({ name: 'crm', url: urls.crm, connections: 64, batch: {} }),
@@ -264,6 +266,11 @@ async function runServer(): Promise<void> {
   // (the back-end calls, plus the aggregator's own work for the Kefu variants).
   const inServer = new Samples();
   const inHandler = new Samples();
+  // The Kefu variants' calls to the slowest source (membership), from the aggregator's `fetch`
+  // events: from the call's start (after any batch wait) to its answer. handler minus this is the
+  // batch wait plus Kefu's own work.
+  const inCall = new Samples();
+  for (const agg of Object.values(aggregators)) agg.on('fetch', (e) => e.source === 'membership' && inCall.add(e.ms));
   const gc = gcWatch();
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const arrived = performance.now();
@@ -279,7 +286,7 @@ async function runServer(): Promise<void> {
       return;
     }
     if (url === '/__hops') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ server: inServer.take(), handler: inHandler.take(), gc: gc.take(), calls: callsSince() }));
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ server: inServer.take(), handler: inHandler.take(), call: inCall.take(), gc: gc.take(), calls: callsSince() }));
       return;
     }
     const slash = url.indexOf('/', 1);
@@ -367,6 +374,9 @@ interface Hops {
   server_p99: number;
   handler_p50: number;
   handler_p99: number;
+  /** Kefu variants: the call to membership (the slowest source), without any batch wait. */
+  membership_call_p50: number | null;
+  membership_call_p99: number | null;
   backend_late_p50: number | null;
   backend_late_p99: number | null;
   gc_max_ms: { generator: number; server: number; backends: number | null };
@@ -440,7 +450,7 @@ let backendsPid: number | undefined;
 let backendsControl: Pool | undefined;
 const genGc = gcWatch();
 
-type HopsReply = { server: ReturnType<Samples['take']>; handler: ReturnType<Samples['take']>; gc: ReturnType<ReturnType<typeof gcWatch>['take']>; calls: Record<string, number> };
+type HopsReply = { server: ReturnType<Samples['take']>; handler: ReturnType<Samples['take']>; call: ReturnType<Samples['take']>; gc: ReturnType<ReturnType<typeof gcWatch>['take']>; calls: Record<string, number> };
 type BackendsReply = { late: ReturnType<Samples['take']>; gc: ReturnType<ReturnType<typeof gcWatch>['take']> };
 
 async function getJson<T>(pool: Pool, path: string): Promise<T> {
@@ -511,6 +521,8 @@ async function step(gen: Pool, variant: string, rate: number, durationMs: number
     server_p99: h.server.server.p99,
     handler_p50: h.server.handler.p50,
     handler_p99: h.server.handler.p99,
+    membership_call_p50: h.server.call.n > 0 ? h.server.call.p50 : null,
+    membership_call_p99: h.server.call.n > 0 ? h.server.call.p99 : null,
     backend_late_p50: h.backends?.late.p50 ?? null,
     backend_late_p99: h.backends?.late.p99 ?? null,
     gc_max_ms: { generator: h.generatorGc.max_ms, server: h.server.gc.max_ms, backends: h.backends?.gc.max_ms ?? null },
@@ -588,7 +600,7 @@ async function ramp(gen: Pool, plan: Plan, durationMs: number): Promise<Record<s
       );
       const hp = s.hops;
       console.error(
-        `${''.padEnd(14)} calls/profile ${hp.calls_per_profile}  hops p50/p99 ms: server ${hp.server_p50}/${hp.server_p99}  handler ${hp.handler_p50}/${hp.handler_p99}  ` +
+        `${''.padEnd(14)} calls/profile ${hp.calls_per_profile}  hops p50/p99 ms: server ${hp.server_p50}/${hp.server_p99}  handler ${hp.handler_p50}/${hp.handler_p99}  membership call ${hp.membership_call_p50 ?? '-'}/${hp.membership_call_p99 ?? '-'}  ` +
           `back-end late ${hp.backend_late_p50 ?? '-'}/${hp.backend_late_p99 ?? '-'}  gc max (major count) gen ${hp.gc_max_ms.generator} (${hp.gc_major.generator}) server ${hp.gc_max_ms.server} (${hp.gc_major.server}) back ends ${hp.gc_max_ms.backends ?? '-'} (${hp.gc_major.backends ?? '-'})`,
       );
       if (s.achieved < 0.7 * rate) {
@@ -678,7 +690,7 @@ async function main(): Promise<void> {
     const v = arg(name, '');
     return v === '' ? fallback : v.split(',').map(Number);
   };
-  const perUidRates = list('per-uid-rates', quick ? [250, 1000, 2000, 3000] : [250, 500, 1000, 1500, 2000, 2500, 3000, 4000]);
+  const perUidRates = list('per-uid-rates', quick ? [250, 500, 1000, 2000] : [250, 500, 750, 1000, 1500, 2000, 2500, 3000, 4000]);
   const batchRates = list('batch-rates', quick ? [1000, 3000, 5000, 7000] : [1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 10000, 12000]);
   const aboveUid = batchRates.filter((r) => r > Math.max(...perUidRates));
   // --only a,b keeps those variants (for A/B runs); every judged key of a skipped variant is null.
@@ -687,13 +699,13 @@ async function main(): Promise<void> {
   const perUidPlan = keep([
     ['pool_floor', perUidRates],
     ['kefu', perUidRates],
-    ...(quick ? [] : ([['kefu_nocache', perUidRates]] as Plan)),
+    ...(quick && only === '' ? [] : ([['kefu_nocache', perUidRates]] as Plan)),
     ['timer_floor', perUidRates],
   ]);
   const batchPlan = keep([
     ['kefu_batch', batchRates],
     ...(quick && only === '' ? [] : ([['kefu_batch_turn', batchRates]] as Plan)),
-    ...(only === '' ? [] : ([['kefu_batch_2ms', batchRates], ['kefu_batch_4ms', batchRates]] as Plan)),
+    ...(only === '' ? [] : ([['kefu_batch_2ms', batchRates], ['kefu_batch_4ms', batchRates], ['kefu_batch_nocache', batchRates]] as Plan)),
     ['timer_floor', aboveUid],
   ]);
   const peersPlan = keep([
