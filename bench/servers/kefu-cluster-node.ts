@@ -81,7 +81,7 @@ hub.attach(server, { path: '/kefu' });
 server.listen(0, '127.0.0.1', 1024, () => {
   const { port } = server.address() as AddressInfo;
   serve(
-    { ...statsHandlers, ...profiling, connections: () => hub.connections, errors: () => errors, bus: () => bus.stats, io },
+    { ...statsHandlers, ...profiling, connections: () => hub.connections, errors: () => errors, bus: () => bus.stats, io, cpu: () => process.cpuUsage() },
     { port, path: '/kefu', store: 'redis', variant },
     async () => {
       await Promise.race([hub.close(), new Promise((r) => setTimeout(r, 3_000).unref())]);
