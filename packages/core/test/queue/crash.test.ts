@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Level } from 'level';
 import { LevelQueueStore } from '../../src/queue/level-queue-store.js';
@@ -17,6 +18,53 @@ test('SIGKILL at a random moment: every resolved push is present exactly once, l
     const lines: string[] = [];
     const delays = [150 + Math.floor(Math.random() * 400), 100 + Math.floor(Math.random() * 300)];
     for (const [i, ms] of delays.entries()) lines.push(...(await runAndKill(child, [dir, `r${i}-`], ms)));
+    await verify(dir, lines);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('the crash child\'s lines survive the kill even when the parent stopped reading before it', async () => {
+  // A loaded machine can leave the parent unscheduled for a while; with process.stdout.write the
+  // child then queued its lines in its own memory and the kill lost them (an item acked after the
+  // restart looked missing). Here the parent stops reading 300 ms before each kill.
+  const dir = await mkdtemp(join(tmpdir(), 'kefu-queue-crash-'));
+  try {
+    const lines: string[] = [];
+    for (const i of [0, 1]) lines.push(...(await runStallAndKill(child, [dir, `s${i}-`], 600, 300)));
+    await verify(dir, lines);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+/** Like runAndKill, but the parent pauses reading `stallMs` before the kill (and reads the rest after). */
+async function runStallAndKill(script: string, args: string[], killAfterMs: number, stallMs: number): Promise<string[]> {
+  const p = spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let buf = '';
+  let started = false;
+  const exited = new Promise<void>((resolve) => p.once('close', () => resolve()));
+  p.stdout.on('data', (d: Buffer) => {
+    buf += d.toString();
+    if (!started && buf.includes('ready\n')) {
+      started = true;
+      setTimeout(() => p.stdout.pause(), killAfterMs - stallMs);
+      setTimeout(() => {
+        p.kill('SIGKILL');
+        p.stdout.resume();
+      }, killAfterMs);
+    }
+  });
+  const guard = setTimeout(() => p.kill('SIGKILL'), 30_000);
+  await exited;
+  clearTimeout(guard);
+  assert.ok(started, 'child never became ready');
+  return buf.split('\n').slice(0, -1);
+}
+
+/** Every push whose line was printed is present exactly once (unless acked), leased items are back ready. */
+async function verify(dir: string, lines: string[]): Promise<void> {
+  {
     const pushed = new Set<string>();
     const acked = new Set<string>();
     const leased = new Set<string>();
@@ -61,7 +109,5 @@ test('SIGKILL at a random moment: every resolved push is present exactly once, l
     assert.equal(items.length, live);
     assert.equal(new Set(items.map((k) => k.slice(34))).size, live);
     assert.equal(idx.length, 0);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
   }
-});
+}
