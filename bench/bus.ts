@@ -187,7 +187,7 @@ try {
     return {
       process_cpu_us_per_msg: round1(median(mine.map((p) => p.process_cpu_us_per_msg))),
       redis_cpu_us_per_msg: round1(median(mine.map((p) => p.redis_cpu_us_per_msg))),
-      p99_ms: median(mine.map((p) => p.p99_ms)),
+      p99_ms: round(median(mine.map((p) => p.p99_ms))),
       lost: mine.reduce((a, p) => a + p.lost, 0),
     };
   };

@@ -95,6 +95,8 @@ export class RedisBus extends Bus {
         channel: (topic) => this.#prefix + topic,
         head: `${this.nodeId}\n`,
         published: (channel, frame) => {
+          // A closed bus publishes nothing more: nothing to skip.
+          if (this.#closing) return;
           if (this.#marks.size >= maxMarks) this.#marks.delete(this.#marks.keys().next().value!);
           this.#marks.set(frame, channel);
         },
