@@ -91,6 +91,24 @@ redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
 return 1
 `;
 
+// Membership calls are one script each (one round trip where EXISTS and then the hash command
+// took two): a hub's join runs isMember, addMember and members one after the other.
+// Returns {1} added, {0, existingJson} already a member, {-1} not found.
+const ADD_MEMBER = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
+if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 1 then return {1} end
+return {0, redis.call('HGET', KEYS[2], ARGV[1])}
+`;
+
+// KEYS[1] record, KEYS[2] members; ARGV[1] 'is' | 'del' | 'all'. -1 not found, else the answer
+// (HEXISTS / HDEL count / HVALS list).
+const MEMBERS = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if ARGV[1] == 'is' then return redis.call('HEXISTS', KEYS[2], ARGV[2]) end
+if ARGV[1] == 'del' then return redis.call('HDEL', KEYS[2], ARGV[2]) end
+return redis.call('HVALS', KEYS[2])
+`;
+
 const CLOSE = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'closed', '1')
@@ -103,6 +121,8 @@ type ScriptClient = Redis & {
   kefuMarkRead(k1: string, k2: string, k3: string, user: string, seq: number): Promise<number>;
   kefuCreate(k1: string, k2: string, record: string, visitorId: string, member: string): Promise<number>;
   kefuClose(k1: string, reason: string): Promise<number>;
+  kefuAddMember(k1: string, k2: string, user: string, member: string): Promise<[number, string?]>;
+  kefuMembers(k1: string, k2: string, op: 'is' | 'del' | 'all', user: string): Promise<number | string[]>;
 };
 
 export class RedisConversationStore extends ConversationStore {
@@ -125,6 +145,8 @@ export class RedisConversationStore extends ConversationStore {
     client.defineCommand('kefuMarkRead', { numberOfKeys: 3, lua: MARK_READ });
     client.defineCommand('kefuCreate', { numberOfKeys: 2, lua: CREATE });
     client.defineCommand('kefuClose', { numberOfKeys: 1, lua: CLOSE });
+    client.defineCommand('kefuAddMember', { numberOfKeys: 2, lua: ADD_MEMBER });
+    client.defineCommand('kefuMembers', { numberOfKeys: 2, lua: MEMBERS });
     // A store error must not crash the host: failures surface as rejected calls.
     client.on('error', () => {});
     this.#redis = client as ScriptClient;
@@ -208,28 +230,30 @@ export class RedisConversationStore extends ConversationStore {
   }
 
   protected async _addMember(conv: string, sender: Sender): Promise<AddMemberResult> {
-    await this.#mustExist(conv);
     const member: Member = { ...sender, readSeq: 0 };
-    const added = await this.#call('addMember', () => this.#redis.hsetnx(this.#k('m', conv), sender.id, JSON.stringify(member)));
-    if (added === 1) return { added: true, member };
-    const existing = await this.#call('addMember', () => this.#redis.hget(this.#k('m', conv), sender.id));
-    return { added: false, member: JSON.parse(existing!) as Member };
+    const r = await this.#call('addMember', () => this.#redis.kefuAddMember(this.#k('c', conv), this.#k('m', conv), sender.id, JSON.stringify(member)));
+    if (r[0] === -1) throw notFound(conv);
+    if (r[0] === 1) return { added: true, member };
+    return { added: false, member: JSON.parse(r[1]!) as Member };
   }
 
   protected async _removeMember(conv: string, userId: string): Promise<boolean> {
-    await this.#mustExist(conv);
-    return (await this.#call('removeMember', () => this.#redis.hdel(this.#k('m', conv), userId))) === 1;
+    return (await this.#members(conv, 'del', userId, 'removeMember')) === 1;
   }
 
   protected async _members(conv: string): Promise<Member[]> {
-    await this.#mustExist(conv);
-    const all = await this.#call('members', () => this.#redis.hvals(this.#k('m', conv)));
+    const all = (await this.#members(conv, 'all', '', 'members')) as string[];
     return all.map((s) => JSON.parse(s) as Member);
   }
 
   protected async _isMember(conv: string, userId: string): Promise<boolean> {
-    await this.#mustExist(conv);
-    return (await this.#call('isMember', () => this.#redis.hexists(this.#k('m', conv), userId))) === 1;
+    return (await this.#members(conv, 'is', userId, 'isMember')) === 1;
+  }
+
+  async #members(conv: string, op: 'is' | 'del' | 'all', userId: string, what: string): Promise<number | string[]> {
+    const r = await this.#call(what, () => this.#redis.kefuMembers(this.#k('c', conv), this.#k('m', conv), op, userId));
+    if (r === -1) throw notFound(conv);
+    return r;
   }
 
   protected async _markRead(conv: string, userId: string, seq: number): Promise<number> {
@@ -239,10 +263,6 @@ export class RedisConversationStore extends ConversationStore {
     return r;
   }
 
-  async #mustExist(conv: string): Promise<void> {
-    const n = await this.#call('exists', () => this.#redis.exists(this.#k('c', conv)));
-    if (n === 0) throw notFound(conv);
-  }
 }
 
 function notFound(conv: string): KefuError {
