@@ -109,6 +109,14 @@ if ARGV[1] == 'del' then return redis.call('HDEL', KEYS[2], ARGV[2]) end
 return redis.call('HVALS', KEYS[2])
 `;
 
+// KEYS[1] record, KEYS[2] list. -1 not found, else LLEN (ARGV[1] 'len') or LRANGE ARGV[2] ARGV[3].
+// One command where MULTI / EXISTS / LLEN / EXEC were four.
+const LOG = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if ARGV[1] == 'len' then return redis.call('LLEN', KEYS[2]) end
+return redis.call('LRANGE', KEYS[2], ARGV[2], ARGV[3])
+`;
+
 const CLOSE = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'closed', '1')
@@ -121,6 +129,7 @@ type ScriptClient = Redis & {
   kefuMarkRead(k1: string, k2: string, k3: string, user: string, seq: number): Promise<number>;
   kefuCreate(k1: string, k2: string, record: string, visitorId: string, member: string): Promise<number>;
   kefuClose(k1: string, reason: string): Promise<number>;
+  kefuLog(k1: string, k2: string, op: 'len' | 'range', from: number, to: number): Promise<number | string[]>;
   kefuAddMember(k1: string, k2: string, user: string, member: string): Promise<[number, string?]>;
   kefuMembers(k1: string, k2: string, op: 'is' | 'del' | 'all', user: string): Promise<number | string[]>;
 };
@@ -145,6 +154,7 @@ export class RedisConversationStore extends ConversationStore {
     client.defineCommand('kefuMarkRead', { numberOfKeys: 3, lua: MARK_READ });
     client.defineCommand('kefuCreate', { numberOfKeys: 2, lua: CREATE });
     client.defineCommand('kefuClose', { numberOfKeys: 1, lua: CLOSE });
+    client.defineCommand('kefuLog', { numberOfKeys: 2, lua: LOG });
     client.defineCommand('kefuAddMember', { numberOfKeys: 2, lua: ADD_MEMBER });
     client.defineCommand('kefuMembers', { numberOfKeys: 2, lua: MEMBERS });
     // A store error must not crash the host: failures surface as rejected calls.
@@ -216,17 +226,15 @@ export class RedisConversationStore extends ConversationStore {
   }
 
   protected async _range(conv: string, after: number, limit: number): Promise<StoredMessage[]> {
-    const [[, exists], [, rows]] = (await this.#call('range', () =>
-      this.#redis.multi().exists(this.#k('c', conv)).lrange(this.#k('l', conv), after, after + limit - 1).exec())) as [[unknown, number], [unknown, string[]]];
-    if (!exists) throw notFound(conv);
-    return rows.map((s) => JSON.parse(s) as StoredMessage);
+    const rows = await this.#call('range', () => this.#redis.kefuLog(this.#k('c', conv), this.#k('l', conv), 'range', after, after + limit - 1));
+    if (rows === -1) throw notFound(conv);
+    return (rows as string[]).map((s) => JSON.parse(s) as StoredMessage);
   }
 
   protected async _lastSeq(conv: string): Promise<number> {
-    const [[, exists], [, len]] = (await this.#call('lastSeq', () =>
-      this.#redis.multi().exists(this.#k('c', conv)).llen(this.#k('l', conv)).exec())) as [[unknown, number], [unknown, number]];
-    if (!exists) throw notFound(conv);
-    return len;
+    const len = await this.#call('lastSeq', () => this.#redis.kefuLog(this.#k('c', conv), this.#k('l', conv), 'len', 0, 0));
+    if (len === -1) throw notFound(conv);
+    return len as number;
   }
 
   protected async _addMember(conv: string, sender: Sender): Promise<AddMemberResult> {
