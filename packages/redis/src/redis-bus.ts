@@ -33,8 +33,9 @@ export interface RedisBusOptions extends BusOptions {
    */
   sharded?: boolean;
   /**
-   * Write the publications issued in one turn of the event loop in one system call (the
-   * socket is corked until setImmediate).
+   * Write the commands issued in one turn of the event loop in one system call (the socket is
+   * corked until setImmediate), on both connections: publications, and the subscriptions of
+   * many joins.
    * @defaultValue true
    */
   batchWrites?: boolean;
@@ -87,7 +88,11 @@ export class RedisBus extends Bus {
     // The subscriber skips ioredis's INFO ready check: issued after a SUBSCRIBE that was queued
     // while connecting, it fails with "Connection in subscriber mode".
     this.#sub = ownConnection(redis, { enableReadyCheck: false });
-    if (options.batchWrites ?? true) this.#writes = batchWrites(this.#pub);
+    if (options.batchWrites ?? true) {
+      this.#writes = batchWrites(this.#pub);
+      // A node's joins in one turn subscribe together too (a ramp of thousands of joins).
+      batchWrites(this.#sub);
+    }
     // Sharded channels live on their own shards, not on the conversation's slot: a store's
     // script cannot publish there.
     if (!this.#sharded) {
