@@ -8,9 +8,10 @@
  *
  * Why paced rather than a fixed window opened by the first lookup: a fixed window makes every
  * lookup wait even when it would travel alone, and latency is what the caller pays for; a window
- * of one turn (0) adds no wait but, at moderate load, sends nearly one call per lookup, and a call
- * is what costs CPU (on the bench machine, a pooled HTTP call is several hundred µs across the
- * two processes). Pacing waits only when a call was just made, i.e. only when it saves one.
+ * of one turn (0) adds no wait but, at moderate load, sends small batches, and each call is what
+ * costs CPU (on the bench machine, a pooled HTTP call arriving on its own costs a few hundred µs
+ * across the two processes). Pacing waits only when a call was just made, i.e. when waiting saves
+ * one.
  */
 import type { Outcome } from './outcome.js';
 

@@ -19,7 +19,8 @@ export interface BatchOptions {
    * Pacing, in ms: a source sends at most one batch per `windowMs`. A lookup that finds no batch
    * sent within the last `windowMs` goes out in the current event-loop turn (no added wait);
    * otherwise it joins the batch leaving `windowMs` after the last one, so no lookup waits longer
-   * than `windowMs`. 0 sends every event-loop turn's lookups together. @defaultValue 1
+   * than `windowMs`; a batch that reaches `maxSize` leaves at once. 0 sends every event-loop
+   * turn's lookups together. @defaultValue 1
    */
   windowMs?: number;
 }
