@@ -1,6 +1,6 @@
 /**
  * The durable store: payloads on disk in LevelDB (`level`), only ids and ordering in memory
- * (LocalIndex, about 60 B per item). Every operation is one atomic batch through the shared
+ * (LocalIndex, about 43 B per item). Every operation is one atomic batch through the shared
  * GroupCommitWriter, so concurrent pushes share one synced write and a push resolves only once
  * its batch is on disk.
  *

@@ -1,7 +1,8 @@
 /**
  * The in-process index both local stores (memory, LevelDB) keep: per item a slot in typed
  * arrays (order key, sequence, state, attempts), the id table, the ready order and the due heap
- * (leased and delayed items only). About 55 bytes per waiting item, no JS object per item (ANCHORS.md: objects cost 87-136 B).
+ * (leased and delayed items only). About 43 bytes per waiting item with the compact id table, no JS
+ * object per item (ANCHORS.md: objects cost 87-136 B).
  */
 import { DueHeap } from './due-heap.js';
 import { IdTable, type IdIndex } from './id-table.js';
