@@ -22,6 +22,13 @@ export interface BatchedWrites {
   readonly commands: number;
 }
 
+/** Validates the `batchWrites` option both the bus and the store take. */
+export function checkBatchWrites(v: unknown): boolean {
+  if (v === undefined) return true;
+  if (typeof v !== 'boolean') throw new TypeError('options.batchWrites must be a boolean');
+  return v;
+}
+
 /** Patches `client.sendCommand` to cork per turn; returns live counters. */
 export function batchWrites(client: Redis): BatchedWrites {
   const stats = { flushes: 0, commands: 0 };

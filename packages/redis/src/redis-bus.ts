@@ -19,7 +19,7 @@
 import type { Redis } from 'ioredis';
 import { Bus, KefuError, type BusOptions } from '@kefu/core';
 import { checkPrefix, ownConnection, type RedisConnectionInput } from './connection.js';
-import { batchWrites, type BatchedWrites } from './batch-writes.js';
+import { batchWrites, checkBatchWrites, type BatchedWrites } from './batch-writes.js';
 
 export interface RedisBusOptions extends BusOptions {
   /**
@@ -84,11 +84,12 @@ export class RedisBus extends Bus {
     super(options);
     this.#prefix = checkPrefix(options.prefix ?? 'kefu:');
     this.#sharded = options.sharded ?? false;
+    const batch = checkBatchWrites(options.batchWrites);
     this.#pub = ownConnection(redis);
     // The subscriber skips ioredis's INFO ready check: issued after a SUBSCRIBE that was queued
     // while connecting, it fails with "Connection in subscriber mode".
     this.#sub = ownConnection(redis, { enableReadyCheck: false });
-    if (options.batchWrites ?? true) {
+    if (batch) {
       this.#writes = batchWrites(this.#pub);
       // A node's joins in one turn subscribe together too (a ramp of thousands of joins).
       batchWrites(this.#sub);

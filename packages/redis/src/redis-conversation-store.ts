@@ -26,7 +26,7 @@ import type {
 } from '@kefu/core';
 import type { Member, Sender } from '@kefu/protocol';
 import { checkPrefix, connectOnce, ownConnection, quit, storeCall, type RedisConnectionInput } from './connection.js';
-import { batchWrites } from './batch-writes.js';
+import { batchWrites, checkBatchWrites } from './batch-writes.js';
 import { busLink, type BusLink, type RedisBus } from './redis-bus.js';
 
 export interface RedisConversationStoreOptions {
@@ -144,12 +144,13 @@ export class RedisConversationStore extends ConversationStore {
   constructor(redis: RedisConnectionInput, options: RedisConversationStoreOptions = {}) {
     super();
     this.#prefix = checkPrefix(options.prefix ?? 'kefu:');
+    const batch = checkBatchWrites(options.batchWrites);
     if (options.bus !== undefined) {
       this.#link = busLink(options.bus);
       if (this.#link === undefined) throw new TypeError('options.bus must be a RedisBus that is not sharded');
     }
     const client = ownConnection(redis, { lazyConnect: true });
-    if (options.batchWrites ?? true) batchWrites(client);
+    if (batch) batchWrites(client);
     client.defineCommand('kefuAppend', { numberOfKeys: 3, lua: APPEND });
     client.defineCommand('kefuMarkRead', { numberOfKeys: 3, lua: MARK_READ });
     client.defineCommand('kefuCreate', { numberOfKeys: 2, lua: CREATE });

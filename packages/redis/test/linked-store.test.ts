@@ -157,10 +157,12 @@ test('frames awaiting the hub\'s publish are bounded: at most 4096, oldest dropp
   }
 });
 
-test('a sharded bus cannot be linked', { skip }, async () => {
+test('options are checked: a sharded bus cannot be linked, batchWrites is a boolean', { skip }, async () => {
   const bus = new RedisBus(redis.url, { sharded: true });
   try {
     assert.throws(() => new RedisConversationStore(redis.url, { bus }), { name: 'TypeError', message: 'options.bus must be a RedisBus that is not sharded' });
+    assert.throws(() => new RedisConversationStore(redis.url, { batchWrites: 'yes' as unknown as boolean }), { name: 'TypeError', message: 'options.batchWrites must be a boolean' });
+    assert.throws(() => new RedisBus(redis.url, { batchWrites: 1 as unknown as boolean }), { name: 'TypeError', message: 'options.batchWrites must be a boolean' });
   } finally {
     await bus.close();
   }
