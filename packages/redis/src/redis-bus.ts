@@ -13,8 +13,8 @@
  *
  * A RedisConversationStore given this bus (`{ bus }`) publishes each message frame inside its
  * append script: one command per message instead of an append and then a publish. The store
- * hands the frame it published to `#published`; the hub's own publish of that exact frame on
- * that channel is then skipped (see `_publish`).
+ * names this bus as the one it publishes on (`publishesOn`) and flags each such append
+ * (`published`), so the hub, which must use this very bus, does not publish the frame again.
  */
 import type { Redis } from 'ioredis';
 import { Bus, KefuError, type BusOptions } from '@kefu/core';
@@ -41,8 +41,6 @@ export interface RedisBusOptions extends BusOptions {
   batchWrites?: boolean;
 }
 
-/** Frames a linked store has published, awaiting the hub's publish of the same frame. */
-const maxMarks = 4096;
 
 /** Package-internal: what a linked RedisConversationStore needs from the bus. */
 export interface BusLink {
@@ -50,8 +48,6 @@ export interface BusLink {
   channel(topic: string): string;
   /** The node id + newline every publication starts with. */
   readonly head: string;
-  /** The store published `frame` on `channel`: skip the hub's publish of that frame there. */
-  published(channel: string, frame: string): void;
 }
 
 const links = new WeakMap<RedisBus, BusLink>();
@@ -71,10 +67,7 @@ export class RedisBus extends Bus {
   #resubscribing = false;
   /** Channels this node subscribes to, for the explicit re-subscribe after an outage. */
   readonly #channels = new Set<string>();
-  /** frame -> channel, for frames a linked store published (bounded: oldest dropped first). */
-  readonly #marks = new Map<string, string>();
   readonly #writes: BatchedWrites | undefined;
-  #skipped = 0;
 
   /**
    * @param redis an ioredis client (duplicated: the bus owns two connections of its own, one for
@@ -100,12 +93,6 @@ export class RedisBus extends Bus {
       links.set(this, {
         channel: (topic) => this.#prefix + topic,
         head: `${this.nodeId}\n`,
-        published: (channel, frame) => {
-          // A closed bus publishes nothing more: nothing to skip.
-          if (this.#closing) return;
-          if (this.#marks.size >= maxMarks) this.#marks.delete(this.#marks.keys().next().value!);
-          this.#marks.set(frame, channel);
-        },
       });
     }
     const onMessage = (channel: string, message: string) => {
@@ -123,14 +110,9 @@ export class RedisBus extends Bus {
     }
   }
 
-  /**
-   * Publications skipped because a linked store had already published the same frame, and
-   * how the publishing connection's writes were batched (undefined with `batchWrites: false`).
-   */
-  get stats(): { skippedPublishes: number; pendingMarks: number; writeFlushes?: number; writeCommands?: number } {
-    const s: { skippedPublishes: number; pendingMarks: number; writeFlushes?: number; writeCommands?: number } = { skippedPublishes: this.#skipped, pendingMarks: this.#marks.size };
-    if (this.#writes) { s.writeFlushes = this.#writes.flushes; s.writeCommands = this.#writes.commands; }
-    return s;
+  /** How the publishing connection's writes were batched (empty with `batchWrites: false`). */
+  get stats(): { writeFlushes?: number; writeCommands?: number } {
+    return this.#writes ? { writeFlushes: this.#writes.flushes, writeCommands: this.#writes.commands } : {};
   }
 
   /** True while either connection is down. */
@@ -173,15 +155,6 @@ export class RedisBus extends Bus {
   }
 
   protected async _publish(topic: string, payload: string): Promise<void> {
-    if (this.#marks.size > 0) {
-      const ch = this.#marks.get(payload);
-      if (ch !== undefined) {
-        this.#marks.delete(payload);
-        // Only the same frame on the same channel was published already: anything else (a
-        // topic naming the store did not expect) is published as usual.
-        if (ch === this.#prefix + topic) { this.#skipped++; return; }
-      }
-    }
     const msg = `${this.nodeId}\n${payload}`;
     try {
       if (this.#sharded) await this.#pub.spublish(this.#prefix + topic, msg);
@@ -205,7 +178,6 @@ export class RedisBus extends Bus {
 
   protected async _close(): Promise<void> {
     this.#closing = true;
-    this.#marks.clear();
     await Promise.allSettled([this.#pub.quit(), this.#sub.quit()]);
     this.#pub.disconnect();
     this.#sub.disconnect();

@@ -38,7 +38,8 @@ export interface RedisConversationStoreOptions {
   /**
    * The node's RedisBus, connected to the same Redis server as this store (not sharded): each
    * append then publishes its message frame inside the append script, exactly as the hub would
-   * encode it, and the hub's own publish of that frame is skipped. Saves one Redis command, one
+   * encode it, and the hub skips its own publish of it (the append's `published` flag). The hub
+   * must be given this same bus (it refuses another: `publishesOn`). Saves one Redis command, one
    * reply and one send per message. A bus on another Redis server would never see these
    * publications: leave this unset then.
    * @defaultValue undefined (the hub publishes)
@@ -136,9 +137,15 @@ type ScriptClient = Redis & {
 
 export class RedisConversationStore extends ConversationStore {
   readonly supports: ConversationStoreSupports = { persistent: true, shared: true };
+
+  /** The bus this store publishes every appended message on (`options.bus`), if any. */
+  override get publishesOn(): RedisBus | undefined {
+    return this.#bus;
+  }
   readonly #redis: ScriptClient;
   readonly #prefix: string;
   readonly #link: BusLink | undefined;
+  readonly #bus: RedisBus | undefined;
 
   /** @param redis an ioredis client (duplicated, the store owns its connection), a URL or options. */
   constructor(redis: RedisConnectionInput, options: RedisConversationStoreOptions = {}) {
@@ -148,6 +155,7 @@ export class RedisConversationStore extends ConversationStore {
     if (options.bus !== undefined) {
       this.#link = busLink(options.bus);
       if (this.#link === undefined) throw new TypeError('options.bus must be a RedisBus that is not sharded');
+      this.#bus = options.bus;
     }
     const client = ownConnection(redis, { lazyConnect: true });
     if (batch) batchWrites(client);
@@ -215,8 +223,7 @@ export class RedisConversationStore extends ConversationStore {
     const status = r[0];
     if (status === 1) {
       const seq = Number(r[1]);
-      if (link) link.published(channel, `${head}${seq},${rest}`);
-      return { seq, ts, dup: false };
+      return link ? { seq, ts, dup: false, published: true } : { seq, ts, dup: false };
     }
     if (status === 0) {
       const prior = JSON.parse(String(r[1])) as StoredMessage;

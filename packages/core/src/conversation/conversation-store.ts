@@ -12,6 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { KefuError, isValidId, isValidSeq, checkData, type Sender, type Member } from '@kefu/protocol';
+import type { Bus } from '../bus/bus.js';
 import type {
   AddMemberResult, AppendInput, AppendOptions, AppendResult, ConversationRecord, ConversationStoreSupports,
   CreateConversationInput, RangeOptions, StoredMessage, StoreStatus,
@@ -48,6 +49,16 @@ export abstract class ConversationStore {
 
   get status(): StoreStatus {
     return this.#status;
+  }
+
+  /**
+   * The bus on which this store publishes every message frame it appends (one command for the
+   * append and the publication: RedisConversationStore with `bus`), else undefined. A Hub refuses
+   * a store that publishes on another bus than its own, since it skips its own publication of
+   * the frames the store published (`AppendResult.published`).
+   */
+  get publishesOn(): Bus | undefined {
+    return undefined;
   }
 
   /** Opens the store. Called implicitly by the first operation (deferred open); idempotent. */

@@ -51,6 +51,12 @@ export interface AppendResult {
   ts: number;
   /** True when `cid` was already stored: `seq`/`ts` are the original ones and nothing was written. */
   dup: boolean;
+  /**
+   * True when the store itself published the message frame on the bus it names in
+   * `ConversationStore.publishesOn` (the hub's bus), as part of the append: the hub then does not
+   * publish it again. Only such a store sets it.
+   */
+  published?: boolean;
 }
 
 export interface RangeOptions {

@@ -335,24 +335,25 @@ export class Hub extends EventEmitter<HubEvents> {
    */
   async #append(conv: string, input: AppendInput, except?: Connection): Promise<AppendResult> {
     let shown = false;
-    const show = (seq: number, ts: number): void => {
+    const show = (seq: number, ts: number, publish = true): void => {
       shown = true;
-      this.#fanOut(conv, seq, input.cid, input.from, input.body, ts, input.data, except);
+      this.#fanOut(conv, seq, input.cid, input.from, input.body, ts, input.data, except, publish);
     };
     const r = await this.store.append(conv, input, { onVisible: show });
     if (r.dup) return r;
-    if (!shown) show(r.seq, r.ts);
+    // A store linked to this hub's bus has published the frame for the other nodes already.
+    if (!shown) show(r.seq, r.ts, r.published !== true);
     this.#stored(conv, r.seq, input.cid, input.from, input.body, r.ts, input.data);
     return r;
   }
 
-  /** Encodes a message frame once, delivers it locally and publishes it for other nodes. */
-  #fanOut(conv: string, seq: number, cid: string, from: Sender, body: string, ts: number, data: JsonObject | undefined, except?: Connection): void {
+  /** Encodes a message frame once, delivers it locally and (unless `publish` is false) publishes it for other nodes. */
+  #fanOut(conv: string, seq: number, cid: string, from: Sender, body: string, ts: number, data: JsonObject | undefined, except: Connection | undefined, publish: boolean): void {
     const frame: MessageFrame = { t: 'msg', conv, seq, cid, from, body, ts };
     if (data !== undefined) frame.data = data;
     const s = encodeFrame(frame);
     this.#healer.frame(conv, s, except);
-    this.#busCall(this.bus.publish(topic.conv(conv), s));
+    if (publish) this.#busCall(this.bus.publish(topic.conv(conv), s));
   }
 
   /** A durable message: counted, and announced to the application. */

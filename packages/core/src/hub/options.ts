@@ -57,6 +57,10 @@ export function resolveHubOptions(options: HubOptions): ResolvedHubOptions {
   if (o.origins !== undefined && (!Array.isArray(o.origins) || o.origins.some((x) => typeof x !== 'string'))) throw new TypeError('options.origins must be an array of strings');
   if (o.beforeMessage !== undefined && typeof o.beforeMessage !== 'function') throw new TypeError('options.beforeMessage must be a function');
   if (o.authorizeJoin !== undefined && typeof o.authorizeJoin !== 'function') throw new TypeError('options.authorizeJoin must be a function');
+  const publishesOn = o.store?.publishesOn;
+  if (publishesOn !== undefined && publishesOn !== o.bus) {
+    throw new TypeError('options.store publishes message frames on a bus that is not options.bus: give the hub the bus the store was linked to');
+  }
   return {
     ...o,
     origins: o.origins ? new Set(o.origins) : undefined,
