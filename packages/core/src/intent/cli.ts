@@ -13,7 +13,7 @@ import { trainIntentModel, type TrainOptions } from './trainer.js';
 
 const USAGE = `usage: kefu-intent train --data <train.json|train.csv> [--val <file>] [--test <file>] --out <dir>
        [--seed 1] [--epochs 15] [--dim 32] [--hidden 0] [--members 2] [--hash-bits 16] [--lr 0.004]
-       [--dropout 0.3] [--feature-dropout 0] [--tables fp16|int8] [--oos-label oos] [--oos-recall 0.85 | --oos-recall-bound 0.8] [--oos-rule confidence|margin] [--refit] [--embeddings <vectors> [--vector-extremes]] [--quiet]
+       [--dropout 0.3] [--label-smoothing 0.05] [--feature-dropout 0] [--tables fp16|int8] [--oos-label oos] [--oos-recall 0.85 | --oos-recall-bound 0.8] [--oos-rule confidence|margin] [--refit] [--embeddings <vectors> [--vector-extremes]] [--quiet]
 --hidden <width>: a hidden layer of that width after each member's bag (0: none).
 --vector-extremes: the word-vector feature also holds the element-wise max and min of the vectors.
 --refit: after calibrating the out-of-scope threshold on the validation data, train again on
@@ -51,6 +51,7 @@ export function main(argv: string[]): number {
       'hash-bits': { type: 'string' },
       lr: { type: 'string' },
       dropout: { type: 'string' },
+      'label-smoothing': { type: 'string' },
       'feature-dropout': { type: 'string' },
       tables: { type: 'string' },
       'oos-label': { type: 'string' },
@@ -81,6 +82,7 @@ export function main(argv: string[]): number {
     set('members', num(values.members, 'members'));
     set('learningRate', num(values.lr, 'lr'));
     set('dropout', num(values.dropout, 'dropout'));
+    set('labelSmoothing', num(values['label-smoothing'], 'label-smoothing'));
     set('featureDropout', num(values['feature-dropout'], 'feature-dropout'));
     if (values.tables !== undefined) opts.tables = values.tables as 'fp16' | 'int8';
     set('oosLabel', values['oos-label']);

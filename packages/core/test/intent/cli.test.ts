@@ -41,6 +41,12 @@ describe('kefu-intent CLI', () => {
     assert.equal(bytes(hidden), statSync(join(tmp.dir, 'hidden', 'model.onnx')).size);
   });
 
+  it('--label-smoothing reaches the trainer (out of range: a RangeError, exit status 1)', () => {
+    const r = run(['train', '--data', join(fixtures, 'zh-train.csv'), '--label-smoothing', '0.6', '--out', join(tmp.dir, 'ls')]);
+    assert.equal(r.status, 1);
+    assert.equal(JSON.parse(lastLine(r.stdout)).message, 'labelSmoothing must be a number between 0 and 0.5');
+  });
+
   it('reports bad data with its code and exit status 1', () => {
     const r = run(['train', '--data', join(tmp.dir, 'missing.csv'), '--out', join(tmp.dir, 'x')]);
     assert.equal(r.status, 1);
