@@ -5,9 +5,10 @@ import { spawn } from 'node:child_process';
 /**
  * Runs `script` (with tsx) with `args`, SIGKILLs it `killAfterMs` after it printed "ready" (or
  * after 30 s whatever happens), and returns its complete stdout lines: the last piece, which the
- * kill may have torn, is dropped.
+ * kill may have torn, is dropped. With `stallMs`, the parent stops reading that long before the
+ * kill (and reads the rest after it), as a parent left unscheduled on a loaded machine would.
  */
-export async function runAndKill(script: string, args: string[], killAfterMs: number): Promise<string[]> {
+export async function runAndKill(script: string, args: string[], killAfterMs: number, stallMs = 0): Promise<string[]> {
   const p = spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   let buf = '';
   let started = false;
@@ -17,7 +18,11 @@ export async function runAndKill(script: string, args: string[], killAfterMs: nu
     buf += d.toString();
     if (!started && buf.includes('ready\n')) {
       started = true;
-      setTimeout(() => p.kill('SIGKILL'), killAfterMs);
+      if (stallMs > 0) setTimeout(() => p.stdout.pause(), killAfterMs - stallMs);
+      setTimeout(() => {
+        p.kill('SIGKILL');
+        p.stdout.resume();
+      }, killAfterMs);
     }
   });
   const guard = setTimeout(() => p.kill('SIGKILL'), 30_000);

@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Level } from 'level';
 import { LevelQueueStore } from '../../src/queue/level-queue-store.js';
@@ -31,36 +30,12 @@ test('the crash child\'s lines survive the kill even when the parent stopped rea
   const dir = await mkdtemp(join(tmpdir(), 'kefu-queue-crash-'));
   try {
     const lines: string[] = [];
-    for (const i of [0, 1]) lines.push(...(await runStallAndKill(child, [dir, `s${i}-`], 600, 300)));
+    for (const i of [0, 1]) lines.push(...(await runAndKill(child, [dir, `s${i}-`], 600, 300)));
     await verify(dir, lines);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 });
-
-/** Like runAndKill, but the parent pauses reading `stallMs` before the kill (and reads the rest after). */
-async function runStallAndKill(script: string, args: string[], killAfterMs: number, stallMs: number): Promise<string[]> {
-  const p = spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let buf = '';
-  let started = false;
-  const exited = new Promise<void>((resolve) => p.once('close', () => resolve()));
-  p.stdout.on('data', (d: Buffer) => {
-    buf += d.toString();
-    if (!started && buf.includes('ready\n')) {
-      started = true;
-      setTimeout(() => p.stdout.pause(), killAfterMs - stallMs);
-      setTimeout(() => {
-        p.kill('SIGKILL');
-        p.stdout.resume();
-      }, killAfterMs);
-    }
-  });
-  const guard = setTimeout(() => p.kill('SIGKILL'), 30_000);
-  await exited;
-  clearTimeout(guard);
-  assert.ok(started, 'child never became ready');
-  return buf.split('\n').slice(0, -1);
-}
 
 /** Every push whose line was printed is present exactly once (unless acked), leased items are back ready. */
 async function verify(dir: string, lines: string[]): Promise<void> {
