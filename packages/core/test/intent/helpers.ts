@@ -1,10 +1,12 @@
 /** Shared helpers of the intent tests: the CLINC150 location, temp dirs, a tiny trained model. */
+import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { requireAll } from '../../src/testing/environment.js';
-import { trainIntentModel } from '../../src/intent/trainer.js';
+import { trainIntentModel, type TrainResult } from '../../src/intent/trainer.js';
+import { IntentClassifier } from '../../src/intent/classifier.js';
 
 export const repoRoot = resolve(fileURLToPath(new URL('../../../../', import.meta.url)));
 export const clincPath = resolve(repoRoot, '../shared/data/clinc150/data_full.json');
@@ -37,4 +39,26 @@ export function tinyModel(dir: string, seed = 1): string {
   const file = join(dir, `tiny-${seed}.onnx`);
   writeFileSync(file, model);
   return file;
+}
+
+/**
+ * Writes a trained model to `file`, classifies `texts` through IntentClassifier (onnxruntime, one
+ * worker, all texts in one padded call) and asserts that each answer is the trainer's own
+ * TypeScript forward pass: the same intent, confidence within 1e-4.
+ */
+export async function assertGraphAgreesWithTrainer(t: TrainResult, file: string, texts: string[]): Promise<void> {
+  writeFileSync(file, t.model);
+  const c = new IntentClassifier({ model: file, workers: 1 });
+  await c.open();
+  try {
+    const rs = await c.classifyMany(texts);
+    rs.forEach((r, i) => {
+      const p = t.probabilities(texts[i]!);
+      const best = p.indexOf(Math.max(...p));
+      assert.equal(r.intent, t.report.labels[best], texts[i]);
+      assert.ok(Math.abs(r.confidence - p[best]!) < 1e-4, `${texts[i]}: onnx ${r.confidence}, typescript ${p[best]}`);
+    });
+  } finally {
+    await c.close();
+  }
 }

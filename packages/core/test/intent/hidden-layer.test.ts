@@ -5,8 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { trainIntentModel } from '../../src/intent/trainer.js';
 import { decodeModelInfo } from '../../src/intent/onnx-proto.js';
-import { IntentClassifier } from '../../src/intent/classifier.js';
-import { tempDir } from './helpers.js';
+import { assertGraphAgreesWithTrainer, tempDir } from './helpers.js';
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
@@ -82,23 +81,8 @@ describe('hidden layer after the bag (`hidden`)', () => {
     const name = `${tables} tables, hidden ${hidden}${embeddings ? ', word vectors' : ''}${vectorExtremes ? ' with their max and min' : ''}`;
     it(`runs through IntentClassifier with the probabilities the trainer computed (${name})`, async () => {
       const t = trainIntentModel({ ...small, hidden, tables, seed: 3, vectorExtremes, ...(embeddings ? { embeddings: vecFile } : {}) });
-      const file = join(tmp.dir, `${name}.onnx`);
-      writeFileSync(file, t.model);
-      const c = new IntentClassifier({ model: file, workers: 1 });
-      await c.open();
-      try {
-        // texts of different lengths in one call: padded rows must not change any text's answer
-        const texts = [...test.map((e) => e.text), 'zzz', 'refund my money back for the parcel i ordered last week', '我想退款'];
-        const rs = await c.classifyMany(texts);
-        rs.forEach((r, i) => {
-          const p = t.probabilities(texts[i]!);
-          const best = p.indexOf(Math.max(...p));
-          assert.equal(r.intent, t.report.labels[best], texts[i]);
-          assert.ok(Math.abs(r.confidence - p[best]!) < 1e-4, `${texts[i]}: onnx ${r.confidence}, typescript ${p[best]}`);
-        });
-      } finally {
-        await c.close();
-      }
+      // texts of different lengths in one call: padded rows must not change any text's answer
+      await assertGraphAgreesWithTrainer(t, join(tmp.dir, `${name}.onnx`), [...test.map((e) => e.text), 'zzz', 'refund my money back for the parcel i ordered last week', '我想退款']);
     });
   }
 });
