@@ -10,6 +10,16 @@ let n = 0;
 
 // Each test gets its own key prefix: the suite's tests never see each other's data.
 const prefixes = new WeakMap<object, string>();
+
+/** Deletes the keys of the store's prefix. */
+async function dropKeys(s: object): Promise<void> {
+  const prefix = prefixes.get(s);
+  if (!prefix) return;
+  const c = new Redis(redis.url);
+  const keys = await c.keys(`${prefix}*`);
+  if (keys.length) await c.del(...keys);
+  await c.quit();
+}
 if (!skip) {
   conversationStoreSuite({ test, describe }, {
     name: 'RedisConversationStore',
@@ -25,14 +35,7 @@ if (!skip) {
       prefixes.set(s, prefix);
       return s;
     },
-    cleanup: async (s) => {
-      const prefix = prefixes.get(s);
-      if (!prefix) return;
-      const c = new Redis(redis.url);
-      const keys = await c.keys(`${prefix}*`);
-      if (keys.length) await c.del(...keys);
-      await c.quit();
-    },
+    cleanup: dropKeys,
   });
   // The same suite with the store publishing inside its append script (`{ bus }`).
   const buses = new WeakMap<object, RedisBus>();
@@ -52,12 +55,7 @@ if (!skip) {
     },
     cleanup: async (s) => {
       await buses.get(s)?.close();
-      const prefix = prefixes.get(s);
-      if (!prefix) return;
-      const c = new Redis(redis.url);
-      const keys = await c.keys(`${prefix}*`);
-      if (keys.length) await c.del(...keys);
-      await c.quit();
+      await dropKeys(s);
     },
   });
 } else {
