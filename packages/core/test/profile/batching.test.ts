@@ -6,6 +6,21 @@ import { fixture } from './helpers.js';
 
 const batch = { path: '/users:batch', maxSize: 100, windowMs: 5 };
 
+/** An in-process batch-only source (a named test double) that records each `fetchMany`'s uids and answers a uid upper-cased. */
+function recordingSource<N extends string>(name: N, options?: ProfileSource<N, string>['batch']): { src: ProfileSource<N, string>; batches: string[][] } {
+  const batches: string[][] = [];
+  const src: ProfileSource<N, string> = {
+    name,
+    fetch: () => Promise.reject(new Error('unused')),
+    fetchMany: async (uids) => {
+      batches.push([...uids]);
+      return new Map(uids.map((u) => [u, u.toUpperCase()]));
+    },
+    ...(options ? { batch: options } : {}),
+  };
+  return { src, batches };
+}
+
 test('concurrent lookups for different uids go out as one batch call per source', async () => {
   const f = await fixture({ crm: { batch }, orders: { batch }, membership: { batch: { ...batch, method: 'GET', path: '/users' } } });
   const agg = new ProfileAggregator({ sources: [f.crm, f.orders, f.membership], cache: false });
@@ -45,16 +60,7 @@ test('a batch never exceeds maxSize', async () => {
 });
 
 test('a lookup after a quiet spell goes out in the same turn; lookups right after a batch wait for the next one', async () => {
-  const batches: string[][] = [];
-  const src: ProfileSource<'w', string> = {
-    name: 'w',
-    fetch: () => Promise.reject(new Error('unused')),
-    fetchMany: async (uids) => {
-      batches.push([...uids]);
-      return new Map(uids.map((u) => [u, u.toUpperCase()]));
-    },
-    batch: { windowMs: 1000, maxSize: 1000 },
-  };
+  const { src, batches } = recordingSource('w', { windowMs: 1000, maxSize: 1000 });
   const agg = new ProfileAggregator({ sources: [src], cache: false });
   try {
     const a = agg.get('a');
@@ -140,15 +146,7 @@ test('close() settles lookups waiting in a batch window', async () => {
 });
 
 test('with the default window, the lookups of one turn share a batch, a later lookup goes in another, and maxSize splits a batch', async () => {
-  const batches: string[][] = [];
-  const src: ProfileSource<'t', string> = {
-    name: 't',
-    fetch: () => Promise.reject(new Error('unused')),
-    fetchMany: async (uids) => {
-      batches.push([...uids]);
-      return new Map(uids.map((u) => [u, u.toUpperCase()]));
-    },
-  };
+  const { src, batches } = recordingSource('t');
   const agg = new ProfileAggregator({ sources: [src], cache: false });
   try {
     const first = await Promise.all([agg.get('a'), agg.get('b'), agg.get('c')]);
