@@ -13,7 +13,7 @@ export { chainedBatchTarget, GroupCommitWriter } from './storage/index.js';
 export type { BatchOp, BatchTarget, ChainedBatchDb, GroupCommitOptions } from './storage/index.js';
 
 // --- hub ---------------------------------------------------------------------------------------
-export { Hub, hubDefaults, HubMetrics, jwtAuthenticator, tokenFromRequest } from './hub/index.js';
+export { Hub, hubDefaults, HubMetrics, hubTopics, jwtAuthenticator, tokenFromRequest } from './hub/index.js';
 export type {
   HubMetricsSnapshot, JwtAuthenticatorOptions, Identity, Authenticate, AuthorizeJoin, MessageDraft, BeforeMessageContext,
   BeforeMessage, CommandContext, CommandHandler, RateLimitOptions, HubOptions, ConversationInfo, DisconnectInfo, HubEvents,

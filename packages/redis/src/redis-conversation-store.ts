@@ -20,7 +20,7 @@
  * be lost if the Redis machine itself fails (docs/scaling.md).
  */
 import type { Redis } from 'ioredis';
-import { ConversationStore, KefuError } from '@kefu/core';
+import { ConversationStore, KefuError, hubTopics } from '@kefu/core';
 import type {
   AddMemberResult, AppendInput, AppendResult, ConversationRecord, ConversationStoreSupports, StoredMessage,
 } from '@kefu/core';
@@ -52,8 +52,6 @@ export interface RedisConversationStoreOptions {
   batchWrites?: boolean;
 }
 
-/** The hub's bus topic of a conversation's frames (core's hub/local-index.ts `topic.conv`). */
-const convTopic = (conv: string): string => `c:${conv}`;
 
 // Returns {1, seq} on append, {0, storedJson} for a duplicate cid, {-1} not found, {-2} closed.
 // With ARGV[3] (a channel), a new message is also published there as ARGV[4] .. seq .. ',' .. rest:
@@ -217,7 +215,7 @@ export class RedisConversationStore extends ConversationStore {
     const link = this.#link;
     // The frame head as the hub encodes a MessageFrame: {"t":"msg","conv":..,"seq":N, then the
     // stored fields in the same order (cid, from, body, ts, data).
-    const channel = link ? link.channel(convTopic(conv)) : '';
+    const channel = link ? link.channel(hubTopics.conv(conv)) : '';
     const head = link ? `{"t":"msg","conv":${JSON.stringify(conv)},"seq":` : '';
     const r = await this.#call('append', () => this.#redis.kefuAppend(this.#k('c', conv), this.#k('l', conv), this.#k('i', conv), input.cid, rest, channel, link ? link.head + head : ''));
     const status = r[0];

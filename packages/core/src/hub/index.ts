@@ -1,6 +1,7 @@
 export { Hub } from './hub.js';
 export { hubDefaults } from './options.js';
 export { HubMetrics } from './metrics.js';
+export { topic as hubTopics } from './local-index.js';
 export type { HubMetricsSnapshot } from './metrics.js';
 export { jwtAuthenticator, tokenFromRequest } from './jwt-authenticator.js';
 export type { JwtAuthenticatorOptions } from './jwt-authenticator.js';

@@ -11,7 +11,10 @@ export function userKey(tenant: string, id: string): string {
   return `${tenant}\x00${id}`;
 }
 
-/** Bus topics: a conversation's frames, a user's frames and controls, a tenant's agent presence. */
+/**
+ * Bus topics: a conversation's frames, a user's frames and controls, a tenant's agent presence.
+ * Exported as `hubTopics`, for stores and buses that publish on the hub's behalf.
+ */
 export const topic = {
   conv: (conv: string): string => `c:${conv}`,
   user: (key: string): string => `u:${key}`,
