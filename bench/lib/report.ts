@@ -4,6 +4,7 @@
  */
 import { cpus, totalmem, release } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 
 export const quick = process.argv.includes('--quick');
 
@@ -46,12 +47,15 @@ export interface BenchResult {
   [extra: string]: unknown;
 }
 
-/** Prints `rows` as a table, then the JSON line; writes bench/results/<bench>.json. */
+/**
+ * Prints `rows` as a table, then the JSON line; writes bench/results/<bench>.json, or into the
+ * directory named by KEFU_BENCH_RESULTS (A/B and partial runs must not replace the committed file).
+ */
 export function report(result: BenchResult, rows: Array<Record<string, unknown>> = []): void {
   if (rows.length > 0) console.table(rows);
   const { bench, ...rest } = result;
   const full = { bench, machine: machine(), date: new Date().toISOString(), quick, ...rest };
-  const dir = new URL('../results/', import.meta.url);
+  const dir = process.env.KEFU_BENCH_RESULTS ? pathToFileURL(`${process.env.KEFU_BENCH_RESULTS}/`) : new URL('../results/', import.meta.url);
   mkdirSync(dir, { recursive: true });
   const file = new URL(`${result.bench}${quick ? '.quick' : ''}.json`, dir);
   writeFileSync(file, JSON.stringify(full, null, 2) + '\n');
