@@ -344,6 +344,12 @@ export class KefuClient extends EventEmitter<KefuClientEvents> {
     return new Promise<ServerFrame>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending.delete(frame.ref);
+        if (frame.t === 'resume') {
+          // Unanswered: the conversation would wait for a `resumed` that never comes. Its next
+          // flush resumes it again (a late answer to this one is dropped as a duplicate).
+          const st = this.#convs.get(frame.conv);
+          if (st?.replay && st.resuming) { st.resuming = false; this.#retryLater(frame.conv); }
+        }
         reject(new KefuError('KEFU_ERR_TIMEOUT', `"${frame.t}" got no answer within ${this.options.requestTimeoutMs} ms`));
       }, this.options.requestTimeoutMs);
       const p: Pending = { frame, sent: false, timer, resolve, reject, internal };
@@ -492,10 +498,14 @@ export class KefuClient extends EventEmitter<KefuClientEvents> {
   #onError(f: ErrorFrame): void {
     const err = new KefuError(isKefuErrorCode(f.code) ? f.code : 'KEFU_ERR_INTERNAL', f.message);
     if (f.code === 'KEFU_ERR_RATE_LIMITED' && f.cid === undefined && f.ref === undefined) {
-      // The hub refuses over-limit frames before reading them, so the error names no frame.
-      // Every written, unacknowledged send goes out again a second later: the cid makes the
-      // ones that did get through answer with their original ack.
+      // A refused frame without ids (typing, read, ping), or one whose ids the hub could not
+      // name (older hubs name none): every written, unacknowledged send goes out again a second
+      // later, the cid making the ones that got through answer with their original ack; the
+      // latest read receipt too (idempotent). Typing is not repeated: stale typing is worse.
       const convs = this.#outbox.markSentUnsent();
+      for (const [conv, st] of this.#convs) {
+        if ((f.conv === undefined || f.conv === conv) && st.readSent > 0) { st.readSent = 0; convs.add(conv); }
+      }
       for (const c of convs) this.#retryLater(c);
       this.emit('error', err, f);
       return;
@@ -521,6 +531,8 @@ export class KefuClient extends EventEmitter<KefuClientEvents> {
         if (p.frame.t === 'resume' || p.frame.t === 'join') {
           const st = this.#convs.get(p.frame.conv);
           if (st) st.resuming = false;
+          // A followed conversation must be re-entered on this socket: tried again a second later.
+          if (st && f.code === 'KEFU_ERR_RATE_LIMITED') this.#retryLater(p.frame.conv);
           // The conversation cannot be re-entered: its queued sends cannot succeed either.
           if (f.code === 'KEFU_ERR_CONVERSATION_NOT_FOUND' || f.code === 'KEFU_ERR_FORBIDDEN' || f.code === 'KEFU_ERR_NOT_MEMBER') this.#forget(p.frame.conv, err);
         }
@@ -546,7 +558,11 @@ export class KefuClient extends EventEmitter<KefuClientEvents> {
       this.#retryTimer = undefined;
       const convs = [...this.#retryConvs];
       this.#retryConvs.clear();
-      for (const c of convs) this.#flush(c);
+      for (const c of convs) {
+        this.#flush(c);
+        const st = this.#convs.get(c);
+        if (st) this.#flushRead(c, st);
+      }
     }, delayMs);
   }
 

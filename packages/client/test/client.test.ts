@@ -159,7 +159,7 @@ test('rate limit: sends are paced below the announced limit; no refusal for a bu
   }
 });
 
-test('rate limit: sends refused with KEFU_ERR_RATE_LIMITED (no cid on the wire) are written again and stored once each', async () => {
+test('rate limit: sends refused with KEFU_ERR_RATE_LIMITED (named by cid, or unnamed after typing) are written again and stored once each', async () => {
   const slow = await startHub({ rateLimit: { perSec: 10, burst: 5, strikes: 1000 }, typingThrottleMs: 0 });
   try {
     const v = client(slow.url, 'v11', 'visitor', { typingThrottleMs: 0 });

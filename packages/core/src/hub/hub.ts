@@ -245,7 +245,25 @@ export class Hub extends EventEmitter<HubEvents> {
     if (!takeToken(conn, Date.now(), rl.perSec, rl.burst)) {
       this.metrics.counts.rateLimited++;
       if (++conn.strikes > rl.strikes) return this.#out.close(conn, CloseCode.POLICY_VIOLATION, 'rate limit abuse');
-      return this.#out.error(conn, 'KEFU_ERR_RATE_LIMITED', `more than ${rl.perSec} frames/s (burst ${rl.burst})`);
+      // The frame is not decoded, but its ids are named so that a command's caller gets this
+      // answer now rather than its own timeout. They are read only before the first nested
+      // object or array: there an unescaped `"ref":"` can only be a top-level key. Bounded by
+      // maxPayload; native byte searches, no JSON parse.
+      const echo: Echo = {};
+      if (!isBinary && Buffer.isBuffer(data)) {
+        const nest = data.indexOf(0x7b, 1);
+        const list = data.indexOf(0x5b);
+        const head = data.subarray(0, Math.min(nest < 0 ? data.length : nest, list < 0 ? data.length : list));
+        for (const k of ['ref', 'cid', 'conv'] as const) {
+          const at = head.indexOf(`"${k}":"`);
+          if (at < 0) continue;
+          const from = at + k.length + 4;
+          const to = head.indexOf(0x22, from);
+          const v = to < 0 ? '' : head.toString('latin1', from, to);
+          if (isValidId(v)) echo[k] = v;
+        }
+      }
+      return this.#out.error(conn, 'KEFU_ERR_RATE_LIMITED', `more than ${rl.perSec} frames/s (burst ${rl.burst})`, echo);
     }
     if (isBinary) return this.#out.error(conn, 'KEFU_ERR_BINARY_FRAME', 'binary frames are not part of kefu.v1');
     const r = decodeClientFrame((data as Buffer).toString(), { maxBody: this.#o.maxBody });
