@@ -59,19 +59,24 @@ export class LevelSagaLog extends SagaLog {
     super(options);
     if (options === null || typeof options !== 'object') throw new TypeError('LevelSagaLog needs options with location or db');
     if (options.location !== undefined && options.db !== undefined) throw new TypeError('pass either location or db, not both');
-    if (options.db !== undefined) {
-      this.#db = options.db;
-      this.#ownsDb = false;
-    } else if (typeof options.location === 'string' && options.location.length > 0) {
-      this.#db = new Level<string, string>(options.location, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
-      this.#ownsDb = true;
-    } else {
+    if (options.db === undefined && !(typeof options.location === 'string' && options.location.length > 0)) {
       throw new TypeError('LevelSagaLog needs a location (a directory) or a db');
     }
+    // Every option is checked before the database is created: a Level instance opens itself.
+    if (options.sync !== undefined && typeof options.sync !== 'boolean') throw new TypeError('sync must be a boolean');
+    const maxBatchOps = options.maxBatchOps ?? 4096;
+    if (!Number.isInteger(maxBatchOps) || maxBatchOps < 1) throw new RangeError('maxBatchOps must be a positive integer');
     const maxKnown = options.maxCachedVersions ?? 10_000;
     if (!Number.isInteger(maxKnown) || maxKnown < 0) throw new RangeError('maxCachedVersions must be a non-negative integer');
     this.#maxKnown = maxKnown;
-    this.#writer = new GroupCommitWriter(chainedBatchTarget(this.#db), { sync: options.sync ?? true, maxBatchOps: options.maxBatchOps ?? 4096 });
+    if (options.db !== undefined) {
+      this.#db = options.db;
+      this.#ownsDb = false;
+    } else {
+      this.#db = new Level<string, string>(options.location as string, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+      this.#ownsDb = true;
+    }
+    this.#writer = new GroupCommitWriter(chainedBatchTarget(this.#db), { sync: options.sync ?? true, maxBatchOps });
   }
 
   protected async _open(): Promise<void> {

@@ -87,6 +87,8 @@ export class SagaOrchestrator extends EventEmitter<SagaEvents> {
   readonly #stop = new AbortController();
   #reserved = 0;
   #closed = false;
+  // recover() loops waiting for a free slot; woken whenever a slot frees or on close.
+  #slotWaiters: Array<() => void> = [];
 
   constructor(options: SagaOrchestratorOptions = {}) {
     super();
@@ -146,6 +148,7 @@ export class SagaOrchestrator extends EventEmitter<SagaEvents> {
       });
     } finally {
       this.#reserved--;
+      this.#wakeSlotWaiters();
     }
     this.emit('saga:started', { id, saga: name });
     return { id, done: this.#launch(saga, stored) };
@@ -173,17 +176,27 @@ export class SagaOrchestrator extends EventEmitter<SagaEvents> {
       let after: string | undefined;
       for (;;) {
         const page = await this.log.list(state, after === undefined ? { limit: RECOVER_PAGE } : { limit: RECOVER_PAGE, after });
-        for (const rec of page) {
+        for (let rec of page) {
           if (this.#active.has(rec.id)) continue;
           const saga = this.#sagas.get(rec.saga);
           if (saga === undefined) {
             skipped.push({ id: rec.id, saga: rec.saga });
             continue;
           }
+          let waited = false;
+          // Not a race over #active: with only start() calls in flight (#reserved) it is empty.
           while (this.#active.size + this.#reserved >= this.maxActive && !this.#stop.signal.aborted) {
-            await Promise.race([...this.#active.values()]).catch(() => undefined);
+            waited = true;
+            await new Promise<void>((resolve) => this.#slotWaiters.push(resolve));
           }
           if (this.#stop.signal.aborted) break;
+          if (waited) {
+            // While this loop waited, a concurrent recover() or retry() may have driven it on.
+            if (this.#active.has(rec.id)) continue;
+            const fresh = await this.log.get(rec.id);
+            if (fresh === undefined || !openStates.includes(fresh.state)) continue;
+            rec = fresh;
+          }
           const pivotDone = saga.pivotIndex >= 0 && rec.steps[saga.pivotIndex]?.status === 'done';
           if (rec.state === 'running' && saga.recovery === 'compensate' && !pivotDone) {
             // The first write of the compensation carries this state change.
@@ -271,6 +284,7 @@ export class SagaOrchestrator extends EventEmitter<SagaEvents> {
     if (this.#closed) return;
     this.#closed = true;
     this.#stop.abort();
+    this.#wakeSlotWaiters();
     await Promise.allSettled([...this.#active.values()]);
     if (this.#ownsLog) await this.log.close();
   }
@@ -285,11 +299,16 @@ export class SagaOrchestrator extends EventEmitter<SagaEvents> {
       })
       .finally(() => {
         this.#active.delete(rec.id);
+        this.#wakeSlotWaiters();
       });
     this.#active.set(rec.id, p);
     // The caller may ignore `done`; failures are also reported through events.
     p.catch(() => undefined);
     return p;
+  }
+
+  #wakeSlotWaiters(): void {
+    for (const wake of this.#slotWaiters.splice(0)) wake();
   }
 
   async #failed(id: string): Promise<SagaRecord> {

@@ -46,11 +46,12 @@ const closing = (): KefuError => new KefuError('KEFU_ERR_CLOSED', 'saga orchestr
 export async function drive<I>(saga: Saga<I>, rec: SagaRecord, deps: RunnerDeps): Promise<SagaOutcome> {
   const base = { id: rec.id, saga: rec.saga };
   let cur = rec;
-  const persist = async (): Promise<void> => {
+  const persist = async (quiet?: (err: unknown) => boolean): Promise<void> => {
     cur.updatedAt = deps.now();
     try {
       cur = await deps.log.update(cur);
     } catch (err) {
+      if (quiet?.(err) === true) throw err;
       if (isKefuError(err, 'KEFU_ERR_SAGA_CONFLICT')) deps.events.emit('saga:conflict', base);
       else deps.events.emit('saga:error', { ...base, error: toErrorInfo(err) });
       throw err;
@@ -96,7 +97,36 @@ export async function drive<I>(saga: Saga<I>, rec: SagaRecord, deps: RunnerDeps)
         } else {
           stepRec(next).status = 'running';
         }
-        await persist();
+        try {
+          // The log refuses before writing anything, so only this step's result can be the cause.
+          await persist(unloggable);
+        } catch (err) {
+          if (!unloggable(err)) throw err;
+          // The effect happened but its result cannot be kept: retrying on restart would fail
+          // the same way forever, so the step fails now. Before the pivot it is compensated
+          // (logged as done, without its result); after it, the saga waits for a human.
+          if (next !== -1) stepRec(next).status = 'pending';
+          delete sr.result;
+          const error = toErrorInfo(err, step.name);
+          error.message = `step ${step.name} returned a result the log cannot keep: ${error.message}`;
+          cur.error = error;
+          sr.error = error;
+          if (pastPivot) {
+            sr.status = 'failed';
+            cur.state = 'forward-failed';
+          } else {
+            cur.state = 'compensating';
+          }
+          await persist();
+          deps.events.emit('step:failed', { ...info, error });
+          if (pastPivot) {
+            const o = outcomeOf(cur);
+            deps.events.emit('saga:forward-failed', o);
+            return o;
+          }
+          deps.events.emit('saga:compensating', { ...base, error });
+          continue;
+        }
         deps.events.emit('step:completed', { ...info, result: out.value });
         if (next === -1) {
           const o = outcomeOf(cur);
@@ -165,6 +195,11 @@ export async function drive<I>(saga: Saga<I>, rec: SagaRecord, deps: RunnerDeps)
     // A final or repair-waiting state: nothing to drive.
     return outcomeOf(cur);
   }
+}
+
+/** A write the log refused for its content (too large, not JSON), before writing anything. */
+function unloggable(err: unknown): boolean {
+  return isKefuError(err, 'KEFU_ERR_PAYLOAD_TOO_LARGE') || isKefuError(err, 'KEFU_ERR_INVALID_ARGUMENT');
 }
 
 /**

@@ -34,6 +34,15 @@ describe('Saga definitions', () => {
     invalid({ name: 's', steps: [{ name: 'a', action: noop, compensationRetry: { factor: 0.5 } }] }, 'saga s: step a: compensationRetry.factor must be a number >= 1');
     invalid({ name: 's', recovery: 'maybe', steps: [{ name: 'a', action: noop }] }, "saga s: recovery must be 'resume' or 'compensate'");
     invalid({ name: 's', steps: [null] }, 'saga s: step 0 must be an object');
+    invalid({ name: 'n'.repeat(101), steps: [] }, 'saga name must be a string of 1 to 100 characters');
+    invalid({ name: 's', steps: 'a' }, 'saga s: steps must be a non-empty array');
+    invalid({ name: 's', steps: [{ name: 7, action: noop }] }, 'saga s: step 0 name must be a string of 1 to 100 characters');
+    invalid({ name: 's', steps: [{ name: 'a', action: noop, isRetryable: true }] }, 'saga s: step a: isRetryable must be a function');
+    invalid({ name: 's', retry: 3, steps: [{ name: 'a', action: noop }] }, 'saga s: retry must be an object');
+    invalid({ name: 's', retry: { initialDelayMs: -1 }, steps: [{ name: 'a', action: noop }] }, 'saga s: retry.initialDelayMs must be a non-negative number');
+    invalid({ name: 's', retry: { jitter: 'yes' }, steps: [{ name: 'a', action: noop }] }, 'saga s: retry.jitter must be a boolean');
+    invalid({ name: 's', forwardRetry: { maxAttempts: 1.5 }, steps: [{ name: 'a', action: noop }] }, 'saga s: forwardRetry.maxAttempts must be a positive integer or Infinity');
+    invalid({ name: 's', steps: [{ name: 'a', action: noop, retry: { maxDelayMs: 2_147_483_648 } }] }, 'saga s: step a: retry.maxDelayMs must be a number from initialDelayMs to 2147483647');
   });
 
   test('defaults are applied and step options override saga options', () => {
@@ -74,5 +83,8 @@ describe('SagaOrchestrator options', () => {
     const s = new Saga({ name: 's', steps: [{ name: 'a', action: noop }] });
     const o = new SagaOrchestrator({ sagas: [s] });
     assert.throws(() => o.register(s), (e: unknown) => isKefuError(e, 'KEFU_ERR_SAGA_INVALID_DEFINITION') && (e as Error).message === 'a saga named s is already registered');
+    for (const bad of [undefined, null, {}, { name: 's', steps: 'x' }]) {
+      assert.throws(() => o.register(bad as never), (e: unknown) => isKefuError(e, 'KEFU_ERR_SAGA_INVALID_DEFINITION') && (e as Error).message === 'register() takes a Saga (new Saga({ name, steps }))');
+    }
   });
 });

@@ -248,6 +248,61 @@ describe('SagaOrchestrator: pivot and manual repair', () => {
   });
 });
 
+describe('SagaOrchestrator: step results the log cannot keep', () => {
+  test('before the pivot: the step failed with PAYLOAD_TOO_LARGE, it and the steps before it are compensated, no saga:error', async () => {
+    const j = journal();
+    const undone: unknown[] = [];
+    const orch = new SagaOrchestrator({ log: new MemorySagaLog({ maxRecordBytes: 4096 }), sagas: [new Saga<{ n: number }>({
+      name: 'big', retry: fast,
+      steps: [step(j, 'a'), step(j, 'huge', {
+        action: () => { j.calls.push('huge:do'); return 'x'.repeat(5000); },
+        compensate: (ctx) => { j.calls.push('huge:undo'); undone.push(ctx.result); },
+      }), step(j, 'c')],
+    })] });
+    const errors: unknown[] = [];
+    orch.on('saga:error', (e) => errors.push(e));
+    try {
+      const failed = once(orch, 'step:failed');
+      const out = await orch.run('big', { n: 1 }, { id: 'big-1' });
+      assert.equal(out.state, 'compensated');
+      assert.equal(out.error?.code, 'KEFU_ERR_PAYLOAD_TOO_LARGE');
+      assert.equal(out.error?.step, 'huge');
+      assert.match(out.error?.message ?? '', /^step huge returned a result the log cannot keep: /);
+      assert.equal((await failed).step, 'huge');
+      assert.deepEqual(j.calls, ['a:do', 'huge:do', 'huge:undo', 'a:undo'], 'its effect happened, so it is undone too');
+      assert.deepEqual(undone, [undefined]);
+      assert.deepEqual(errors, []);
+      const rec = (await orch.get('big-1'))!;
+      assert.deepEqual(rec.steps.map((s) => s.status), ['compensated', 'compensated', 'pending']);
+      assert.equal(rec.steps[1]!.result, undefined);
+      assert.equal(rec.steps[1]!.attempts, 1, 'not retried: the same result would fail again');
+    } finally {
+      await orch.close();
+      await orch.log.close();
+    }
+  });
+
+  test('a result that is not JSON (BigInt) fails the step with INVALID_ARGUMENT; after the pivot the saga waits as forward-failed', async () => {
+    const j = journal();
+    const orch = new SagaOrchestrator({ sagas: [new Saga<{ n: number }>({
+      name: 'nonjson', retry: fast,
+      steps: [step(j, 'a', { pivot: true }), step(j, 'b', { action: () => { j.calls.push('b:do'); return 10n; } })],
+    })] });
+    try {
+      const out = await orch.run('nonjson', { n: 1 }, { id: 'nj' });
+      assert.equal(out.state, 'forward-failed');
+      assert.equal(out.error?.code, 'KEFU_ERR_INVALID_ARGUMENT');
+      assert.deepEqual(j.calls, ['a:do', 'b:do'], 'after the pivot nothing is compensated');
+      const rec = (await orch.get('nj'))!;
+      assert.deepEqual(rec.steps.map((s) => s.status), ['done', 'failed']);
+      assert.deepEqual((await orch.listFailed()).map((r) => r.id), ['nj']);
+      await rejectsWith(orch.run('nonjson', { n: 2n } as unknown as { n: number }), 'KEFU_ERR_INVALID_ARGUMENT');
+    } finally {
+      await orch.close();
+    }
+  });
+});
+
 describe('SagaOrchestrator: limits and lifecycle', () => {
   test('maxActive bounds sagas in flight: one more start rejects with SAGA_TOO_MANY_ACTIVE', async () => {
     let release!: () => void;

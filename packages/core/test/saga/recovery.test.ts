@@ -5,6 +5,7 @@ import { Saga, type SagaDefinition } from '../../src/saga/saga.js';
 import { SagaOrchestrator } from '../../src/saga/orchestrator.js';
 import { LevelSagaLog } from '../../src/saga/level-saga-log.js';
 import { MemorySagaLog } from '../../src/saga/memory-saga-log.js';
+import type { SagaRecord, SagaState } from '../../src/saga/types.js';
 import { nth, once, tempDir, untilAborted } from './helpers.js';
 
 /** Effects per idempotency key, as an idempotent back end would keep them. */
@@ -157,6 +158,76 @@ describe('SagaOrchestrator: recovery from the log', () => {
       assert.ok(peak <= 2, `at most maxActive at once (saw ${peak})`);
       assert.equal(fx.applied.size, 15);
       await orch2.close();
+    } finally {
+      await log.close();
+    }
+  });
+
+  test('recover() while the only slot is held by a start() still writing its record: it waits for that saga, then picks up', async () => {
+    class SlowCreateLog extends MemorySagaLog {
+      gate: Promise<void> | undefined;
+      listed: (() => void) | undefined;
+      protected override async _create(record: SagaRecord, json: string): Promise<'ok' | 'exists'> {
+        await this.gate;
+        return super._create(record, json);
+      }
+      protected override async _list(state: SagaState, limit: number, after: string | undefined): Promise<string[]> {
+        const rows = await super._list(state, limit, after);
+        if (rows.length > 0) this.listed?.();
+        return rows;
+      }
+    }
+    const log = new SlowCreateLog();
+    const fx = new Effects();
+    try {
+      const orch1 = new SagaOrchestrator({ log, sagas: [new Saga(definition(fx, 'b'))] });
+      const second = nth(orch1, 'step:started', 2);
+      await orch1.start('r', {}, { id: 'old' });
+      await second;
+      await orch1.close();
+
+      const orch2 = new SagaOrchestrator({ log, maxActive: 1, sagas: [new Saga(definition(fx, undefined))] });
+      let open!: () => void;
+      log.gate = new Promise<void>((r) => { open = r; });
+      const listed = new Promise<void>((r) => { log.listed = r; });
+      const started = orch2.start('r', {}, { id: 'new' });
+      const recovering = orch2.recover();
+      await listed;
+      // recover() has seen 'old' and found no free slot (the start() holds it, nothing is active yet).
+      await new Promise((r) => setImmediate(r));
+      assert.equal(orch2.activeCount, 0);
+      open();
+      assert.equal((await (await started).done).state, 'completed');
+      const report = await Promise.race([recovering, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('recover() never found the freed slot')), 10_000))]);
+      assert.deepEqual(report.resumed, [{ id: 'old', saga: 'r', state: 'running' }]);
+      assert.deepEqual((await report.settled).outcomes.map((o) => [o.id, o.state]), [['old', 'completed']]);
+      assert.deepEqual([...fx.applied.keys()].sort(), ['new:a', 'new:b', 'new:c', 'old:a', 'old:b', 'old:c']);
+      await orch2.close();
+    } finally {
+      await log.close();
+    }
+  });
+
+  test('close() during a recover() that waits for a slot ends the wait: no saga is launched after close', async () => {
+    const log = new MemorySagaLog();
+    const fx = new Effects();
+    try {
+      const orch1 = new SagaOrchestrator({ log, sagas: [new Saga(definition(fx, 'a'))] });
+      const firsts = nth(orch1, 'step:started', 2);
+      await orch1.start('r', {}, { id: 'w-1' });
+      await orch1.start('r', {}, { id: 'w-2' });
+      await firsts;
+      await orch1.close();
+      const orch2 = new SagaOrchestrator({ log, maxActive: 1, sagas: [new Saga(definition(fx, 'a'))] });
+      const picked = once(orch2, 'saga:resumed');
+      const recovering = orch2.recover();
+      await picked;
+      await orch2.close();
+      const report = await recovering;
+      assert.equal(report.resumed.length, 1, 'the second saga was never launched');
+      const settled = await report.settled;
+      assert.equal(settled.errors[0]?.error.code, 'KEFU_ERR_CLOSED');
+      assert.deepEqual((await log.list('running')).map((r) => r.id), ['w-1', 'w-2'], 'both stay in the log for the next recover()');
     } finally {
       await log.close();
     }

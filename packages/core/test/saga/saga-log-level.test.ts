@@ -1,5 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,9 +23,17 @@ sagaLogSuite({ test, describe }, {
 describe('LevelSagaLog options and shared databases', () => {
   test('impossible options throw with exact messages', () => {
     assert.throws(() => new LevelSagaLog({}), { name: 'TypeError', message: 'LevelSagaLog needs a location (a directory) or a db' });
-    const db = new Level<string, string>(join(tmpdir(), 'never-opened'));
-    assert.throws(() => new LevelSagaLog({ location: '/tmp/x', db }), { name: 'TypeError', message: 'pass either location or db, not both' });
-    assert.throws(() => new LevelSagaLog({ location: '/tmp/x', maxCachedVersions: -1 }), { name: 'RangeError', message: 'maxCachedVersions must be a non-negative integer' });
+    // Options are refused before any database is created (a Level instance opens itself), so
+    // these never touch the locations they name.
+    const db = {} as Level<string, string>;
+    const nowhere = join(tmpdir(), 'kefu-saga-never-created');
+    assert.throws(() => new LevelSagaLog({ location: nowhere, db }), { name: 'TypeError', message: 'pass either location or db, not both' });
+    assert.throws(() => new LevelSagaLog({ location: nowhere, maxCachedVersions: -1 }), { name: 'RangeError', message: 'maxCachedVersions must be a non-negative integer' });
+    assert.throws(() => new LevelSagaLog({ location: nowhere, maxBatchOps: 0 }), { name: 'RangeError', message: 'maxBatchOps must be a positive integer' });
+    assert.throws(() => new LevelSagaLog({ location: nowhere, sync: 'no' as unknown as boolean }), { name: 'TypeError', message: 'sync must be a boolean' });
+    assert.throws(() => new LevelSagaLog({ location: nowhere, maxRecordBytes: 255 }), { name: 'RangeError', message: 'maxRecordBytes must be an integer >= 256' });
+    assert.throws(() => new LevelSagaLog(null as never), { name: 'TypeError', message: 'LevelSagaLog needs options with location or db' });
+    assert.equal(existsSync(nowhere), false);
   });
 
   test('a host-owned db stays open after the log closes', async () => {
