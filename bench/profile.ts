@@ -39,7 +39,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { readFileSync } from 'node:fs';
-import { PerformanceObserver } from 'node:perf_hooks';
+import { PerformanceObserver, monitorEventLoopDelay } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import { arg, median, quick, ratio, report, round } from './lib/report.js';
 
@@ -107,6 +107,37 @@ function gcWatch(): { take(): { count: number; major: number; total_ms: number; 
       return out;
     },
   };
+}
+
+/**
+ * This process's event loop since the last take(): utilisation (%, near 100 means the process
+ * itself is the queue) and how late a 10 ms timer fired (p99 and max, ms: busy turns, GC and
+ * time off the CPU alike; with the utilisation low, lateness is the OS not running us).
+ */
+function loopWatch(): { take(): { elu_pct: number; delay_p99_ms: number; delay_max_ms: number } } {
+  let elu0 = performance.eventLoopUtilization();
+  const h = monitorEventLoopDelay({ resolution: 10 });
+  h.enable();
+  return {
+    take() {
+      const elu = performance.eventLoopUtilization(elu0);
+      elu0 = performance.eventLoopUtilization();
+      // The histogram counts the whole interval, the 10 ms sampling period included: subtract it.
+      const out = { elu_pct: round(elu.utilization * 100, 1), delay_p99_ms: round(Math.max(0, h.percentile(99) / 1e6 - 10), 2), delay_max_ms: round(Math.max(0, h.max / 1e6 - 10), 2) };
+      h.reset();
+      return out;
+    },
+  };
+}
+
+/** Machine-wide CPU pressure (Linux PSI): µs during which some runnable task waited for a CPU; null elsewhere. */
+function cpuPressureUs(): number | null {
+  try {
+    const m = /some [^\n]*total=(\d+)/.exec(readFileSync('/proc/pressure/cpu', 'utf8'));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
 }
 
 /** A full GC between steps (children run with --expose-gc), so no step inherits the last one's garbage. */
@@ -273,6 +304,7 @@ async function runServer(): Promise<void> {
   const inCall = new Samples();
   for (const agg of Object.values(aggregators)) agg.on('fetch', (e) => e.source === 'membership' && inCall.add(e.ms));
   const gc = gcWatch();
+  const loop = loopWatch();
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const arrived = performance.now();
     const url = req.url ?? '/';
@@ -287,7 +319,7 @@ async function runServer(): Promise<void> {
       return;
     }
     if (url === '/__hops') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ server: inServer.take(), handler: inHandler.take(), call: inCall.take(), gc: gc.take(), calls: callsSince() }));
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ server: inServer.take(), handler: inHandler.take(), call: inCall.take(), gc: gc.take(), loop: loop.take(), calls: callsSince() }));
       return;
     }
     const slash = url.indexOf('/', 1);
@@ -385,6 +417,18 @@ interface Hops {
   calls_per_profile: number;
   /** Old-generation (mark-compact) GCs during the step, per process. */
   gc_major: { generator: number; server: number; backends: number | null };
+  /** Event-loop utilisation over the step, %: near 100, that process is the queue. */
+  elu_pct: { generator: number; server: number };
+  /**
+   * CPU time over the step's wall time, % of one core. Busy (elu_pct) well above this means the
+   * process was inside a callback but off the CPU: descheduled, waiting for a core.
+   */
+  cpu_pct: { generator: number; server: number };
+  /** How late a 10 ms timer fired in each process, p99 and max in ms (busy turns, GC, time off the CPU). */
+  loop_delay_p99_ms: { generator: number; server: number };
+  loop_delay_max_ms: { generator: number; server: number };
+  /** Share of the step's wall time during which some runnable task on the machine waited for a CPU (Linux PSI), %. */
+  cpu_pressure_pct: number | null;
 }
 
 function pct(sorted: number[], p: number): number {
@@ -450,8 +494,10 @@ function procCpuUs(pid: number | undefined): number | null {
 let backendsPid: number | undefined;
 let backendsControl: Pool | undefined;
 const genGc = gcWatch();
+const genLoop = loopWatch();
 
-type HopsReply = { server: ReturnType<Samples['take']>; handler: ReturnType<Samples['take']>; call: ReturnType<Samples['take']>; gc: ReturnType<ReturnType<typeof gcWatch>['take']>; calls: Record<string, number> };
+type LoopReply = ReturnType<ReturnType<typeof loopWatch>['take']>;
+type HopsReply = { server: ReturnType<Samples['take']>; handler: ReturnType<Samples['take']>; call: ReturnType<Samples['take']>; gc: ReturnType<ReturnType<typeof gcWatch>['take']>; loop: LoopReply; calls: Record<string, number> };
 type BackendsReply = { late: ReturnType<Samples['take']>; gc: ReturnType<ReturnType<typeof gcWatch>['take']> };
 
 async function getJson<T>(pool: Pool, path: string): Promise<T> {
@@ -460,12 +506,12 @@ async function getJson<T>(pool: Pool, path: string): Promise<T> {
 }
 
 /** Reads (and so restarts) every process's hop timings. */
-async function takeHops(gen: Pool): Promise<{ server: HopsReply; backends: BackendsReply | null; generatorGc: ReturnType<ReturnType<typeof gcWatch>['take']> }> {
+async function takeHops(gen: Pool): Promise<{ server: HopsReply; backends: BackendsReply | null; generatorGc: ReturnType<ReturnType<typeof gcWatch>['take']>; generatorLoop: LoopReply }> {
   const [server, backends] = await Promise.all([
     getJson<HopsReply>(gen, '/__hops'),
     backendsControl ? getJson<BackendsReply>(backendsControl, '/') : Promise.resolve(null),
   ]);
-  return { server, backends, generatorGc: genGc.take() };
+  return { server, backends, generatorGc: genGc.take(), generatorLoop: genLoop.take() };
 }
 
 async function step(gen: Pool, variant: string, rate: number, durationMs: number): Promise<Step> {
@@ -481,6 +527,8 @@ async function step(gen: Pool, variant: string, rate: number, durationMs: number
   const cpu0 = await serverCpuUs(gen);
   const b0 = procCpuUs(backendsPid);
   const g0 = process.cpuUsage();
+  const psi0 = cpuPressureUs();
+  const t0 = performance.now();
   const lag: number[] = [];
   const total = Math.round((rate * durationMs) / 1000);
   const lat: number[] = [];
@@ -514,6 +562,8 @@ async function step(gen: Pool, variant: string, rate: number, durationMs: number
     else setTimeout(tick, 5);
   });
   const g = process.cpuUsage(g0);
+  const psi1 = cpuPressureUs();
+  const stepMs = performance.now() - t0;
   const b1 = procCpuUs(backendsPid);
   const cpuUs = (await serverCpuUs(gen)) - cpu0;
   const h = await takeHops(gen);
@@ -529,6 +579,11 @@ async function step(gen: Pool, variant: string, rate: number, durationMs: number
     gc_max_ms: { generator: h.generatorGc.max_ms, server: h.server.gc.max_ms, backends: h.backends?.gc.max_ms ?? null },
     calls_per_profile: variant.startsWith('kefu') ? round((h.server.calls[variant] ?? 0) / Math.max(1, lat.length + errors), 2) : variant === 'sequential' || variant === 'fetch_all' || variant === 'pool_floor' ? 3 : NaN,
     gc_major: { generator: h.generatorGc.major, server: h.server.gc.major, backends: h.backends?.gc.major ?? null },
+    elu_pct: { generator: h.generatorLoop.elu_pct, server: h.server.loop.elu_pct },
+    cpu_pct: { generator: round(((g.user + g.system) / 1000 / stepMs) * 100, 1), server: round((cpuUs / 1000 / stepMs) * 100, 1) },
+    loop_delay_p99_ms: { generator: h.generatorLoop.delay_p99_ms, server: h.server.loop.delay_p99_ms },
+    loop_delay_max_ms: { generator: h.generatorLoop.delay_max_ms, server: h.server.loop.delay_max_ms },
+    cpu_pressure_pct: psi0 === null || psi1 === null ? null : round(((psi1 - psi0) / 1000 / stepMs) * 100, 1),
   };
   lat.sort((a, b) => a - b);
   lag.sort((a, b) => a - b);
@@ -603,6 +658,9 @@ async function ramp(gen: Pool, plan: Plan, durationMs: number): Promise<Record<s
       console.error(
         `${''.padEnd(14)} calls/profile ${hp.calls_per_profile}  hops p50/p99 ms: server ${hp.server_p50}/${hp.server_p99}  handler ${hp.handler_p50}/${hp.handler_p99}  membership call ${hp.membership_call_p50 ?? '-'}/${hp.membership_call_p99 ?? '-'}  ` +
           `back-end late ${hp.backend_late_p50 ?? '-'}/${hp.backend_late_p99 ?? '-'}  gc max (major count) gen ${hp.gc_max_ms.generator} (${hp.gc_major.generator}) server ${hp.gc_max_ms.server} (${hp.gc_major.server}) back ends ${hp.gc_max_ms.backends ?? '-'} (${hp.gc_major.backends ?? '-'})`,
+      );
+      console.error(
+        `${''.padEnd(14)} event loop busy % (on cpu %) gen ${hp.elu_pct.generator} (${hp.cpu_pct.generator}) server ${hp.elu_pct.server} (${hp.cpu_pct.server})  timer late p99/max ms gen ${hp.loop_delay_p99_ms.generator}/${hp.loop_delay_max_ms.generator} server ${hp.loop_delay_p99_ms.server}/${hp.loop_delay_max_ms.server}  machine cpu pressure ${hp.cpu_pressure_pct ?? '-'}%`,
       );
       if (s.achieved < 0.7 * rate) {
         console.error(`${variant}: collapsed at ${rate}/s, higher rates skipped`);

@@ -17,6 +17,8 @@ export interface GetOptions {
 }
 
 type Bag = Record<string, unknown>;
+
+const ignore = (): void => {};
 type Reports = Record<string, SourceReport>;
 
 export class ProfileAggregator<const S extends readonly AnyProfileSource[]> extends EventEmitter<ProfileAggregatorEvents> {
@@ -52,7 +54,7 @@ export class ProfileAggregator<const S extends readonly AnyProfileSource[]> exte
     const started = performance.now();
     const data: Bag = {};
     const sources: Reports = {};
-    let pending: Array<Promise<void>> | null = null;
+    let toLoad: SourceRunner[] | null = null;
     for (const r of this.runners) {
       if (r.cache !== null && options.fresh !== true) {
         const hit = r.cache.lookup(uid);
@@ -66,14 +68,26 @@ export class ProfileAggregator<const S extends readonly AnyProfileSource[]> exte
           r.counters.staleHits++;
           data[r.name] = hit.entry.value;
           sources[r.name] = { status: 'stale', ms: 0, ageMs: Date.now() - hit.entry.at };
-          // Revalidate in the background; load() coalesces, so a burst of stale reads makes one call.
-          void r.load(uid);
+          // Revalidate in the background; lookups coalesce, so a burst of stale reads makes one call.
+          r.lookup(uid, ignore);
           continue;
         }
       }
-      (pending ??= []).push(r.load(uid).then((o) => this.place(r, uid, o, data, sources, started)));
+      (toLoad ??= []).push(r);
     }
-    if (pending !== null) await Promise.all(pending);
+    if (toLoad !== null) {
+      // One promise per profile, not one per source: each lookup reports back through a callback,
+      // and the last one (possibly synchronously: closed, breaker open) lets get() go on.
+      let left = toLoad.length + 1;
+      let wake: (() => void) | null = null;
+      for (const r of toLoad) {
+        r.lookup(uid, (o) => {
+          this.place(r, uid, o, data, sources, started);
+          if (--left === 0) wake?.();
+        });
+      }
+      if (--left > 0) await new Promise<void>((resolve) => { wake = resolve; });
+    }
 
     let complete = true;
     for (const r of this.runners) {

@@ -13,13 +13,15 @@
  * across the two processes). Pacing waits only when a call was just made, i.e. when waiting saves
  * one.
  */
-import type { Outcome } from './outcome.js';
 
-export type BatchRun = (uids: string[], settle: Array<(o: Outcome) => void>, probes: number) => void;
+/**
+ * Sends one batch. The batcher holds uids only: who waits for each uid is the runner's business
+ * (one lookup per uid in flight), so gathering allocates nothing per lookup beyond the array slot.
+ */
+export type BatchRun = (uids: string[], probes: number) => void;
 
 export class Batcher {
   private uids: string[] = [];
-  private settle: Array<(o: Outcome) => void> = [];
   private probes = 0;
   private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   private timed = false;
@@ -33,18 +35,16 @@ export class Batcher {
     private readonly now: () => number = () => performance.now(),
   ) {}
 
-  add(uid: string, probe: boolean): Promise<Outcome> {
-    return new Promise<Outcome>((resolve) => {
-      this.uids.push(uid);
-      this.settle.push(resolve);
-      if (probe) this.probes++;
-      if (this.uids.length >= this.maxSize) this.flush();
-      else if (this.timer === undefined) {
-        const wait = this.windowMs > 0 ? this.lastSent + this.windowMs - this.now() : 0;
-        this.timed = wait > 0;
-        this.timer = this.timed ? setTimeout(this.flush, wait) : setImmediate(this.flush);
-      }
-    });
+  /** Adds `uid` to the next batch (`probe`: a half-open breaker's trial lookup). */
+  add(uid: string, probe: boolean): void {
+    this.uids.push(uid);
+    if (probe) this.probes++;
+    if (this.uids.length >= this.maxSize) this.flush();
+    else if (this.timer === undefined) {
+      const wait = this.windowMs > 0 ? this.lastSent + this.windowMs - this.now() : 0;
+      this.timed = wait > 0;
+      this.timer = this.timed ? setTimeout(this.flush, wait) : setImmediate(this.flush);
+    }
   }
 
   /** Sends what has gathered now. */
@@ -52,23 +52,20 @@ export class Batcher {
     this.clearTimer();
     if (this.uids.length === 0) return;
     const uids = this.uids;
-    const settle = this.settle;
     const probes = this.probes;
     this.uids = [];
-    this.settle = [];
     this.probes = 0;
     if (this.windowMs > 0) this.lastSent = this.now();
-    this.run(uids, settle, probes);
+    this.run(uids, probes);
   };
 
-  /** Settles every waiting lookup with `outcome` (on close). */
-  abort(outcome: Outcome): void {
+  /** Drops the gathered lookups and cancels the pending send (on close); returns their uids. */
+  abort(): string[] {
     this.clearTimer();
-    const settle = this.settle;
+    const uids = this.uids;
     this.uids = [];
-    this.settle = [];
     this.probes = 0;
-    for (const s of settle) s(outcome);
+    return uids;
   }
 
   private clearTimer(): void {

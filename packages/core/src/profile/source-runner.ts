@@ -21,6 +21,11 @@ export interface GlobalLimit {
   slots: Slots;
 }
 
+/** Called once with a lookup's outcome. */
+export type Settle = (o: Outcome) => void;
+
+const closedOutcome = (): Outcome => ({ ok: false, status: 'error', error: new KefuError('KEFU_ERR_CLOSED', 'the profile aggregator was closed') });
+
 type CallResult<T> = { ok: true; value: T } | { ok: false; status: 'timeout' | 'error'; error: KefuError };
 
 export class SourceRunner {
@@ -31,7 +36,13 @@ export class SourceRunner {
     calls: 0, lookups: 0, ok: 0, errors: 0, timeouts: 0, circuitOpen: 0, cacheHits: 0, staleHits: 0,
     coalesced: 0, retries: 0, batches: 0, fallbacks: 0,
   };
-  private readonly inflight = new Map<string, Promise<Outcome>>();
+  /**
+   * Who waits for each uid in flight: one callback (the common case, no array) or several when
+   * concurrent lookups coalesced. Callbacks rather than a promise per lookup: on cold profiles at
+   * thousands per second the promise, its reaction and the cleanup reaction were most of the
+   * aggregator's own allocations.
+   */
+  private readonly inflight = new Map<string, Settle | Settle[]>();
   private readonly slots: Slots;
   /** Calls of this source waiting for a slot (its own or the global one). */
   private waiting = 0;
@@ -63,7 +74,7 @@ export class SourceRunner {
     this.cache = opts.cache && ttl > 0 ? new ProfileCache(opts.cache.max, ttl, source.staleMs ?? opts.cache.staleMs) : null;
     if (typeof source.fetchMany === 'function') {
       const b = mergeBatch(opts.batch, source.batch);
-      this.batcher = new Batcher(b.maxSize, b.windowMs, (uids, settle, probes) => void this.runBatch(uids, settle, probes));
+      this.batcher = new Batcher(b.maxSize, b.windowMs, (uids, probes) => void this.runBatch(uids, probes));
     } else {
       this.batcher = null;
     }
@@ -77,39 +88,57 @@ export class SourceRunner {
     return { ...this.counters, active: this.active, queued: this.waiting, breaker: this.breaker.state };
   }
 
-  /** Looks `uid` up at the source, joining a lookup already in flight for it. Never rejects. */
-  load(uid: string): Promise<Outcome> {
-    const existing = this.inflight.get(uid);
-    if (existing !== undefined) {
+  /**
+   * Looks `uid` up at the source, joining a lookup already in flight for it; `done` gets the
+   * outcome exactly once, synchronously when there is nothing to wait for (closed, breaker open).
+   */
+  lookup(uid: string, done: Settle): void {
+    const waiting = this.inflight.get(uid);
+    if (waiting !== undefined) {
       this.counters.coalesced++;
-      return existing;
+      if (typeof waiting === 'function') this.inflight.set(uid, [waiting, done]);
+      else waiting.push(done);
+      return;
     }
-    const p = this.start(uid);
-    this.inflight.set(uid, p);
-    void p.then(() => this.inflight.delete(uid));
-    return p;
+    if (this.closed) {
+      done(closedOutcome());
+      return;
+    }
+    const gate = this.breaker.acquire();
+    if (gate === null) {
+      this.counters.circuitOpen++;
+      done({ ok: false, status: 'circuit-open', error: circuitOpenError(this.name) });
+      return;
+    }
+    this.counters.lookups++;
+    this.inflight.set(uid, done);
+    if (this.batcher !== null) {
+      this.batcher.add(uid, gate === 'probe');
+      return;
+    }
+    const source = this.source;
+    void this.call(1, gate === 'probe' ? 1 : 0, (ctx) => source.fetch(uid, ctx)).then((r) => this.finish(uid, this.settleOne(uid, r)));
+  }
+
+  /** The promise form of lookup(). Never rejects. */
+  load(uid: string): Promise<Outcome> {
+    return new Promise((resolve) => this.lookup(uid, resolve));
   }
 
   /** Settles pending batches and stops taking lookups. */
   close(): void {
     this.closed = true;
-    this.batcher?.abort({ ok: false, status: 'error', error: new KefuError('KEFU_ERR_CLOSED', 'the profile aggregator was closed') });
+    if (this.batcher !== null) for (const uid of this.batcher.abort()) this.finish(uid, closedOutcome());
     this.cache?.clear();
   }
 
-  private start(uid: string): Promise<Outcome> {
-    if (this.closed) {
-      return Promise.resolve({ ok: false, status: 'error', error: new KefuError('KEFU_ERR_CLOSED', 'the profile aggregator was closed') });
-    }
-    const gate = this.breaker.acquire();
-    if (gate === null) {
-      this.counters.circuitOpen++;
-      return Promise.resolve({ ok: false, status: 'circuit-open', error: circuitOpenError(this.name) });
-    }
-    this.counters.lookups++;
-    if (this.batcher !== null) return this.batcher.add(uid, gate === 'probe');
-    const source = this.source;
-    return this.call(1, gate === 'probe' ? 1 : 0, (ctx) => source.fetch(uid, ctx)).then((r) => this.settleOne(uid, r));
+  /** Hands `o` to everyone waiting for `uid`; the uid is no longer in flight. */
+  private finish(uid: string, o: Outcome): void {
+    const waiting = this.inflight.get(uid);
+    if (waiting === undefined) return;
+    this.inflight.delete(uid);
+    if (typeof waiting === 'function') waiting(o);
+    else for (const w of waiting) w(o);
   }
 
   private settleOne(uid: string, r: CallResult<unknown>): Outcome {
@@ -124,25 +153,24 @@ export class SourceRunner {
     return r;
   }
 
-  private async runBatch(uids: string[], settle: Array<(o: Outcome) => void>, probes: number): Promise<void> {
-    const fetchMany = this.source.fetchMany!.bind(this.source);
+  private async runBatch(uids: string[], probes: number): Promise<void> {
+    const source = this.source;
     this.counters.batches++;
-    const r = await this.call(uids.length, probes, (ctx) => fetchMany(uids, ctx));
+    const r = await this.call(uids.length, probes, (ctx) => source.fetchMany!(uids, ctx));
     if (!r.ok) {
-      for (const s of settle) s(this.settleOne('', r));
+      for (const uid of uids) this.finish(uid, this.settleOne(uid, r));
       return;
     }
     const answer = r.value;
-    const get: (uid: string) => unknown =
-      answer instanceof Map ? (u) => answer.get(u) : (u) => (Object.prototype.hasOwnProperty.call(answer, u) ? (answer as Record<string, unknown>)[u] : undefined);
-    for (let i = 0; i < uids.length; i++) {
-      const uid = uids[i]!;
-      const v = get(uid);
+    const map = answer instanceof Map ? (answer as ReadonlyMap<string, unknown>) : null;
+    const rec = answer as Readonly<Record<string, unknown>>;
+    for (const uid of uids) {
+      const v = map !== null ? map.get(uid) : Object.prototype.hasOwnProperty.call(rec, uid) ? rec[uid] : undefined;
       if (v instanceof Error) {
         this.counters.errors++;
-        settle[i]!({ ok: false, status: 'error', error: toKefuError(this.name, v) });
+        this.finish(uid, { ok: false, status: 'error', error: toKefuError(this.name, v) });
       } else {
-        settle[i]!(this.settleOne(uid, { ok: true, value: v ?? null }));
+        this.finish(uid, this.settleOne(uid, { ok: true, value: v ?? null }));
       }
     }
   }

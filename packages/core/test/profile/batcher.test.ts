@@ -1,16 +1,26 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Batcher } from '../../src/profile/batcher.js';
-import type { Outcome } from '../../src/profile/outcome.js';
 
-/** A Batcher on a clock the test moves; the batches it ran, each answered at once. */
-function paced(windowMs: number, maxSize = 100): { b: Batcher; sent: string[][]; clock: { t: number } } {
+/**
+ * A Batcher on a clock the test moves; the batches it ran. `add` resolves when its uid's batch
+ * was sent (the batcher holds uids only; the runner settles lookups).
+ */
+function paced(windowMs: number, maxSize = 100): { b: { add(uid: string, probe: boolean): Promise<void>; abort(): string[] }; sent: string[][]; clock: { t: number } } {
   const clock = { t: 1000 };
   const sent: string[][] = [];
-  const b = new Batcher(maxSize, windowMs, (uids, settle) => {
+  const waiting = new Map<string, () => void>();
+  const batcher = new Batcher(maxSize, windowMs, (uids) => {
     sent.push(uids);
-    for (const s of settle) s({ ok: true, value: null } as Outcome);
+    for (const u of uids) waiting.get(u)?.();
   }, () => clock.t);
+  const b = {
+    add: (uid: string, probe: boolean) => new Promise<void>((resolve) => {
+      waiting.set(uid, resolve);
+      batcher.add(uid, probe);
+    }),
+    abort: () => batcher.abort(),
+  };
   return { b, sent, clock };
 }
 
@@ -52,14 +62,13 @@ test('windowMs 0 sends every turn\'s lookups together', async () => {
   await Promise.all([...one, ...two]);
 });
 
-test('abort settles the waiting lookups and cancels the pending send', async () => {
+test('abort hands back the waiting uids and cancels the pending send', async () => {
   const { b, sent, clock } = paced(50);
   await b.add('a', false);
   clock.t += 1;
-  const waiting = b.add('b', false);
-  b.abort({ ok: false, status: 'error', error: new Error('closed') } as unknown as Outcome);
-  const o = await waiting;
-  assert.equal(o.ok, false);
+  void b.add('b', false);
+  void b.add('c', false);
+  assert.deepEqual(b.abort(), ['b', 'c']);
   await new Promise((r) => setTimeout(r, 80));
   assert.deepEqual(sent, [['a']]);
 });
