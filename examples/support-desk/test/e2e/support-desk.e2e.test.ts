@@ -156,7 +156,7 @@ test('visitor and agent: bot answer, hand-off, accept with profile, typing, read
   assert.deepEqual(pageErrors, [], 'no uncaught errors in either page');
 });
 
-test('on a phone: full-screen widget; canned reply; transfer to another agent who takes over; offline outbox', { skip, timeout: 180_000 }, async () => {
+test('on a phone: full-screen widget; queue position while agents are away; canned reply; transfer to another agent who takes over; offline outbox', { skip, timeout: 180_000 }, async () => {
   const base = desk!.url;
   const [aliceCtx, bobCtx, phoneCtx] = [await browserProfile(), await browserProfile(), await browserProfile({ width: 390, height: 844 })];
   const [alice, bob, phone] = [aliceCtx, bobCtx, phoneCtx].map((c) => c.pages()[0]!);
@@ -168,6 +168,10 @@ test('on a phone: full-screen widget; canned reply; transfer to another agent wh
     await page.locator('[data-testid=conn][data-state=open]').waitFor({ timeout: T });
   }
 
+  // Both agents step away, so the chat waits in the queue: the visitor sees its position, the
+  // agents see it in the waiting queue with its position.
+  for (const page of [alice!, bob!]) await page.locator('#status').selectOption('away');
+
   await phone!.goto(`${base}/`);
   await phone!.getByTestId('kefu-launcher').click();
   const panel = phone!.getByTestId('kefu-panel');
@@ -177,6 +181,14 @@ test('on a phone: full-screen widget; canned reply; transfer to another agent wh
   await phone!.locator('[data-testid=kefu-state][data-state=open]').waitFor({ timeout: T });
   await phone!.getByTestId('kefu-input').fill('I want to talk to a human');
   await phone!.getByTestId('kefu-send').click();
+  await phone!.locator('[data-testid=kefu-queue][data-position="1"]').waitFor({ timeout: T });
+  assert.match(await phone!.getByTestId('kefu-queue').innerText(), /number 1 in the queue/);
+  const waiting = alice!.getByTestId('queue-entry').first();
+  await waiting.waitFor({ timeout: T });
+  assert.match(await waiting.innerText(), /^#1 /);
+  assert.equal(await waiting.getAttribute('data-conv'), await phone!.getByTestId('kefu-log').getAttribute('data-conv'));
+  assert.equal(await alice!.getByTestId('offer').count(), 0, 'nobody is offered the chat while both are away');
+  for (const page of [alice!, bob!]) await page.locator('#status').selectOption('online');
 
   // Whoever is offered the chat accepts it, answers with a canned reply, and transfers it to the other.
   const offered = await Promise.race([
