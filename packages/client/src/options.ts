@@ -68,8 +68,9 @@ export interface KefuClientOptions {
   /** Reconnect policy; each field has its own default. */
   reconnect?: ReconnectOptions;
   /**
-   * How long open/join/leave/resume/command and send acks may take before they reject with
-   * KEFU_ERR_TIMEOUT, in ms. A send that times out stays in the outbox only until then.
+   * How long open/join/leave/resume/command/ping may take before they reject with
+   * KEFU_ERR_TIMEOUT, in ms. Sends do not time out: they stay in the outbox until acked, refused,
+   * or the client is closed. An automatic resume that times out is sent again.
    * @defaultValue 15000
    */
   requestTimeoutMs?: number;

@@ -256,6 +256,11 @@ function mount(cfg: WidgetConfig): void {
     if (client && conv) await deskCommand(client, 'desk.rate', { score }, conv).catch((e: Error) => system(e.message));
   }
 
+  // The client's outbox lives in memory: leaving the page would drop unacknowledged messages.
+  window.addEventListener('beforeunload', (ev) => {
+    if (client && client.pendingMessages().length > 0) ev.preventDefault();
+  });
+
   if (cfg.open || conv) setOpen(cfg.open || Boolean(conv));
 }
 
