@@ -67,8 +67,11 @@ export class IdempotencyStore {
   }
 }
 
-/** Longest Idempotency-Key accepted. */
-export const maxIdempotencyKeyLength = 300;
+/**
+ * Longest Idempotency-Key accepted: room for every key a saga makes (`<sagaId>:<step>`, at most
+ * 256 + 1 + 100 characters), so that no valid saga is refused for its key's length.
+ */
+export const maxIdempotencyKeyLength = 512;
 
 /** The request's Idempotency-Key, or a 400 reply when it is missing or malformed. */
 export function idempotencyKey(req: JsonRequest): string | JsonReply {
@@ -198,16 +201,19 @@ export function idempotent(
   sw: FaultSwitch,
   req: JsonRequest,
   apply: (key: string) => { status: number; body: unknown },
+  /** Prefix of the key the answer is remembered under, for a call that reuses another's key. */
+  storePrefix = '',
 ): JsonReply {
   const key = idempotencyKey(req);
   if (typeof key !== 'string') return key;
+  const stored = storePrefix + key;
   return sw.run(() => {
     const fingerprint = `${req.method} ${req.path} ${JSON.stringify(req.body ?? null)}`;
-    const replay = store.replay(key, fingerprint);
+    const replay = store.replay(stored, fingerprint);
     if (replay !== undefined) return replay;
     const out = apply(key);
     // Only answers that changed state (or refused for good) are remembered; a 5xx may be retried.
-    if (out.status < 500) store.remember(key, fingerprint, out.status, out.body);
+    if (out.status < 500) store.remember(stored, fingerprint, out.status, out.body);
     return { status: out.status, body: out.body };
   });
 }
@@ -290,9 +296,8 @@ export async function startErpService(options: ErpServiceOptions = {}): Promise<
   };
 
   const reverse = (req: JsonRequest): JsonReply => {
-    return idempotent(store, sw, req, (key) => {
-      // The reverse call carries the refund's own key; its answer is remembered under `rev:`.
-      const refundKey = key.slice(4);
+    // The reverse call carries the refund's own key; its answer is remembered under `rev:`.
+    return idempotent(store, sw, req, (refundKey) => {
       const refund = refunds.get(refundKey);
       if (refund === undefined) {
         cancelled.add(refundKey);
@@ -306,13 +311,13 @@ export async function startErpService(options: ErpServiceOptions = {}): Promise<
         reversed++;
       }
       return { status: 200, body: { reversed: true, refundId: refund.refundId } };
-    });
+    }, 'rev:');
   };
 
   const service = await startJsonService(
     [
       { method: 'POST', path: '/refunds', handler: create },
-      { method: 'POST', path: '/refunds/reverse', handler: (req) => reverse({ ...req, headers: { ...req.headers, 'idempotency-key': revKey(req) } }) },
+      { method: 'POST', path: '/refunds/reverse', handler: reverse },
       {
         method: 'GET', path: '/refunds/:key', handler: (req) => {
           const r = refunds.get(req.params.key ?? '');
@@ -342,11 +347,4 @@ export async function startErpService(options: ErpServiceOptions = {}): Promise<
     refundedOf: (orderId) => perOrder.get(orderId)?.net ?? 0,
     refundCountOf: (orderId) => perOrder.get(orderId)?.count ?? 0,
   });
-}
-
-/** The reverse call's own idempotency key, kept apart from the refund's answer. */
-function revKey(req: JsonRequest): string | undefined {
-  const raw = req.headers['idempotency-key'];
-  const key = Array.isArray(raw) ? raw[0] : raw;
-  return typeof key === 'string' && key.length > 0 ? `rev:${key}` : undefined;
 }

@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { startErpService, IdempotencyStore, FaultSwitch, type ErpService } from '../src/erp.js';
+import { startErpService, IdempotencyStore, FaultSwitch, maxIdempotencyKeyLength, type ErpService } from '../src/erp.js';
 
 async function post(url: string, body: unknown, key?: string, signal?: AbortSignal): Promise<{ status: number; body: Record<string, unknown>; replayed: boolean }> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
@@ -47,8 +47,21 @@ describe('ERP mock: idempotent refunds', () => {
     assert.equal((await post(`${erp.url}/refunds`, { orderId: 'o', amount: 1 })).status, 400);
     assert.equal((await post(`${erp.url}/refunds`, { orderId: 'o', amount: -1 }, 'k')).status, 400);
     assert.equal((await post(`${erp.url}/refunds`, { orderId: 'o o', amount: 1 }, 'k')).status, 400);
-    assert.equal((await post(`${erp.url}/refunds`, { orderId: 'o', amount: 1 }, 'k'.repeat(301))).status, 400);
+    assert.equal((await post(`${erp.url}/refunds`, { orderId: 'o', amount: 1 }, 'k'.repeat(maxIdempotencyKeyLength + 1))).status, 400);
     assert.equal(erp.refundsApplied, 0);
+  }));
+
+  test('the longest key a saga makes (256-character id + ":" + 100-character step) refunds and reverses', () => withErp(async (erp) => {
+    const key = `${'s'.repeat(256)}:${'r'.repeat(100)}`;
+    assert.ok(key.length <= maxIdempotencyKeyLength);
+    assert.equal((await post(`${erp.url}/refunds`, { orderId: 'o-long', amount: 3 }, key)).status, 201);
+    const rev = await post(`${erp.url}/refunds/reverse`, {}, key);
+    assert.equal(rev.status, 200);
+    assert.equal(rev.body.reversed, true);
+    assert.equal((await post(`${erp.url}/refunds/reverse`, {}, key)).body.reversed, true, 'a repeated reverse replays');
+    assert.equal(erp.refundsReversed, 1);
+    assert.equal(erp.refundedOf('o-long'), 0);
+    assert.equal((await post(`${erp.url}/refunds/reverse`, {})).status, 400, 'a reverse without a key is refused');
   }));
 
   test('a refund past the order balance -> 409, not retryable', () => withErp(async (erp) => {
@@ -124,7 +137,15 @@ describe('ERP mock: faults', () => {
     assert.throws(() => sw.set({ mode: 'always', kind: 'explode' as 'fail' }), { name: 'TypeError', message: "kind must be 'fail', 'fail-after-apply' or 'hang'" });
     assert.throws(() => sw.set({ mode: 'next', count: 0 }), { name: 'RangeError', message: 'count must be a positive integer' });
     assert.throws(() => sw.set({ mode: 'always', status: 200 }), { name: 'RangeError', message: 'status must be an HTTP error status (400-599)' });
+    assert.throws(() => sw.set({ mode: 'rate', rate: 1.5 }), { name: 'RangeError', message: 'rate must be a number between 0 and 1' });
+    assert.throws(() => sw.set(null as never), { name: 'TypeError', message: "mode must be 'off', 'always', 'next' or 'rate'" });
     assert.throws(() => new IdempotencyStore(0), { name: 'RangeError', message: 'maxIdempotencyKeys must be a positive integer' });
+  });
+
+  test('impossible service options are refused with exact messages', async () => {
+    await assert.rejects(startErpService({ maxRefundPerOrder: 0 }), { name: 'RangeError', message: 'maxRefundPerOrder must be a positive number' });
+    await assert.rejects(startErpService({ maxIdempotencyKeys: 0 }), { name: 'RangeError', message: 'maxIdempotencyKeys must be a positive integer' });
+    await assert.rejects(startErpService({ faults: { mode: 'never' as 'off' } }), { name: 'TypeError', message: "mode must be 'off', 'always', 'next' or 'rate'" });
   });
 
   test('the idempotency store forgets its oldest keys past its bound', () => {
