@@ -61,13 +61,13 @@ export class ProfileAggregator<const S extends readonly AnyProfileSource[]> exte
         if (hit.kind === 'fresh') {
           r.counters.cacheHits++;
           data[r.name] = hit.entry.value;
-          sources[r.name] = { status: 'cached', ms: 0, ageMs: Date.now() - hit.entry.at };
+          sources[r.name] = { status: 'cached', ms: 0, ageMs: r.cache.ageMs(hit.entry) };
           continue;
         }
         if (hit.kind === 'stale') {
           r.counters.staleHits++;
           data[r.name] = hit.entry.value;
-          sources[r.name] = { status: 'stale', ms: 0, ageMs: Date.now() - hit.entry.at };
+          sources[r.name] = { status: 'stale', ms: 0, ageMs: r.cache.ageMs(hit.entry) };
           // Revalidate in the background; lookups coalesce, so a burst of stale reads makes one call.
           r.lookup(uid, ignore);
           continue;

@@ -72,11 +72,11 @@ const httpDefaults = {
 /** Only a 2xx body is read; any other is dropped as it arrives (the status says it all). */
 const readable = (status: number): boolean => status >= 200 && status < 300;
 
-function defaultParse(json: unknown): Map<string, unknown> {
-  if (typeof json !== 'object' || json === null || typeof (json as { users?: unknown }).users !== 'object' || (json as { users?: unknown }).users === null) {
-    throw new Error('batch answer lacks a "users" object');
-  }
-  return new Map(Object.entries((json as { users: Record<string, unknown> }).users));
+/** The `users` object of the default batch answer, as parsed (own keys only are read from it). */
+function usersOf(json: unknown): Record<string, unknown> {
+  const users = typeof json === 'object' && json !== null ? (json as { users?: unknown }).users : undefined;
+  if (typeof users !== 'object' || users === null || Array.isArray(users)) throw new Error('batch answer lacks a "users" object');
+  return users as Record<string, unknown>;
 }
 
 function badShape(source: string, uid: string, cause?: unknown): KefuError {
@@ -102,6 +102,8 @@ export class HttpProfileSource<const N extends string, T = unknown> implements P
   private readonly ownsDispatcher: boolean;
   private readonly opts: HttpProfileSourceOptions<N, T> & typeof httpDefaults;
   private readonly validate: (json: unknown, uid: string) => T;
+  /** No validate hook: records are taken as parsed. */
+  private readonly trusting: boolean;
 
   constructor(options: HttpProfileSourceOptions<N, T>) {
     if (typeof options?.name !== 'string' || options.name.length === 0) throw new TypeError('name must be a non-empty string');
@@ -123,6 +125,7 @@ export class HttpProfileSource<const N extends string, T = unknown> implements P
     this.concurrency = options.concurrency;
     this.fallback = options.fallback;
     const v = options.validate;
+    this.trusting = v === undefined;
     this.validate = v === undefined ? (json) => json as T : (json, uid) => {
       let out: T | undefined;
       try {
@@ -184,18 +187,24 @@ export class HttpProfileSource<const N extends string, T = unknown> implements P
       b.method === 'GET'
         ? await this.request('GET', `${base}${base.includes('?') ? '&' : '?'}ids=${uids.map(encodeURIComponent).join(',')}`, undefined, ctx)
         : await this.request('POST', base, JSON.stringify((b.body ?? ((u: readonly string[]) => ({ ids: u })))(uids)), ctx);
-    let parsed: Map<string, unknown>;
+    let parsed: Map<string, unknown> | Record<string, unknown>;
     try {
-      parsed = (b.parse ?? defaultParse)(json, uids);
+      parsed = b.parse === undefined ? usersOf(json) : b.parse(json, uids);
     } catch (err) {
       throw new KefuError('KEFU_ERR_PROFILE_BAD_RESPONSE', `profile source "${this.name}" answered a batch of the wrong shape`, {
         cause: err,
         details: { source: this.name, retryable: false },
       });
     }
+    // The default answer with no validate hook is handed over as parsed: the aggregator reads
+    // only the asked uids' own keys, so copying it into a Map would cost a Map per batch and an
+    // entry per uid for nothing.
+    if (this.trusting && !(parsed instanceof Map)) return parsed as Record<string, T | null>;
     const out = new Map<string, T | null | Error>();
+    const map = parsed instanceof Map ? parsed : null;
+    const rec = parsed as Record<string, unknown>;
     for (const uid of uids) {
-      const raw = parsed.get(uid);
+      const raw = map !== null ? map.get(uid) : Object.prototype.hasOwnProperty.call(rec, uid) ? rec[uid] : undefined;
       if (raw === undefined || raw === null) {
         out.set(uid, null);
         continue;
