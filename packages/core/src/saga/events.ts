@@ -38,8 +38,8 @@ export interface SagaEvents {
   'step:failed': (e: StepEventInfo & { error: SagaErrorInfo }) => void;
   /** The compensation starts. */
   'step:compensating': (e: StepEventInfo) => void;
-  /** The compensation finished. */
-  'step:compensated': (e: StepEventInfo) => void;
+  /** The compensation finished; `skipped` when the step has no compensation (nothing to undo). */
+  'step:compensated': (e: StepEventInfo & { skipped?: true }) => void;
   /** The compensation failed for good. */
   'step:compensation-failed': (e: StepEventInfo & { error: SagaErrorInfo }) => void;
   /** A step before the pivot failed: the done steps are undone in reverse order. */

@@ -165,6 +165,7 @@ export async function drive<I>(saga: Saga<I>, rec: SagaRecord, deps: RunnerDeps)
       if (step.compensate === undefined) {
         // Nothing to undo; the next write carries this status.
         stepRec(j).status = 'compensated';
+        deps.events.emit('step:compensated', { ...base, step: step.name, index: j, skipped: true });
         continue;
       }
       stepRec(j).status = 'compensating';

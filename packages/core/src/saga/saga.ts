@@ -31,7 +31,7 @@ export interface CompensationContext<I = unknown> extends StepContext<I> {
 }
 
 export interface SagaStep<I = unknown> {
-  /** Unique within the saga; part of the idempotency key. */
+  /** Unique within the saga; part of the idempotency key, so without ':'. */
   name: string;
   /** Does the work. Its return value (JSON) is logged and handed to later steps. */
   action: (ctx: StepContext<I>) => unknown;
@@ -138,6 +138,8 @@ export class Saga<I = unknown> {
     this.steps = d.steps.map((s, i): ResolvedStep<I> => {
       if (typeof s !== 'object' || s === null) throw invalid(`${where}: step ${i} must be an object`);
       checkName(s.name, `${where}: step ${i} name`);
+      // With ':' in step names, saga "a:b" step "c" and saga "a" step "b:c" would share a key.
+      if (s.name.includes(':')) throw invalid(`${where}: step ${i} name must not contain ':' (it separates saga id and step in idempotency keys)`);
       const at = `${where}: step ${s.name}`;
       if (seen.has(s.name)) throw invalid(`${where}: duplicate step name ${s.name}`);
       seen.add(s.name);

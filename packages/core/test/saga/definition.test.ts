@@ -35,6 +35,7 @@ describe('Saga definitions', () => {
     invalid({ name: 's', recovery: 'maybe', steps: [{ name: 'a', action: noop }] }, "saga s: recovery must be 'resume' or 'compensate'");
     invalid({ name: 's', steps: [null] }, 'saga s: step 0 must be an object');
     invalid({ name: 'n'.repeat(101), steps: [] }, 'saga name must be a string of 1 to 100 characters');
+    invalid({ name: 's', steps: [{ name: 'b:c', action: noop }] }, "saga s: step 0 name must not contain ':' (it separates saga id and step in idempotency keys)");
     invalid({ name: 's', steps: 'a' }, 'saga s: steps must be a non-empty array');
     invalid({ name: 's', steps: [{ name: 7, action: noop }] }, 'saga s: step 0 name must be a string of 1 to 100 characters');
     invalid({ name: 's', steps: [{ name: 'a', action: noop, isRetryable: true }] }, 'saga s: step a: isRetryable must be a function');

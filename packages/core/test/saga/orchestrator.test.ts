@@ -87,6 +87,24 @@ describe('SagaOrchestrator: forward and backward', () => {
     });
   }
 
+  test('a step without a compensation is passed over in reverse order with step:compensated { skipped: true }', async () => {
+    const j = journal();
+    const seen: Array<[string, boolean]> = [];
+    const orch = new SagaOrchestrator({ sagas: [new Saga({ name: 's', retry: fast, steps: [
+      step(j, 'a'),
+      { name: 'lookup', action: () => 'read only' },
+      step(j, 'c', { action: () => { throw new NonRetryableError('no'); } }),
+    ] })] });
+    orch.on('step:compensated', (e) => seen.push([e.step, e.skipped === true]));
+    try {
+      assert.equal((await orch.run('s', { n: 1 }, { id: 'skip' })).state, 'compensated');
+      assert.deepEqual(seen, [['lookup', true], ['a', false]]);
+      assert.deepEqual((await orch.get('skip'))!.steps.map((s) => s.status), ['compensated', 'compensated', 'failed']);
+    } finally {
+      await orch.close();
+    }
+  });
+
   test('compensateFailed also undoes the failed step (its effect may exist)', async () => {
     const j = journal();
     const orch = new SagaOrchestrator({ sagas: [new Saga({ name: 's', retry: fast, steps: [step(j, 'a'), step(j, 'b', { compensateFailed: true, action: () => { throw new NonRetryableError('x'); } })] })] });
