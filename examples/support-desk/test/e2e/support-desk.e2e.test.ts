@@ -188,6 +188,8 @@ test('on a phone: full-screen widget; queue position while agents are away; cann
   assert.match(await waiting.innerText(), /^#1 /);
   assert.equal(await waiting.getAttribute('data-conv'), await phone!.getByTestId('kefu-log').getAttribute('data-conv'));
   assert.equal(await alice!.getByTestId('offer').count(), 0, 'nobody is offered the chat while both are away');
+  await shot(alice!, 'agent-queue.png');
+  await shot(phone!, 'widget-queue.png');
   for (const page of [alice!, bob!]) await page.locator('#status').selectOption('online');
 
   // Whoever is offered the chat accepts it, answers with a canned reply, and transfers it to the other.
