@@ -34,9 +34,13 @@ function readConfig(): WidgetConfig {
 }
 
 const STORE_KEY = 'kefu.widget.v1';
-interface Saved { visitorId?: string; conv?: string }
+/**
+ * What survives a reload. `pending`: the client's outbox is in memory, so the widget keeps the
+ * unacknowledged messages here and sends them again, same cid, after the reload (docs/widget.md).
+ */
+interface Saved { visitorId?: string; conv?: string; pending?: Array<{ conv: string; cid: string; body: string }> }
 const load = (): Saved => { try { return JSON.parse(localStorage.getItem(STORE_KEY) ?? '{}') as Saved; } catch { return {}; } };
-const save = (s: Saved): void => { try { localStorage.setItem(STORE_KEY, JSON.stringify(s)); } catch { /* private mode */ } };
+const save = (s: Saved): void => { try { localStorage.setItem(STORE_KEY, JSON.stringify({ ...load(), ...s })); } catch { /* private mode */ } };
 
 function mount(cfg: WidgetConfig): void {
   const host = h('div', { id: 'kefu-widget' });
@@ -82,6 +86,11 @@ function mount(cfg: WidgetConfig): void {
   let agentRead = 0;
   const bySeq = new Map<number, HTMLElement>();
   const byCid = new Map<string, HTMLElement>();
+  /** cids of the messages shown: a message saved as pending but already stored is not sent again. */
+  const shownCids = new Set<string>();
+  const persistPending = (): void => {
+    save({ pending: client ? client.pendingMessages().map(({ conv: c, cid, body }) => ({ conv: c, cid, body })) : [] });
+  };
   const mine: Array<{ seq: number; el: HTMLElement }> = [];
 
   const setOpen = (open: boolean): void => {
@@ -111,6 +120,7 @@ function mount(cfg: WidgetConfig): void {
       log.append(el);
     }
     el.classList.remove('pending');
+    shownCids.add(m.cid);
     el.setAttribute('data-seq', String(m.seq));
     el.setAttribute('data-testid', isMe ? 'kefu-msg-me' : `kefu-msg-${m.from.role}`);
     bySeq.set(m.seq, el);
@@ -188,6 +198,9 @@ function mount(cfg: WidgetConfig): void {
           if (m.role === 'agent') { agentRead = Math.max(agentRead, m.readSeq); humanBtn.style.display = 'none'; }
         }
         await c.history(conv);
+        // Messages left unacknowledged by the previous page: the hub stores a cid once, and
+        // those it did store are in the history just replayed.
+        for (const p of load().pending ?? []) if (p.conv === conv && !shownCids.has(p.cid)) void sendText(p.body, p.cid);
       } catch {
         conv = undefined; // gone (e.g. a fresh data directory): start a new chat
       }
@@ -220,20 +233,25 @@ function mount(cfg: WidgetConfig): void {
     system(cfg.greeting);
   }
 
-  async function sendText(text: string): Promise<void> {
+  async function sendText(text: string, cid = `w-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`): Promise<void> {
     await start();
     if (!client || !conv) return;
-    const cid = `w-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
     const el = h('div', { class: 'msg me pending', 'data-testid': 'kefu-msg-me' }, text, h('span', { class: 'meta', text: 'sending…', 'data-time': time(Date.now()) }));
     byCid.set(cid, el);
     log.append(el);
     scroll();
+    const sent = client.send(conv, text, undefined, cid);
+    persistPending();
     try {
-      await client.send(conv, text, undefined, cid);
+      const ack = await sent;
+      // Normally the `message` event has shown it; not when it was stored before a reload and
+      // missed the history (the ack is then a `dup` of an older seq).
+      if (byCid.get(cid) === el) render({ t: 'msg', conv: ack.conv, seq: ack.seq, cid, from: { id: myId, role: 'visitor' }, body: text, ts: ack.ts });
     } catch (err) {
       el.classList.add('failed');
       el.querySelector('.meta')!.textContent = `not sent: ${(err as Error).message}`;
     }
+    persistPending();
   }
 
   form.onsubmit = (ev) => {
@@ -255,11 +273,6 @@ function mount(cfg: WidgetConfig): void {
   async function rate(score: number): Promise<void> {
     if (client && conv) await deskCommand(client, 'desk.rate', { score }, conv).catch((e: Error) => system(e.message));
   }
-
-  // The client's outbox lives in memory: leaving the page would drop unacknowledged messages.
-  window.addEventListener('beforeunload', (ev) => {
-    if (client && client.pendingMessages().length > 0) ev.preventDefault();
-  });
 
   if (cfg.open || conv) setOpen(cfg.open || Boolean(conv));
 }

@@ -156,7 +156,7 @@ test('visitor and agent: bot answer, hand-off, accept with profile, typing, read
   assert.deepEqual(pageErrors, [], 'no uncaught errors in either page');
 });
 
-test('on a phone: full-screen widget; queue position while agents are away; canned reply; transfer to another agent who takes over; offline outbox and its leave guard', { skip, timeout: 180_000 }, async () => {
+test('on a phone: full-screen widget; queue position while agents are away; canned reply; transfer to another agent who takes over; offline outbox, kept across a reload', { skip, timeout: 180_000 }, async () => {
   const base = desk!.url;
   const [aliceCtx, bobCtx, phoneCtx] = [await browserProfile(), await browserProfile(), await browserProfile({ width: 390, height: 844 })];
   const [alice, bob, phone] = [aliceCtx, bobCtx, phoneCtx].map((c) => c.pages()[0]!);
@@ -227,13 +227,6 @@ test('on a phone: full-screen widget; queue position while agents are away; cann
   await phone!.getByTestId('kefu-input').fill('sent while offline');
   await phone!.getByTestId('kefu-send').click();
   await phone!.locator('[data-testid=kefu-msg-me].pending').filter({ hasText: 'sent while offline' }).waitFor({ timeout: T });
-  // The outbox is in memory: leaving the page now asks for confirmation (and not when nothing is pending, below).
-  const leaveGuarded = (): Promise<boolean> => phone!.evaluate(() => {
-    const ev = new Event('beforeunload', { cancelable: true });
-    window.dispatchEvent(ev);
-    return ev.defaultPrevented;
-  });
-  assert.equal(await leaveGuarded(), true, 'beforeunload guarded while a message is unacknowledged');
   await phoneCtx!.setOffline(false);
   await phone!.locator('[data-testid=kefu-state][data-state=open]').waitFor({ timeout: 30_000 });
   await second.getByTestId('msg-visitor').filter({ hasText: 'sent while offline' }).waitFor({ timeout: T });
@@ -241,6 +234,30 @@ test('on a phone: full-screen widget; queue position while agents are away; cann
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(await second.getByTestId('msg-visitor').filter({ hasText: 'sent while offline' }).count(), 1, 'delivered once');
   assert.equal(await phone!.getByTestId('kefu-msg-me').filter({ hasText: 'sent while offline' }).count(), 1, 'one bubble');
-  assert.equal(await leaveGuarded(), false, 'nothing pending: leaving is not guarded');
+
+  // A reload while the hub is unreachable: the client's outbox is in memory, so the widget keeps
+  // the unacknowledged message in localStorage and the reloaded page sends it (same cid) once.
+  let hubReachable = false;
+  await phoneCtx!.routeWebSocket(/\/kefu/, (ws) => {
+    if (hubReachable) ws.connectToServer();
+    else ws.close({ code: 4000, reason: 'e2e: hub unreachable' });
+  });
+  await phoneCtx!.setOffline(true);
+  await phone!.locator('[data-testid=kefu-state]:not([data-state=open])').waitFor({ timeout: T });
+  await phone!.getByTestId('kefu-input').fill('kept across a reload');
+  await phone!.getByTestId('kefu-send').click();
+  await phone!.locator('[data-testid=kefu-msg-me].pending').filter({ hasText: 'kept across a reload' }).waitFor({ timeout: T });
+  assert.match(await phone!.evaluate(() => localStorage.getItem('kefu.widget.v1') ?? ''), /kept across a reload/);
+  await phoneCtx!.setOffline(false);
+  await phone!.reload();
+  await phone!.locator('[data-testid=kefu-state][data-state=reconnecting]').waitFor({ timeout: T });
+  hubReachable = true;
+  await phone!.locator('[data-testid=kefu-state][data-state=open]').waitFor({ timeout: 30_000 });
+  await second.getByTestId('msg-visitor').filter({ hasText: 'kept across a reload' }).waitFor({ timeout: T });
+  await phone!.locator('[data-testid=kefu-msg-me]:not(.pending)').filter({ hasText: 'kept across a reload' }).waitFor({ timeout: T });
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(await second.getByTestId('msg-visitor').filter({ hasText: 'kept across a reload' }).count(), 1, 'delivered once after the reload');
+  assert.equal(await phone!.getByTestId('kefu-msg-me').filter({ hasText: 'kept across a reload' }).count(), 1, 'one bubble after the reload');
+  assert.doesNotMatch(await phone!.evaluate(() => localStorage.getItem('kefu.widget.v1') ?? ''), /kept across a reload/, 'acked: no longer kept');
   assert.deepEqual(pageErrors, []);
 });
