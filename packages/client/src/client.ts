@@ -350,7 +350,9 @@ export class KefuClient extends EventEmitter<KefuClientEvents> {
           const st = this.#convs.get(frame.conv);
           if (st?.replay && st.resuming) { st.resuming = false; this.#retryLater(frame.conv); }
         }
-        reject(new KefuError('KEFU_ERR_TIMEOUT', `"${frame.t}" got no answer within ${this.options.requestTimeoutMs} ms`));
+        const err = new KefuError('KEFU_ERR_TIMEOUT', `"${frame.t}" got no answer within ${this.options.requestTimeoutMs} ms`);
+        reject(err);
+        if (internal) this.emit('error', err);
       }, this.options.requestTimeoutMs);
       const p: Pending = { frame, sent: false, timer, resolve, reject, internal };
       this.#pending.set(frame.ref, p);
