@@ -2,10 +2,17 @@
  * cluster (issue 8): many connections on this machine through several Kefu hub processes that
  * share one redis-server (RedisBus + RedisConversationStore), visitor and agent of every pair on
  * different nodes, so that every message crosses nodes through Redis. Beside it, in the same run,
- * Socket.IO 4 nodes sharing rooms through @socket.io/redis-adapter on the same topology.
+ * on the same topology: Socket.IO 4 nodes sharing rooms through @socket.io/redis-adapter, and the
+ * floor, raw `ws` relays sharing Redis pub/sub (bench/servers/raw-ws.ts --redis: a channel per
+ * conversation, no store, no ack).
+ *
+ * Per system, first a step search: rising rates, each judged on the median p99 of its windows,
+ * until p99 exceeds 50 ms (the issue's bound) or messages are lost twice in a row; the highest
+ * passing rate is `max_rate_p99_le_50ms`. Then the headline windows at --rate.
  *
  *   npm run bench -- cluster [--quick] [--conns 100000] [--rate 10000] [--budget-s 300]
- *                            [--only kefu,socket_io_redis,kefu_session3] [--profile] [--profile-window]
+ *                            [--only kefu,socket_io_redis,raw_ws_redis,kefu_session3]
+ *                            [--ladder 1000,2000] [--profile] [--profile-window]
  *
  * Each hub node stays under 20,000 open files (at most 17,000 clients each), each load generator
  * holds at most 15,000 client sockets and binds its own 127.0.0.x source address. Pairs are opened
@@ -24,7 +31,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRedisServer } from '@kefu/core/testing';
-import { arg, quick, ratio, report, round } from './lib/report.js';
+import { arg, median, quick, ratio, report, round } from './lib/report.js';
 import { withBench, type Bench, type StepResult, type SystemSpec } from './lib/hub-harness.js';
 import { newHistogram } from './lib/histogram.js';
 import { connectStaged } from './lib/cluster-connect.js';
@@ -34,7 +41,7 @@ import { runAb } from './lib/cluster-ab.js';
 const conns = Number(arg('conns', quick ? '6000' : '100000'));
 const rate = Number(arg('rate', '10000'));
 const budgetMs = Number(arg('budget-s', quick ? '12' : '300')) * 1000;
-const only = new Set(arg('only', 'kefu,socket_io_redis').split(','));
+const only = new Set(arg('only', 'kefu,socket_io_redis,raw_ws_redis').split(','));
 const profile = process.argv.includes('--profile');
 const profileWindow = process.argv.includes('--profile-window');
 const PER_NODE = 17_000;
@@ -45,9 +52,15 @@ const generators = Math.max(2, Math.ceil(conns / PER_GENERATOR));
 if (!(conns >= 4 && rate > 0 && budgetMs > 0)) throw new RangeError('--conns must be at least 4, --rate and --budget-s positive');
 if (generators > 200) throw new RangeError('too many generators: 127.0.0.11 .. 127.0.0.210 are the source addresses');
 
+const P99_LIMIT_MS = 50;
 const cfg = quick
-  ? { warmupMs: 1_000, windows: 1, windowMs: 2_000, drainMs: 2_000, concurrency: 50, chunkPairs: 1_500 }
-  : { warmupMs: 3_000, windows: 3, windowMs: 5_000, drainMs: 5_000, concurrency: 50, chunkPairs: 5_000 };
+  ? { warmupMs: 1_000, windows: 1, windowMs: 2_000, drainMs: 2_000, concurrency: 50, chunkPairs: 1_500, ladder: [2_000], stepWindows: 1, stepWarmupMs: 500, stepMs: 1_500 }
+  : { warmupMs: 3_000, windows: 3, windowMs: 5_000, drainMs: 5_000, concurrency: 50, chunkPairs: 5_000, ladder: [500, 1_000, 2_000, 3_000, 5_000, 10_000], stepWindows: 3, stepWarmupMs: 1_000, stepMs: 3_000 };
+const ladderArg = arg('ladder', '');
+if (ladderArg) cfg.ladder = ladderArg.split(',').map(Number);
+if (cfg.ladder.some((r) => !(r > 0))) throw new RangeError('--ladder rates must be positive numbers');
+
+interface ClusterStep { rate: number; p50_ms: number; p99_ms: number; achieved_per_s: number; lost: number; nodes_cpu_pct: number; pass: boolean; p99_windows_ms: number[] }
 
 interface ClusterResult {
   connections: number;
@@ -56,6 +69,9 @@ interface ClusterResult {
   /** Connections the nodes still counted after the measured windows. */
   held_after: number;
   nodes: number;
+  /** Highest step rate whose median window p99 was at most 50 ms with at most 0.1% lost (0: none). */
+  max_rate_p99_le_50ms: number;
+  steps: ClusterStep[];
   connect_per_s: number;
   p50_ms: number;
   p99_ms: number;
@@ -111,6 +127,7 @@ try {
       execArgv: ['--expose-gc', ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [])], nodes,
     })),
     { key: 'socket_io_redis', kind: 'socket_io', label: 'socket.io + redis adapter', script: server('socket-io'), args: ['--redis', redis.url], execArgv: ['--expose-gc'], nodes },
+    { key: 'raw_ws_redis', kind: 'raw_ws', label: 'raw ws + redis pub/sub (floor)', script: server('raw-ws'), args: ['--redis', redis.url], execArgv: ['--expose-gc'], nodes },
   ];
   // One system at a time: two clusters of 100,000 connections would not fit one machine's files.
   for (const spec of specs) {
@@ -141,6 +158,27 @@ async function measure(b: Bench, spec: SystemSpec): Promise<ClusterResult> {
   process.stderr.write(`${spec.label}: ${n} connections on ${nodes} nodes in ${(c.ms / 1000).toFixed(1)} s${c.stopped ? ` (stopped: ${c.stopped})` : ''}\n`);
   await new Promise((r) => setTimeout(r, 2_000));
   const after = await b.serverMem(spec.key);
+  const steps: ClusterStep[] = [];
+  let best = 0;
+  let fails = 0;
+  for (const r of cfg.ladder) {
+    if (fails >= 2) break;
+    const sw: StepResult[] = [];
+    for (let w = 0; w < cfg.stepWindows; w++) {
+      const s = await b.step(spec.key, r, cfg.stepWarmupMs, cfg.stepMs, cfg.drainMs);
+      sw.push(s);
+      const { histogram: _h, ...row } = s;
+      rows.push({ system: spec.label, conns: n, window: `step ${r}/s #${w + 1}`, ...row, trouble: JSON.stringify(row.trouble) });
+    }
+    const p99 = median(sw.map((s) => s.p99_ms));
+    const lost = sw.reduce((a, s) => a + s.lost, 0);
+    const pass = p99 <= P99_LIMIT_MS && lost <= sw.reduce((a, s) => a + s.sent, 0) * 0.001;
+    steps.push({
+      rate: r, p50_ms: median(sw.map((s) => s.p50_ms)), p99_ms: p99, achieved_per_s: median(sw.map((s) => s.achieved_per_s)), lost,
+      nodes_cpu_pct: median(sw.map((s) => s.server_cpu_pct)), pass, p99_windows_ms: sw.map((s) => s.p99_ms),
+    });
+    if (pass) { best = r; fails = 0; } else fails++;
+  }
   const merged = newHistogram();
   const ws: StepResult[] = [];
   const redisPct: number[] = [];
@@ -180,6 +218,8 @@ async function measure(b: Bench, spec: SystemSpec): Promise<ClusterResult> {
     ...(c.stopped ? { connect_stopped: c.stopped } : {}),
     held_after: held.reduce((a, x) => a + x, 0),
     nodes,
+    max_rate_p99_le_50ms: best,
+    steps,
     connect_per_s: Math.round(n / (c.ms / 1000)),
     p50_ms: round(merged.getValueAtPercentile(50) / 1000),
     p99_ms: round(merged.getValueAtPercentile(99) / 1000),
@@ -205,6 +245,7 @@ async function measure(b: Bench, spec: SystemSpec): Promise<ClusterResult> {
 
 const k = results.kefu && 'p99_ms' in results.kefu ? results.kefu : undefined;
 const sio = results.socket_io_redis && 'p99_ms' in results.socket_io_redis ? results.socket_io_redis : undefined;
+const raw = results.raw_ws_redis && 'p99_ms' in results.raw_ws_redis ? results.raw_ws_redis : undefined;
 const s3 = results.kefu_session3 && 'p99_ms' in results.kefu_session3 ? results.kefu_session3 : undefined;
 if (profile || profileWindow) process.stderr.write(`kefu hub CPU profiles: ${profDir} (summarise: node --import tsx bench/lib/cpuprofile-summary.ts <file>)\n`);
 report({
@@ -216,14 +257,22 @@ report({
     kefu: 'Hub + RedisBus (pub/sub) + RedisConversationStore({ bus }): the append script publishes the frame, writes batched per event-loop turn; jwtAuthenticator HS256, acks on, idleTimeoutMs 0 (bench/servers/kefu-cluster-node.ts --variant linked)',
     ...(s3 ? { kefu_session3: 'the same nodes with --variant session3: append, then the hub publishes; one send per command' } : {}),
     socket_io_redis: 'Socket.IO 4.8 + @socket.io/redis-adapter, websocket transport, room per conversation, ack callback',
+    raw_ws_redis: 'the floor: raw ws relays, same JWT at upgrade, a Redis pub/sub channel per conversation subscribed by the nodes holding a member; no store, no ack, no seq (bench/servers/raw-ws.ts --redis)',
+    ladder: cfg.ladder, step_windows: cfg.stepWindows, step_ms: cfg.stepMs, p99_limit_ms: P99_LIMIT_MS,
     equal_load: k !== undefined && sio !== undefined && k.connections === sio.connections,
+    equal_load_floor: k !== undefined && raw !== undefined && k.connections === raw.connections,
   },
   kefu: results.kefu ? { ...results.kefu } : {},
-  peers: { socket_io_redis: results.socket_io_redis ? { ...results.socket_io_redis } : {}, ...(results.kefu_session3 ? { kefu_session3: { ...results.kefu_session3 } } : {}) },
+  peers: { socket_io_redis: results.socket_io_redis ? { ...results.socket_io_redis } : {}, raw_ws_redis: results.raw_ws_redis ? { ...results.raw_ws_redis } : {}, ...(results.kefu_session3 ? { kefu_session3: { ...results.kefu_session3 } } : {}) },
   ratios: {
     ...(s3 && k ? { nodes_cpu_us_per_msg_vs_session3: ratio(k.nodes_cpu_us_per_msg, s3.nodes_cpu_us_per_msg), p99_vs_session3: ratio(k.p99_ms, s3.p99_ms) } : {}),
     p99_vs_socket_io_redis: ratio(k?.p99_ms, sio?.p99_ms),
     rss_vs_socket_io_redis: ratio(k?.rss_kib_per_conn, sio?.rss_kib_per_conn),
     connections_vs_socket_io_redis: ratio(k?.connections, sio?.connections),
+    max_rate_vs_socket_io_redis: ratio(k?.max_rate_p99_le_50ms, sio?.max_rate_p99_le_50ms),
+    max_rate_vs_raw_ws_redis: ratio(k?.max_rate_p99_le_50ms, raw?.max_rate_p99_le_50ms),
+    p99_vs_raw_ws_redis: ratio(k?.p99_ms, raw?.p99_ms),
+    nodes_cpu_us_per_msg_vs_raw_ws_redis: ratio(k?.nodes_cpu_us_per_msg, raw?.nodes_cpu_us_per_msg),
+    nodes_cpu_us_per_msg_vs_socket_io_redis: ratio(k?.nodes_cpu_us_per_msg, sio?.nodes_cpu_us_per_msg),
   },
 }, rows);

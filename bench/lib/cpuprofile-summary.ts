@@ -2,20 +2,30 @@
  * Where a server's time goes: self time per function and per file of a .cpuprofile written by
  * `node --cpu-prof` (hub-latency --profile writes them for the Kefu hub child).
  *
- *   node --import tsx bench/lib/cpuprofile-summary.ts <file.cpuprofile> [top=25]
+ *   node --import tsx bench/lib/cpuprofile-summary.ts <file.cpuprofile> [top=25] [from_s-to_s]
+ *
+ * from_s-to_s keeps only the samples taken in that span of seconds after the profile started (a
+ * server's profile covers its whole life: startup and connection setup, then the measured load).
  */
 import { readFileSync } from 'node:fs';
 
 interface Node { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
 interface Profile { nodes: Node[]; samples: number[]; timeDeltas: number[] }
 
-const [file, topArg] = process.argv.slice(2);
-if (!file) { console.error('usage: cpuprofile-summary <file.cpuprofile> [top]'); process.exit(1); }
+const [file, topArg, spanArg] = process.argv.slice(2);
+if (!file) { console.error('usage: cpuprofile-summary <file.cpuprofile> [top] [from_s-to_s]'); process.exit(1); }
 const top = Number(topArg ?? 25);
+const [fromS, toS] = spanArg ? spanArg.split('-').map(Number) as [number, number] : [0, Infinity];
 const prof = JSON.parse(readFileSync(file, 'utf8')) as Profile;
 const byId = new Map(prof.nodes.map((n) => [n.id, n]));
 const self = new Map<number, number>();
-prof.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (prof.timeDeltas[i] ?? 0)));
+let at = 0;
+prof.samples.forEach((id, i) => {
+  const dt = prof.timeDeltas[i] ?? 0;
+  at += dt;
+  if (at >= fromS * 1e6 && at < toS * 1e6) self.set(id, (self.get(id) ?? 0) + dt);
+});
+console.log(`profile spans ${(at / 1e6).toFixed(2)} s${spanArg ? `; kept ${fromS}-${toS} s` : ''}`);
 const total = [...self.values()].reduce((a, b) => a + b, 0);
 
 const short = (url: string): string => url.replace(/^file:\/\//, '').replace(/^.*node_modules\//, '~/').replace(/^.*\/packages\//, 'packages/');

@@ -8,7 +8,14 @@
  * least a relay that acknowledges can do. It is the control that separates the protocol's cost
  * (one more socket write per message, which wakes the sender's process) from Kefu's own.
  *
- * Run as a child of bench/hub-*.ts: prints nothing, answers RPC (see bench/lib/child-rpc.ts).
+ * With `--redis <url>` (cluster bench) it is the floor of a cross-node relay: a node that holds a
+ * member of a conversation SUBSCRIBEs to the conversation's channel, and every message is
+ * PUBLISHed there once (ioredis, one publishing and one subscribing connection per node) besides
+ * going to local members; a node skips what it published itself. No store, no ack, no sequence
+ * numbers: the least a relay sharing Redis can do.
+ *
+ * Run as a child of bench/hub-*.ts or bench/cluster.ts: prints nothing, answers RPC (see
+ * bench/lib/child-rpc.ts).
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,11 +23,37 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { serve } from '../lib/child-rpc.js';
 import { statsHandlers } from '../lib/server-stats.js';
 import { verifyToken } from '../lib/jwt.js';
+import { arg } from '../lib/report.js';
 
 interface Conn { id: string; conv: string | undefined }
 
 const ack = process.argv.includes('--ack');
+const redisUrl = arg('redis', '');
 const rooms = new Map<string, Set<WebSocket>>();
+
+/** Cross-node fan-out (--redis): publish every message, subscribe to the conversations held here. */
+interface Relay { publish(conv: string, frame: string): void; hold(conv: string): void; release(conv: string): void; close(): Promise<void> }
+async function redisRelay(url: string): Promise<Relay> {
+  const { Redis } = await import('ioredis');
+  const pub = new Redis(url);
+  const sub = pub.duplicate();
+  // Every frame carries its node's tag so that a node does not deliver its own publish twice.
+  const tag = `${process.pid}|`;
+  sub.on('message', (channel: string, payload: string) => {
+    if (payload.startsWith(tag)) return;
+    const room = rooms.get(channel.slice(2));
+    if (!room) return;
+    const frame = payload.slice(payload.indexOf('|') + 1);
+    for (const peer of room) peer.send(frame);
+  });
+  return {
+    publish: (conv, frame) => { void pub.publish(`c:${conv}`, tag + frame); },
+    hold: (conv) => { void sub.subscribe(`c:${conv}`); },
+    release: (conv) => { void sub.unsubscribe(`c:${conv}`); },
+    close: async () => { sub.disconnect(); pub.disconnect(); },
+  };
+}
+const relay = redisUrl ? await redisRelay(redisUrl) : undefined;
 const server = createServer((_req, res) => { res.statusCode = 404; res.end(); });
 const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 64 * 1024, clientTracking: true });
 
@@ -36,7 +69,7 @@ server.on('upgrade', (req, socket, head) => {
     const conn: Conn = { id: claims.sub, conv };
     if (conv !== undefined) {
       let room = rooms.get(conv);
-      if (!room) rooms.set(conv, (room = new Set()));
+      if (!room) { rooms.set(conv, (room = new Set())); relay?.hold(conv); }
       room.add(ws);
     }
     ws.on('message', (data, isBinary) => {
@@ -48,13 +81,14 @@ server.on('upgrade', (req, socket, head) => {
       if (!room || !room.has(ws)) return;
       const out = JSON.stringify({ t: 'msg', conv: f.conv, cid: f.cid, from: conn.id, body: f.body });
       for (const peer of room) if (peer !== ws) peer.send(out);
+      relay?.publish(f.conv, out);
       if (ack) ws.send(`{"t":"ack","conv":${JSON.stringify(f.conv)},"cid":${JSON.stringify(f.cid)}}`);
     });
     ws.on('close', () => {
       if (conn.conv === undefined) return;
       const room = rooms.get(conn.conv);
       room?.delete(ws);
-      if (room?.size === 0) rooms.delete(conn.conv);
+      if (room?.size === 0) { rooms.delete(conn.conv); relay?.release(conn.conv); }
     });
     ws.on('error', () => undefined);
   });
@@ -67,6 +101,7 @@ server.listen(0, '127.0.0.1', 1024, () => {
     { port, path: '/' },
     () => new Promise<void>((resolve) => {
       for (const ws of wss.clients) ws.terminate();
+      void relay?.close();
       server.close(() => resolve());
       setTimeout(resolve, 2_000).unref();
     }),
