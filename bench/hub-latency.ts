@@ -38,7 +38,7 @@ const MAX_CONNS_PER_GENERATOR = 15_000;
 // Quick: 1,000 pairs, one short round and a short ladder.
 const cfg = quick
   ? { warmupMs: 500, rounds: 1, windowMs: 2_000, stepWarmupMs: 300, stepMs: 1_200, stepWindows: 1, drainMs: 1_500, ladder: [2_000, 4_000, 8_000], concurrency: 100 }
-  : { warmupMs: 2_000, rounds: 3, windowMs: 4_000, stepWarmupMs: 1_000, stepMs: 4_000, stepWindows: 3, drainMs: 3_000, ladder: [1_000, 2_000, 3_000, 4_000, 5_000, 6_000, 8_000, 10_000, 12_000, 15_000, 20_000], concurrency: 100 };
+  : { warmupMs: 2_000, rounds: 3, windowMs: 4_000, stepWarmupMs: 1_000, stepMs: 4_000, stepWindows: 3, drainMs: 3_000, ladder: [250, 500, 750, 1_000, 1_500, 2_000, 3_000, 4_000, 5_000, 6_000, 8_000, 10_000, 12_000, 15_000, 20_000], concurrency: 100 };
 
 // --ladder 2000,3000 and --rounds N override the step rates and the headline rounds (A/B runs).
 const ladderArg = arg('ladder', '');
