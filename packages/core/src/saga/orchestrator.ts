@@ -66,8 +66,11 @@ export interface RecoverSettled {
 export interface RecoverReport {
   /** Sagas picked up again, with the state they were found in. */
   resumed: Array<{ id: string; saga: string; state: SagaState }>;
-  /** Open sagas left alone because no definition of that name is registered. */
-  skipped: Array<{ id: string; saga: string }>;
+  /**
+   * Open sagas left alone in the log: no definition of that name is registered, or the
+   * registered one has other steps than the record (the definition changed since it was logged).
+   */
+  skipped: Array<{ id: string; saga: string; reason: string }>;
   /** Settles when every resumed saga has settled; never rejects. */
   settled: Promise<RecoverSettled>;
 }
@@ -180,7 +183,12 @@ export class SagaOrchestrator extends EventEmitter<SagaEvents> {
           if (this.#active.has(rec.id)) continue;
           const saga = this.#sagas.get(rec.saga);
           if (saga === undefined) {
-            skipped.push({ id: rec.id, saga: rec.saga });
+            skipped.push({ id: rec.id, saga: rec.saga, reason: `no saga named ${rec.saga} is registered` });
+            continue;
+          }
+          const mismatch = stepMismatch(saga, rec);
+          if (mismatch !== undefined) {
+            skipped.push({ id: rec.id, saga: rec.saga, reason: mismatch });
             continue;
           }
           let waited = false;
@@ -255,6 +263,8 @@ export class SagaOrchestrator extends EventEmitter<SagaEvents> {
   async retry(id: string): Promise<SagaOutcome> {
     const rec = await this.#failed(id);
     const saga = this.#definition(rec.saga);
+    const mismatch = stepMismatch(saga, rec);
+    if (mismatch !== undefined) throw new KefuError('KEFU_ERR_SAGA_INVALID_DEFINITION', `saga ${id}: ${mismatch}`, { details: { id, saga: rec.saga } });
     // Checked again after the read: a concurrent retry() may have launched it meanwhile.
     if (this.#active.has(id)) throw new KefuError('KEFU_ERR_SAGA_INVALID_STATE', `saga ${id} is running`, { details: { id } });
     rec.state = rec.state === 'compensation-failed' ? 'compensating' : 'running';
@@ -335,3 +345,14 @@ export class SagaOrchestrator extends EventEmitter<SagaEvents> {
   }
 }
 
+/**
+ * Why a record cannot be driven by this definition, or undefined. Steps are matched by position
+ * and name: a definition that gained, lost or renamed steps since the record was logged would run
+ * the wrong action under a step's idempotency key.
+ */
+function stepMismatch(saga: AnySaga, rec: SagaRecord): string | undefined {
+  const logged = rec.steps.map((s) => s.name);
+  const defined = saga.steps.map((s) => s.name);
+  if (logged.length === defined.length && logged.every((n, i) => n === defined[i])) return undefined;
+  return `logged with steps ${logged.join(',')}, but the registered definition ${saga.name} has steps ${defined.join(',')}`;
+}

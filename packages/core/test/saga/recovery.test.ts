@@ -98,9 +98,40 @@ describe('SagaOrchestrator: recovery from the log', () => {
       await orch1.close();
       const orch2 = new SagaOrchestrator({ log });
       const report = await orch2.recover();
-      assert.deepEqual(report.skipped, [{ id: 'orphan', saga: 'r' }]);
+      assert.deepEqual(report.skipped, [{ id: 'orphan', saga: 'r', reason: 'no saga named r is registered' }]);
       assert.equal((await log.get('orphan'))!.state, 'running');
       await orch2.close();
+    } finally {
+      await log.close();
+    }
+  });
+
+  test('a definition whose steps changed since the record was logged: recover() skips it with the reason, retry() refuses it', async () => {
+    const log = new MemorySagaLog();
+    const fx = new Effects();
+    try {
+      const orch1 = new SagaOrchestrator({ log, sagas: [new Saga(definition(fx, 'b'))] });
+      const second = nth(orch1, 'step:started', 2);
+      await orch1.start('r', {}, { id: 'changed' });
+      await second;
+      await orch1.close();
+      // Step b renamed: running the new action under the old step's key would be wrong.
+      const renamed: SagaDefinition = { ...definition(fx, undefined), steps: definition(fx, undefined).steps.map((s) => (s.name === 'b' ? { ...s, name: 'b2' } : s)) };
+      const orch2 = new SagaOrchestrator({ log, sagas: [new Saga(renamed)] });
+      const report = await orch2.recover();
+      assert.deepEqual(report.resumed, []);
+      assert.deepEqual(report.skipped, [{ id: 'changed', saga: 'r', reason: 'logged with steps a,b,c, but the registered definition r has steps a,b2,c' }]);
+      assert.equal((await log.get('changed'))!.state, 'running', 'left in the log for a human');
+      assert.deepEqual(fx.calls, ['changed:a']);
+      await orch2.close();
+
+      // The same check guards retry() of a saga waiting for repair.
+      const rec = (await log.get('changed'))!;
+      await log.update({ ...rec, state: 'forward-failed' });
+      const orch3 = new SagaOrchestrator({ log, sagas: [new Saga({ ...renamed, steps: renamed.steps.slice(0, 2) })] });
+      await assert.rejects(orch3.retry('changed'), (e: unknown) => isKefuError(e, 'KEFU_ERR_SAGA_INVALID_DEFINITION')
+        && (e as Error).message === 'saga changed: logged with steps a,b,c, but the registered definition r has steps a,b2');
+      await orch3.close();
     } finally {
       await log.close();
     }
