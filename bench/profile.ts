@@ -42,6 +42,7 @@ import { readFileSync } from 'node:fs';
 import { PerformanceObserver, monitorEventLoopDelay } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import { arg, median, quick, ratio, report, round } from './lib/report.js';
+import { HttpLoad } from './lib/http-load.js';
 
 const role = arg('role', 'main');
 const P99_LIMIT_MS = 20;
@@ -491,6 +492,18 @@ function procCpuUs(pid: number | undefined): number | null {
   }
 }
 
+/** The generator's load client (raw keep-alive sockets, see lib/http-load.ts); set in main(). */
+let load: HttpLoad;
+
+/**
+ * How a step sends: `<variant>@undici` offers the same load to `<variant>` through the undici Pool
+ * the generator used before session 5, for an A/B of the generator itself in one run.
+ */
+function senderFor(gen: Pool, variant: string): { path: string; fire: (path: string, done: (status: number) => void) => void } {
+  const [path, client] = variant.split('@') as [string, string | undefined];
+  return { path, fire: client === 'undici' ? (p, d) => send(gen, p, d) : (p, d) => load.get(p, d) };
+}
+
 let backendsPid: number | undefined;
 let backendsControl: Pool | undefined;
 const genGc = gcWatch();
@@ -519,7 +532,8 @@ async function step(gen: Pool, variant: string, rate: number, durationMs: number
   // the other variants' steps (8 s and more in a full run), past the back ends' keep-alive, and
   // its first measured requests would pay for new connections.
   const touch = Math.min(64, Math.max(4, Math.ceil(rate * 0.02)));
-  await Promise.all(Array.from({ length: touch }, (_, i) => new Promise<void>((resolve) => send(gen, `/${variant}/touch-${uidSeq}-${i}`, () => resolve()))));
+  const { path, fire } = senderFor(gen, variant);
+  await Promise.all(Array.from({ length: touch }, (_, i) => new Promise<void>((resolve) => fire(`/${path}/touch-${uidSeq}-${i}`, () => resolve()))));
   // Every process starts the step with a collected heap; the GCs the step itself causes still count.
   await Promise.all([getJson<unknown>(gen, '/__gc').catch(() => null), backendsControl ? getJson<unknown>(backendsControl, '/gc') : null]);
   collect();
@@ -548,7 +562,7 @@ async function step(gen: Pool, variant: string, rate: number, durationMs: number
         lag.push(now - scheduled);
         sent++;
         const uid = `u${variant.length}-${++uidSeq}`;
-        send(gen, `/${variant}/${uid}`, (status) => {
+        fire(`/${path}/${uid}`, (status) => {
           if (status === 200) lat.push(performance.now() - scheduled);
           else errors++;
           finish();
@@ -577,7 +591,7 @@ async function step(gen: Pool, variant: string, rate: number, durationMs: number
     backend_late_p50: h.backends?.late.p50 ?? null,
     backend_late_p99: h.backends?.late.p99 ?? null,
     gc_max_ms: { generator: h.generatorGc.max_ms, server: h.server.gc.max_ms, backends: h.backends?.gc.max_ms ?? null },
-    calls_per_profile: variant.startsWith('kefu') ? round((h.server.calls[variant] ?? 0) / Math.max(1, lat.length + errors), 2) : variant === 'sequential' || variant === 'fetch_all' || variant === 'pool_floor' ? 3 : NaN,
+    calls_per_profile: path.startsWith('kefu') ? round((h.server.calls[path] ?? 0) / Math.max(1, lat.length + errors), 2) : path === 'sequential' || path === 'fetch_all' || path === 'pool_floor' ? 3 : NaN,
     gc_major: { generator: h.generatorGc.major, server: h.server.gc.major, backends: h.backends?.gc.major ?? null },
     elu_pct: { generator: h.generatorLoop.elu_pct, server: h.server.loop.elu_pct },
     cpu_pct: { generator: round(((g.user + g.system) / 1000 / stepMs) * 100, 1), server: round((cpuUs / 1000 / stepMs) * 100, 1) },
@@ -760,12 +774,14 @@ async function main(): Promise<void> {
     ['kefu', perUidRates],
     ...(quick && only === '' ? [] : ([['kefu_nocache', perUidRates]] as Plan)),
     ['timer_floor', perUidRates],
+    ...(only.split(',').includes('timer_floor@undici') ? ([['timer_floor@undici', perUidRates]] as Plan) : []),
   ]);
   const batchPlan = keep([
     ['kefu_batch', batchRates],
     ...(quick && only === '' ? [] : ([['kefu_batch_turn', batchRates], ['kefu_batch_nocache', batchRates]] as Plan)),
     ...(only === '' ? [] : ([['kefu_batch_2ms', batchRates], ['kefu_batch_4ms', batchRates]] as Plan)),
     ['timer_floor', aboveUid],
+    ...(only.split(',').includes('timer_floor@undici') ? ([['timer_floor@undici', aboveUid]] as Plan) : []),
   ]);
   const peersPlan = keep([
     ['fetch_all', quick ? [250] : [250, 500, 1000, 1500, 2000]],
@@ -777,7 +793,10 @@ async function main(): Promise<void> {
   backendsPid = backends.child.pid;
   backendsControl = new Pool(backends.ready.control!, { connections: 1 });
   const server = await startChild('server', ['--urls', JSON.stringify(urls)]);
+  // gen: the control requests (CPU, hops, GC) and the `@undici` A/B variants; load: the load itself.
   const gen = new Pool(server.ready.url!, { connections: 1024, pipelining: 1 });
+  const serverUrl = new URL(server.ready.url!);
+  load = new HttpLoad({ host: serverUrl.hostname, port: Number(serverUrl.port), connections: 1024, timeoutMs: 3000 });
   const children = [server.child, backends.child];
   const killAll = (): void => {
     for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
@@ -792,6 +811,7 @@ async function main(): Promise<void> {
     }
     for (const v of ['pool_floor', 'kefu', 'kefu_batch', 'kefu_batch_turn', 'timer_floor', 'fetch_all', 'sequential']) results[v] ??= [];
     await gen.destroy();
+    load.close();
     await backendsControl.destroy();
     // The server goes; the back ends stay for the cache phase (it warms its cache from them).
     server.child.kill('SIGTERM');
