@@ -43,7 +43,7 @@ test('a resume left unanswered past requestTimeoutMs is sent again; the waiting 
   await once(wss, 'listening');
   const addr = wss.address();
   const port = typeof addr === 'object' && addr ? addr.port : 0;
-  const c = client(`ws://127.0.0.1:${port}/kefu`, 'u', 'visitor', { requestTimeoutMs: 200 });
+  const c = client(`ws://127.0.0.1:${port}/kefu`, 'u', 'visitor', { requestTimeoutMs: 500 });
   clients.push(c);
   const errors: string[] = [];
   c.on('error', (e) => errors.push(e.code));
@@ -53,8 +53,9 @@ test('a resume left unanswered past requestTimeoutMs is sent again; the waiting 
     new Promise<never>((_r, reject) => setTimeout(() => reject(new Error('send not acked within 10 s')), 10_000).unref()),
   ]);
   assert.equal(ack.seq, 1);
-  assert.equal(resumes.length, 2, 'the first resume timed out and was sent again');
-  assert.notEqual(resumes[0], resumes[1], 'under a new ref');
+  // Normally two resumes; a machine slow enough to delay the second answer past 500 ms makes more.
+  assert.ok(resumes.length >= 2, 'the first resume timed out and was sent again');
+  assert.equal(new Set(resumes).size, resumes.length, 'each under a new ref');
   assert.equal(sends.length, 1, 'the send waited for the resume and went out once');
-  assert.deepEqual(errors, ['KEFU_ERR_TIMEOUT'], 'the lost resume is reported');
+  assert.ok(errors.length >= 1 && errors.every((e) => e === 'KEFU_ERR_TIMEOUT'), 'the lost resume is reported');
 });
