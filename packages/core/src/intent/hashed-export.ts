@@ -12,7 +12,8 @@
  */
 import type { FeaturizerSettings } from './featurizer.js';
 import { VEC_EPS, extremesScale, featureDims, type HashedModel, type VectorBlock } from './hashed-model.js';
-import { HASHED_FORMAT, META } from './metadata.js';
+import { HASHED_CNN_FORMAT, HASHED_FORMAT, META } from './metadata.js';
+import { cnnInits, cnnNodes } from './cnn-export.js';
 import type { OosRule } from './oos-rule.js';
 import { AttributeType, DataType, encodeModel, floatTensor, int64Tensor, rawBytes, toFloat16, type NodeInit, type TensorInit } from './onnx-proto.js';
 
@@ -166,7 +167,29 @@ function vectorInits(model: HashedModel, vec: VectorBlock, width: number): Tenso
 
 const isNarrow = (vec: VectorBlock): boolean => vec.V.length / vec.dims <= 65536;
 
-function encode(model: HashedModel, meta: ExportMeta, nodes: NodeInit[], initializers: TensorInit[]): Uint8Array {
+/**
+ * With a CNN: the members' average becomes `hprobs`, the CNN's output `cprobs`, and `probs` their
+ * weighted sum; the graph gains the input `tok` (cnn-export.ts).
+ */
+function withCnn(model: HashedModel, nodes: NodeInit[], initializers: TensorInit[]): { nodes: NodeInit[]; initializers: TensorInit[] } {
+  const cnn = model.cnn;
+  if (!cnn) return { nodes, initializers };
+  const a = model.cnnWeight ?? 0.5;
+  const renamed = nodes.map((n) => (n.output.includes('probs') ? { ...n, output: n.output.map((x) => (x === 'probs' ? 'hprobs' : x)) } : n));
+  return {
+    nodes: [
+      ...renamed,
+      ...cnnNodes(cnn, 'cprobs'),
+      { opType: 'Mul', input: ['hprobs', 'hweight'], output: ['hpw'] },
+      { opType: 'Mul', input: ['cprobs', 'cweight'], output: ['cpw'] },
+      { opType: 'Add', input: ['hpw', 'cpw'], output: ['probs'] },
+    ],
+    initializers: [...initializers, ...cnnInits(cnn), floatTensor('hweight', [], Float32Array.of(1 - a)), floatTensor('cweight', [], Float32Array.of(a))],
+  };
+}
+
+function encode(model: HashedModel, meta: ExportMeta, nodes0: NodeInit[], initializers0: TensorInit[]): Uint8Array {
+  const { nodes, initializers } = withCnn(model, nodes0, initializers0);
   return encodeModel({
     graphName: 'kefu_intent_hashed',
     docString: 'Kefu hashed word + character n-gram intent classifier',
@@ -175,10 +198,11 @@ function encode(model: HashedModel, meta: ExportMeta, nodes: NodeInit[], initial
     inputs: [
       { name: 'ids', elemType: DataType.INT32, shape: ['batch', 'n'] },
       { name: 'w', elemType: DataType.FLOAT, shape: ['batch', 'n'] },
+      ...(model.cnn ? [{ name: 'tok', elemType: DataType.INT32, shape: ['batch', 't'] }] : []),
     ],
     outputs: [{ name: 'probs', elemType: DataType.FLOAT, shape: ['batch', model.classes] }],
     metadata: {
-      [META.format]: HASHED_FORMAT,
+      [META.format]: model.cnn ? HASHED_CNN_FORMAT : HASHED_FORMAT,
       [META.labels]: JSON.stringify(meta.labels),
       [META.featurizer]: JSON.stringify(meta.featurizer),
       [META.threshold]: String(meta.threshold),

@@ -11,6 +11,7 @@
  * An ensemble averages the members' probabilities.
  */
 import type { Features } from './featurizer.js';
+import { cnnLogits, type CnnModel } from './cnn-model.js';
 
 export interface Member {
   /** [buckets, dim] embedding table. */
@@ -42,6 +43,12 @@ export interface HashedModel {
    * members' parts of it); the members' `E` then hold the dequantised values.
    */
   rowScale?: Float32Array;
+  /**
+   * A TextCNN beside the members (session 5): the model's probabilities are
+   * (1 - cnnWeight) x the members' average + cnnWeight x the CNN's.
+   */
+  cnn?: CnnModel;
+  cnnWeight?: number;
 }
 
 /**
@@ -201,8 +208,29 @@ export function softmaxInPlace(z: Float32Array): void {
   for (let c = 0; c < z.length; c++) z[c] = z[c]! / sum;
 }
 
-/** Averaged class probabilities of the whole model for one text's features. */
-export function predict(model: HashedModel, f: Features): Float32Array {
+/** Class probabilities of the CNN for one text's word buckets (cnn-model.ts tokenBuckets). */
+export function cnnProbabilities(m: CnnModel, buckets: Int32Array): Float32Array {
+  const z = new Float32Array(m.classes);
+  cnnLogits(m, buckets.map((b) => m.rowOf[b]!), z);
+  softmaxInPlace(z);
+  return z;
+}
+
+/**
+ * Averaged class probabilities of the whole model for one text's features (and, for a model with
+ * a CNN, its word buckets).
+ */
+export function predict(model: HashedModel, f: Features, buckets?: Int32Array): Float32Array {
+  const p = predictMembers(model, f);
+  if (!model.cnn) return p;
+  if (!buckets) throw new TypeError('a model with a CNN needs the text\'s word buckets');
+  const q = cnnProbabilities(model.cnn, buckets);
+  const a = model.cnnWeight ?? 0.5;
+  for (let c = 0; c < p.length; c++) p[c] = (1 - a) * p[c]! + a * q[c]!;
+  return p;
+}
+
+function predictMembers(model: HashedModel, f: Features): Float32Array {
   const w = new Float32Array(f.ids.length);
   weights(f, model.idf, w);
   const h = new Float32Array(model.hidden ?? model.dim);

@@ -7,6 +7,8 @@ import { parentPort } from 'node:worker_threads';
 import { readFile } from 'node:fs/promises';
 import { featurize, type Features } from './featurizer.js';
 import { weights } from './hashed-model.js';
+import { tokenBuckets } from './cnn-model.js';
+import { cnnFeed } from './cnn-export.js';
 import { readFloatInitializer } from './onnx-proto.js';
 import { WordPieceTokenizer } from './wordpiece.js';
 import type { FromWorker, InitMessage, ToWorker } from './worker-protocol.js';
@@ -22,6 +24,8 @@ let tokenizer: WordPieceTokenizer | undefined;
 let idf: Float32Array | null = null;
 let outputName = '';
 let isProbs = false;
+/** The graph has a TextCNN (input `tok`). */
+let needsTok = false;
 
 function send(m: FromWorker, transfer: ArrayBuffer[] = []): void {
   port.postMessage(m, transfer);
@@ -32,7 +36,7 @@ function send(m: FromWorker, transfer: ArrayBuffer[] = []): void {
 // similar length costs a few extra calls but removes most of that waste.
 const SLICE = 32;
 
-function hashedFeeds(feats: Features[]): Record<string, import('onnxruntime-node').Tensor> {
+function hashedFeeds(feats: Features[], texts: string[]): Record<string, import('onnxruntime-node').Tensor> {
   const n = Math.max(1, ...feats.map((f) => f.ids.length));
   const ids = new Int32Array(feats.length * n);
   const w = new Float32Array(feats.length * n);
@@ -41,7 +45,12 @@ function hashedFeeds(feats: Features[]): Record<string, import('onnxruntime-node
     // the trainer's own tf-idf weighting, so the runtime sees exactly what training saw
     weights(f, idf!, w.subarray(i * n, i * n + f.ids.length));
   });
-  return { ids: new ort.Tensor('int32', ids, [feats.length, n]), w: new ort.Tensor('float32', w, [feats.length, n]) };
+  const feeds: Record<string, import('onnxruntime-node').Tensor> = { ids: new ort.Tensor('int32', ids, [feats.length, n]), w: new ort.Tensor('float32', w, [feats.length, n]) };
+  if (needsTok) {
+    const tok = cnnFeed(texts.map((t) => tokenBuckets(t, init.featurizer!)));
+    feeds.tok = new ort.Tensor('int32', tok.data, tok.dims);
+  }
+  return feeds;
 }
 
 /** Class scores of every text, row-major [texts, classes]. */
@@ -51,12 +60,12 @@ async function scores(texts: string[]): Promise<Float32Array> {
     return out[outputName]!.data as Float32Array;
   }
   const feats = texts.map((t) => featurize(t, init.featurizer!));
-  if (texts.length <= SLICE) return (await session.run(hashedFeeds(feats)))[outputName]!.data as Float32Array;
+  if (texts.length <= SLICE) return (await session.run(hashedFeeds(feats, texts)))[outputName]!.data as Float32Array;
   const order = feats.map((_, i) => i).sort((a, b) => feats[a]!.ids.length - feats[b]!.ids.length);
   let all: Float32Array | null = null;
   for (let s = 0; s < order.length; s += SLICE) {
     const part = order.slice(s, s + SLICE);
-    const data = (await session.run(hashedFeeds(part.map((i) => feats[i]!))))[outputName]!.data as Float32Array;
+    const data = (await session.run(hashedFeeds(part.map((i) => feats[i]!), part.map((i) => texts[i]!))))[outputName]!.data as Float32Array;
     const C = data.length / part.length;
     all ??= new Float32Array(texts.length * C);
     part.forEach((i, j) => all!.set(data.subarray(j * C, j * C + C), i * C));
@@ -159,6 +168,7 @@ async function start(m: InitMessage): Promise<void> {
   }
   outputName = session.outputNames.includes('probs') ? 'probs' : session.outputNames.includes('logits') ? 'logits' : session.outputNames[0]!;
   isProbs = outputName === 'probs';
+  needsTok = m.kind === 'hashed' && session.inputNames.includes('tok');
   try {
     const probe = await run(['hello']);
     if (probe.classes !== m.classes) {

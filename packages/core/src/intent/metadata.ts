@@ -19,6 +19,9 @@ export const META = {
 /** `kefu.format` of the hashed n-gram models the trainer writes. */
 export const HASHED_FORMAT = 'kefu-intent-hashed/3';
 
+/** `kefu.format` of a hashed model with a TextCNN beside its members (its graph also takes `tok`). */
+export const HASHED_CNN_FORMAT = 'kefu-intent-hashed-cnn/1';
+
 export interface HashedMeta {
   labels: string[];
   featurizer: FeaturizerSettings;
@@ -61,7 +64,8 @@ export function parseOosRule(file: string, raw: string | undefined): OosRule {
 
 /** Validates the metadata of a hashed model. */
 export function parseHashedMeta(file: string, meta: Record<string, string>): HashedMeta {
-  if (meta[META.format] !== HASHED_FORMAT) throw metaError(file, `metadata "${META.format}" is not "${HASHED_FORMAT}"`);
+  const format = meta[META.format];
+  if (format !== HASHED_FORMAT && format !== HASHED_CNN_FORMAT) throw metaError(file, `metadata "${META.format}" is not "${HASHED_FORMAT}" or "${HASHED_CNN_FORMAT}"`);
   const labels = parseLabels(file, meta[META.labels]);
   const raw = meta[META.featurizer];
   if (raw === undefined) throw metaError(file, `metadata "${META.featurizer}" is missing`);

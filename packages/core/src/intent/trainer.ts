@@ -13,6 +13,8 @@ import { exportHashedModel } from './hashed-export.js';
 import { fromFloat16, toFloat16 } from './onnx-proto.js';
 import { Prng } from './prng.js';
 import { isFlagged, oosScore, type OosRule } from './oos-rule.js';
+import { tokenBuckets, type CnnModel } from './cnn-model.js';
+import { cnnVocabulary, trainCnn } from './cnn-trainer.js';
 
 export interface TrainOptions {
   /** Training examples, or a file (CLINC150 JSON shape: its `train` split; or CSV `text,label`). */
@@ -105,6 +107,24 @@ export interface TrainOptions {
    * @defaultValue 'fp16'
    */
   tables?: 'fp16' | 'int8';
+  /**
+   * Filters per window width of a TextCNN trained beside the members (session 5): token vectors
+   * (the `embeddings`, scaled to length 3 and fine-tuned; random for words without one) -> one
+   * convolution per width in `cnnWidths` -> max over time -> relu -> softmax. Its probabilities
+   * are averaged in with weight `cnnWeight`. 0: no CNN.
+   * @defaultValue 0
+   */
+  cnnFilters?: number;
+  /** Window widths (in tokens) of the CNN's convolutions. @defaultValue [1, 2, 3] */
+  cnnWidths?: number[];
+  /** Passes of the CNN over the training data. @defaultValue 4 */
+  cnnEpochs?: number;
+  /** The CNN's Adam learning rate. @defaultValue 0.005 */
+  cnnLearningRate?: number;
+  /** Dropout on the CNN's pooled features. @defaultValue 0.5 */
+  cnnDropout?: number;
+  /** Share of the CNN in the model's probabilities (the members share the rest). @defaultValue 0.3 */
+  cnnWeight?: number;
   /** Featurizer settings. @defaultValue defaultFeaturizerSettings */
   featurizer?: Partial<FeaturizerSettings>;
   /** Progress lines (the human report). @defaultValue no output */
@@ -163,6 +183,12 @@ const defaults = {
   vectorExtremes: false,
   tables: 'fp16' as 'fp16' | 'int8',
   oosRule: 'confidence' as OosRule,
+  cnnFilters: 0,
+  cnnWidths: [1, 2, 3],
+  cnnEpochs: 4,
+  cnnLearningRate: 0.005,
+  cnnDropout: 0.5,
+  cnnWeight: 0.3,
 };
 
 function load(x: string | Example[], split: 'train' | 'val' | 'test', oosLabel: string): Example[] {
@@ -178,6 +204,8 @@ function checkRange(name: string, v: number, min: number, max: number, int = fal
 interface Prepared {
   f: Features;
   y: number;
+  /** Word buckets of the text's tokens (the CNN's input). */
+  tok: Int32Array;
 }
 
 interface Scored {
@@ -262,6 +290,14 @@ export function trainIntentModel(options: TrainOptions): TrainResult {
   if (o.oosRule !== 'confidence' && o.oosRule !== 'margin') throw new TypeError('oosRule must be "confidence" or "margin"');
   checkRange('oosTargetRecall', o.oosTargetRecall, 0, 1);
   if (o.oosRecallLowerBound !== undefined) checkRange('oosRecallLowerBound', o.oosRecallLowerBound, 0, 1);
+  checkRange('cnnFilters', o.cnnFilters, 0, 1024, true);
+  checkRange('cnnEpochs', o.cnnEpochs, 1, 1000, true);
+  checkRange('cnnLearningRate', o.cnnLearningRate, 1e-6, 10);
+  checkRange('cnnDropout', o.cnnDropout, 0, 0.95);
+  checkRange('cnnWeight', o.cnnWeight, 0, 1);
+  if (!Array.isArray(o.cnnWidths) || o.cnnWidths.length === 0 || o.cnnWidths.length > 8 || !o.cnnWidths.every((k) => Number.isInteger(k) && k >= 1 && k <= 8)) {
+    throw new RangeError('cnnWidths must be 1 to 8 integers between 1 and 8');
+  }
   checkRange('featurizer.hashBits', fz.hashBits, 8, 24, true);
   checkRange('featurizer.maxChars', fz.maxChars, 1, 1_000_000, true);
   checkRange('featurizer.maxFeatures', fz.maxFeatures, 1, 100_000, true);
@@ -290,7 +326,7 @@ export function trainIntentModel(options: TrainOptions): TrainResult {
   const H = 2 ** fz.hashBits;
   // labels unseen in training count as out-of-scope (-1) when evaluating
   const prep = (xs: Example[]): Prepared[] =>
-    xs.map((e) => ({ f: featurize(e.text, fz), y: index.get(e.label) ?? -1 }));
+    xs.map((e) => ({ f: featurize(e.text, fz), y: index.get(e.label) ?? -1, tok: tokenBuckets(e.text, fz) }));
   const tr = prep(train);
   const tf0 = performance.now();
   const va = prep(val);
@@ -302,11 +338,11 @@ export function trainIntentModel(options: TrainOptions): TrainResult {
   const ctx = { H, D, C, o, log, fz, vectors };
   const ys = (xs: Prepared[]): number[] => xs.map((p) => p.y);
   const first = fit(tr, train, ctx);
-  const vs = score(va.map((p) => predict(first, p.f)), ys(va), oosClass, o.oosRule);
+  const vs = score(va.map((p) => predict(first, p.f, p.tok)), ys(va), oosClass, o.oosRule);
   const threshold = calibrate(vs, oosClass, o.oosTargetRecall, o.oosRecallLowerBound);
   const ve = evaluate(vs, oosClass, threshold);
   const testOf = (m: HashedModel): { acc: number; top1: number; recall: number | null } | null =>
-    te.length > 0 ? evaluate(score(te.map((p) => predict(m, p.f)), ys(te), oosClass, o.oosRule), oosClass, threshold) : null;
+    te.length > 0 ? evaluate(score(te.map((p) => predict(m, p.f, p.tok)), ys(te), oosClass, o.oosRule), oosClass, threshold) : null;
   let model = first;
   let beforeRefit: TrainReport['before_refit'] = null;
   if (o.refit) {
@@ -341,7 +377,7 @@ export function trainIntentModel(options: TrainOptions): TrainResult {
     model_bytes: bytes.length,
     seed: o.seed,
   };
-  return { model: bytes, report, probabilities: (text) => predict(model, featurize(text, fz)) };
+  return { model: bytes, report, probabilities: (text) => predict(model, featurize(text, fz), tokenBuckets(text, fz)) };
 }
 
 interface FitCtx {
@@ -382,7 +418,25 @@ function fit(tr: Prepared[], examples: Example[], ctx: FitCtx): HashedModel {
   const model: HashedModel = { buckets: H, dim: D, classes: C, idf, members, ...(o.hidden > 0 ? { hidden: o.hidden } : {}), ...(vec ? { vec } : {}) };
   if (o.tables === 'int8') model.rowScale = quantizeRows(members, H, D);
   else for (const m of members) roundToHalf(m.E);
+  if (o.cnnFilters > 0) {
+    model.cnn = fitCnn(tr, examples, ctx);
+    model.cnnWeight = o.cnnWeight;
+  }
   return model;
+}
+
+/** The TextCNN on the same examples, with its own seeded PRNG (adding it leaves the members' bytes alone). */
+function fitCnn(tr: Prepared[], examples: Example[], ctx: FitCtx): CnnModel {
+  const { o, C } = ctx;
+  const rng = new Prng((o.seed ^ 0x5c0e) >>> 0);
+  const dims = ctx.vectors?.dims ?? 100;
+  const { rowOf, emb } = cnnVocabulary(examples, ctx.fz, ctx.vectors, dims, rng, 3);
+  const ex = tr.map((p) => ({ rows: p.tok.map((b) => rowOf[b]!), y: p.y }));
+  const opts = { widths: o.cnnWidths, filters: o.cnnFilters, epochs: o.cnnEpochs, learningRate: o.cnnLearningRate, batchSize: o.batchSize, dropout: o.cnnDropout, labelSmoothing: o.labelSmoothing, fineTune: true };
+  const m = trainCnn(ex, C, rowOf, emb, dims, opts, rng, ctx.log);
+  // the graph stores the vectors as fp16: evaluate what it computes
+  roundToHalf(m.emb);
+  return m;
 }
 
 /**
