@@ -13,8 +13,11 @@ import { trainIntentModel, type TrainOptions } from './trainer.js';
 
 const USAGE = `usage: kefu-intent train --data <train.json|train.csv> [--val <file>] [--test <file>] --out <dir>
        [--seed 1] [--epochs 15] [--dim 32] [--hidden 0] [--members 2] [--hash-bits 16] [--lr 0.004]
-       [--dropout 0.3] [--label-smoothing 0.05] [--feature-dropout 0] [--tables fp16|int8] [--oos-label oos] [--oos-recall 0.85 | --oos-recall-bound 0.8] [--oos-rule confidence|margin] [--refit] [--embeddings <vectors> [--vector-extremes]] [--quiet]
+       [--dropout 0.3] [--label-smoothing 0.05] [--feature-dropout 0] [--tables fp16|int8] [--oos-label oos] [--oos-recall 0.85 | --oos-recall-bound 0.8] [--oos-rule confidence|margin] [--refit] [--embeddings <vectors> [--vector-extremes]]
+       [--cnn-filters 0 [--cnn-widths 1,2,3] [--cnn-epochs 4] [--cnn-lr 0.005] [--cnn-dropout 0.5] [--cnn-weight 0.3]] [--quiet]
 --hidden <width>: a hidden layer of that width after each member's bag (0: none).
+--cnn-filters <n>: a TextCNN (n filters per window width of --cnn-widths tokens) over the
+fine-tuned word vectors beside the members; --cnn-weight is its share of the probabilities.
 --vector-extremes: the word-vector feature also holds the element-wise max and min of the vectors.
 --refit: after calibrating the out-of-scope threshold on the validation data, train again on
 training + validation data. --oos-rule margin: the threshold applies to the top label's
@@ -61,6 +64,12 @@ export function main(argv: string[]): number {
       refit: { type: 'boolean', default: false },
       embeddings: { type: 'string' },
       'vector-extremes': { type: 'boolean', default: false },
+      'cnn-filters': { type: 'string' },
+      'cnn-widths': { type: 'string' },
+      'cnn-epochs': { type: 'string' },
+      'cnn-lr': { type: 'string' },
+      'cnn-dropout': { type: 'string' },
+      'cnn-weight': { type: 'string' },
       quiet: { type: 'boolean', default: false },
     },
   });
@@ -92,6 +101,12 @@ export function main(argv: string[]): number {
     if (values.refit) opts.refit = true;
     if (values.embeddings) opts.embeddings = resolve(values.embeddings);
     if (values['vector-extremes']) opts.vectorExtremes = true;
+    set('cnnFilters', num(values['cnn-filters'], 'cnn-filters'));
+    if (values['cnn-widths'] !== undefined) opts.cnnWidths = values['cnn-widths'].split(',').map((w) => num(w, 'cnn-widths')!);
+    set('cnnEpochs', num(values['cnn-epochs'], 'cnn-epochs'));
+    set('cnnLearningRate', num(values['cnn-lr'], 'cnn-lr'));
+    set('cnnDropout', num(values['cnn-dropout'], 'cnn-dropout'));
+    set('cnnWeight', num(values['cnn-weight'], 'cnn-weight'));
     const bits = num(values['hash-bits'], 'hash-bits');
     if (bits !== undefined) opts.featurizer = { hashBits: bits };
     if (!values.quiet) opts.log = (line) => console.log(line);

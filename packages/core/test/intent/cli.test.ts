@@ -41,6 +41,16 @@ describe('kefu-intent CLI', () => {
     assert.equal(bytes(hidden), statSync(join(tmp.dir, 'hidden', 'model.onnx')).size);
   });
 
+  it('--cnn-filters adds a TextCNN (--cnn-widths, --cnn-weight reach the trainer)', () => {
+    const args = ['train', '--data', join(fixtures, 'zh-train.csv'), '--epochs', '3', '--dim', '8', '--hash-bits', '10', '--quiet'];
+    const cnn = run([...args, '--cnn-filters', '4', '--cnn-widths', '1,2', '--cnn-epochs', '2', '--cnn-weight', '0.4', '--out', join(tmp.dir, 'cnn')]);
+    assert.equal(cnn.status, 0, cnn.stderr);
+    assert.equal((JSON.parse(lastLine(cnn.stdout)) as { model_bytes: number }).model_bytes, statSync(join(tmp.dir, 'cnn', 'model.onnx')).size);
+    const bad = run([...args, '--cnn-filters', '4', '--cnn-widths', '1,9', '--out', join(tmp.dir, 'cnn-bad')]);
+    assert.equal(bad.status, 1);
+    assert.equal(JSON.parse(lastLine(bad.stdout)).message, 'cnnWidths must be 1 to 8 integers between 1 and 8');
+  });
+
   it('--label-smoothing reaches the trainer (out of range: a RangeError, exit status 1)', () => {
     const r = run(['train', '--data', join(fixtures, 'zh-train.csv'), '--label-smoothing', '0.6', '--out', join(tmp.dir, 'ls')]);
     assert.equal(r.status, 1);
