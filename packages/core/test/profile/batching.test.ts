@@ -117,6 +117,26 @@ test('a batch answer of the wrong shape is KEFU_ERR_PROFILE_BAD_RESPONSE for eve
   }
 });
 
+test('without a validate hook the batch answer is read as parsed: only its own keys count, inherited names are missing', async () => {
+  const { startJsonService } = await import('@kefu/mock-backends');
+  const svc = await startJsonService([{ method: 'POST', path: '/users:batch', handler: () => ({ body: { users: { u1: { n: 1 }, u2: null, extra: { n: 3 } } } }) }]);
+  const { HttpProfileSource } = await import('../../src/profile/index.js');
+  const src = new HttpProfileSource({ name: 'plain', url: svc.url, batch: {} });
+  const agg = new ProfileAggregator({ sources: [src], cache: false });
+  try {
+    const [u1, ...missing] = await Promise.all(['u1', 'u2', 'constructor', 'toString', '__proto__'].map((u) => agg.get(u)));
+    assert.equal(svc.stats.requests, 1, 'one batch call');
+    assert.deepEqual(u1!.data.plain, { n: 1 });
+    for (const p of missing) {
+      assert.equal(p.sources.plain.status, 'ok');
+      assert.equal(p.data.plain, null, `${p.uid} is missing, not an inherited property`);
+    }
+  } finally {
+    await agg.close();
+    await svc.close();
+  }
+});
+
 test('batching and coalescing together: repeats of a uid take one slot in the batch', async () => {
   const f = await fixture({ crm: { batch } });
   const agg = new ProfileAggregator({ sources: [f.crm], cache: false });
