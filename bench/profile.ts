@@ -393,6 +393,12 @@ interface Step {
   gen_cpu_us_per_req: number;
   /** How late the generator sent, p99 in ms: a starved generator shows here, not as server latency. */
   send_lag_p99_ms: number;
+  /**
+   * p50/p99 of the same answers timed from their actual send instead of their due time (not
+   * judged: p50/p99 are). The difference is what the generator's own lateness adds.
+   */
+  p50_from_send: number;
+  p99_from_send: number;
   /** Where the time went (p50/p99 in ms), see Hops. */
   hops: Hops;
 }
@@ -546,6 +552,8 @@ async function step(gen: Pool, variant: string, rate: number, durationMs: number
   const lag: number[] = [];
   const total = Math.round((rate * durationMs) / 1000);
   const lat: number[] = [];
+  // The same answers timed from their actual send: lat minus this is the generator's own lateness.
+  const latSent: number[] = [];
   let errors = 0;
   let done = 0;
   const start = performance.now() + 5;
@@ -562,9 +570,13 @@ async function step(gen: Pool, variant: string, rate: number, durationMs: number
         lag.push(now - scheduled);
         sent++;
         const uid = `u${variant.length}-${++uidSeq}`;
+        const sentAt = performance.now();
         fire(`/${path}/${uid}`, (status) => {
-          if (status === 200) lat.push(performance.now() - scheduled);
-          else errors++;
+          const t = performance.now();
+          if (status === 200) {
+            lat.push(t - scheduled);
+            latSent.push(t - sentAt);
+          } else errors++;
           finish();
         });
       }
@@ -600,6 +612,7 @@ async function step(gen: Pool, variant: string, rate: number, durationMs: number
     cpu_pressure_pct: psi0 === null || psi1 === null ? null : round(((psi1 - psi0) / 1000 / stepMs) * 100, 1),
   };
   lat.sort((a, b) => a - b);
+  latSent.sort((a, b) => a - b);
   lag.sort((a, b) => a - b);
   const answered = Math.max(1, lat.length);
   // Answered within the step plus a grace of one p99 budget: a server falling behind shows here.
@@ -623,6 +636,8 @@ async function step(gen: Pool, variant: string, rate: number, durationMs: number
     backends_cpu_us_per_req: b0 === null || b1 === null ? null : round((b1 - b0) / answered, 0),
     gen_cpu_us_per_req: round((g.user + g.system) / answered, 0),
     send_lag_p99_ms: round(pct(lag, 99), 2),
+    p50_from_send: round(pct(latSent, 50), 2),
+    p99_from_send: round(pct(latSent, 99), 2),
     hops,
   };
 }
@@ -666,7 +681,7 @@ async function ramp(gen: Pool, plan: Plan, durationMs: number): Promise<Record<s
       out[variant]!.push(s);
       console.error(
         `${variant.padEnd(14)} offered ${String(rate).padStart(6)}/s  achieved ${String(s.achieved).padStart(6)}/s  p50 ${s.p50.toFixed(2).padStart(7)}  p99 ${s.p99.toFixed(2).padStart(7)} ms  mean ${s.mean.toFixed(2)}  errors ${s.errors}  ` +
-          `cpu µs/req server ${s.server_cpu_us_per_req} back ends ${s.backends_cpu_us_per_req ?? '-'} generator ${s.gen_cpu_us_per_req}  send lag p99 ${s.send_lag_p99_ms} ms  ${s.pass ? 'pass' : 'FAIL'}`,
+          `cpu µs/req server ${s.server_cpu_us_per_req} back ends ${s.backends_cpu_us_per_req ?? '-'} generator ${s.gen_cpu_us_per_req}  send lag p99 ${s.send_lag_p99_ms} ms (p50/p99 from send ${s.p50_from_send}/${s.p99_from_send})  ${s.pass ? 'pass' : 'FAIL'}`,
       );
       const hp = s.hops;
       console.error(
