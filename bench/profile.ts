@@ -21,6 +21,14 @@
  * its own path). Then, in this process, the cache-hit path: closed-loop ProfileAggregator.get()
  * on warm uids.
  *
+ * Since session 5 the generator sends its load over raw keep-alive sockets (lib/http-load.ts)
+ * rather than an undici Pool: in one run (timer_floor against timer_floor@undici, machine shared)
+ * it cost 0.38-0.63x the CPU per request, and at 5,000 req/s the undici generator was itself the
+ * queue (event loop 96% busy, send lag p99 445 ms). Each step now also prints every process's
+ * event-loop utilisation against its on-CPU share (busy but off the CPU: waiting for a core), how
+ * late a 10 ms timer fired in the generator and the server, the machine's CPU pressure (PSI), and
+ * p50/p99 timed from the actual send beside the judged ones timed from the due time.
+ *
  * Latency is measured from each request's scheduled send time (no coordinated omission). Each
  * step also says where the time went (server, back-end calls, back-end lateness, GC per process,
  * calls per profile: see Hops), and the JSON compares Kefu with the floor at equal offered load,
