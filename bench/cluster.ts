@@ -158,9 +158,8 @@ async function measure(b: Bench, spec: SystemSpec): Promise<ClusterResult> {
   process.stderr.write(`${spec.label}: ${n} connections on ${nodes} nodes in ${(c.ms / 1000).toFixed(1)} s${c.stopped ? ` (stopped: ${c.stopped})` : ''}\n`);
   await new Promise((r) => setTimeout(r, 2_000));
   const after = await b.serverMem(spec.key);
-  // Unmeasured load at the lowest rate first: right after the connections are set up, every system
-  // (the floor too) runs with its event loop near 100% for seconds (a 20:44 UTC --quick run: Kefu's
-  // first two 3,000 msg/s windows p99 1,155 and 1,393 ms, the headline right after them 72 ms).
+  // Unmeasured load at the lowest rate first, as hub-latency does: right after the connections are
+  // set up, nodes and generators still collect and compact, and the first windows would measure that.
   await b.step(spec.key, cfg.ladder[0]!, 0, cfg.settleMs, cfg.drainMs);
   const steps: ClusterStep[] = [];
   let best = 0;
