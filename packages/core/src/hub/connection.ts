@@ -87,6 +87,9 @@ export function takeToken(c: Connection, now: number, perSec: number, burst: num
   } else {
     c.refillAt = now;
   }
+  // A full bucket means the client stayed under the rate for burst / perSec seconds: the refusals
+  // before were a burst it recovered from, not abuse, and stop counting toward the close.
+  if (c.tokens >= burst) c.strikes = 0;
   c.tokens -= 1;
   return true;
 }

@@ -103,6 +103,26 @@ test('rate limit: frames beyond the bucket get KEFU_ERR_RATE_LIMITED, repeated a
   }
 });
 
+test('rate limit: strikes are forgiven once the bucket has refilled, so a long-lived socket is closed only for abuse in one stretch', async () => {
+  const h = await startHub({ rateLimit: { perSec: 20, burst: 2, strikes: 2 } });
+  const v = await TestClient.connect(h.url, 't1:v1:visitor');
+  try {
+    for (let round = 0; round < 3; round++) {
+      // Two frames pass, two are refused (two strikes: one short of the close), then the client
+      // waits well past burst / perSec (100 ms) so that the bucket is full again.
+      for (let i = 0; i < 4; i++) v.send({ t: 'ping', ref: `r${round}-${i}` });
+      for (let i = 0; i < 2; i++) assert.equal((await v.next('pong')).ref, `r${round}-${i}`);
+      for (let i = 0; i < 2; i++) assert.equal((await v.next('error')).code, 'KEFU_ERR_RATE_LIMITED');
+      await new Promise((r) => setTimeout(r, 400));
+    }
+    // Six refusals in all, three times the strike limit, and the socket is still open.
+    v.send({ t: 'ping', ref: 'last' });
+    assert.equal((await v.next('pong')).ref, 'last');
+  } finally {
+    await v.close(); await h.close();
+  }
+});
+
 test('max conversations per connection: KEFU_ERR_TOO_MANY_CONVERSATIONS and nothing created', async () => {
   const h = await startHub({ maxConversationsPerConnection: 2 });
   const v = await TestClient.connect(h.url, 't1:v1:visitor');
