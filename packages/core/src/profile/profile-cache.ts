@@ -58,7 +58,10 @@ export class ProfileCache {
 
   set(uid: string, value: unknown): void {
     if (this.ttlMs <= 0) return;
-    this.lru.set(uid, { value, at: this.now() - this.base });
+    const at = this.now() - this.base;
+    // `| 0` makes it a Smi (the subtraction of two doubles is a double, which V8 boxes); past
+    // 2^30 ms (12 days) it stays a plain number, never a wrapped-around int32.
+    this.lru.set(uid, { value, at: at < 0x40000000 ? at | 0 : at });
   }
 
   delete(uid: string): void {
