@@ -22,6 +22,21 @@ test('ProfileCache: fresh, then stale, then gone; bounded by max', () => {
   assert.equal(c.lookup('a').kind, 'miss', 'least recently used went first');
 });
 
+test('ProfileCache: ages stay right for a cache older than 2^31 ms (the small-integer birth time never wraps)', () => {
+  let now = 1_700_000_000_000;
+  const c = new ProfileCache(4, 100, 50, () => now);
+  for (const elapsed of [5, 2 ** 30 + 7, 2 ** 31 + 9, 2 ** 33]) {
+    now = 1_700_000_000_000 + elapsed;
+    c.set('a', elapsed);
+    now += 30;
+    const hit = c.lookup('a');
+    assert.equal(hit.kind, 'fresh', `after ${elapsed} ms`);
+    if (hit.kind === 'fresh') assert.equal(c.ageMs(hit.entry), 30);
+    now += 100;
+    assert.equal(c.lookup('a').kind, 'stale', `after ${elapsed} ms`);
+  }
+});
+
 test('a cached profile is served without calls until its TTL ends', async () => {
   const f = await fixture();
   const agg = new ProfileAggregator({ sources: [f.crm, f.orders], cache: { ttlMs: 200, staleMs: 0 } });
