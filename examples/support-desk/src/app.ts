@@ -16,6 +16,8 @@ import { DemoTokens } from './demo-auth.js';
 import { readJson } from './http/json-body.js';
 import { StaticFiles } from './http/static-files.js';
 import { createRegistry } from './metrics.js';
+import { checkErpFaults, registerErpSwitch } from './demo-erp.js';
+import type { FaultSettings } from '@kefu/mock-backends';
 
 export interface SupportDeskOptions {
   /** TCP port; 0 picks a free one. @defaultValue 3000 */
@@ -26,6 +28,19 @@ export interface SupportDeskOptions {
   dataDir?: string;
   /** Print progress and URLs. @defaultValue false */
   log?: boolean;
+  /**
+   * DEMO ONLY: the demo ERP's fault settings at start (`npm start` reads them from
+   * KEFU_DEMO_ERP_FAULTS), e.g. `{ mode: 'next', count: 1, status: 402 }` to decline the next
+   * refund. Checked before anything starts; the console's switch changes them later.
+   * @defaultValue { mode: 'off' }
+   */
+  erpFaults?: FaultSettings;
+  /**
+   * DEMO ONLY: register the console's demo switches (`demo.erp`, `demo.refunds.failed`,
+   * `demo.refunds.retry`). A desk that serves real agents has no business offering them.
+   * @defaultValue true
+   */
+  demoControls?: boolean;
 }
 
 export interface SupportDesk {
@@ -43,11 +58,13 @@ export interface SupportDesk {
 const publicDir = fileURLToPath(new URL('../dist/public', import.meta.url));
 
 export async function startSupportDesk(options: SupportDeskOptions = {}): Promise<SupportDesk> {
-  const o = { port: 3000, host: '127.0.0.1', dataDir: './data', log: false, ...options };
+  const o = { port: 3000, host: '127.0.0.1', dataDir: './data', log: false, demoControls: true, ...options };
+  if (typeof o.demoControls !== 'boolean') throw new TypeError('demoControls must be a boolean');
+  const erpFaults = o.erpFaults === undefined ? undefined : checkErpFaults(o.erpFaults);
   await mkdir(o.dataDir, { recursive: true });
   const tokens = new DemoTokens();
   const store = new LevelConversationStore({ location: join(o.dataDir, 'conversations') });
-  const services = await startServices();
+  const services = await startServices(erpFaults ? { erpFaults } : {});
   let desk: Desk | undefined;
   const hub = new Hub({
     authenticate: jwtAuthenticator({ secret: tokens.secret }),
@@ -75,6 +92,10 @@ export async function startSupportDesk(options: SupportDeskOptions = {}): Promis
   const refunds = new Refunds(o.dataDir, services.refundUrls, hub);
   await refunds.open();
   refunds.register(desk);
+  if (o.demoControls) {
+    registerErpSwitch(hub, services.erp);
+    refunds.registerRepair();
+  }
   const closers: Array<() => Promise<void> | void> = [];
 
   const registry = createRegistry([hub.metrics.register], { desk: () => desk!.stats, refundQueue: () => ({ ...refunds.queue.counts() }) });

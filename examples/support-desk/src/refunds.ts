@@ -4,11 +4,14 @@
  * saga (ticket -> ERP refund -> CRM note, LevelDB saga log). Progress is posted into the chat.
  * A crash between the two is safe: the job is redelivered and the saga id (the job id) makes a
  * second start a KEFU_ERR_SAGA_ALREADY_EXISTS, not a second refund.
+ *
+ * The visitor hears how every refund ends, also one finished by recover() after a restart or by
+ * a retry from the console (DEMO ONLY: `demo.refunds.failed` / `demo.refunds.retry`).
  */
 import { join } from 'node:path';
 import {
-  KefuError, LevelQueueStore, LevelSagaLog, PriorityQueue, SagaOrchestrator, isKefuError,
-  type Desk, type Hub, type Lease,
+  KefuError, LevelQueueStore, LevelSagaLog, MAX_SAGA_ID_LENGTH, PriorityQueue, SagaOrchestrator, isKefuError,
+  type Desk, type Hub, type Lease, type SagaRecord,
 } from '@kefu/core';
 import type { JsonObject } from '@kefu/protocol';
 import { REFUND_SAGA, createRefundSaga, relayRefundStatus, type RefundInput } from './refund-saga.js';
@@ -18,6 +21,10 @@ type RefundJob = RefundInput & { conversationId: string };
 const REFUNDS_SENDER = { id: 'kefu-refunds', role: 'system' as const, name: 'Refunds' };
 
 export interface RefundUrls { helpdeskUrl: string; erpUrl: string; crmUrl: string }
+
+/** Most failed refunds `demo.refunds.failed` lists. */
+export const MAX_FAILED_LISTED = 20;
+const OPEN_PAGE = 100;
 
 export class Refunds {
   readonly queue: PriorityQueue<RefundJob>;
@@ -33,7 +40,25 @@ export class Refunds {
 
   async open(): Promise<void> {
     await this.queue.open();
-    await this.orchestrator.recover(); // finish what a crash interrupted
+    // Listen before recover(): a resumed saga may end before recover() resolves, and without a
+    // relay its visitor would never hear how the refund ended.
+    const relays = new Map<string, () => void>();
+    await this.orchestrator.open();
+    for (const state of ['running', 'compensating'] as const) {
+      let after: string | undefined;
+      for (;;) {
+        const page = await this.orchestrator.list(state, after === undefined ? { limit: OPEN_PAGE } : { limit: OPEN_PAGE, after });
+        for (const rec of page) {
+          const stop = this.#relay(rec);
+          if (stop) relays.set(rec.id, stop);
+        }
+        if (page.length < OPEN_PAGE) break;
+        after = page[page.length - 1]!.id;
+      }
+    }
+    const report = await this.orchestrator.recover(); // finish what a crash interrupted
+    // Skipped records will not move: their relays would wait for ever.
+    for (const s of report.skipped) relays.get(s.id)?.();
     this.queue.on('pushed', () => void this.#drain());
     // Also poll: delayed retries (nack backoff) and leases that expired become ready by time.
     this.#timer = setInterval(() => void this.#drain(), 1000);
@@ -67,6 +92,54 @@ export class Refunds {
     });
   }
 
+  /** DEMO ONLY: the console's list of refunds waiting for repair, and its retry button. */
+  registerRepair(): void {
+    this.hub.command('demo.refunds.failed', async (ctx) => {
+      if (ctx.identity.role !== 'agent') throw new KefuError('KEFU_ERR_FORBIDDEN', 'agents only');
+      const failed = await this.orchestrator.listFailed({ limit: MAX_FAILED_LISTED });
+      const refunds: JsonObject[] = failed.filter((r) => r.saga === REFUND_SAGA).map((r) => {
+        const input = r.input as Partial<RefundJob>;
+        return {
+          sagaId: r.id, state: r.state, orderId: input.orderId ?? null, amount: input.amount ?? null,
+          step: r.error?.step ?? null, error: r.error?.message ?? null, updatedAt: r.updatedAt,
+        };
+      });
+      return { refunds, demoOnly: true };
+    });
+    this.hub.command('demo.refunds.retry', async (ctx, args) => {
+      if (ctx.identity.role !== 'agent') throw new KefuError('KEFU_ERR_FORBIDDEN', 'agents only');
+      const id = args.sagaId;
+      if (typeof id !== 'string' || id.length === 0 || id.length > MAX_SAGA_ID_LENGTH) {
+        throw new KefuError('KEFU_ERR_INVALID_FRAME', `args.sagaId must be a string of 1 to ${MAX_SAGA_ID_LENGTH} characters`);
+      }
+      const rec = await this.orchestrator.get(id);
+      if (!rec || rec.saga !== REFUND_SAGA) throw new KefuError('KEFU_ERR_SAGA_NOT_FOUND', `no refund saga "${id}"`);
+      if (rec.state !== 'compensation-failed' && rec.state !== 'forward-failed') {
+        throw new KefuError('KEFU_ERR_SAGA_INVALID_STATE', `refund saga "${id}" is ${rec.state}, not waiting for repair`);
+      }
+      const stop = this.#relay(rec);
+      // retry() settles when the saga ends; the answer says only that it is running again.
+      this.orchestrator.retry(id).catch((err: unknown) => {
+        stop?.();
+        if (!this.#closed) console.error('refunds: retry', id, err);
+      });
+      const out: JsonObject = { status: 'retrying', sagaId: id, demoOnly: true };
+      return out;
+    });
+  }
+
+  /** Relays a refund saga's progress into its chat; undefined when the record names no chat. */
+  #relay(rec: SagaRecord): (() => void) | undefined {
+    if (rec.saga !== REFUND_SAGA) return undefined;
+    const conv = (rec.input as Partial<RefundJob> | undefined)?.conversationId;
+    if (typeof conv !== 'string') return undefined;
+    return relayRefundStatus(this.orchestrator, rec.id, (text) => this.#post(conv, text));
+  }
+
+  #post(conv: string, text: string): void {
+    void this.hub.post(conv, REFUNDS_SENDER, text).catch(() => undefined);
+  }
+
   async #drain(): Promise<void> {
     if (this.#draining || this.#closed) return;
     this.#draining = true;
@@ -85,9 +158,8 @@ export class Refunds {
 
   async #run(lease: Lease<RefundJob>): Promise<void> {
     const job = lease.payload;
-    const post = (text: string): void => { void this.hub.post(job.conversationId, REFUNDS_SENDER, text).catch(() => undefined); };
     // Listen before starting: the first step may finish before start() resolves.
-    const stop = relayRefundStatus(this.orchestrator, lease.id, post);
+    const stop = relayRefundStatus(this.orchestrator, lease.id, (text) => this.#post(job.conversationId, text));
     try {
       await this.orchestrator.start(REFUND_SAGA, job, { id: lease.id });
       await this.queue.ack(lease); // the saga log holds it from here

@@ -5,7 +5,10 @@
  */
 import { HttpProfileSource, IntentClassifier, ProfileAggregator, type DeskClassifier, type DeskProfiles } from '@kefu/core';
 import type { JsonObject } from '@kefu/protocol';
-import { startCrmNotesService, startErpService, startHelpdeskService, startProfileBackends, type ProfileBackends } from '@kefu/mock-backends';
+import {
+  startCrmNotesService, startErpService, startHelpdeskService, startProfileBackends,
+  type CrmNotesService, type ErpService, type FaultSettings, type HelpdeskService, type ProfileBackends,
+} from '@kefu/mock-backends';
 import type { RefundUrls } from './refunds.js';
 import { modelPath } from '@kefu/intent-model';
 
@@ -13,6 +16,10 @@ export interface DemoServices {
   backends: ProfileBackends;
   /** Helpdesk, ERP and CRM-notes services the refund saga calls. */
   refundUrls: RefundUrls;
+  /** The three refund back ends themselves (their fault switches and state, for the demo and tests). */
+  helpdesk: HelpdeskService;
+  erp: ErpService;
+  crmNotes: CrmNotesService;
   aggregator: { close(): Promise<void> };
   classifier: IntentClassifier | undefined;
   profiles: DeskProfiles;
@@ -23,9 +30,16 @@ export interface DemoServices {
   close(): Promise<void>;
 }
 
-export async function startServices(): Promise<DemoServices> {
+export interface DemoServicesOptions {
+  /** The ERP's fault settings at start (already validated). @defaultValue { mode: 'off' } */
+  erpFaults?: FaultSettings;
+}
+
+export async function startServices(options: DemoServicesOptions = {}): Promise<DemoServices> {
   const backends = await startProfileBackends();
-  const [helpdesk, erp, notes] = await Promise.all([startHelpdeskService(), startErpService(), startCrmNotesService()]);
+  const [helpdesk, erp, notes] = await Promise.all([
+    startHelpdeskService(), startErpService(options.erpFaults ? { faults: options.erpFaults } : {}), startCrmNotesService(),
+  ]);
   const sources = [
     new HttpProfileSource({ name: 'crm', url: backends.crm.url, timeoutMs: 500 }),
     new HttpProfileSource({ name: 'orders', url: backends.orders.url, timeoutMs: 500 }),
@@ -67,6 +81,7 @@ export async function startServices(): Promise<DemoServices> {
   return {
     backends, aggregator, classifier, profiles, intents, classifierError,
     refundUrls: { helpdeskUrl: helpdesk.url, erpUrl: erp.url, crmUrl: notes.url },
+    helpdesk, erp, crmNotes: notes,
     async close() {
       await Promise.all([helpdesk.close(), erp.close(), notes.close()]);
       await aggregator.close();
