@@ -29,6 +29,7 @@ import { sweep } from './heartbeat.js';
 import { replay, flushHeld, type ReplayContext } from './resume.js';
 import { GapHealer } from './gap-healer.js';
 import { SocketWriter, type Echo } from './socket-writer.js';
+import { refusedFrameIds } from './refused-frame-ids.js';
 import { identityProblem, draftProblem, checkEventName, checkEventData, NAME_RE } from './validate.js';
 import type {
   CommandHandler, ConversationInfo, HubEvents, HubHealth, HubOptions, Identity, MessageDraft,
@@ -245,24 +246,7 @@ export class Hub extends EventEmitter<HubEvents> {
     if (!takeToken(conn, Date.now(), rl.perSec, rl.burst)) {
       this.metrics.counts.rateLimited++;
       if (++conn.strikes > rl.strikes) return this.#out.close(conn, CloseCode.POLICY_VIOLATION, 'rate limit abuse');
-      // The frame is not decoded, but its ids are named so that a command's caller gets this
-      // answer now rather than its own timeout. They are read only before the first nested
-      // object or array: there an unescaped `"ref":"` can only be a top-level key. Bounded by
-      // maxPayload; native byte searches, no JSON parse.
-      const echo: Echo = {};
-      if (!isBinary && Buffer.isBuffer(data)) {
-        const nest = data.indexOf(0x7b, 1);
-        const list = data.indexOf(0x5b);
-        const head = data.subarray(0, Math.min(nest < 0 ? data.length : nest, list < 0 ? data.length : list));
-        for (const k of ['ref', 'cid', 'conv'] as const) {
-          const at = head.indexOf(`"${k}":"`);
-          if (at < 0) continue;
-          const from = at + k.length + 4;
-          const to = head.indexOf(0x22, from);
-          const v = to < 0 ? '' : head.toString('latin1', from, to);
-          if (isValidId(v)) echo[k] = v;
-        }
-      }
+      const echo = !isBinary && Buffer.isBuffer(data) ? refusedFrameIds(data) : undefined;
       return this.#out.error(conn, 'KEFU_ERR_RATE_LIMITED', `more than ${rl.perSec} frames/s (burst ${rl.burst})`, echo);
     }
     if (isBinary) return this.#out.error(conn, 'KEFU_ERR_BINARY_FRAME', 'binary frames are not part of kefu.v1');
