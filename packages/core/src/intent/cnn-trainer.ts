@@ -96,7 +96,7 @@ export function trainCnn(
   const touched = new Uint8Array(emb.length / D);
   const rowsUsed: number[] = [];
 
-  const pooled = NW > 0 ? o.widths.map(() => new Float32Array(F)) : [];
+  const pooled = o.widths.map(() => new Float32Array(F));
   const arg = o.widths.map(() => new Int32Array(F));
   const acc = new Float32Array(F);
   const h = new Float32Array(U), keep = new Float32Array(U), z = new Float32Array(C), dh = new Float32Array(U);
