@@ -80,13 +80,21 @@ export class ProfileAggregator<const S extends readonly AnyProfileSource[]> exte
       // and the last one (possibly synchronously: closed, breaker open) lets get() go on.
       let left = toLoad.length + 1;
       let wake: (() => void) | null = null;
+      // A throw while placing an answer runs inside the source's settling code, not ours: it is
+      // kept and rethrown to this caller, as a rejected promise would have been.
+      let failure: { error: unknown } | null = null;
       for (const r of toLoad) {
         r.lookup(uid, (o) => {
-          this.place(r, uid, o, data, sources, started);
+          try {
+            this.place(r, uid, o, data, sources, started);
+          } catch (error) {
+            failure ??= { error };
+          }
           if (--left === 0) wake?.();
         });
       }
       if (--left > 0) await new Promise<void>((resolve) => { wake = resolve; });
+      if (failure !== null) throw (failure as { error: unknown }).error;
     }
 
     let complete = true;

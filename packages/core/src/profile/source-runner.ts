@@ -120,11 +120,6 @@ export class SourceRunner {
     void this.call(1, gate === 'probe' ? 1 : 0, (ctx) => source.fetch(uid, ctx)).then((r) => this.finish(uid, this.settleOne(uid, r)));
   }
 
-  /** The promise form of lookup(). Never rejects. */
-  load(uid: string): Promise<Outcome> {
-    return new Promise((resolve) => this.lookup(uid, resolve));
-  }
-
   /** Settles pending batches and stops taking lookups. */
   close(): void {
     this.closed = true;

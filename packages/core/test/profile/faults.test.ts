@@ -124,6 +124,32 @@ test('a throwing source and a throwing fallback are contained', async () => {
   await agg.close();
 });
 
+test('a source whose fallback cannot even be read rejects that get() with the error, batched or not, and nothing else', async () => {
+  const broken = (name: string, batch: boolean) => ({
+    name,
+    fetch: () => Promise.reject(new Error('down')),
+    ...(batch ? { fetchMany: () => Promise.reject(new Error('down')) } : {}),
+    get fallback(): undefined {
+      throw new Error(`reading ${name}'s fallback failed`);
+    },
+  });
+  const ok = { name: 'ok', fetch: async (uid: string) => ({ uid }) };
+  for (const batch of [false, true]) {
+    const agg = new ProfileAggregator({ sources: [ok, broken('odd', batch)], retry: { retries: 0 } });
+    try {
+      const [a, b] = await Promise.allSettled([agg.get('u1'), agg.get('u2')]);
+      for (const r of [a, b]) {
+        assert.equal(r?.status, 'rejected');
+        assert.match(String((r as PromiseRejectedResult).reason), /reading odd's fallback failed/);
+      }
+      // The aggregator keeps working afterwards.
+      assert.equal(agg.stats().ok?.ok, 2);
+    } finally {
+      await agg.close();
+    }
+  }
+});
+
 test('headers and authorization are sent', async () => {
   const seen: Array<string | undefined> = [];
   const { startJsonService } = await import('@kefu/mock-backends');
