@@ -73,11 +73,14 @@ export async function startSupportDesk(options: SupportDeskOptions = {}): Promis
     authorizeJoin: (identity, conv) => desk?.mayJoin(identity, conv.id) ?? false,
   });
   if (services.classifierError) console.warn(`*** intent classifier unavailable, every chat goes to a human: ${services.classifierError}`);
+  // The Desk closes only a store it made itself: this one is closed in close() below, so that a
+  // new desk on the same data directory (a restart in the same process) can open it.
+  const deskStore = new LevelDeskStore({ location: join(o.dataDir, 'desk') });
   desk = new Desk({
     hub,
     // Conversations, agents and sticky memory in ./data/desk; each tenant's waiting queue (a
     // PriorityQueue) in the same LevelDB, under its own sublevel: the queue order survives a restart.
-    store: new LevelDeskStore({ location: join(o.dataDir, 'desk') }),
+    store: deskStore,
     ...(services.intents ? { classifier: services.intents } : {}),
     profiles: services.profiles,
     bot: botAnswers,
@@ -152,6 +155,7 @@ export async function startSupportDesk(options: SupportDeskOptions = {}): Promis
       closing ??= (async () => {
         await refunds.close();
         await desk!.close();
+        await deskStore.close();
         await hub.close();
         await services.close();
         for (const c of closers.reverse()) await c();

@@ -174,6 +174,8 @@ export class Refunds {
     this.#closed = true;
     clearInterval(this.#timer);
     await this.orchestrator.close();
+    // The orchestrator closes only a log it made; a restart in the same process needs this one free.
+    await this.orchestrator.log.close();
     await this.queue.close();
   }
 }

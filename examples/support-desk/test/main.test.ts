@@ -1,7 +1,8 @@
 /**
  * What `npm start` runs (src/main.ts), as a child process on a free port with a temp data
- * directory: it prints its URLs (the demo-only token endpoint labelled as such), they answer,
- * and SIGTERM stops it cleanly.
+ * directory: it prints its URLs (the demo-only token endpoint labelled as such) and the refund
+ * back ends' (the ERP's fault switch set from KEFU_DEMO_ERP_FAULTS), they answer, and SIGTERM
+ * stops it cleanly.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,13 +25,13 @@ after(async () => {
 test('npm start prints its URLs, serves them, and stops on SIGTERM', { timeout: 60_000 }, async () => {
   dir = await mkdtemp(join(tmpdir(), 'kefu-demo-main-'));
   const p = spawn(process.execPath, ['--import', 'tsx', main], {
-    env: { ...process.env, PORT: '0', KEFU_DATA_DIR: dir }, stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, PORT: '0', KEFU_DATA_DIR: dir, KEFU_DEMO_ERP_FAULTS: '{"mode":"next","count":1,"status":402}' }, stdio: ['ignore', 'pipe', 'inherit'],
   });
   child = p;
   let out = '';
   await new Promise<void>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`no URLs printed within 45 s:\n${out}`)), 45_000);
-    p.stdout!.on('data', (d: Buffer) => { out += String(d); if (out.includes('demo-only token endpoint')) { clearTimeout(t); resolve(); } });
+    p.stdout!.on('data', (d: Buffer) => { out += String(d); if (out.includes('agent console\'s "demo: ERP" switch')) { clearTimeout(t); resolve(); } });
     p.once('exit', (code) => { clearTimeout(t); reject(new Error(`exited early (${code}):\n${out}`)); });
   });
   const base = /visitor page \(chat widget\): (http:\/\/127\.0\.0\.1:\d+)\//.exec(out)?.[1];
@@ -39,6 +40,12 @@ test('npm start prints its URLs, serves them, and stops on SIGTERM', { timeout: 
   assert.match(out, new RegExp(`metrics \\(Prometheus\\): +${base}/metrics`));
   assert.match(out, new RegExp(`health: +${base}/health`));
   assert.match(out, new RegExp(`demo-only token endpoint: +POST ${base}/demo/token +\\(DEMO ONLY`));
+  const [, helpdesk, erp, crm] = /helpdesk: +(http:\/\/127\.0\.0\.1:\d+)\/tickets\/:id\n +ERP: +(http:\/\/127\.0\.0\.1:\d+)\/orders\/:orderId\/refunds\n +CRM notes: +(http:\/\/127\.0\.0\.1:\d+)\/customers\/:uid\/notes\n/.exec(out) ?? [];
+  assert.ok(helpdesk && erp && crm, out);
+  assert.match(out, new RegExp(`ERP fault switch: +POST ${erp}/_faults +\\(DEMO ONLY; now: decline-next \\{"mode":"next","kind":"fail","count":1,"rate":0,"status":402\\}\\)`));
+  assert.deepEqual(await (await fetch(`${erp}/orders/o-1/refunds`)).json(), { orderId: 'o-1', refunded: 0, count: 0 });
+  assert.equal((await fetch(`${helpdesk}/tickets/tk-1`)).status, 404);
+  assert.deepEqual(await (await fetch(`${crm}/customers/v-1/notes`)).json(), { notes: [] });
   assert.equal((await fetch(`${base}/health`)).status, 200);
   assert.match(await (await fetch(`${base}/metrics`)).text(), /^kefu_hub_/m);
   p.removeAllListeners('exit');

@@ -1,7 +1,8 @@
 /**
  * The agent console: sign in (demo login), see the waiting queue with positions, take offers
  * with the visitor's profile and detected intent, chat with typing and read ticks, use canned
- * replies, transfer, close, and start a refund (the saga) for the visitor.
+ * replies, transfer, close, and start a refund (the saga) for the visitor. DEMO ONLY: a switch
+ * that makes the demo ERP decline refunds, and the refunds waiting for repair with a retry button.
  */
 import { KefuClient, deskCommand, onDeskEvent, type MessageFrame } from '@kefu/client';
 import type { CannedReply, DeskIntent, DeskOfferEvent, JsonObject, QueueEntry } from '@kefu/protocol';
@@ -86,6 +87,28 @@ async function login(agentId: string): Promise<void> {
   canned = (await deskCommand(c, 'desk.canned', {}).catch(() => ({ replies: [] as CannedReply[] }))).replies;
   renderCanned();
   await refreshQueue();
+  await refreshDemo();
+}
+
+/** DEMO ONLY: the ERP switch and the failed refunds; hidden when the desk has no demo controls. */
+async function refreshDemo(): Promise<void> {
+  if (!client) return;
+  const c = client;
+  const erp = await c.command('demo.erp', {}).catch(() => undefined);
+  const failed = erp && await c.command('demo.refunds.failed', {}).catch(() => undefined);
+  $('#demo-box').style.display = erp && failed ? 'block' : 'none';
+  if (!erp || !failed) return;
+  ($('#erp-mode') as HTMLSelectElement).value = String(erp.mode);
+  const rows = (failed.refunds ?? []) as Array<{ sagaId: string; state: string; orderId: string | null; step: string | null }>;
+  $('#failed-refunds').replaceChildren(...(rows.length === 0 ? [h('li', { class: 'muted', text: 'none' })] : rows.map((r) => {
+    const retry = h('button', { 'data-testid': 'retry-refund', text: 'Retry' });
+    retry.onclick = async () => {
+      retry.disabled = true;
+      await c.command('demo.refunds.retry', { sagaId: r.sagaId }).catch((e: Error) => alert(e.message));
+      await refreshDemo();
+    };
+    return h('li', { 'data-testid': 'failed-refund', 'data-saga': r.sagaId, text: `${r.orderId ?? r.sagaId}: ${r.state}${r.step ? ` at ${r.step}` : ''}` }, retry);
+  })));
 }
 
 async function refreshQueue(): Promise<void> {
@@ -259,10 +282,15 @@ function wire(): void {
     const r = await client.command('demo.refund', {}, current).catch((e: Error) => ({ error: e.message }));
     out.textContent = 'error' in r ? `Refund failed: ${String(r.error)}` : `Refund ${String(r.status ?? 'done')}${r.sagaId ? ` (saga ${String(r.sagaId)})` : ''}`;
   };
+  ($('#erp-mode') as HTMLSelectElement).onchange = async () => {
+    if (!client) return;
+    await client.command('demo.erp', { mode: ($('#erp-mode') as HTMLSelectElement).value }).catch((e: Error) => alert(e.message));
+    await refreshDemo();
+  };
   $('#status').onchange = async () => {
     if (client) await deskCommand(client, 'desk.status', { status: ($('#status') as HTMLSelectElement).value as 'online' | 'away' }).catch(() => undefined);
   };
-  setInterval(() => void refreshQueue(), 5000);
+  setInterval(() => { void refreshQueue(); void refreshDemo(); }, 5000);
 }
 
 wire();
