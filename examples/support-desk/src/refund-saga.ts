@@ -146,6 +146,12 @@ export function createRefundSaga(options: RefundSagaOptions): Saga<RefundInput> 
   });
 }
 
+/** A 4xx from the ERP is a refusal; anything else (5xx after retries, timeouts) is an outage. */
+function whyNot(error: { step?: string; message: string } | undefined): string {
+  if (error?.step !== 'refund') return 'a system was unavailable';
+  return /answered 4\d\d\b/.test(error.message) ? 'our billing system declined it' : 'our billing system was unavailable';
+}
+
 /**
  * Relays one refund saga's progress as short chat messages for the visitor. Returns a function
  * that stops relaying (it also stops by itself once the saga ends).
@@ -177,7 +183,7 @@ export function relayRefundStatus(orchestrator: SagaOrchestrator, sagaId: string
   on('saga:compensating', () => 'We could not make the refund; we are undoing the request.');
   on('saga:completed', () => 'Your refund is complete. Thank you for your patience.', true);
   // The visitor sees which system said no, never an internal URL or error text.
-  on('saga:compensated', (e) => `The refund could not be made (${e.error?.step === 'refund' ? 'our billing system declined it' : 'a system was unavailable'}). Your ticket was closed; an agent will follow up.`, true);
+  on('saga:compensated', (e) => `The refund could not be made (${whyNot(e.error)}). Your ticket was closed; an agent will follow up.`, true);
   on('saga:compensation-failed', () => 'Your refund request needs a manual check; an agent has been notified.', true);
   on('saga:forward-failed', () => 'Your refund was made; our records will be updated shortly.', true);
   return stop;

@@ -57,8 +57,10 @@ export class Refunds {
       }
     }
     const report = await this.orchestrator.recover(); // finish what a crash interrupted
-    // Skipped records will not move: their relays would wait for ever.
-    for (const s of report.skipped) relays.get(s.id)?.();
+    // Records recover() did not pick up (skipped: unknown or changed definition) will not move:
+    // their relays would wait for ever.
+    const resumed = new Set(report.resumed.map((r) => r.id));
+    for (const [id, stop] of relays) if (!resumed.has(id)) stop();
     this.queue.on('pushed', () => void this.#drain());
     // Also poll: delayed retries (nack backoff) and leases that expired become ready by time.
     this.#timer = setInterval(() => void this.#drain(), 1000);

@@ -78,6 +78,10 @@ test('visitor and agent: bot answer, hand-off, accept with profile, typing, read
   await agent.goto(`${base}/agent`);
   await agent.getByTestId('login-alice').click();
   await agent.locator('[data-testid=conn][data-state=open]').waitFor({ timeout: T });
+  // The DEMO ONLY box: the ERP switch reads "works normally", and no refund waits for repair.
+  await agent.getByTestId('demo-box').waitFor({ timeout: T });
+  assert.equal(await agent.getByTestId('erp-mode').inputValue(), 'normal');
+  await agent.getByTestId('failed-refunds').filter({ hasText: 'none' }).waitFor({ timeout: T });
 
   // Visitor opens the widget and asks something the bot knows. A fixed demo visitor id: the mock
   // back ends derive the profile from it, and this one has a refundable order and silver VIP.
