@@ -25,7 +25,7 @@ import { HubMetrics } from './metrics.js';
 import { resolveHubOptions, type ResolvedHubOptions } from './options.js';
 import { refuseUpgrade, offersProtocol, noop } from './upgrade.js';
 import { LocalIndex, userKey, topic } from './local-index.js';
-import { sweep } from './heartbeat.js';
+import { sweep, sweepSlices } from './heartbeat.js';
 import { replay, flushHeld, type ReplayContext } from './resume.js';
 import { GapHealer } from './gap-healer.js';
 import { SocketWriter, type Echo } from './socket-writer.js';
@@ -77,6 +77,10 @@ export class Hub extends EventEmitter<HubEvents> {
   #timer: NodeJS.Timeout;
   #session = 0;
   #tick = 0;
+  #slices = 1;
+  #sliceLeft = 0;
+  #sweepIt: Iterator<Connection> | undefined;
+  #swept = 0;
   #inflight = 0;
   /** Sockets paused by back-pressure, resumed together when in-flight work falls to half. */
   #paused: Connection[] = [];
@@ -122,7 +126,8 @@ export class Hub extends EventEmitter<HubEvents> {
     this.bus.on('recovered', () => this.#busUp());
     // Deferred open: the first store operation would open it too; this surfaces failures early.
     this.store.open().catch((err: unknown) => this.emit('error', err as Error));
-    this.#timer = setInterval(() => this.#sweep(), this.#o.heartbeatMs);
+    this.#slices = sweepSlices(this.#o.heartbeatMs);
+    this.#timer = setInterval(() => this.#sweep(), this.#o.heartbeatMs / this.#slices);
     this.#timer.unref();
   }
 
@@ -768,10 +773,26 @@ export class Hub extends EventEmitter<HubEvents> {
     p.catch((err: unknown) => this.emit('error', err instanceof Error ? err : new Error(String(err))));
   }
 
-  /** One sweep of all sockets (heartbeat.ts); the only periodic timer of the hub. */
+  /**
+   * One slice of the heartbeat sweep (heartbeat.ts), the only periodic timer of the hub. An
+   * interval is `#slices` turns: each visits its share of the sockets not yet visited, the last
+   * one all that are left; a new interval (tick) starts only when the old one's turns are used up,
+   * so every socket is pinged once per heartbeatMs however many sockets come and go.
+   */
   #sweep(): void {
-    this.#tick++;
-    sweep(this.#conns, this.#tick, this.#idleTicks, Date.now(), this.#sweepActions);
+    if (this.#sliceLeft === 0) {
+      this.#tick++;
+      this.#sweepIt = this.#conns.values();
+      this.#swept = 0;
+      this.#sliceLeft = this.#slices;
+    }
+    const last = --this.#sliceLeft === 0;
+    const it = this.#sweepIt;
+    if (it === undefined) return;
+    const quota = last ? Infinity : Math.ceil(Math.max(0, this.#conns.size - this.#swept) / (this.#sliceLeft + 1));
+    const r = sweep(it, quota, this.#tick, this.#idleTicks, Date.now(), this.#sweepActions);
+    this.#swept += r.visited;
+    if (r.done) this.#sweepIt = undefined;
   }
 
   readonly #sweepActions = {

@@ -182,6 +182,43 @@ test('heartbeat: one shared sweep; a socket that answers no ping is closed (4000
   }
 });
 
+test('heartbeat: the pings of an interval are spread over its timer slices, each socket pinged once per interval; a deaf socket is still closed', async () => {
+  // 1,000 ms = 10 slices of 100 ms (sweepSlices): 30 sockets get their pings in several turns,
+  // not in one burst, and each gets about one per interval.
+  const h = await startHub({ heartbeatMs: 1000, idleTimeoutMs: 0 });
+  const gone: DisconnectInfo[] = [];
+  h.hub.on('disconnect', (d) => gone.push(d));
+  const pings: number[][] = [];
+  const clients: TestClient[] = [];
+  try {
+    for (let i = 0; i < 30; i++) {
+      const c = await TestClient.connect(h.url, `t1:s${i}:visitor`);
+      const times: number[] = [];
+      c.ws.on('ping', () => times.push(performance.now()));
+      pings.push(times);
+      clients.push(c);
+    }
+    const deaf = new TestClient(new WebSocket(`${h.url}?as=t1:deaf:visitor`, ['kefu.v1'], { autoPong: false }));
+    clients.push(deaf);
+    await deaf.next('welcome');
+    const t0 = performance.now();
+    await until(() => pings.every((t) => t.length >= 2), 8000, 'two pings on every socket');
+    // Spread: the first pings of the 30 sockets did not all arrive in one turn of the event loop.
+    const firsts = pings.map((t) => t[0]!).sort((a, b) => a - b);
+    assert.ok(firsts.at(-1)! - firsts[0]! >= 150, `first pings spread over ${Math.round(firsts.at(-1)! - firsts[0]!)} ms`);
+    // Once per interval: no socket got a third ping within the ~2 intervals it took all to get two.
+    const elapsed = performance.now() - t0;
+    for (const t of pings) assert.ok(t.length <= Math.ceil(elapsed / 1000) + 1, `${t.length} pings in ${Math.round(elapsed)} ms`);
+    await until(() => gone.some((d) => d.identity.id === 'deaf'), 5000, 'deaf socket closed');
+    assert.equal(gone.find((d) => d.identity.id === 'deaf')!.code, 4000);
+    assert.equal(gone.length, 1);
+    assert.equal(h.hub.metrics.snapshot().heartbeatTimeouts, 1);
+  } finally {
+    for (const c of clients) c.ws.terminate();
+    await h.close();
+  }
+});
+
 test('idle timeout: a socket that sends no frame is closed with 4001; an active one stays', async () => {
   const h = await startHub({ heartbeatMs: 150, idleTimeoutMs: 450 });
   const idle = await TestClient.connect(h.url, 't1:idle:visitor');
