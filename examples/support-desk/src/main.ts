@@ -26,7 +26,7 @@ Refund saga back ends (mock services on loopback, restarted empty with the desk)
   ERP:                        ${erp.url}/orders/:orderId/refunds
   CRM notes:                  ${crmNotes.url}/customers/:uid/notes
   ERP fault switch:           POST ${erp.url}/_faults  (DEMO ONLY; now: ${erpDemoMode(erp)} ${JSON.stringify(erp.faults.settings)})
-                              or the agent console's "demo: ERP" switch
+                              or the agent console's switch "demo: make the ERP decline refunds"
 `);
 let stopping = false;
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {

@@ -31,7 +31,7 @@ test('npm start prints its URLs, serves them, and stops on SIGTERM', { timeout: 
   let out = '';
   await new Promise<void>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`no URLs printed within 45 s:\n${out}`)), 45_000);
-    p.stdout!.on('data', (d: Buffer) => { out += String(d); if (out.includes('agent console\'s "demo: ERP" switch')) { clearTimeout(t); resolve(); } });
+    p.stdout!.on('data', (d: Buffer) => { out += String(d); if (out.includes('"demo: make the ERP decline refunds"')) { clearTimeout(t); resolve(); } });
     p.once('exit', (code) => { clearTimeout(t); reject(new Error(`exited early (${code}):\n${out}`)); });
   });
   const base = /visitor page \(chat widget\): (http:\/\/127\.0\.0\.1:\d+)\//.exec(out)?.[1];
