@@ -125,6 +125,8 @@ try {
       key: variant === 'linked' ? 'kefu' : 'kefu_session3', kind: 'kefu', label: variant === 'linked' ? 'kefu cluster' : 'kefu (session 3 path)', script: server('kefu-cluster-node'),
       args: ['--redis', redis.url, '--variant', variant, '--idle-timeout-ms', '0', ...(profileWindow ? ['--profile-dir', profDir] : [])],
       execArgv: ['--expose-gc', ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [])], nodes,
+      // The nodes run with idleTimeoutMs 0: the clients' minute pings would be load only Kefu carries.
+      appPings: false,
     })),
     { key: 'socket_io_redis', kind: 'socket_io', label: 'socket.io + redis adapter', script: server('socket-io'), args: ['--redis', redis.url], execArgv: ['--expose-gc'], nodes },
     { key: 'raw_ws_redis', kind: 'raw_ws', label: 'raw ws + redis pub/sub (floor)', script: server('raw-ws'), args: ['--redis', redis.url], execArgv: ['--expose-gc'], nodes },

@@ -53,6 +53,7 @@ export async function connectStaged(b: Bench, key: string, o: StagedConnectOptio
         system: key, kind: spec.kind, host: hosts[0]!, path: children[0]!.ready.path, mode: 'pairs', count,
         offset: open + gi * per, concurrency: o.concurrency, localAddress: `127.0.0.${11 + gi}`,
         ...(hosts.length > 1 ? { hosts } : {}),
+        ...(spec.appPings === false ? { appPings: false } : {}),
       };
       return count === 0 ? Promise.resolve<ConnectResult>({ connected: heldBefore[gi]!, failed: 0, ms: 0 }) : g.call<ConnectResult>('connect', params, timeoutMs);
     }));

@@ -34,6 +34,8 @@ export interface DriverOptions {
   onTrouble: (what: string) => void;
   /** Per-connection setup timeout. @defaultValue 30,000 ms */
   timeoutMs?: number;
+  /** Kefu: an application ping per socket per minute (see keepAlive). @defaultValue true */
+  appPings?: boolean;
 }
 
 export interface Pair { send(cid: string, body: string): void; close(): void }
@@ -201,7 +203,7 @@ function keepAlive(): (ws: WebSocket) => void {
 
 export function kefuDriver(o: DriverOptions): Driver {
   const timeout = o.timeoutMs ?? 30_000;
-  const keep = keepAlive();
+  const keep = o.appPings === false ? () => undefined : keepAlive();
   const connect = async (i: number, sub: string, role: 'visitor' | 'agent', made?: WebSocket[]): Promise<WebSocket> => {
     let welcome: Promise<unknown> | undefined;
     const ws = await openWs(`${hostOf(o, i, role)}${o.path}?token=${signToken(sub, role, tenantOf(i))}`, o, 'kefu.v1', (w) => {

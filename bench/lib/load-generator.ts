@@ -32,6 +32,8 @@ export interface ConnectParams {
   concurrency: number;
   /** Setup timeout per pair / connection; a timed-out one is retried once. @defaultValue 120,000 ms */
   timeoutMs?: number;
+  /** See SystemSpec.appPings. @defaultValue true */
+  appPings?: boolean;
 }
 export interface ConnectResult { connected: number; failed: number; retried?: number; ms: number; firstError?: string }
 
@@ -102,7 +104,7 @@ async function connect(p: ConnectParams): Promise<ConnectResult> {
   const h = held(p.system);
   const { pairs, idles } = h;
   const onTrouble = troubleCounter(h);
-  const driver = driverFor(p.kind, { host: p.host, path: p.path, onMessage, onAck, onTrouble, timeoutMs: p.timeoutMs ?? 120_000, ...(p.hosts ? { hosts: p.hosts } : {}), ...(p.localAddress ? { localAddress: p.localAddress } : {}) });
+  const driver = driverFor(p.kind, { host: p.host, path: p.path, onMessage, onAck, onTrouble, timeoutMs: p.timeoutMs ?? 120_000, ...(p.hosts ? { hosts: p.hosts } : {}), ...(p.localAddress ? { localAddress: p.localAddress } : {}), ...(p.appPings === false ? { appPings: false } : {}) });
   let next = 0;
   let failed = 0;
   let retried = 0;
