@@ -62,7 +62,10 @@ const variantArgs = process.argv.flatMap((a, i) => (a === '--variant' && process
 const variantSpecs: SystemSpec[] = variantArgs.map((v) => {
   const [name, args = ''] = v.split('=', 2) as [string, string?];
   const base = kefuSpec(`kefu_${name}`, 'level');
-  return { ...base, label: `kefu (${name})`, args: ['--store', 'level', '--dir', join(dataDir, `level-${name}`), ...args.split(',').filter(Boolean)] };
+  const extra = args.split(',').filter(Boolean);
+  // A hub without an idle timeout needs no application pings from its clients (see SystemSpec.appPings).
+  const noIdle = extra.some((x, i) => x === '--idle-timeout-ms' && extra[i + 1] === '0');
+  return { ...base, label: `kefu (${name})`, args: ['--store', 'level', '--dir', join(dataDir, `level-${name}`), ...extra], ...(noIdle ? { appPings: false } : {}) };
 });
 const allSpecs: SystemSpec[] = [
   { key: 'raw_ws', kind: 'raw_ws', label: 'raw ws', script: server('raw-ws') },
