@@ -1,6 +1,5 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { trainIntentModel } from '../../src/intent/trainer.js';
@@ -8,29 +7,10 @@ import { decodeModelInfo } from '../../src/intent/onnx-proto.js';
 import { CNN_MAX_TOKENS, tokenBuckets } from '../../src/intent/cnn-model.js';
 import { cnnFeed } from '../../src/intent/cnn-export.js';
 import { defaultFeaturizerSettings } from '../../src/intent/featurizer.js';
-import { assertGraphAgreesWithTrainer, tempDir } from './helpers.js';
+import { assertGraphAgreesWithTrainer, sha256, tempDir, tinyCorpus } from './helpers.js';
 
-const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
-
-const vectors: Record<string, number[]> = {
-  refund: [1, 0, 0], money: [0.9, 0.1, 0], back: [0.8, 0, 0.1], order: [0, 1, 0], parcel: [0.1, 0.9, 0], track: [0, 0.8, 0.2],
-  hours: [0, 0, 1], open: [0.1, 0, 0.9],
-};
-const train = [
-  ...['refund please', 'i want a refund', 'give me my money back', 'refund my order', 'money back now', 'can i get a refund'].map((text) => ({ text, label: 'refund' })),
-  ...['where is my order', 'track my package', 'order status', 'when will my order arrive', 'where is my parcel', 'track the parcel'].map((text) => ({ text, label: 'order' })),
-  ...['when are you open', 'opening hours', 'what are your hours', 'are you open on sunday', 'hours today', 'open late'].map((text) => ({ text, label: 'hours' })),
-];
-const validation = [
-  { text: 'refund it', label: 'refund' },
-  { text: 'track it', label: 'order' },
-  { text: 'open now?', label: 'hours' },
-];
-const test = [
-  { text: 'money back please', label: 'refund' },
-  { text: 'track my order', label: 'order' },
-  { text: 'your hours', label: 'hours' },
-];
+const { vectors, train, validation, test } = tinyCorpus;
+const sha = sha256;
 const small = { train, validation, test, epochs: 10, dim: 8, members: 2, featurizer: { hashBits: 10 }, cnnFilters: 8, cnnEpochs: 15, batchSize: 3, cnnLearningRate: 0.02 };
 
 describe('TextCNN beside the members (`cnnFilters`)', () => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 /** Shared helpers of the intent tests: the CLINC150 location, temp dirs, a tiny trained model. */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -62,3 +63,27 @@ export async function assertGraphAgreesWithTrainer(t: TrainResult, file: string,
     await c.close();
   }
 }
+
+/** A tiny three-intent corpus with 3-d word vectors, shared by the trainer-option tests (hidden layer, CNN). */
+const vectors: Record<string, number[]> = {
+  refund: [1, 0, 0], money: [0.9, 0.1, 0], back: [0.8, 0, 0.1], order: [0, 1, 0], parcel: [0.1, 0.9, 0], track: [0, 0.8, 0.2],
+  hours: [0, 0, 1], open: [0.1, 0, 0.9],
+};
+const train = [
+  ...['refund please', 'i want a refund', 'give me my money back', 'refund my order', 'money back now', 'can i get a refund'].map((text) => ({ text, label: 'refund' })),
+  ...['where is my order', 'track my package', 'order status', 'when will my order arrive', 'where is my parcel', 'track the parcel'].map((text) => ({ text, label: 'order' })),
+  ...['when are you open', 'opening hours', 'what are your hours', 'are you open on sunday', 'hours today', 'open late'].map((text) => ({ text, label: 'hours' })),
+];
+const validation = [
+  { text: 'refund it', label: 'refund' },
+  { text: 'track it', label: 'order' },
+  { text: 'open now?', label: 'hours' },
+];
+const test = [
+  { text: 'money back please', label: 'refund' },
+  { text: 'track my order', label: 'order' },
+  { text: 'your hours', label: 'hours' },
+];
+export const tinyCorpus = { vectors, train, validation, test };
+
+export const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
