@@ -1,5 +1,5 @@
+/** Shared helpers of the intent tests: the CLINC150 location, temp dirs, a tiny trained model, a tiny corpus. */
 import { createHash } from 'node:crypto';
-/** Shared helpers of the intent tests: the CLINC150 location, temp dirs, a tiny trained model. */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
