@@ -1,16 +1,14 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { trainIntentModel } from '../../src/intent/trainer.js';
 import { decodeModelInfo } from '../../src/intent/onnx-proto.js';
 import { CNN_MAX_TOKENS, tokenBuckets } from '../../src/intent/cnn-model.js';
 import { cnnFeed } from '../../src/intent/cnn-export.js';
 import { defaultFeaturizerSettings } from '../../src/intent/featurizer.js';
-import { assertGraphAgreesWithTrainer, sha256, tempDir, tinyCorpus } from './helpers.js';
+import { assertGraphAgreesWithTrainer, sha256, tempDir, tinyCorpus, writeTinyVectors } from './helpers.js';
 
-const { vectors, train, validation, test } = tinyCorpus;
-const sha = sha256;
+const { train, validation, test } = tinyCorpus;
 const small = { train, validation, test, epochs: 10, dim: 8, members: 2, featurizer: { hashBits: 10 }, cnnFilters: 8, cnnEpochs: 15, batchSize: 3, cnnLearningRate: 0.02 };
 
 describe('TextCNN beside the members (`cnnFilters`)', () => {
@@ -18,15 +16,14 @@ describe('TextCNN beside the members (`cnnFilters`)', () => {
   let vecFile: string;
   before(() => {
     tmp = tempDir();
-    vecFile = join(tmp.dir, 'vectors.txt');
-    writeFileSync(vecFile, Object.entries(vectors).map(([w, v]) => `${w} ${v.join(' ')}`).join('\n') + '\n');
+    vecFile = writeTinyVectors(tmp.dir);
   });
   after(() => tmp.cleanup());
 
   it('is deterministic, learns, and adds the `tok` input and its own format', () => {
     const a = trainIntentModel({ ...small, embeddings: vecFile, seed: 4 });
     const b = trainIntentModel({ ...small, embeddings: vecFile, seed: 4 });
-    assert.equal(sha(a.model), sha(b.model));
+    assert.equal(sha256(a.model), sha256(b.model));
     assert.ok(a.report.accuracy_top1 !== null && a.report.accuracy_top1 >= 2 / 3, `top-1 ${a.report.accuracy_top1}`);
     const info = decodeModelInfo(a.model);
     assert.deepEqual(info.inputs, ['ids', 'w', 'tok']);

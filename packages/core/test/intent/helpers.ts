@@ -86,4 +86,11 @@ const test = [
 ];
 export const tinyCorpus = { vectors, train, validation, test };
 
+/** Writes the tiny corpus's vectors as a word-vector text file in `dir` (the trainer's `embeddings`). */
+export function writeTinyVectors(dir: string): string {
+  const file = join(dir, 'vectors.txt');
+  writeFileSync(file, Object.entries(vectors).map(([w, v]) => `${w} ${v.join(' ')}`).join('\n') + '\n');
+  return file;
+}
+
 export const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');

@@ -1,13 +1,11 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { trainIntentModel } from '../../src/intent/trainer.js';
 import { decodeModelInfo } from '../../src/intent/onnx-proto.js';
-import { assertGraphAgreesWithTrainer, sha256, tempDir, tinyCorpus } from './helpers.js';
+import { assertGraphAgreesWithTrainer, sha256, tempDir, tinyCorpus, writeTinyVectors } from './helpers.js';
 
-const { vectors, train, validation, test } = tinyCorpus;
-const sha = sha256;
+const { train, validation, test } = tinyCorpus;
 const small = { train, validation, test, epochs: 20, dim: 8, members: 2, featurizer: { hashBits: 10 } };
 
 describe('hidden layer after the bag (`hidden`)', () => {
@@ -15,16 +13,15 @@ describe('hidden layer after the bag (`hidden`)', () => {
   let vecFile: string;
   before(() => {
     tmp = tempDir();
-    vecFile = join(tmp.dir, 'vectors.txt');
-    writeFileSync(vecFile, Object.entries(vectors).map(([w, v]) => `${w} ${v.join(' ')}`).join('\n') + '\n');
+    vecFile = writeTinyVectors(tmp.dir);
   });
   after(() => tmp.cleanup());
 
   it('is deterministic, learns, and keeps the workers\' inputs and output', () => {
     const a = trainIntentModel({ ...small, hidden: 24, seed: 4 });
     const b = trainIntentModel({ ...small, hidden: 24, seed: 4 });
-    assert.equal(sha(a.model), sha(b.model));
-    assert.notEqual(sha(a.model), sha(trainIntentModel({ ...small, seed: 4 }).model), 'hidden: 0 is the model without the layer');
+    assert.equal(sha256(a.model), sha256(b.model));
+    assert.notEqual(sha256(a.model), sha256(trainIntentModel({ ...small, seed: 4 }).model), 'hidden: 0 is the model without the layer');
     assert.ok(a.report.accuracy_top1 !== null && a.report.accuracy_top1 >= 2 / 3, `top-1 ${a.report.accuracy_top1}`);
     const info = decodeModelInfo(a.model);
     assert.deepEqual(info.inputs, ['ids', 'w']);
@@ -36,12 +33,12 @@ describe('hidden layer after the bag (`hidden`)', () => {
     const mean = trainIntentModel({ ...small, hidden: 8, embeddings: vecFile, seed: 2 });
     const ext = trainIntentModel({ ...small, hidden: 8, embeddings: vecFile, seed: 2, vectorExtremes: true });
     const again = trainIntentModel({ ...small, hidden: 8, embeddings: vecFile, seed: 2, vectorExtremes: true });
-    assert.equal(sha(ext.model), sha(again.model));
-    assert.notEqual(sha(ext.model), sha(mean.model));
+    assert.equal(sha256(ext.model), sha256(again.model));
+    assert.notEqual(sha256(ext.model), sha256(mean.model));
     // P grows from [3, 2 x 8] to [9, 2 x 8] floats
     assert.equal(ext.model.length - mean.model.length >= 6 * 16 * 4, true, `${ext.model.length} vs ${mean.model.length}`);
     // without word vectors the option changes nothing
-    assert.equal(sha(trainIntentModel({ ...small, seed: 2, vectorExtremes: true }).model), sha(trainIntentModel({ ...small, seed: 2 }).model));
+    assert.equal(sha256(trainIntentModel({ ...small, seed: 2, vectorExtremes: true }).model), sha256(trainIntentModel({ ...small, seed: 2 }).model));
   });
 
   it('rejects a width outside 0..4096 with a RangeError', () => {
