@@ -6,8 +6,8 @@
  *
  * One interval's sweep is spread over `sweepSlices(heartbeatMs)` turns of one shared timer: a ping
  * to every socket at once is a burst of one socket write each, and their pongs come back together
- * (a cluster node holding 16,700 sockets stalled for seconds every 30 s; every client of the node
- * was woken at the same moment).
+ * (16,700 of each every 30 s on a cluster-bench node, every client woken at the same moment; the
+ * bench's multi-second windows went away with this and another change, docs/benchmarks.md).
  */
 import type { Connection } from './connection.js';
 
