@@ -31,12 +31,13 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRedisServer } from '@kefu/core/testing';
-import { arg, median, quick, ratio, report, round } from './lib/report.js';
+import { arg, quick, ratio, report, round } from './lib/report.js';
 import { withBench, type Bench, type StepResult, type SystemSpec } from './lib/hub-harness.js';
 import { newHistogram } from './lib/histogram.js';
 import { connectStaged } from './lib/cluster-connect.js';
 import { RedisStats, type RedisSample } from './lib/cluster-redis-stats.js';
 import { runAb } from './lib/cluster-ab.js';
+import { judgeStep } from './lib/step-judge.js';
 
 const conns = Number(arg('conns', quick ? '6000' : '100000'));
 const rate = Number(arg('rate', '10000'));
@@ -175,14 +176,9 @@ async function measure(b: Bench, spec: SystemSpec): Promise<ClusterResult> {
       const { histogram: _h, ...row } = s;
       rows.push({ system: spec.label, conns: n, window: `step ${r}/s #${w + 1}`, ...row, trouble: JSON.stringify(row.trouble) });
     }
-    const p99 = median(sw.map((s) => s.p99_ms));
-    const lost = sw.reduce((a, s) => a + s.lost, 0);
-    const pass = p99 <= P99_LIMIT_MS && lost <= sw.reduce((a, s) => a + s.sent, 0) * 0.001;
-    steps.push({
-      rate: r, p50_ms: median(sw.map((s) => s.p50_ms)), p99_ms: p99, achieved_per_s: median(sw.map((s) => s.achieved_per_s)), lost,
-      nodes_cpu_pct: median(sw.map((s) => s.server_cpu_pct)), pass, p99_windows_ms: sw.map((s) => s.p99_ms),
-    });
-    if (pass) { best = r; fails = 0; } else fails++;
+    const { p999_ms: _p999, cpu_pct, ...step } = judgeStep(r, sw, P99_LIMIT_MS);
+    steps.push({ ...step, nodes_cpu_pct: cpu_pct });
+    if (step.pass) { best = r; fails = 0; } else fails++;
   }
   const merged = newHistogram();
   const ws: StepResult[] = [];

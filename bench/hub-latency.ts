@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { arg, median, quick, ratio, report, round } from './lib/report.js';
 import { withBench, type StepResult, type SystemSpec, type Bench } from './lib/hub-harness.js';
 import { newHistogram } from './lib/histogram.js';
+import { judgeStep, type JudgedStep } from './lib/step-judge.js';
 
 const pairs = Number(arg('pairs', quick ? '1000' : '5000'));
 const rate = Number(arg('rate', '10000'));
@@ -105,7 +106,7 @@ interface SystemResult {
   rss_mb: number;
   connect_s: number;
   trouble: Record<string, number>;
-  steps: Array<{ rate: number; p50_ms: number; p99_ms: number; p999_ms: number; achieved_per_s: number; lost: number; cpu_pct: number; pass: boolean; p99_windows_ms: number[] }>;
+  steps: JudgedStep[];
 }
 
 const rows: Array<Record<string, unknown>> = [];
@@ -158,15 +159,9 @@ async function measureAll(b: Bench): Promise<Record<string, SystemResult>> {
         ws.push(s);
         row(b.label(key), `step window ${w + 1}`, s);
       }
-      const p99 = median(ws.map((s) => s.p99_ms));
-      const lost = ws.reduce((a, s) => a + s.lost, 0);
-      const pass = p99 <= P99_LIMIT_MS && lost <= ws.reduce((a, s) => a + s.sent, 0) * 0.001;
-      steps[key]!.push({
-        rate: r, p50_ms: median(ws.map((s) => s.p50_ms)), p99_ms: p99, p999_ms: median(ws.map((s) => s.p999_ms)),
-        achieved_per_s: median(ws.map((s) => s.achieved_per_s)), lost, cpu_pct: median(ws.map((s) => s.server_cpu_pct)), pass,
-        p99_windows_ms: ws.map((s) => s.p99_ms),
-      });
-      if (pass) { best[key] = Math.max(best[key]!, r); fails[key] = 0; } else fails[key]!++;
+      const step = judgeStep(r, ws, P99_LIMIT_MS);
+      steps[key]!.push(step);
+      if (step.pass) { best[key] = Math.max(best[key]!, r); fails[key] = 0; } else fails[key]!++;
     }
   }
 
