@@ -13,7 +13,7 @@ import { META, parseHashedMeta, parseLabels, parseOosRule, parseThreshold } from
 import { WorkerPool } from './worker-pool.js';
 import type { FeaturizerSettings } from './featurizer.js';
 import type { InitMessage } from './worker-protocol.js';
-import { isFlagged, oosScore, OOS_RULES, type OosRule } from './oos-rule.js';
+import { isFlagged, oosScore, OOS_RULE_ERROR, OOS_RULES, type OosRule } from './oos-rule.js';
 
 export interface IntentClassifierOptions {
   /** Path of the ONNX model. @defaultValue the model of the `@kefu/intent-model` package */
@@ -33,9 +33,11 @@ export interface IntentClassifierOptions {
   /** A label that itself means out of scope. @defaultValue the model's `kefu.oos_label`, else none */
   oosLabel?: string;
   /**
-   * What `oosThreshold` is compared with: `confidence` (the top label's probability) or `margin`
+   * What `oosThreshold` is compared with: `confidence` (the top label's probability), `margin`
    * (the top label's probability minus the out-of-scope label's; equals `confidence` without an
-   * out-of-scope label). @defaultValue the model's `kefu.oos_rule`, else 'confidence'
+   * out-of-scope label) or `members-margin` (the same margin taken from the hashed members' own
+   * probabilities, the model's output `hprobs`: models trained with a TextCNN and that rule; the
+   * intent is still the whole model's top label). @defaultValue the model's `kefu.oos_rule`, else 'confidence'
    */
   oosRule?: OosRule;
   /** How many ranked intents each result lists. @defaultValue 5 */
@@ -72,7 +74,8 @@ export interface IntentResult {
   topK: RankedIntent[];
   /**
    * True when the top label is the out-of-scope label or, under the `confidence` rule, its
-   * confidence is below the threshold (under `margin`: its lead over the out-of-scope label).
+   * confidence is below the threshold (under `margin`: its lead over the out-of-scope label;
+   * under `members-margin`: that lead in the hashed members' own probabilities).
    */
   outOfScope: boolean;
   /** True when the text was longer than `maxChars` and only its start was classified. */
@@ -145,7 +148,7 @@ export class IntentClassifier extends EventEmitter<IntentClassifierEvents> {
     if (o.oosThreshold !== undefined && !(o.oosThreshold >= 0 && o.oosThreshold <= 1)) {
       throw new RangeError('oosThreshold must be a number between 0 and 1');
     }
-    if (o.oosRule !== undefined && !OOS_RULES.includes(o.oosRule)) throw new TypeError('oosRule must be "confidence" or "margin"');
+    if (o.oosRule !== undefined && !OOS_RULES.includes(o.oosRule)) throw new TypeError(OOS_RULE_ERROR);
     if (o.labels !== undefined && (!Array.isArray(o.labels) || o.labels.length < 2 || !o.labels.every((l) => typeof l === 'string'))) {
       throw new TypeError('labels must be an array of at least 2 strings');
     }
@@ -239,6 +242,7 @@ export class IntentClassifier extends EventEmitter<IntentClassifierEvents> {
       topK: o.topK,
       classes: this._labels.length,
       oosIndex: this.oosIndex,
+      ...(this._oosRule === 'members-margin' ? { membersMargin: true } : {}),
       ...(featurizer ? { featurizer } : {}),
       ...(o.vocab !== undefined ? { vocabPath: o.vocab } : {}),
     };
@@ -290,7 +294,9 @@ export class IntentClassifier extends EventEmitter<IntentClassifierEvents> {
           }
           const best = topK[0]!;
           const top = r.index[r.offset]!;
-          const outOfScope = isFlagged(top === this.oosIndex, oosScore(this._oosRule, best.confidence, r.oos[r.offset / r.k]!), this._threshold);
+          const i = r.offset / r.k;
+          const score = this._oosRule === 'members-margin' ? r.margin![i]! : oosScore(this._oosRule, best.confidence, r.oos[i]!);
+          const outOfScope = isFlagged(top === this.oosIndex, score, this._threshold);
           resolve({ intent: best.intent, confidence: best.confidence, topK, outOfScope, truncated: p.truncated });
         },
       });

@@ -13,7 +13,7 @@ import { trainIntentModel, type TrainOptions } from './trainer.js';
 
 const USAGE = `usage: kefu-intent train --data <train.json|train.csv> [--val <file>] [--test <file>] --out <dir>
        [--seed 1] [--epochs 15] [--dim 32] [--hidden 0] [--members 2] [--hash-bits 16] [--lr 0.004]
-       [--dropout 0.3] [--label-smoothing 0.05] [--feature-dropout 0] [--tables fp16|int8] [--oos-label oos] [--oos-recall 0.85 | --oos-recall-bound 0.8] [--oos-rule confidence|margin] [--refit] [--embeddings <vectors> [--vector-extremes]]
+       [--dropout 0.3] [--label-smoothing 0.05] [--feature-dropout 0] [--tables fp16|int8] [--oos-label oos] [--oos-recall 0.85 | --oos-recall-bound 0.8] [--oos-rule confidence|margin|members-margin] [--refit] [--embeddings <vectors> [--vector-extremes]]
        [--cnn-filters 0 [--cnn-widths 1,2,3] [--cnn-epochs 4] [--cnn-lr 0.005] [--cnn-dropout 0.5] [--cnn-weight 0.3]] [--quiet]
 --hidden <width>: a hidden layer of that width after each member's bag (0: none).
 --cnn-filters <n>: a TextCNN (n filters per window width of --cnn-widths tokens) over the
@@ -21,7 +21,9 @@ fine-tuned word vectors beside the members; --cnn-weight is its share of the pro
 --vector-extremes: the word-vector feature also holds the element-wise max and min of the vectors.
 --refit: after calibrating the out-of-scope threshold on the validation data, train again on
 training + validation data. --oos-rule margin: the threshold applies to the top label's
-probability minus the out-of-scope label's instead of the top label's probability. --embeddings: pretrained word vectors (wink-embeddings JSON, or the
+probability minus the out-of-scope label's instead of the top label's probability;
+members-margin (with --cnn-filters): that margin in the hashed members' own probabilities, the
+intent still from the mixture with the CNN. --embeddings: pretrained word vectors (wink-embeddings JSON, or the
 GloVe / fastText text format); only the training words' vectors are stored in the model.
 Data: the CLINC150 JSON shape ({"train": [[text, label]...], "val": ..., "test": ..., "oos_*": ...})
 or CSV with a header row, text in the first column and label in the second.`;
@@ -97,7 +99,7 @@ export function main(argv: string[]): number {
     set('oosLabel', values['oos-label']);
     set('oosTargetRecall', num(values['oos-recall'], 'oos-recall'));
     set('oosRecallLowerBound', num(values['oos-recall-bound'], 'oos-recall-bound'));
-    if (values['oos-rule'] !== undefined) opts.oosRule = values['oos-rule'] as 'confidence' | 'margin';
+    if (values['oos-rule'] !== undefined) opts.oosRule = values['oos-rule'] as TrainOptions['oosRule'];
     if (values.refit) opts.refit = true;
     if (values.embeddings) opts.embeddings = resolve(values.embeddings);
     if (values['vector-extremes']) opts.vectorExtremes = true;

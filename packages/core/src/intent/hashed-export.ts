@@ -200,7 +200,11 @@ function encode(model: HashedModel, meta: ExportMeta, nodes0: NodeInit[], initia
       { name: 'w', elemType: DataType.FLOAT, shape: ['batch', 'n'] },
       ...(model.cnn ? [{ name: 'tok', elemType: DataType.INT32, shape: ['batch', 't'] }] : []),
     ],
-    outputs: [{ name: 'probs', elemType: DataType.FLOAT, shape: ['batch', model.classes] }],
+    outputs: [
+      { name: 'probs', elemType: DataType.FLOAT, shape: ['batch', model.classes] },
+      // the members' own probabilities, which the members-margin rule reads (the workers fetch it)
+      ...(model.cnn && meta.oosRule === 'members-margin' ? [{ name: 'hprobs', elemType: DataType.FLOAT, shape: ['batch', model.classes] }] : []),
+    ],
     metadata: {
       [META.format]: model.cnn ? HASHED_CNN_FORMAT : HASHED_FORMAT,
       [META.labels]: JSON.stringify(meta.labels),

@@ -221,13 +221,22 @@ export function cnnProbabilities(m: CnnModel, buckets: Int32Array): Float32Array
  * a CNN, its word buckets).
  */
 export function predict(model: HashedModel, f: Features, buckets?: Int32Array): Float32Array {
-  const p = predictMembers(model, f);
-  if (!model.cnn) return p;
+  return predictParts(model, f, buckets).probs;
+}
+
+/**
+ * The model's probabilities and the members' own average (`members`; the same array as `probs`
+ * without a CNN): the `members-margin` out-of-scope rule reads the second.
+ */
+export function predictParts(model: HashedModel, f: Features, buckets?: Int32Array): { probs: Float32Array; members: Float32Array } {
+  const h = predictMembers(model, f);
+  if (!model.cnn) return { probs: h, members: h };
   if (!buckets) throw new TypeError('a model with a CNN needs the text\'s word buckets');
   const q = cnnProbabilities(model.cnn, buckets);
   const a = model.cnnWeight ?? 0.5;
-  for (let c = 0; c < p.length; c++) p[c] = (1 - a) * p[c]! + a * q[c]!;
-  return p;
+  const p = new Float32Array(h.length);
+  for (let c = 0; c < p.length; c++) p[c] = (1 - a) * h[c]! + a * q[c]!;
+  return { probs: p, members: h };
 }
 
 function predictMembers(model: HashedModel, f: Features): Float32Array {

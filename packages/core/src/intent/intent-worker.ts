@@ -7,6 +7,7 @@ import { parentPort } from 'node:worker_threads';
 import { readFile } from 'node:fs/promises';
 import { featurize, type Features } from './featurizer.js';
 import { weights } from './hashed-model.js';
+import { membersMargin } from './oos-rule.js';
 import { tokenBuckets } from './cnn-model.js';
 import { cnnFeed } from './cnn-export.js';
 import { readFloatInitializer } from './onnx-proto.js';
@@ -24,6 +25,8 @@ let tokenizer: WordPieceTokenizer | undefined;
 let idf: Float32Array | null = null;
 let outputName = '';
 let isProbs = false;
+/** Also fetch `hprobs` (the members-margin rule). */
+let withMembers = false;
 /** The graph has a TextCNN (input `tok`). */
 let needsTok = false;
 
@@ -53,24 +56,40 @@ function hashedFeeds(feats: Features[], texts: string[]): Record<string, import(
   return feeds;
 }
 
-/** Class scores of every text, row-major [texts, classes]. */
-async function scores(texts: string[]): Promise<Float32Array> {
+interface Scores {
+  /** Class scores of every text, row-major [texts, classes]. */
+  data: Float32Array;
+  /** With `withMembers`: the members' probabilities, same layout. */
+  members: Float32Array | null;
+}
+
+async function runHashed(feats: Features[], texts: string[]): Promise<Scores> {
+  const out = await session.run(hashedFeeds(feats, texts), withMembers ? [outputName, 'hprobs'] : [outputName]);
+  return { data: out[outputName]!.data as Float32Array, members: withMembers ? (out.hprobs!.data as Float32Array) : null };
+}
+
+async function scores(texts: string[]): Promise<Scores> {
   if (init.kind !== 'hashed') {
     const out = await session.run(bertFeeds(texts));
-    return out[outputName]!.data as Float32Array;
+    return { data: out[outputName]!.data as Float32Array, members: null };
   }
   const feats = texts.map((t) => featurize(t, init.featurizer!));
-  if (texts.length <= SLICE) return (await session.run(hashedFeeds(feats, texts)))[outputName]!.data as Float32Array;
+  if (texts.length <= SLICE) return runHashed(feats, texts);
   const order = feats.map((_, i) => i).sort((a, b) => feats[a]!.ids.length - feats[b]!.ids.length);
   let all: Float32Array | null = null;
+  let allMembers: Float32Array | null = null;
   for (let s = 0; s < order.length; s += SLICE) {
     const part = order.slice(s, s + SLICE);
-    const data = (await session.run(hashedFeeds(part.map((i) => feats[i]!), part.map((i) => texts[i]!))))[outputName]!.data as Float32Array;
-    const C = data.length / part.length;
+    const r = await runHashed(part.map((i) => feats[i]!), part.map((i) => texts[i]!));
+    const C = r.data.length / part.length;
     all ??= new Float32Array(texts.length * C);
-    part.forEach((i, j) => all!.set(data.subarray(j * C, j * C + C), i * C));
+    if (r.members) allMembers ??= new Float32Array(texts.length * C);
+    part.forEach((i, j) => {
+      all!.set(r.data.subarray(j * C, j * C + C), i * C);
+      if (r.members) allMembers!.set(r.members.subarray(j * C, j * C + C), i * C);
+    });
   }
-  return all!;
+  return { data: all!, members: allMembers };
 }
 
 function bertFeeds(texts: string[]): Record<string, import('onnxruntime-node').Tensor> {
@@ -95,14 +114,16 @@ function bertFeeds(texts: string[]): Record<string, import('onnxruntime-node').T
   return feeds;
 }
 
-async function run(texts: string[]): Promise<{ index: Int32Array; prob: Float32Array; oos: Float32Array; classes: number }> {
-  const data = await scores(texts);
+async function run(texts: string[]): Promise<{ index: Int32Array; prob: Float32Array; oos: Float32Array; margin?: Float32Array; classes: number }> {
+  const { data, members } = await scores(texts);
   const C = data.length / texts.length;
   const k = Math.min(init.topK, C);
   const index = new Int32Array(texts.length * k);
   const prob = new Float32Array(texts.length * k);
   const oos = new Float32Array(texts.length);
   const oosIndex = init.oosIndex < C ? init.oosIndex : -1;
+  const margin = members ? new Float32Array(texts.length) : undefined;
+  if (members && margin) for (let i = 0; i < texts.length; i++) margin[i] = membersMargin(members, i * C, C, oosIndex);
   const row = new Float32Array(C);
   for (let i = 0; i < texts.length; i++) {
     row.set(data.subarray(i * C, i * C + C));
@@ -123,7 +144,7 @@ async function run(texts: string[]): Promise<{ index: Int32Array; prob: Float32A
       row[best] = -1;
     }
   }
-  return { index, prob, oos, classes: C };
+  return { index, prob, oos, classes: C, ...(margin ? { margin } : {}) };
 }
 
 async function start(m: InitMessage): Promise<void> {
@@ -169,6 +190,11 @@ async function start(m: InitMessage): Promise<void> {
   outputName = session.outputNames.includes('probs') ? 'probs' : session.outputNames.includes('logits') ? 'logits' : session.outputNames[0]!;
   isProbs = outputName === 'probs';
   needsTok = m.kind === 'hashed' && session.inputNames.includes('tok');
+  if (m.membersMargin && !session.outputNames.includes('hprobs')) {
+    send({ type: 'init-error', code: 'KEFU_ERR_INTENT_MODEL_METADATA', message: `the "members-margin" rule needs the output "hprobs" (the hashed members' probabilities), which ${m.modelPath} lacks` });
+    return;
+  }
+  withMembers = m.membersMargin === true;
   try {
     const probe = await run(['hello']);
     if (probe.classes !== m.classes) {
@@ -189,10 +215,11 @@ port.on('message', (m: ToWorker) => {
   else if (m.type === 'run') {
     run(m.texts).then(
       (r) =>
-        send({ type: 'result', id: m.id, index: r.index, prob: r.prob, oos: r.oos }, [
+        send({ type: 'result', id: m.id, index: r.index, prob: r.prob, oos: r.oos, ...(r.margin ? { margin: r.margin } : {}) }, [
           r.index.buffer as ArrayBuffer,
           r.prob.buffer as ArrayBuffer,
           r.oos.buffer as ArrayBuffer,
+          ...(r.margin ? [r.margin.buffer as ArrayBuffer] : []),
         ]),
       (err: unknown) => send({ type: 'run-error', id: m.id, message: (err as Error).message }),
     );

@@ -6,13 +6,13 @@
  */
 import { KefuError } from '@kefu/protocol';
 import { defaultFeaturizerSettings, featurize, normalizeText, tokenize, wordBucket, type Features, type FeaturizerSettings } from './featurizer.js';
-import { featureDims, hidden, logits, predict, softmaxInPlace, vectorFeature, weights, type HashedModel, type Member, type VectorBlock } from './hashed-model.js';
+import { featureDims, hidden, logits, predictParts, softmaxInPlace, vectorFeature, weights, type HashedModel, type Member, type VectorBlock } from './hashed-model.js';
 import { readWordVectors, type WordVectors } from './word-vectors.js';
 import { readExamples, hasSplit, type Example } from './dataset.js';
 import { exportHashedModel } from './hashed-export.js';
 import { fromFloat16, toFloat16 } from './onnx-proto.js';
 import { Prng } from './prng.js';
-import { isFlagged, oosScore, type OosRule } from './oos-rule.js';
+import { isFlagged, membersMargin, oosScore, OOS_RULE_ERROR, OOS_RULES, type OosRule } from './oos-rule.js';
 import { tokenBuckets, type CnnModel } from './cnn-model.js';
 import { cnnVocabulary, trainCnn } from './cnn-trainer.js';
 
@@ -48,7 +48,9 @@ export interface TrainOptions {
    * What the out-of-scope threshold is compared with: `confidence`, the top label's probability;
    * or `margin`, the top label's probability minus the out-of-scope label's (with an out-of-scope
    * class only), so that a text whose runner-up is "out of scope" needs a clearer lead.
-   * Stored in the model (`kefu.oos_rule`).
+   * `members-margin` (needs `cnnFilters`): the margin of the hashed members' own probabilities,
+   * while the intent is the mixture's top label; the graph then also outputs the members'
+   * probabilities (`hprobs`). Stored in the model (`kefu.oos_rule`).
    * @defaultValue 'confidence'
    */
   oosRule?: OosRule;
@@ -163,6 +165,8 @@ export interface TrainResult {
    * exported model's weights (fp16 tables included): what the ONNX graph must compute too.
    */
   probabilities(text: string): Float32Array;
+  /** The hashed members' averaged probabilities (= `probabilities` without a CNN): what `members-margin` reads. */
+  memberProbabilities(text: string): Float32Array;
 }
 
 const defaults = {
@@ -215,11 +219,11 @@ interface Scored {
   y: number;
 }
 
-function score(probs: Float32Array[], ys: number[], oosClass: number, rule: OosRule): Scored[] {
-  return probs.map((p, i) => {
+function score(parts: Array<{ probs: Float32Array; members: Float32Array }>, ys: number[], oosClass: number, rule: OosRule): Scored[] {
+  return parts.map(({ probs: p, members }, i) => {
     let best = 0;
     for (let c = 1; c < p.length; c++) if (p[c]! > p[best]!) best = c;
-    const conf = oosScore(rule, p[best]!, oosClass >= 0 ? p[oosClass]! : 0);
+    const conf = rule === 'members-margin' ? membersMargin(members, 0, members.length, oosClass) : oosScore(rule, p[best]!, oosClass >= 0 ? p[oosClass]! : 0);
     return { best, conf, y: ys[i]! };
   });
 }
@@ -287,7 +291,8 @@ export function trainIntentModel(options: TrainOptions): TrainResult {
   checkRange('labelSmoothing', o.labelSmoothing, 0, 0.5);
   checkRange('featureDropout', o.featureDropout, 0, 0.9);
   if (o.tables !== 'fp16' && o.tables !== 'int8') throw new TypeError('tables must be "fp16" or "int8"');
-  if (o.oosRule !== 'confidence' && o.oosRule !== 'margin') throw new TypeError('oosRule must be "confidence" or "margin"');
+  if (!OOS_RULES.includes(o.oosRule)) throw new TypeError(OOS_RULE_ERROR);
+  if (o.oosRule === 'members-margin' && !(o.cnnFilters > 0)) throw new TypeError('oosRule "members-margin" needs a CNN (cnnFilters > 0)');
   checkRange('oosTargetRecall', o.oosTargetRecall, 0, 1);
   if (o.oosRecallLowerBound !== undefined) checkRange('oosRecallLowerBound', o.oosRecallLowerBound, 0, 1);
   checkRange('cnnFilters', o.cnnFilters, 0, 1024, true);
@@ -338,11 +343,11 @@ export function trainIntentModel(options: TrainOptions): TrainResult {
   const ctx = { H, D, C, o, log, fz, vectors };
   const ys = (xs: Prepared[]): number[] => xs.map((p) => p.y);
   const first = fit(tr, train, ctx);
-  const vs = score(va.map((p) => predict(first, p.f, p.tok)), ys(va), oosClass, o.oosRule);
+  const vs = score(va.map((p) => predictParts(first, p.f, p.tok)), ys(va), oosClass, o.oosRule);
   const threshold = calibrate(vs, oosClass, o.oosTargetRecall, o.oosRecallLowerBound);
   const ve = evaluate(vs, oosClass, threshold);
   const testOf = (m: HashedModel): { acc: number; top1: number; recall: number | null } | null =>
-    te.length > 0 ? evaluate(score(te.map((p) => predict(m, p.f, p.tok)), ys(te), oosClass, o.oosRule), oosClass, threshold) : null;
+    te.length > 0 ? evaluate(score(te.map((p) => predictParts(m, p.f, p.tok)), ys(te), oosClass, o.oosRule), oosClass, threshold) : null;
   let model = first;
   let beforeRefit: TrainReport['before_refit'] = null;
   if (o.refit) {
@@ -377,7 +382,7 @@ export function trainIntentModel(options: TrainOptions): TrainResult {
     model_bytes: bytes.length,
     seed: o.seed,
   };
-  return { model: bytes, report, probabilities: (text) => predict(model, featurize(text, fz), tokenBuckets(text, fz)) };
+  return { model: bytes, report, probabilities: (text) => predictParts(model, featurize(text, fz), tokenBuckets(text, fz)).probs, memberProbabilities: (text) => predictParts(model, featurize(text, fz), tokenBuckets(text, fz)).members };
 }
 
 interface FitCtx {

@@ -12,7 +12,7 @@ import type { FromWorker, InitMessage } from './worker-protocol.js';
 
 export interface PoolRequest {
   text: string;
-  resolve(r: { index: Int32Array; prob: Float32Array; oos: Float32Array; offset: number; k: number }): void;
+  resolve(r: { index: Int32Array; prob: Float32Array; oos: Float32Array; margin?: Float32Array; offset: number; k: number }): void;
   reject(err: unknown): void;
 }
 
@@ -133,7 +133,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
             for (const r of batch) r.reject(err);
           } else {
             const k = m.index.length / batch.length;
-            batch.forEach((r, j) => r.resolve({ index: m.index, prob: m.prob, oos: m.oos, offset: j * k, k }));
+            batch.forEach((r, j) => r.resolve({ index: m.index, prob: m.prob, oos: m.oos, ...(m.margin ? { margin: m.margin } : {}), offset: j * k, k }));
           }
           this.dispatch();
         }

@@ -15,6 +15,11 @@ export interface InitMessage {
   classes: number;
   /** Class whose probability each result also reports (the out-of-scope label), or -1. */
   oosIndex: number;
+  /**
+   * The `members-margin` rule: the model must have the output `hprobs` (the hashed members' own
+   * probabilities) and each result also reports their margin.
+   */
+  membersMargin?: boolean;
 }
 
 export interface RunMessage {
@@ -48,5 +53,7 @@ export type FromWorker =
       prob: Float32Array;
       /** Probability of the init's `oosIndex` class per text (0 without one). */
       oos: Float32Array;
+      /** With `membersMargin`: the members' top probability minus their `oosIndex` probability, per text. */
+      margin?: Float32Array;
     }
   | { type: 'run-error'; id: number; message: string };

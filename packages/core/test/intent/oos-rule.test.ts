@@ -47,7 +47,7 @@ describe('out-of-scope rule', () => {
     assert.equal(decodeModelInfo(margin.model).metadata['kefu.oos_rule'], 'margin');
     assert.equal(margin.report.oos_rule, 'margin');
     assert.ok(margin.report.threshold >= 0 && margin.report.threshold <= 1);
-    assert.throws(() => trainIntentModel({ ...base, oosRule: 'energy' as 'margin' }), { name: 'TypeError', message: 'oosRule must be "confidence" or "margin"' });
+    assert.throws(() => trainIntentModel({ ...base, oosRule: 'energy' as 'margin' }), { name: 'TypeError', message: 'oosRule must be "confidence", "margin" or "members-margin"' });
   });
 
   it('a bad kefu.oos_rule is KEFU_ERR_INTENT_MODEL_METADATA; absent means confidence', () => {
@@ -95,6 +95,6 @@ describe('out-of-scope rule', () => {
       await c2.close();
       await c3.close();
     }
-    assert.throws(() => new IntentClassifier({ oosRule: 'energy' as 'margin' }), { name: 'TypeError', message: 'oosRule must be "confidence" or "margin"' });
+    assert.throws(() => new IntentClassifier({ oosRule: 'energy' as 'margin' }), { name: 'TypeError', message: 'oosRule must be "confidence", "margin" or "members-margin"' });
   });
 });
