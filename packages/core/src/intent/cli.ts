@@ -12,9 +12,10 @@ import { isKefuError } from '@kefu/protocol';
 import { trainIntentModel, type TrainOptions } from './trainer.js';
 
 const USAGE = `usage: kefu-intent train --data <train.json|train.csv> [--val <file>] [--test <file>] --out <dir>
-       [--seed 1] [--epochs 15] [--dim 32] [--hidden 0] [--members 2] [--hash-bits 16] [--lr 0.004]
+       [--seed 1] [--epochs 15] [--dim 32] [--hidden 0] [--members 2] [--member-average probs|logits] [--hash-bits 16] [--lr 0.004]
        [--dropout 0.3] [--label-smoothing 0.05] [--feature-dropout 0] [--tables fp16|int8] [--oos-label oos] [--oos-recall 0.85 | --oos-recall-bound 0.8] [--oos-rule confidence|margin|members-margin] [--refit] [--embeddings <vectors> [--vector-extremes]]
        [--cnn-filters 0 [--cnn-widths 1,2,3] [--cnn-epochs 4] [--cnn-lr 0.005] [--cnn-dropout 0.5] [--cnn-weight 0.3]] [--quiet]
+--member-average logits: the members' logits are averaged, then soft-maxed (default: their probabilities).
 --hidden <width>: a hidden layer of that width after each member's bag (0: none).
 --cnn-filters <n>: a TextCNN (n filters per window width of --cnn-widths tokens) over the
 fine-tuned word vectors beside the members; --cnn-weight is its share of the probabilities.
@@ -53,6 +54,7 @@ export function main(argv: string[]): number {
       dim: { type: 'string' },
       hidden: { type: 'string' },
       members: { type: 'string' },
+      'member-average': { type: 'string' },
       'hash-bits': { type: 'string' },
       lr: { type: 'string' },
       dropout: { type: 'string' },
@@ -96,6 +98,7 @@ export function main(argv: string[]): number {
     set('labelSmoothing', num(values['label-smoothing'], 'label-smoothing'));
     set('featureDropout', num(values['feature-dropout'], 'feature-dropout'));
     if (values.tables !== undefined) opts.tables = values.tables as 'fp16' | 'int8';
+    if (values['member-average'] !== undefined) opts.memberAverage = values['member-average'] as 'probs' | 'logits';
     set('oosLabel', values['oos-label']);
     set('oosTargetRecall', num(values['oos-recall'], 'oos-recall'));
     set('oosRecallLowerBound', num(values['oos-recall-bound'], 'oos-recall-bound'));

@@ -88,7 +88,6 @@ function hiddenLayerNodes(vec: boolean): NodeInit[] {
     { opType: 'MatMul', input: ['h', 'W2'], output: ['zw4'] },
     { opType: 'Reshape', input: ['zw4', 'member_shape'], output: ['zw'] },
     { opType: 'Add', input: ['zw', 'b2'], output: ['zm'] },
-    { opType: 'Softmax', input: ['zm'], output: ['pm'], attribute: [int('axis', -1)] },
   ];
 }
 
@@ -126,6 +125,18 @@ function bagNodes(int8: boolean): NodeInit[] {
 }
 
 const meanNode: NodeInit = { opType: 'ReduceMean', input: ['pm'], output: ['probs'], attribute: [{ name: 'axes', type: AttributeType.INTS, ints: [1] }, int('keepdims', 0)] };
+
+/**
+ * The members' combination: their probabilities averaged (Softmax per member, then the mean), or
+ * with `averageLogits` their logits averaged and then one Softmax (the same node count).
+ */
+function combineNodes(model: HashedModel): NodeInit[] {
+  if (!model.averageLogits) return [{ opType: 'Softmax', input: ['zm'], output: ['pm'], attribute: [int('axis', -1)] }, meanNode];
+  return [
+    { opType: 'ReduceMean', input: ['zm'], output: ['zmean'], attribute: [{ name: 'axes', type: AttributeType.INTS, ints: [1] }, int('keepdims', 0)] },
+    { opType: 'Softmax', input: ['zmean'], output: ['probs'], attribute: [int('axis', -1)] },
+  ];
+}
 
 /** The members' tables side by side: [buckets, M*D], fp16 or int8 (+ its row scales `Es`). */
 function tableInits(model: HashedModel): TensorInit[] {
@@ -239,8 +250,7 @@ export function exportHashedModel(model: HashedModel, meta: ExportMeta): Uint8Ar
     { opType: 'MatMul', input: ['h', 'W2'], output: ['zw'] },
     { opType: 'Add', input: ['zw', 'b2'], output: ['z'] },
     { opType: 'Reshape', input: ['z', 'member_shape'], output: ['zm'] },
-    { opType: 'Softmax', input: ['zm'], output: ['pm'], attribute: [int('axis', -1)] },
-    meanNode,
+    ...combineNodes(model),
   ];
   return encode(model, meta, nodes, [
     floatTensor('idf', [H], model.idf),
@@ -271,7 +281,7 @@ function exportWithHidden(model: HashedModel, meta: ExportMeta): Uint8Array {
     b2.set(m.b2, k * C);
   });
   const vec = model.vec;
-  const nodes: NodeInit[] = [...bagNodes(model.rowScale !== undefined), ...(vec ? vectorNodes(isNarrow(vec), vec.extremes === true) : []), ...hiddenLayerNodes(vec !== undefined), meanNode];
+  const nodes: NodeInit[] = [...bagNodes(model.rowScale !== undefined), ...(vec ? vectorNodes(isNarrow(vec), vec.extremes === true) : []), ...hiddenLayerNodes(vec !== undefined), ...combineNodes(model)];
   return encode(model, meta, nodes, [
     floatTensor('idf', [H], model.idf),
     int64Tensor('axis1', [1], [1]),

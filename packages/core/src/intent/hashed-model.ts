@@ -49,6 +49,12 @@ export interface HashedModel {
    */
   cnn?: CnnModel;
   cnnWeight?: number;
+  /**
+   * The members' logits are averaged and then soft-maxed (session 6), instead of averaging
+   * their probabilities: a geometric mean, where a member that is sure a class is wrong
+   * counts for more.
+   */
+  averageLogits?: boolean;
 }
 
 /**
@@ -254,8 +260,9 @@ function predictMembers(model: HashedModel, f: Features): Float32Array {
   for (const m of model.members) {
     hidden(m, model.dim, f, w, h, g, e);
     logits(m, h.length, model.classes, h, z);
-    softmaxInPlace(z);
+    if (!model.averageLogits) softmaxInPlace(z);
     for (let c = 0; c < p.length; c++) p[c] = p[c]! + z[c]! / model.members.length;
   }
+  if (model.averageLogits) softmaxInPlace(p);
   return p;
 }

@@ -70,6 +70,13 @@ export interface TrainOptions {
   hidden?: number;
   /** Ensemble members, averaged (each adds a table of 2^hashBits x dim fp16). @defaultValue 2 */
   members?: number;
+  /**
+   * How the members are combined: `probs`, the mean of their probabilities; `logits`, the
+   * softmax of the mean of their logits (a geometric mean; the same graph cost). Training is the
+   * same: each member is trained alone.
+   * @defaultValue 'probs'
+   */
+  memberAverage?: 'probs' | 'logits';
   /** Adam learning rate. @defaultValue 0.004 */
   learningRate?: number;
   /** Mini-batch size. @defaultValue 32 */
@@ -178,6 +185,7 @@ const defaults = {
   dim: 32,
   hidden: 0,
   members: 2,
+  memberAverage: 'probs' as 'probs' | 'logits',
   learningRate: 0.004,
   batchSize: 32,
   dropout: 0.3,
@@ -291,6 +299,7 @@ export function trainIntentModel(options: TrainOptions): TrainResult {
   checkRange('labelSmoothing', o.labelSmoothing, 0, 0.5);
   checkRange('featureDropout', o.featureDropout, 0, 0.9);
   if (o.tables !== 'fp16' && o.tables !== 'int8') throw new TypeError('tables must be "fp16" or "int8"');
+  if (o.memberAverage !== 'probs' && o.memberAverage !== 'logits') throw new TypeError('memberAverage must be "probs" or "logits"');
   if (!OOS_RULES.includes(o.oosRule)) throw new TypeError(OOS_RULE_ERROR);
   if (o.oosRule === 'members-margin' && !(o.cnnFilters > 0)) throw new TypeError('oosRule "members-margin" needs a CNN (cnnFilters > 0)');
   checkRange('oosTargetRecall', o.oosTargetRecall, 0, 1);
@@ -420,7 +429,7 @@ function fit(tr: Prepared[], examples: Example[], ctx: FitCtx): HashedModel {
     members.push(trainMember(tr, G, { H, D, C, idf, rng, o, log: ctx.log, mi, vdims: vec ? featureDims(vec) : 0 }));
   }
   // the shipped tables are fp16: evaluate exactly what the ONNX file will compute
-  const model: HashedModel = { buckets: H, dim: D, classes: C, idf, members, ...(o.hidden > 0 ? { hidden: o.hidden } : {}), ...(vec ? { vec } : {}) };
+  const model: HashedModel = { buckets: H, dim: D, classes: C, idf, members, ...(o.hidden > 0 ? { hidden: o.hidden } : {}), ...(vec ? { vec } : {}), ...(o.memberAverage === 'logits' ? { averageLogits: true } : {}) };
   if (o.tables === 'int8') model.rowScale = quantizeRows(members, H, D);
   else for (const m of members) roundToHalf(m.E);
   if (o.cnnFilters > 0) {
