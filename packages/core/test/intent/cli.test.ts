@@ -1,7 +1,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fixtures, tempDir } from './helpers.js';
@@ -49,6 +49,20 @@ describe('kefu-intent CLI', () => {
     const bad = run([...args, '--cnn-filters', '4', '--cnn-widths', '1,9', '--out', join(tmp.dir, 'cnn-bad')]);
     assert.equal(bad.status, 1);
     assert.equal(JSON.parse(lastLine(bad.stdout)).message, 'cnnWidths must be 1 to 8 integers between 1 and 8');
+  });
+
+  it('--member-average and --oos-rule members-margin reach the trainer', () => {
+    const args = ['train', '--data', join(fixtures, 'zh-train.csv'), '--epochs', '3', '--dim', '8', '--hash-bits', '10', '--quiet'];
+    const probs = run([...args, '--out', join(tmp.dir, 'avg-probs')]);
+    const logits = run([...args, '--member-average', 'logits', '--out', join(tmp.dir, 'avg-logits')]);
+    assert.equal(logits.status, 0, logits.stderr);
+    const model = (dir: string): Buffer => readFileSync(join(tmp.dir, dir, 'model.onnx'));
+    assert.notDeepEqual(model('avg-logits'), model('avg-probs'), `${probs.stderr}`);
+    const bad = run([...args, '--member-average', 'median', '--out', join(tmp.dir, 'avg-bad')]);
+    assert.equal(JSON.parse(lastLine(bad.stdout)).message, 'memberAverage must be "probs" or "logits"');
+    const mm = run([...args, '--oos-rule', 'members-margin', '--out', join(tmp.dir, 'mm')]);
+    assert.equal(mm.status, 1);
+    assert.equal(JSON.parse(lastLine(mm.stdout)).message, 'oosRule "members-margin" needs a CNN (cnnFilters > 0)');
   });
 
   it('--label-smoothing reaches the trainer (out of range: a RangeError, exit status 1)', () => {
