@@ -107,16 +107,7 @@ export class PriorityQueue<T = unknown> extends EventEmitter<PriorityQueueEvents
   async push(payload: T, options: PushOptions = {}): Promise<PushResult> {
     // One record without the array of options objects pushMany takes: this is the hot path.
     if (typeof options !== 'object' || options === null) throw new KefuError('KEFU_ERR_INVALID_ARGUMENT', 'options must be an object');
-    const records = [this.#record(payload, options, Date.now())];
-    const opening = this.#ready();
-    if (opening !== undefined) await opening;
-    let out: PushOutcome[];
-    try {
-      out = await this.#store.push(records);
-    } catch (err) {
-      throw this.#ioError(err);
-    }
-    this.#pushed(records, out);
+    const out = await this.#pushRecords([this.#record(payload, options, Date.now())]);
     return { id: out[0]!.id, created: out[0]!.created };
   }
 
@@ -128,6 +119,12 @@ export class PriorityQueue<T = unknown> extends EventEmitter<PriorityQueueEvents
       if (typeof it !== 'object' || it === null) throw new KefuError('KEFU_ERR_INVALID_ARGUMENT', 'each item must be an object');
       return this.#record(it.payload, it, now);
     });
+    const out = await this.#pushRecords(records);
+    return out.map((o) => ({ id: o.id, created: o.created }));
+  }
+
+  /** Stores validated records (opening the store first if needed), then wakes and tells. */
+  async #pushRecords(records: Array<PushRecord<T>>): Promise<PushOutcome[]> {
     const opening = this.#ready();
     if (opening !== undefined) await opening;
     let out: PushOutcome[];
@@ -137,7 +134,7 @@ export class PriorityQueue<T = unknown> extends EventEmitter<PriorityQueueEvents
       throw this.#ioError(err);
     }
     this.#pushed(records, out);
-    return out.map((o) => ({ id: o.id, created: o.created }));
+    return out;
   }
 
   #pushed(records: Array<PushRecord<T>>, out: PushOutcome[]): void {
