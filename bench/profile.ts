@@ -149,6 +149,23 @@ function cpuPressureUs(): number | null {
   }
 }
 
+/**
+ * The kernel's TCP counters (Linux /proc/net/netstat, all sockets of the machine): SYNs dropped
+ * because a listen queue was full, and SYNs sent again (the first retransmission waits 1 s, so
+ * one dropped SYN puts a request past any 20 ms budget). Null elsewhere.
+ */
+function tcpCounters(): { listen_overflows: number; syn_retrans: number } | null {
+  try {
+    const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n').filter((l) => l.startsWith('TcpExt:'));
+    const names = lines[0]!.split(' ');
+    const values = lines[1]!.split(' ').map(Number);
+    const get = (k: string): number => values[names.indexOf(k)] ?? NaN;
+    return { listen_overflows: get('ListenOverflows'), syn_retrans: get('TCPSynRetrans') };
+  } catch {
+    return null;
+  }
+}
+
 /** A full GC between steps (children run with --expose-gc), so no step inherits the last one's garbage. */
 function collect(): void {
   (globalThis as { gc?: () => void }).gc?.();
@@ -162,15 +179,27 @@ async function runBackends(): Promise<void> {
   // How late the services answered past their stated latency, measured inside the back ends.
   const late = new Samples();
   const gc = gcWatch();
-  const b = await startProfileBackends({ uidFaults: false, maxTalliedUids: 0, onAnswered: (a) => late.add(a.elapsedMs - a.latencyMs) }, {
+  // Idle connections stay open (keepAliveTimeoutMs 0) and the accept queue is long: the
+  // aggregator's Pools idle during the other variants' steps, and a connection closed then is
+  // reopened inside a measured step (see lib/http-load.ts warm()).
+  const b = await startProfileBackends({ uidFaults: false, maxTalliedUids: 0, keepAliveTimeoutMs: 0, backlog: 4096, onAnswered: (a) => late.add(a.elapsedMs - a.latencyMs) }, {
     crm: { latencyMs: latencies.crm },
     orders: { latencyMs: latencies.orders },
     membership: { latencyMs: latencies.membership },
   });
   // A control endpoint of its own, so that reading the back ends' stats is not a profile request.
+  // TCP connections the three services accepted since the last read: a connection opened inside a
+  // measured step costs a handshake in both processes and, in a burst, a full accept queue.
+  let connsSeen = 0;
+  const connsSince = (): number => {
+    const now = b.crm.stats.totalConnections + b.orders.stats.totalConnections + b.membership.stats.totalConnections;
+    const d = now - connsSeen;
+    connsSeen = now;
+    return d;
+  };
   const control = createServer((req, res) => {
     if (req.url === '/gc') collect();
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ late: late.take(), gc: gc.take() }));
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ late: late.take(), gc: gc.take(), conns: connsSince() }));
   });
   await new Promise<void>((r) => control.listen(0, '127.0.0.1', r));
   const controlUrl = `http://127.0.0.1:${(control.address() as AddressInfo).port}`;
@@ -207,7 +236,11 @@ async function runServer(): Promise<void> {
   const canned = { crm: crmRecord('canned'), orders: ordersRecord('canned'), membership: membershipRecord('canned') };
 
   // Peers, hand-written as a host application would.
-  const pools = Object.fromEntries(kinds.map((k) => [k, new Pool(urls[k], { connections: 256, pipelining: 1 })])) as Record<Kind, Pool>;
+  // Idle connections are kept 10 minutes, by the peers' Pools and by Kefu's sources alike: with the
+  // variants interleaved, a variant idles during the others' steps (tens of seconds in a full
+  // run), and undici's default of 4 s made each step reopen its connections while measured.
+  const keepAliveMs = 600_000;
+  const pools = Object.fromEntries(kinds.map((k) => [k, new Pool(urls[k], { connections: 256, pipelining: 1, keepAliveTimeout: keepAliveMs, keepAliveMaxTimeout: keepAliveMs })])) as Record<Kind, Pool>;
   const viaPool = async (k: Kind, uid: string): Promise<unknown> => {
     const { statusCode, body } = await pools[k].request({ method: 'GET', path: `/users/${encodeURIComponent(uid)}` });
     if (statusCode !== 200) {
@@ -228,18 +261,18 @@ async function runServer(): Promise<void> {
   const perUid = new ProfileAggregator({
     breaker,
     sources: [
-      new HttpProfileSource({ name: 'crm', url: urls.crm, connections: 256 }),
-      new HttpProfileSource({ name: 'orders', url: urls.orders, connections: 256 }),
-      new HttpProfileSource({ name: 'membership', url: urls.membership, connections: 256 }),
+      new HttpProfileSource({ name: 'crm', url: urls.crm, connections: 256, keepAliveTimeoutMs: keepAliveMs }),
+      new HttpProfileSource({ name: 'orders', url: urls.orders, connections: 256, keepAliveTimeoutMs: keepAliveMs }),
+      new HttpProfileSource({ name: 'membership', url: urls.membership, connections: 256, keepAliveTimeoutMs: keepAliveMs }),
     ],
   });
   const perUidNoCache = new ProfileAggregator({
     breaker,
     cache: false,
     sources: [
-      new HttpProfileSource({ name: 'crm', url: urls.crm, connections: 256 }),
-      new HttpProfileSource({ name: 'orders', url: urls.orders, connections: 256 }),
-      new HttpProfileSource({ name: 'membership', url: urls.membership, connections: 256 }),
+      new HttpProfileSource({ name: 'crm', url: urls.crm, connections: 256, keepAliveTimeoutMs: keepAliveMs }),
+      new HttpProfileSource({ name: 'orders', url: urls.orders, connections: 256, keepAliveTimeoutMs: keepAliveMs }),
+      new HttpProfileSource({ name: 'membership', url: urls.membership, connections: 256, keepAliveTimeoutMs: keepAliveMs }),
     ],
   });
   // Batch sources: kefu_batch with the default window, the others for A/B runs (--only) of the
@@ -255,9 +288,9 @@ async function runServer(): Promise<void> {
         ...(variant === 'kefu_batch_nocache' ? { cache: false as const } : {}),
         ...(windowMs === undefined ? {} : { batch: { windowMs } }),
         sources: [
-          new HttpProfileSource({ name: 'crm', url: urls.crm, connections: 64, batch: {} }),
-          new HttpProfileSource({ name: 'orders', url: urls.orders, connections: 64, batch: {} }),
-          new HttpProfileSource({ name: 'membership', url: urls.membership, connections: 64, batch: {} }),
+          new HttpProfileSource({ name: 'crm', url: urls.crm, connections: 64, keepAliveTimeoutMs: keepAliveMs, batch: {} }),
+          new HttpProfileSource({ name: 'orders', url: urls.orders, connections: 64, keepAliveTimeoutMs: keepAliveMs, batch: {} }),
+          new HttpProfileSource({ name: 'membership', url: urls.membership, connections: 64, keepAliveTimeoutMs: keepAliveMs, batch: {} }),
         ],
       }),
     ]),
@@ -314,6 +347,13 @@ async function runServer(): Promise<void> {
   for (const agg of Object.values(aggregators)) agg.on('fetch', (e) => e.source === 'membership' && inCall.add(e.ms));
   const gc = gcWatch();
   const loop = loopWatch();
+  // Connections the aggregator server accepted (from the generator) since the last /__hops.
+  let accepted = 0;
+  const acceptedSince = (): number => {
+    const d = accepted;
+    accepted = 0;
+    return d;
+  };
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const arrived = performance.now();
     const url = req.url ?? '/';
@@ -328,7 +368,7 @@ async function runServer(): Promise<void> {
       return;
     }
     if (url === '/__hops') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ server: inServer.take(), handler: inHandler.take(), call: inCall.take(), gc: gc.take(), loop: loop.take(), calls: callsSince() }));
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ server: inServer.take(), handler: inHandler.take(), call: inCall.take(), gc: gc.take(), loop: loop.take(), calls: callsSince(), conns: acceptedSince() }));
       return;
     }
     const slash = url.indexOf('/', 1);
@@ -350,8 +390,12 @@ async function runServer(): Promise<void> {
       },
     );
   });
-  server.keepAliveTimeout = 30_000;
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  // The generator's connections are opened before the steps (HttpLoad.warm) and never closed by
+  // the server (0: no idle timeout), so no measured step pays for connecting; a long accept queue
+  // for any that still open in a burst.
+  server.keepAliveTimeout = 0;
+  server.on('connection', () => accepted++);
+  await new Promise<void>((r) => server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, r));
   process.stdout.write(`READY ${JSON.stringify({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` })}\n`);
   const stop = async (): Promise<void> => {
     server.closeAllConnections();
@@ -444,6 +488,11 @@ interface Hops {
   loop_delay_max_ms: { generator: number; server: number };
   /** Share of the step's wall time during which some runnable task on the machine waited for a CPU (Linux PSI), %. */
   cpu_pressure_pct: number | null;
+  /** TCP connections accepted during the step (touch requests excluded): by the aggregator server, by the back ends. */
+  new_conns: { server: number; backends: number | null };
+  /** Machine-wide during the step: SYNs dropped on a full listen queue, SYN retransmissions (1 s each). */
+  listen_overflows: number | null;
+  syn_retrans: number | null;
 }
 
 function pct(sorted: number[], p: number): number {
@@ -508,6 +557,8 @@ function procCpuUs(pid: number | undefined): number | null {
 
 /** The generator's load client (raw keep-alive sockets, see lib/http-load.ts); set in main(). */
 let load: HttpLoad;
+/** Its connections, all opened before each step. */
+const GEN_CONNECTIONS = 1024;
 
 /**
  * How a step sends: `<variant>@undici` offers the same load to `<variant>` through the undici Pool
@@ -524,8 +575,8 @@ const genGc = gcWatch();
 const genLoop = loopWatch();
 
 type LoopReply = ReturnType<ReturnType<typeof loopWatch>['take']>;
-type HopsReply = { server: ReturnType<Samples['take']>; handler: ReturnType<Samples['take']>; call: ReturnType<Samples['take']>; gc: ReturnType<ReturnType<typeof gcWatch>['take']>; loop: LoopReply; calls: Record<string, number> };
-type BackendsReply = { late: ReturnType<Samples['take']>; gc: ReturnType<ReturnType<typeof gcWatch>['take']> };
+type HopsReply = { server: ReturnType<Samples['take']>; handler: ReturnType<Samples['take']>; call: ReturnType<Samples['take']>; gc: ReturnType<ReturnType<typeof gcWatch>['take']>; loop: LoopReply; calls: Record<string, number>; conns: number };
+type BackendsReply = { late: ReturnType<Samples['take']>; gc: ReturnType<ReturnType<typeof gcWatch>['take']>; conns: number };
 
 async function getJson<T>(pool: Pool, path: string): Promise<T> {
   const { body } = await pool.request({ method: 'GET', path });
@@ -547,6 +598,8 @@ async function step(gen: Pool, variant: string, rate: number, durationMs: number
   // its first measured requests would pay for new connections.
   const touch = Math.min(64, Math.max(4, Math.ceil(rate * 0.02)));
   const { path, fire } = senderFor(gen, variant);
+  // Every generator connection open before the step (any the server dropped is reopened here).
+  await load.warm(GEN_CONNECTIONS);
   await Promise.all(Array.from({ length: touch }, (_, i) => new Promise<void>((resolve) => fire(`/${path}/touch-${uidSeq}-${i}`, () => resolve()))));
   // Every process starts the step with a collected heap; the GCs the step itself causes still count.
   await Promise.all([getJson<unknown>(gen, '/__gc').catch(() => null), backendsControl ? getJson<unknown>(backendsControl, '/gc') : null]);
@@ -556,6 +609,7 @@ async function step(gen: Pool, variant: string, rate: number, durationMs: number
   const b0 = procCpuUs(backendsPid);
   const g0 = process.cpuUsage();
   const psi0 = cpuPressureUs();
+  const tcp0 = tcpCounters();
   const t0 = performance.now();
   const lag: number[] = [];
   const total = Math.round((rate * durationMs) / 1000);
@@ -597,6 +651,7 @@ async function step(gen: Pool, variant: string, rate: number, durationMs: number
   });
   const g = process.cpuUsage(g0);
   const psi1 = cpuPressureUs();
+  const tcp1 = tcpCounters();
   const stepMs = performance.now() - t0;
   const b1 = procCpuUs(backendsPid);
   const cpuUs = (await serverCpuUs(gen)) - cpu0;
@@ -618,6 +673,9 @@ async function step(gen: Pool, variant: string, rate: number, durationMs: number
     loop_delay_p99_ms: { generator: h.generatorLoop.delay_p99_ms, server: h.server.loop.delay_p99_ms },
     loop_delay_max_ms: { generator: h.generatorLoop.delay_max_ms, server: h.server.loop.delay_max_ms },
     cpu_pressure_pct: psi0 === null || psi1 === null ? null : round(((psi1 - psi0) / 1000 / stepMs) * 100, 1),
+    new_conns: { server: h.server.conns, backends: h.backends?.conns ?? null },
+    listen_overflows: tcp0 && tcp1 ? tcp1.listen_overflows - tcp0.listen_overflows : null,
+    syn_retrans: tcp0 && tcp1 ? tcp1.syn_retrans - tcp0.syn_retrans : null,
   };
   lat.sort((a, b) => a - b);
   latSent.sort((a, b) => a - b);
@@ -697,7 +755,8 @@ async function ramp(gen: Pool, plan: Plan, durationMs: number): Promise<Record<s
           `back-end late ${hp.backend_late_p50 ?? '-'}/${hp.backend_late_p99 ?? '-'}  gc max (major count) gen ${hp.gc_max_ms.generator} (${hp.gc_major.generator}) server ${hp.gc_max_ms.server} (${hp.gc_major.server}) back ends ${hp.gc_max_ms.backends ?? '-'} (${hp.gc_major.backends ?? '-'})`,
       );
       console.error(
-        `${''.padEnd(14)} event loop busy % (on cpu %) gen ${hp.elu_pct.generator} (${hp.cpu_pct.generator}) server ${hp.elu_pct.server} (${hp.cpu_pct.server})  timer late p99/max ms gen ${hp.loop_delay_p99_ms.generator}/${hp.loop_delay_max_ms.generator} server ${hp.loop_delay_p99_ms.server}/${hp.loop_delay_max_ms.server}  machine cpu pressure ${hp.cpu_pressure_pct ?? '-'}%`,
+        `${''.padEnd(14)} event loop busy % (on cpu %) gen ${hp.elu_pct.generator} (${hp.cpu_pct.generator}) server ${hp.elu_pct.server} (${hp.cpu_pct.server})  timer late p99/max ms gen ${hp.loop_delay_p99_ms.generator}/${hp.loop_delay_max_ms.generator} server ${hp.loop_delay_p99_ms.server}/${hp.loop_delay_max_ms.server}  machine cpu pressure ${hp.cpu_pressure_pct ?? '-'}%  ` +
+          `new conns server ${hp.new_conns.server} back ends ${hp.new_conns.backends ?? '-'}  listen overflows ${hp.listen_overflows ?? '-'} syn retrans ${hp.syn_retrans ?? '-'}`,
       );
       if (s.achieved < 0.7 * rate) {
         console.error(`${variant}: collapsed at ${rate}/s, higher rates skipped`);
@@ -819,7 +878,7 @@ async function main(): Promise<void> {
   // gen: the control requests (CPU, hops, GC) and the `@undici` A/B variants; load: the load itself.
   const gen = new Pool(server.ready.url!, { connections: 1024, pipelining: 1 });
   const serverUrl = new URL(server.ready.url!);
-  load = new HttpLoad({ host: serverUrl.hostname, port: Number(serverUrl.port), connections: 1024, timeoutMs: 3000 });
+  load = new HttpLoad({ host: serverUrl.hostname, port: Number(serverUrl.port), connections: GEN_CONNECTIONS, timeoutMs: 3000 });
   const children = [server.child, backends.child];
   const killAll = (): void => {
     for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');

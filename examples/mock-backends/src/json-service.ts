@@ -79,6 +79,17 @@ export interface JsonServiceOptions extends Partial<JsonServiceBehaviour> {
   host?: string;
   /** 0 picks a free port. @defaultValue 0 */
   port?: number;
+  /**
+   * How long an idle keep-alive connection stays open, in ms; 0 keeps it open until the client
+   * closes it (a benchmark whose variants idle between steps, so that no step pays for
+   * reconnecting). @defaultValue 10000
+   */
+  keepAliveTimeoutMs?: number;
+  /**
+   * Length of the listen (accept) queue; the kernel caps it at net.core.somaxconn. A burst of new
+   * connections beyond it has its SYNs dropped, and each is retried after 1 s. @defaultValue 511
+   */
+  backlog?: number;
   /** Seed of the deterministic random source used for errorRate and hangRate. @defaultValue 1 */
   seed?: number;
   /** Request bodies larger than this answer 413. @defaultValue 1048576 */
@@ -148,6 +159,8 @@ const defaults = {
   name: 'service',
   host: '127.0.0.1',
   port: 0,
+  keepAliveTimeoutMs: 10_000,
+  backlog: 511,
   seed: 1,
   maxRequestBytes: 1024 * 1024,
   hugeBytes: 8 * 1024 * 1024,
@@ -231,6 +244,8 @@ export async function startJsonService(routes: readonly Route[], options: JsonSe
   checkRate('hangRate', options.hangRate);
   checkMs('latencyMs', options.latencyMs);
   checkMs('jitterMs', options.jitterMs);
+  checkMs('keepAliveTimeoutMs', options.keepAliveTimeoutMs);
+  if (options.backlog !== undefined && !(Number.isInteger(options.backlog) && options.backlog >= 1)) throw new RangeError('backlog must be an integer >= 1');
   const compiled = routes.map(compile);
   const rnd = random(opts.seed);
   const behaviour: JsonServiceBehaviour = { latencyMs: opts.latencyMs, jitterMs: opts.jitterMs, errorRate: opts.errorRate, hangRate: opts.hangRate };
@@ -240,7 +255,7 @@ export async function startJsonService(routes: readonly Route[], options: JsonSe
   const pending = new Set<Entry>();
   let closing = false;
 
-  const server = createServer({ keepAliveTimeout: 10_000 }, handle);
+  const server = createServer({ keepAliveTimeout: opts.keepAliveTimeoutMs }, handle);
   server.on('connection', (s: Socket) => {
     sockets.add(s);
     stats.totalConnections++;
@@ -430,7 +445,7 @@ export async function startJsonService(routes: readonly Route[], options: JsonSe
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
+    server.listen({ port: opts.port, host: opts.host, backlog: opts.backlog }, () => {
       server.off('error', reject);
       resolve();
     });

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { startJsonService, type JsonService } from '../src/json-service.js';
 
 function get(url: string, headers: Record<string, string> = {}, timeoutMs = 2000): Promise<{ status: number; body: string }> {
@@ -102,6 +103,40 @@ test('latency delays answers; errorRate and hangRate are applied; configure chan
 test('invalid options throw RangeError', async () => {
   await assert.rejects(startJsonService([], { hangRate: -1 }), { name: 'RangeError', message: 'hangRate must be a number between 0 and 1' });
   await assert.rejects(startJsonService([], { latencyMs: Number.NaN }), { name: 'RangeError', message: 'latencyMs must be a finite number >= 0' });
+  await assert.rejects(startJsonService([], { keepAliveTimeoutMs: -1 }), { name: 'RangeError', message: 'keepAliveTimeoutMs must be a finite number >= 0' });
+  await assert.rejects(startJsonService([], { backlog: 0 }), { name: 'RangeError', message: 'backlog must be an integer >= 1' });
+  await assert.rejects(startJsonService([], { backlog: 1.5 }), { name: 'RangeError', message: 'backlog must be an integer >= 1' });
+});
+
+/** One keep-alive GET on a raw socket, left open after its answer; resolves with the socket. */
+async function idleAfterOneGet(s: JsonService): Promise<{ closed: Promise<void> }> {
+  const socket = connect(s.port, '127.0.0.1');
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.once('data', () => resolve());
+    socket.write('GET /x HTTP/1.1\r\nhost: x\r\n\r\n');
+  });
+  return { closed };
+}
+
+test('keepAliveTimeoutMs: an idle connection is closed after it, or never with 0', async () => {
+  const routes = [{ method: 'GET' as const, path: '/x', handler: () => ({ body: { ok: true } }) }];
+  const short = await startJsonService(routes, { keepAliveTimeoutMs: 50, backlog: 4096 });
+  const forever = await startJsonService(routes, { keepAliveTimeoutMs: 0 });
+  try {
+    const a = await idleAfterOneGet(short);
+    const b = await idleAfterOneGet(forever);
+    // The short one closes by itself (generous bound for a loaded machine).
+    await Promise.race([a.closed, new Promise((_, reject) => setTimeout(() => reject(new Error('not closed within 5 s')), 5000))]);
+    // The other is still open well past the short timeout.
+    const state = await Promise.race([b.closed.then(() => 'closed'), new Promise((r) => setTimeout(() => r('open'), 300))]);
+    assert.equal(state, 'open');
+    assert.equal(forever.stats.connections, 1);
+  } finally {
+    await short.close();
+    await forever.close();
+  }
 });
 
 test('close() ends hanging requests and open keep-alive connections', async () => {
