@@ -6,7 +6,7 @@
  *   npm run bench -- hub-latency [--quick] [--pairs 5000] [--rate 10000] [--generators 2]
  *                                [--only raw_ws,raw_ws_ack,socket_io,kefu,kefu_memory] [--profile]
  *                                [--variant name=--deliver-ahead,0,--commit-interval-ms,2 ...]
- *                                [--ladder 2000,4000] [--rounds 3]
+ *                                [--ladder 2000,4000] [--rounds 3] [--server-node-args --trace-gc,...]
  *
  * Every system runs in its own server child, all up at once, with the same pairs held by shared
  * load-generator children (bench/lib/), each pair inside one generator so that send and receipt
@@ -79,7 +79,12 @@ const allSpecs: SystemSpec[] = [
   ...variantSpecs,
 ];
 // --profile: every server child writes a V8 CPU profile on exit, one directory per system.
-const specs = allSpecs.filter((s) => only.has(s.key) || variantSpecs.includes(s)).map((s) => (profile ? { ...s, execArgv: ['--cpu-prof', `--cpu-prof-dir=${join(profDir, s.key)}`] } : s));
+// --server-node-args a,b: node flags for every server child alike (e.g. --trace-gc).
+const serverNodeArgs = arg('server-node-args', '').split(',').filter(Boolean);
+const specs = allSpecs.filter((s) => only.has(s.key) || variantSpecs.includes(s)).map((s) => ({
+  ...s,
+  execArgv: [...serverNodeArgs, ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${join(profDir, s.key)}`] : [])],
+}));
 
 const generators = Number(arg('generators', String(Math.max(2, Math.ceil((specs.length * pairs * 2) / MAX_CONNS_PER_GENERATOR)))));
 if (!(pairs > 0 && rate > 0 && generators > 0)) throw new RangeError('--pairs, --rate and --generators must be positive numbers');
