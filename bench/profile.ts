@@ -15,6 +15,8 @@
  *               the bound this machine sets for every variant
  *   kefu_nocache  (full runs) kefu with the cache off: on cold profiles the cache only costs, and
  *               this says how much of kefu's distance to the floor is the cache
+ *   pool_floor_split, kefu_split  (--only) pool_floor and kefu against the three services run one
+ *               per process (three more back-end children), for an A/B of the back ends' topology
  *
  * Three processes: this one (load generator and orchestration), the back ends (CRM, orders,
  * membership at 5/10/15 ms, one child) and the aggregator server (one child, every variant on
@@ -28,6 +30,13 @@
  * event-loop utilisation against its on-CPU share (busy but off the CPU: waiting for a core), how
  * late a 10 ms timer fired in the generator and the server, the machine's CPU pressure (PSI), and
  * p50/p99 timed from the actual send beside the judged ones timed from the due time.
+ *
+ * Since session 6 no measured step opens a connection: the generator's 1,024 are opened before
+ * each step (HttpLoad.warm) and the server never closes an idle one; every Pool and source keeps
+ * idle connections 10 minutes and the back ends never close them; listen queues are 4,096 long.
+ * Before, a server stalled for a moment made the generator open hundreds of connections at once,
+ * the accept queue overflowed, and each dropped SYN came back 1 s later: a p99 of 1,000+ ms.
+ * Each step prints the connections accepted and the kernel's listen overflows and SYN retransmits.
  *
  * Latency is measured from each request's scheduled send time (no coordinated omission). Each
  * step also says where the time went (server, back-end calls, back-end lateness, GC per process,
@@ -175,24 +184,25 @@ function collect(): void {
 // role: back ends (child)
 // ---------------------------------------------------------------------------------------------
 async function runBackends(): Promise<void> {
-  const { startProfileBackends } = await import('@kefu/mock-backends');
+  const { startProfileService } = await import('@kefu/mock-backends');
+  // The services this process runs: all three (the default), or one (`--kinds membership`) for the
+  // `_split` variants, which put each service in a process of its own.
+  const mine = arg('kinds', kinds.join(',')).split(',') as Kind[];
   // How late the services answered past their stated latency, measured inside the back ends.
   const late = new Samples();
   const gc = gcWatch();
   // Idle connections stay open (keepAliveTimeoutMs 0) and the accept queue is long: the
   // aggregator's Pools idle during the other variants' steps, and a connection closed then is
   // reopened inside a measured step (see lib/http-load.ts warm()).
-  const b = await startProfileBackends({ uidFaults: false, maxTalliedUids: 0, keepAliveTimeoutMs: 0, backlog: 4096, onAnswered: (a) => late.add(a.elapsedMs - a.latencyMs) }, {
-    crm: { latencyMs: latencies.crm },
-    orders: { latencyMs: latencies.orders },
-    membership: { latencyMs: latencies.membership },
-  });
+  const services = await Promise.all(
+    mine.map((k) => startProfileService(k, { uidFaults: false, maxTalliedUids: 0, keepAliveTimeoutMs: 0, backlog: 4096, latencyMs: latencies[k], onAnswered: (a) => late.add(a.elapsedMs - a.latencyMs) })),
+  );
   // A control endpoint of its own, so that reading the back ends' stats is not a profile request.
-  // TCP connections the three services accepted since the last read: a connection opened inside a
+  // TCP connections the services accepted since the last read: a connection opened inside a
   // measured step costs a handshake in both processes and, in a burst, a full accept queue.
   let connsSeen = 0;
   const connsSince = (): number => {
-    const now = b.crm.stats.totalConnections + b.orders.stats.totalConnections + b.membership.stats.totalConnections;
+    const now = services.reduce((a, x) => a + x.stats.totalConnections, 0);
     const d = now - connsSeen;
     connsSeen = now;
     return d;
@@ -203,10 +213,10 @@ async function runBackends(): Promise<void> {
   });
   await new Promise<void>((r) => control.listen(0, '127.0.0.1', r));
   const controlUrl = `http://127.0.0.1:${(control.address() as AddressInfo).port}`;
-  process.stdout.write(`READY ${JSON.stringify({ crm: b.crm.url, orders: b.orders.url, membership: b.membership.url, control: controlUrl })}\n`);
+  process.stdout.write(`READY ${JSON.stringify({ ...Object.fromEntries(services.map((x) => [x.kind, x.url])), control: controlUrl })}\n`);
   exitWithParent(async () => {
     control.close();
-    await b.close();
+    await Promise.all(services.map((x) => x.close()));
   });
 }
 
@@ -229,6 +239,9 @@ type Handler = (uid: string) => Promise<unknown>;
 
 async function runServer(): Promise<void> {
   const urls = JSON.parse(arg('urls', '{}')) as Record<Kind, string>;
+  // The `_split` variants' services, each in a process of its own (absent unless named in --only).
+  const splitUrls = JSON.parse(arg('split-urls', '{}')) as Partial<Record<Kind, string>>;
+  const hasSplit = kinds.every((k) => splitUrls[k] !== undefined);
   const { ProfileAggregator, HttpProfileSource } = await import('../packages/core/src/profile/index.js');
 
   // timer_floor's answer: a profile of the peers' shape and size, built once.
@@ -241,8 +254,9 @@ async function runServer(): Promise<void> {
   // run), and undici's default of 4 s made each step reopen its connections while measured.
   const keepAliveMs = 600_000;
   const pools = Object.fromEntries(kinds.map((k) => [k, new Pool(urls[k], { connections: 256, pipelining: 1, keepAliveTimeout: keepAliveMs, keepAliveMaxTimeout: keepAliveMs })])) as Record<Kind, Pool>;
-  const viaPool = async (k: Kind, uid: string): Promise<unknown> => {
-    const { statusCode, body } = await pools[k].request({ method: 'GET', path: `/users/${encodeURIComponent(uid)}` });
+  const splitPools = hasSplit ? (Object.fromEntries(kinds.map((k) => [k, new Pool(splitUrls[k]!, { connections: 256, pipelining: 1, keepAliveTimeout: keepAliveMs, keepAliveMaxTimeout: keepAliveMs })])) as Record<Kind, Pool>) : null;
+  const viaPool = async (k: Kind, uid: string, from: Record<Kind, Pool> = pools): Promise<unknown> => {
+    const { statusCode, body } = await from[k].request({ method: 'GET', path: `/users/${encodeURIComponent(uid)}` });
     if (statusCode !== 200) {
       await body.dump();
       throw new Error(`HTTP ${statusCode}`);
@@ -266,6 +280,9 @@ async function runServer(): Promise<void> {
       new HttpProfileSource({ name: 'membership', url: urls.membership, connections: 256, keepAliveTimeoutMs: keepAliveMs }),
     ],
   });
+  const perUidSplit = hasSplit
+    ? new ProfileAggregator({ breaker, sources: kinds.map((k) => new HttpProfileSource({ name: k, url: splitUrls[k]!, connections: 256, keepAliveTimeoutMs: keepAliveMs })) })
+    : null;
   const perUidNoCache = new ProfileAggregator({
     breaker,
     cache: false,
@@ -298,7 +315,7 @@ async function runServer(): Promise<void> {
 
   // HTTP calls to the back ends per variant since the last /__hops: calls per profile is what
   // batching changes (the peers make three by construction).
-  const aggregators = { kefu: perUid, kefu_nocache: perUidNoCache, ...batchAggs };
+  const aggregators = { kefu: perUid, kefu_nocache: perUidNoCache, ...batchAggs, ...(perUidSplit ? { kefu_split: perUidSplit } : {}) };
   const callsSeen: Record<string, number> = {};
   const callsSince = (): Record<string, number> => {
     const out: Record<string, number> = {};
@@ -334,6 +351,16 @@ async function runServer(): Promise<void> {
     // targets, and what tells the machine's limit from Kefu's.
     timer_floor: () => answerAfter(performance.now() + latencies.membership, canned),
     kefu_nocache: async (uid) => complete(await perUidNoCache.get(uid)),
+    // The same as pool_floor and kefu, against the services run one per process.
+    ...(splitPools && perUidSplit
+      ? {
+          pool_floor_split: async (uid: string) => {
+            const [crm, orders, membership] = await Promise.all(kinds.map((k) => viaPool(k, uid, splitPools)));
+            return { crm, orders, membership };
+          },
+          kefu_split: async (uid: string) => complete(await perUidSplit.get(uid)),
+        }
+      : {}),
   };
 
   // Per request: arrival -> answer written (the server's whole share) and the handler alone
@@ -400,7 +427,7 @@ async function runServer(): Promise<void> {
   const stop = async (): Promise<void> => {
     server.closeAllConnections();
     server.close();
-    await Promise.all([perUid.close(), perUidNoCache.close(), ...Object.values(batchAggs).map((a) => a.close()), ...kinds.map((k) => pools[k].destroy())]);
+    await Promise.all([perUid.close(), perUidNoCache.close(), perUidSplit?.close(), ...Object.values(batchAggs).map((a) => a.close()), ...kinds.map((k) => pools[k].destroy()), ...(splitPools ? kinds.map((k) => splitPools[k].destroy()) : [])]);
   };
   exitWithParent(async () => stop());
 }
@@ -569,8 +596,9 @@ function senderFor(gen: Pool, variant: string): { path: string; fire: (path: str
   return { path, fire: client === 'undici' ? (p, d) => send(gen, p, d) : (p, d) => load.get(p, d) };
 }
 
-let backendsPid: number | undefined;
-let backendsControl: Pool | undefined;
+/** Every back-end process (one, or four with the `_split` variants): CPU and hops are summed over them. */
+const backendsPids: number[] = [];
+const backendsControls: Pool[] = [];
 const genGc = gcWatch();
 const genLoop = loopWatch();
 
@@ -583,11 +611,42 @@ async function getJson<T>(pool: Pool, path: string): Promise<T> {
   return (await body.json()) as T;
 }
 
+/** CPU time of every back-end process together, µs (null off Linux). */
+function backendsCpuUs(): number | null {
+  let sum = 0;
+  for (const pid of backendsPids) {
+    const us = procCpuUs(pid);
+    if (us === null) return null;
+    sum += us;
+  }
+  return sum;
+}
+
+/**
+ * The back-end processes' replies as one: lateness from the processes that answered anything
+ * (the highest p50 and p99: with one service per process, the slowest service's), GC and new
+ * connections summed, the longest pause kept.
+ */
+function mergeBackends(rs: BackendsReply[]): BackendsReply {
+  const busy = rs.filter((r) => r.late.n > 0);
+  const max = (xs: number[]): number => (xs.length ? Math.max(...xs) : NaN);
+  return {
+    late: { n: busy.reduce((a, r) => a + r.late.n, 0), p50: max(busy.map((r) => r.late.p50)), p99: max(busy.map((r) => r.late.p99)), max: max(busy.map((r) => r.late.max)) },
+    gc: {
+      count: rs.reduce((a, r) => a + r.gc.count, 0),
+      major: rs.reduce((a, r) => a + r.gc.major, 0),
+      total_ms: round(rs.reduce((a, r) => a + r.gc.total_ms, 0), 1),
+      max_ms: max(rs.map((r) => r.gc.max_ms)),
+    },
+    conns: rs.reduce((a, r) => a + r.conns, 0),
+  };
+}
+
 /** Reads (and so restarts) every process's hop timings. */
 async function takeHops(gen: Pool): Promise<{ server: HopsReply; backends: BackendsReply | null; generatorGc: ReturnType<ReturnType<typeof gcWatch>['take']>; generatorLoop: LoopReply }> {
   const [server, backends] = await Promise.all([
     getJson<HopsReply>(gen, '/__hops'),
-    backendsControl ? getJson<BackendsReply>(backendsControl, '/') : Promise.resolve(null),
+    backendsControls.length ? Promise.all(backendsControls.map((c) => getJson<BackendsReply>(c, '/'))).then(mergeBackends) : Promise.resolve(null),
   ]);
   return { server, backends, generatorGc: genGc.take(), generatorLoop: genLoop.take() };
 }
@@ -602,11 +661,11 @@ async function step(gen: Pool, variant: string, rate: number, durationMs: number
   await load.warm(GEN_CONNECTIONS);
   await Promise.all(Array.from({ length: touch }, (_, i) => new Promise<void>((resolve) => fire(`/${path}/touch-${uidSeq}-${i}`, () => resolve()))));
   // Every process starts the step with a collected heap; the GCs the step itself causes still count.
-  await Promise.all([getJson<unknown>(gen, '/__gc').catch(() => null), backendsControl ? getJson<unknown>(backendsControl, '/gc') : null]);
+  await Promise.all([getJson<unknown>(gen, '/__gc').catch(() => null), ...backendsControls.map((c) => getJson<unknown>(c, '/gc'))]);
   collect();
   await takeHops(gen);
   const cpu0 = await serverCpuUs(gen);
-  const b0 = procCpuUs(backendsPid);
+  const b0 = backendsCpuUs();
   const g0 = process.cpuUsage();
   const psi0 = cpuPressureUs();
   const tcp0 = tcpCounters();
@@ -653,7 +712,7 @@ async function step(gen: Pool, variant: string, rate: number, durationMs: number
   const psi1 = cpuPressureUs();
   const tcp1 = tcpCounters();
   const stepMs = performance.now() - t0;
-  const b1 = procCpuUs(backendsPid);
+  const b1 = backendsCpuUs();
   const cpuUs = (await serverCpuUs(gen)) - cpu0;
   const h = await takeHops(gen);
   const hops: Hops = {
@@ -666,7 +725,7 @@ async function step(gen: Pool, variant: string, rate: number, durationMs: number
     backend_late_p50: h.backends?.late.p50 ?? null,
     backend_late_p99: h.backends?.late.p99 ?? null,
     gc_max_ms: { generator: h.generatorGc.max_ms, server: h.server.gc.max_ms, backends: h.backends?.gc.max_ms ?? null },
-    calls_per_profile: path.startsWith('kefu') ? round((h.server.calls[path] ?? 0) / Math.max(1, lat.length + errors), 2) : path === 'sequential' || path === 'fetch_all' || path === 'pool_floor' ? 3 : NaN,
+    calls_per_profile: path.startsWith('kefu') ? round((h.server.calls[path] ?? 0) / Math.max(1, lat.length + errors), 2) : path === 'sequential' || path === 'fetch_all' || path.startsWith('pool_floor') ? 3 : NaN,
     gc_major: { generator: h.generatorGc.major, server: h.server.gc.major, backends: h.backends?.gc.major ?? null },
     elu_pct: { generator: h.generatorLoop.elu_pct, server: h.server.loop.elu_pct },
     cpu_pct: { generator: round(((g.user + g.system) / 1000 / stepMs) * 100, 1), server: round((cpuUs / 1000 / stepMs) * 100, 1) },
@@ -857,6 +916,8 @@ async function main(): Promise<void> {
     ...(quick && only === '' ? [] : ([['kefu_nocache', perUidRates]] as Plan)),
     ['timer_floor', perUidRates],
     ...(only.split(',').includes('timer_floor@undici') ? ([['timer_floor@undici', perUidRates]] as Plan) : []),
+    // --only: the per-uid peers against the services run one per process (see runBackends).
+    ...(only === '' ? [] : ([['pool_floor_split', perUidRates], ['kefu_split', perUidRates]] as Plan)),
   ]);
   const batchPlan = keep([
     ['kefu_batch', batchRates],
@@ -872,14 +933,20 @@ async function main(): Promise<void> {
 
   const backends = await startChild('backends');
   const { control: _control, ...urls } = backends.ready as Record<Kind | 'control', string>;
-  backendsPid = backends.child.pid;
-  backendsControl = new Pool(backends.ready.control!, { connections: 1 });
-  const server = await startChild('server', ['--urls', JSON.stringify(urls)]);
+  // The `_split` variants' back ends: each service in a process of its own (same latencies).
+  const split = only.split(',').some((v) => v.endsWith('_split'));
+  const splitBackends = split ? await Promise.all(kinds.map((k) => startChild('backends', ['--kinds', k]))) : [];
+  const splitUrls = Object.fromEntries(splitBackends.map((b, i) => [kinds[i]!, b.ready[kinds[i]!]!]));
+  for (const b of [backends, ...splitBackends]) {
+    if (b.child.pid !== undefined) backendsPids.push(b.child.pid);
+    backendsControls.push(new Pool(b.ready.control!, { connections: 1 }));
+  }
+  const server = await startChild('server', ['--urls', JSON.stringify(urls), ...(split ? ['--split-urls', JSON.stringify(splitUrls)] : [])]);
   // gen: the control requests (CPU, hops, GC) and the `@undici` A/B variants; load: the load itself.
   const gen = new Pool(server.ready.url!, { connections: 1024, pipelining: 1 });
   const serverUrl = new URL(server.ready.url!);
   load = new HttpLoad({ host: serverUrl.hostname, port: Number(serverUrl.port), connections: GEN_CONNECTIONS, timeoutMs: 3000 });
-  const children = [server.child, backends.child];
+  const children = [server.child, backends.child, ...splitBackends.map((b) => b.child)];
   const killAll = (): void => {
     for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
   };
@@ -894,7 +961,7 @@ async function main(): Promise<void> {
     for (const v of ['pool_floor', 'kefu', 'kefu_batch', 'kefu_batch_turn', 'timer_floor', 'fetch_all', 'sequential']) results[v] ??= [];
     await gen.destroy();
     load.close();
-    await backendsControl.destroy();
+    await Promise.all(backendsControls.map((c) => c.destroy()));
     // The server goes; the back ends stay for the cache phase (it warms its cache from them).
     server.child.kill('SIGTERM');
 
