@@ -16,8 +16,8 @@
  * Open loop: a schedule of `rate` msg/s in total, round-robin over the pairs. First a step search:
  * rising rates, each system measured alone, until its p99 exceeds 5 ms (or it loses messages)
  * twice in a row above SEARCH_THROUGH msg/s; its highest passing rate is max_rate_p99_le_5ms.
- * Every system is tried at every step up to SEARCH_THROUGH: on this VM an idle vCPU halts at once
- * and wakes late, so the lowest rates can fail where the next ones pass (docs/benchmarks.md).
+ * Every system is tried at every step up to SEARCH_THROUGH: on this VM the lowest rates can fail
+ * where the next ones pass (docs/benchmarks.md, "Lower rates can have worse tails").
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
