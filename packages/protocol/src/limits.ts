@@ -11,6 +11,6 @@ export const FieldLimits = {
   maxSeq: Number.MAX_SAFE_INTEGER,
   /** Deepest nesting of a `data` object. */
   maxDataDepth: 8,
-  /** Most keys in one `data` object (at any level). */
+  /** Most top-level keys of a `data` object; keys and array items at all levels together may total 4x this. */
   maxDataKeys: 64,
 } as const;
