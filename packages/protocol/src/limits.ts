@@ -1,6 +1,7 @@
 /**
- * Field limits of kefu.v1, enforced by the codec on both sides. Hosts can lower `maxBody`
- * per hub (announced in `welcome`); the id limits are fixed by the protocol.
+ * Field limits of kefu.v1, enforced by the codec on both sides. Hosts can set `maxBody` per hub,
+ * lower or higher, up to the hub's `maxPayload` (announced in `welcome`); the id limits are fixed
+ * by the protocol.
  */
 export const FieldLimits = {
   /** Longest `ref`, `cid`, `conv`, user id or command name, in characters. */
