@@ -7,8 +7,8 @@ import { readExamples } from '../../src/intent/dataset.js';
 import { clinc, shippedModel } from './helpers.js';
 
 const data = clinc();
-const TOP1_FLOOR = 0.934;
-const STRICT_FLOOR = 0.919;
+const TOP1_FLOOR = 0.935;
+const STRICT_FLOOR = 0.921;
 
 describe('the shipped default model (packages/intent-model)', { skip: 'skip' in data ? data.skip : false }, () => {
   let c: IntentClassifier;
@@ -26,7 +26,7 @@ describe('the shipped default model (packages/intent-model)', { skip: 'skip' in 
 
   it('flags out of scope by the margin rule, with the threshold calibrated on validation', () => {
     assert.equal(c.oosRule, 'margin');
-    assert.equal(c.threshold, 0.116);
+    assert.equal(c.threshold, 0.11);
   });
 
   it('reaches its model card\'s in-scope accuracy on the CLINC150 test split with its out-of-scope recall (at least 80%)', async () => {
@@ -43,7 +43,7 @@ describe('the shipped default model (packages/intent-model)', { skip: 'skip' in 
     // floors: the figures the shipped model reaches (MODEL_CARD.md), rounded down
     assert.ok(top1 >= TOP1_FLOOR, `in-scope top-1 accuracy ${top1}`);
     assert.ok(strict >= STRICT_FLOOR, `in-scope accuracy ${strict}`);
-    assert.ok(recall >= 0.82, `out-of-scope recall ${recall}`);
+    assert.ok(recall >= 0.8, `out-of-scope recall ${recall}`);
   });
 
   it('keeps the event loop responsive during a burst of 10,000 classifications', async () => {
