@@ -588,6 +588,7 @@ export class Hub extends EventEmitter<HubEvents> {
 
   /** Closes a conversation: later sends fail with KEFU_ERR_CONVERSATION_CLOSED; members get an event. */
   async closeConversation(conv: string, reason = 'closed'): Promise<void> {
+    this.#notClosing();
     await this.store.closeConversation(conv, reason);
     this.emitToConversation(conv, 'conversation.closed', { reason });
   }

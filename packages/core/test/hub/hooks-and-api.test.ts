@@ -199,6 +199,8 @@ test('graceful close: in-flight sends are acked before sockets close with 1001; 
   await closing;
   assert.equal(h.hub.store.status, 'closed');
   await assert.rejects(h.hub.createConversation({ tenant: 't1', visitor: { id: 'v', role: 'visitor' } }), { code: 'KEFU_ERR_SHUTTING_DOWN' });
+  await assert.rejects(h.hub.closeConversation(conv), { code: 'KEFU_ERR_SHUTTING_DOWN' });
+  await assert.rejects(h.hub.post(conv, { id: 'bot', role: 'bot' }, 'late'), { code: 'KEFU_ERR_SHUTTING_DOWN' });
 });
 
 test('graceful close is bounded by drainTimeoutMs when a handler never finishes', async () => {
