@@ -46,7 +46,7 @@ export const DeskEvent = {
   queuePosition: 'desk.queue_position',
   /** To one agent: a conversation is offered; answer with desk.accept / desk.decline before `expiresAt`. */
   offer: 'desk.offer',
-  /** To one agent: an offer they held is void (timed out, conversation closed or requeued). */
+  /** To one agent: an offer they held is void (timed out, conversation closed, or the agent went offline). */
   offerRevoked: 'desk.offer_revoked',
   /** To the conversation (visitor and agent): an agent took the conversation. */
   assigned: 'desk.assigned',
@@ -105,7 +105,7 @@ export type CannedReply = { id: string; title: string; body: string };
 // Command args and results
 // ---------------------------------------------------------------------------------------------
 
-export type DeskHumanArgs = { text?: string };
+export type DeskHumanArgs = Record<string, never>;
 export type DeskHumanResult = { state: DeskState; position: number | null };
 
 export type DeskAcceptArgs = { offerId: string };
@@ -174,7 +174,7 @@ export type DeskOfferEvent = {
   /** Set when the conversation comes from a transfer or a requeue. */
   reason: 'new' | 'transfer' | 'requeue';
 };
-export type DeskOfferRevokedEvent = { offerId: string; conv: string; reason: 'timeout' | 'closed' | 'requeued' | 'agent_offline' };
+export type DeskOfferRevokedEvent = { offerId: string; conv: string; reason: 'timeout' | 'closed' | 'agent_offline' };
 export type DeskAssignedEvent = { conv: string; agent: DeskSender };
 export type DeskTransferredEvent = { conv: string; from: DeskSender; agent: DeskSender | null; team: string | null; note: string | null };
 export type DeskClosedEvent = {

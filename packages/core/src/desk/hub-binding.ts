@@ -39,7 +39,7 @@ export function bindHub(desk: Desk, hub: DeskHub): () => void {
   const onError = (err: unknown) => desk.emit('error', err);
 
   hub.command(DeskCommand.human, async (ctx, args) => {
-    only(args, ['text']);
+    only(args, []);
     return desk.requestHuman(identityOf(ctx), needConv(ctx));
   });
   hub.command(DeskCommand.accept, async (ctx, args) => {

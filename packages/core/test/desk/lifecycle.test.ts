@@ -144,6 +144,9 @@ test('close by the visitor, CSAT rating once, and the bad inputs around it chang
     assert.ok(!foreign.ok && ['KEFU_ERR_NOT_MEMBER', 'KEFU_ERR_CONVERSATION_NOT_FOUND'].includes(foreign.code), JSON.stringify(foreign));
     const unknownArg = await v.cmd('desk.close', conv, { why: 'x' });
     assert.equal(unknownArg.ok ? null : unknownArg.code, 'KEFU_ERR_INVALID_FRAME');
+    // desk.human takes no arguments (a `text` it would only have ignored is refused).
+    const humanText = await v.cmd('desk.human', conv, { text: 'please' });
+    assert.equal(humanText.ok ? null : humanText.code, 'KEFU_ERR_INVALID_FRAME');
     assert.equal(rig.desk.conversation(conv)!.state, 'assigned');
 
     assert.deepEqual(await v.cmd('desk.close', conv), { ok: true, data: { conv, state: 'closed' } });
