@@ -1,4 +1,4 @@
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { trainIntentModel } from '../../src/intent/trainer.js';
@@ -6,35 +6,29 @@ import { decodeModelInfo } from '../../src/intent/onnx-proto.js';
 import { CNN_MAX_TOKENS, tokenBuckets } from '../../src/intent/cnn-model.js';
 import { cnnFeed } from '../../src/intent/cnn-export.js';
 import { defaultFeaturizerSettings } from '../../src/intent/featurizer.js';
-import { assertGraphAgreesWithTrainer, sha256, tempDir, tinyCorpus, writeTinyVectors } from './helpers.js';
+import { assertGraphAgreesWithTrainer, sha256, tinyCorpus, tinyVectorsDir } from './helpers.js';
 
 const { train, validation, test } = tinyCorpus;
 const small = { train, validation, test, epochs: 10, dim: 8, members: 2, featurizer: { hashBits: 10 }, cnnFilters: 8, cnnEpochs: 15, batchSize: 3, cnnLearningRate: 0.02 };
 
 describe('TextCNN beside the members (`cnnFilters`)', () => {
-  let tmp: ReturnType<typeof tempDir>;
-  let vecFile: string;
-  before(() => {
-    tmp = tempDir();
-    vecFile = writeTinyVectors(tmp.dir);
-  });
-  after(() => tmp.cleanup());
+  const fx = tinyVectorsDir();
 
   it('is deterministic, learns, and adds the `tok` input and its own format', () => {
-    const a = trainIntentModel({ ...small, embeddings: vecFile, seed: 4 });
-    const b = trainIntentModel({ ...small, embeddings: vecFile, seed: 4 });
+    const a = trainIntentModel({ ...small, embeddings: fx.vecFile, seed: 4 });
+    const b = trainIntentModel({ ...small, embeddings: fx.vecFile, seed: 4 });
     assert.equal(sha256(a.model), sha256(b.model));
     assert.ok(a.report.accuracy_top1 !== null && a.report.accuracy_top1 >= 2 / 3, `top-1 ${a.report.accuracy_top1}`);
     const info = decodeModelInfo(a.model);
     assert.deepEqual(info.inputs, ['ids', 'w', 'tok']);
     assert.equal(info.metadata['kefu.format'], 'kefu-intent-hashed-cnn/1');
     // cnnFilters 0 (the default) is the model without a CNN
-    const plain = trainIntentModel({ ...small, embeddings: vecFile, seed: 4, cnnFilters: 0 });
+    const plain = trainIntentModel({ ...small, embeddings: fx.vecFile, seed: 4, cnnFilters: 0 });
     assert.equal(decodeModelInfo(plain.model).metadata['kefu.format'], 'kefu-intent-hashed/3');
   });
 
   it('cnnWeight 1 answers with the CNN alone, which learns the training set by itself', () => {
-    const t = trainIntentModel({ ...small, embeddings: vecFile, seed: 2, cnnWeight: 1, cnnEpochs: 30 });
+    const t = trainIntentModel({ ...small, embeddings: fx.vecFile, seed: 2, cnnWeight: 1, cnnEpochs: 30 });
     let right = 0;
     for (const e of train) {
       const p = t.probabilities(e.text);
@@ -63,10 +57,10 @@ describe('TextCNN beside the members (`cnnFilters`)', () => {
 
   for (const [tables, widths] of [['fp16', [1, 2, 3]], ['int8', [2, 4]]] as const) {
     it(`runs through IntentClassifier with the probabilities the trainer computed (${tables}, widths ${widths.join('/')})`, async () => {
-      const t = trainIntentModel({ ...small, hidden: 8, tables, embeddings: vecFile, seed: 3, cnnWidths: [...widths], cnnWeight: 0.6 });
+      const t = trainIntentModel({ ...small, hidden: 8, tables, embeddings: fx.vecFile, seed: 3, cnnWidths: [...widths], cnnWeight: 0.6 });
       // texts of different lengths in one call: padding must not change any text's answer
       const long = Array.from({ length: 90 }, () => 'refund').join(' ');
-      await assertGraphAgreesWithTrainer(t, join(tmp.dir, `cnn-${tables}.onnx`), [...test.map((e) => e.text), 'zzz', 'refund my money back for the parcel i ordered last week', '我想退款', long]);
+      await assertGraphAgreesWithTrainer(t, join(fx.dir, `cnn-${tables}.onnx`), [...test.map((e) => e.text), 'zzz', 'refund my money back for the parcel i ordered last week', '我想退款', long]);
     });
   }
 });

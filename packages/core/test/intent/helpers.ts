@@ -1,5 +1,6 @@
 /** Shared helpers of the intent tests: the CLINC150 location, temp dirs, a tiny trained model, a tiny corpus. */
 import { createHash } from 'node:crypto';
+import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -91,6 +92,24 @@ export function writeTinyVectors(dir: string): string {
   const file = join(dir, 'vectors.txt');
   writeFileSync(file, Object.entries(vectors).map(([w, v]) => `${w} ${v.join(' ')}`).join('\n') + '\n');
   return file;
+}
+
+/**
+ * Call inside a describe: a temp dir with the tiny corpus's vector file, made before the suite's
+ * tests and removed after them. Read `dir` and `vecFile` from the tests (not at describe time).
+ */
+export function tinyVectorsDir(): { readonly dir: string; readonly vecFile: string } {
+  let tmp: ReturnType<typeof tempDir> | undefined;
+  let vecFile = '';
+  before(() => {
+    tmp = tempDir();
+    vecFile = writeTinyVectors(tmp.dir);
+  });
+  after(() => tmp?.cleanup());
+  return {
+    get dir() { return tmp!.dir; },
+    get vecFile() { return vecFile; },
+  };
 }
 
 export const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');

@@ -1,21 +1,15 @@
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { trainIntentModel } from '../../src/intent/trainer.js';
 import { decodeModelInfo } from '../../src/intent/onnx-proto.js';
-import { assertGraphAgreesWithTrainer, sha256, tempDir, tinyCorpus, writeTinyVectors } from './helpers.js';
+import { assertGraphAgreesWithTrainer, sha256, tinyCorpus, tinyVectorsDir } from './helpers.js';
 
 const { train, validation, test } = tinyCorpus;
 const small = { train, validation, test, epochs: 20, dim: 8, members: 2, featurizer: { hashBits: 10 } };
 
 describe('hidden layer after the bag (`hidden`)', () => {
-  let tmp: ReturnType<typeof tempDir>;
-  let vecFile: string;
-  before(() => {
-    tmp = tempDir();
-    vecFile = writeTinyVectors(tmp.dir);
-  });
-  after(() => tmp.cleanup());
+  const fx = tinyVectorsDir();
 
   it('is deterministic, learns, and keeps the workers\' inputs and output', () => {
     const a = trainIntentModel({ ...small, hidden: 24, seed: 4 });
@@ -30,9 +24,9 @@ describe('hidden layer after the bag (`hidden`)', () => {
   });
 
   it('vectorExtremes adds the max and min of the word vectors: 3 x dims rows of P, other bytes', () => {
-    const mean = trainIntentModel({ ...small, hidden: 8, embeddings: vecFile, seed: 2 });
-    const ext = trainIntentModel({ ...small, hidden: 8, embeddings: vecFile, seed: 2, vectorExtremes: true });
-    const again = trainIntentModel({ ...small, hidden: 8, embeddings: vecFile, seed: 2, vectorExtremes: true });
+    const mean = trainIntentModel({ ...small, hidden: 8, embeddings: fx.vecFile, seed: 2 });
+    const ext = trainIntentModel({ ...small, hidden: 8, embeddings: fx.vecFile, seed: 2, vectorExtremes: true });
+    const again = trainIntentModel({ ...small, hidden: 8, embeddings: fx.vecFile, seed: 2, vectorExtremes: true });
     assert.equal(sha256(ext.model), sha256(again.model));
     assert.notEqual(sha256(ext.model), sha256(mean.model));
     // P grows from [3, 2 x 8] to [9, 2 x 8] floats
@@ -57,9 +51,9 @@ describe('hidden layer after the bag (`hidden`)', () => {
   for (const { tables, hidden, embeddings, vectorExtremes } of cases) {
     const name = `${tables} tables, hidden ${hidden}${embeddings ? ', word vectors' : ''}${vectorExtremes ? ' with their max and min' : ''}`;
     it(`runs through IntentClassifier with the probabilities the trainer computed (${name})`, async () => {
-      const t = trainIntentModel({ ...small, hidden, tables, seed: 3, vectorExtremes, ...(embeddings ? { embeddings: vecFile } : {}) });
+      const t = trainIntentModel({ ...small, hidden, tables, seed: 3, vectorExtremes, ...(embeddings ? { embeddings: fx.vecFile } : {}) });
       // texts of different lengths in one call: padded rows must not change any text's answer
-      await assertGraphAgreesWithTrainer(t, join(tmp.dir, `${name}.onnx`), [...test.map((e) => e.text), 'zzz', 'refund my money back for the parcel i ordered last week', '我想退款']);
+      await assertGraphAgreesWithTrainer(t, join(fx.dir, `${name}.onnx`), [...test.map((e) => e.text), 'zzz', 'refund my money back for the parcel i ordered last week', '我想退款']);
     });
   }
 });

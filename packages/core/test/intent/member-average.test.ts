@@ -1,21 +1,15 @@
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { trainIntentModel } from '../../src/intent/trainer.js';
-import { assertGraphAgreesWithTrainer, sha256, tempDir, tinyCorpus, writeTinyVectors } from './helpers.js';
+import { assertGraphAgreesWithTrainer, sha256, tinyCorpus, tinyVectorsDir } from './helpers.js';
 
 const { train, validation, test } = tinyCorpus;
 const small = { train, validation, test, epochs: 10, dim: 8, members: 3, featurizer: { hashBits: 10 }, batchSize: 3 };
 const texts = [...test.map((e) => e.text), 'zzz', 'refund my money back for the parcel i ordered last week', '我想退款'];
 
 describe('members combined by their logits (`memberAverage: "logits"`)', () => {
-  let tmp: ReturnType<typeof tempDir>;
-  let vecFile: string;
-  before(() => {
-    tmp = tempDir();
-    vecFile = writeTinyVectors(tmp.dir);
-  });
-  after(() => tmp.cleanup());
+  const fx = tinyVectorsDir();
 
   it('trains the same members and combines them as softmax(mean of logits); deterministic', () => {
     const p = trainIntentModel({ ...small, seed: 5 });
@@ -36,8 +30,8 @@ describe('members combined by their logits (`memberAverage: "logits"`)', () => {
   ] as const) {
     it(`runs through IntentClassifier with the trainer's probabilities (${name})`, async () => {
       const { embed, ...rest } = o as Record<string, unknown> & { embed?: boolean };
-      const t = trainIntentModel({ ...small, ...rest, ...(embed ? { embeddings: vecFile } : {}), seed: 2, memberAverage: 'logits' });
-      await assertGraphAgreesWithTrainer(t, join(tmp.dir, `${name.replace(/\W+/g, '-')}.onnx`), texts);
+      const t = trainIntentModel({ ...small, ...rest, ...(embed ? { embeddings: fx.vecFile } : {}), seed: 2, memberAverage: 'logits' });
+      await assertGraphAgreesWithTrainer(t, join(fx.dir, `${name.replace(/\W+/g, '-')}.onnx`), texts);
     });
   }
 });

@@ -1,4 +1,4 @@
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
@@ -7,7 +7,7 @@ import { isFlagged, membersMargin } from '../../src/intent/oos-rule.js';
 import { trainIntentModel, type TrainResult } from '../../src/intent/trainer.js';
 import { decodeModelInfo } from '../../src/intent/onnx-proto.js';
 import { IntentClassifier } from '../../src/intent/classifier.js';
-import { tempDir, writeTinyVectors } from './helpers.js';
+import { tinyVectorsDir } from './helpers.js';
 
 const labelled = (label: string, texts: string[]): { text: string; label: string }[] => texts.map((text) => ({ text, label }));
 const train = [
@@ -34,13 +34,7 @@ function expected(t: TrainResult, threshold: number): boolean[] {
 }
 
 describe('out-of-scope rule `members-margin` (the hashed members decide out of scope, the mixture the intent)', () => {
-  let tmp: ReturnType<typeof tempDir>;
-  let vecFile: string;
-  before(() => {
-    tmp = tempDir();
-    vecFile = writeTinyVectors(tmp.dir);
-  });
-  after(() => tmp.cleanup());
+  const fx = tinyVectorsDir();
 
   it('membersMargin is the members\' top probability minus their oos probability, read at an offset', () => {
     const h = Float32Array.of(9, 9, 9, 0.5, 0.2, 0.3);
@@ -52,8 +46,8 @@ describe('out-of-scope rule `members-margin` (the hashed members decide out of s
   });
 
   it('the trainer writes the rule, a second output `hprobs`, and is deterministic; it needs a CNN', () => {
-    const a = trainIntentModel({ ...base, embeddings: vecFile });
-    const b = trainIntentModel({ ...base, embeddings: vecFile });
+    const a = trainIntentModel({ ...base, embeddings: fx.vecFile });
+    const b = trainIntentModel({ ...base, embeddings: fx.vecFile });
     assert.deepEqual(a.model, b.model);
     const info = decodeModelInfo(a.model);
     assert.equal(info.metadata['kefu.oos_rule'], 'members-margin');
@@ -64,15 +58,15 @@ describe('out-of-scope rule `members-margin` (the hashed members decide out of s
     const d = a.probabilities(texts[0]!).reduce((s, x, i) => s + Math.abs(x - a.memberProbabilities(texts[0]!)[i]!), 0);
     assert.ok(d > 1e-3, `mixture and members differ by ${d}`);
     // the margin rule keeps a single output
-    const m = trainIntentModel({ ...base, embeddings: vecFile, oosRule: 'margin' });
+    const m = trainIntentModel({ ...base, embeddings: fx.vecFile, oosRule: 'margin' });
     assert.deepEqual(decodeModelInfo(m.model).outputs, ['probs']);
     assert.throws(() => trainIntentModel({ ...base, cnnFilters: 0 }), { name: 'TypeError', message: 'oosRule "members-margin" needs a CNN (cnnFilters > 0)' });
     assert.throws(() => trainIntentModel({ ...base, oosRule: 'energy' as 'margin' }), { name: 'TypeError', message: 'oosRule must be "confidence", "margin" or "members-margin"' });
   });
 
   it('IntentClassifier flags as the trainer computed, with the model\'s threshold and with one given, in one padded call and in slices', async () => {
-    const t = trainIntentModel({ ...base, embeddings: vecFile, seed: 3 });
-    const file = join(tmp.dir, 'mm.onnx');
+    const t = trainIntentModel({ ...base, embeddings: fx.vecFile, seed: 3 });
+    const file = join(fx.dir, 'mm.onnx');
     writeFileSync(file, t.model);
     const oos = t.report.labels.indexOf('oos');
     const margins = texts.map((x) => membersMargin(t.memberProbabilities(x), 0, 3, oos));
@@ -103,8 +97,8 @@ describe('out-of-scope rule `members-margin` (the hashed members decide out of s
   });
 
   it('the rule on a model without `hprobs` is KEFU_ERR_INTENT_MODEL_METADATA at open()', async () => {
-    const t = trainIntentModel({ ...base, embeddings: vecFile, oosRule: 'margin' });
-    const file = join(tmp.dir, 'margin.onnx');
+    const t = trainIntentModel({ ...base, embeddings: fx.vecFile, oosRule: 'margin' });
+    const file = join(fx.dir, 'margin.onnx');
     writeFileSync(file, t.model);
     const c = new IntentClassifier({ model: file, workers: 1, oosRule: 'members-margin' });
     await assert.rejects(c.open(), (e: unknown) => isKefuError(e, 'KEFU_ERR_INTENT_MODEL_METADATA') && /hprobs/.test((e as Error).message));
