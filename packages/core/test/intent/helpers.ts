@@ -112,4 +112,19 @@ export function tinyVectorsDir(): { readonly dir: string; readonly vecFile: stri
   };
 }
 
+/** Three labels, one of them `oos`, a few texts each: enough for the out-of-scope rules' tests. */
+const labelled = (label: string, texts: string[]): { text: string; label: string }[] => texts.map((text) => ({ text, label }));
+export const oosTinyCorpus = {
+  train: [
+    ...labelled('refund', ['refund please', 'i want a refund', 'give me my money back', 'refund my order', 'money back now', 'can i get a refund']),
+    ...labelled('order', ['where is my order', 'track my package', 'order status', 'when will my order arrive', 'has my parcel shipped', 'where is my parcel']),
+    ...labelled('oos', ['what is the weather', 'sing me a song', 'who won the game', 'tell me a joke', 'how tall is everest', 'play some music']),
+  ],
+  validation: [
+    ...labelled('refund', ['refund it', 'my money back please']),
+    ...labelled('order', ['where is the parcel', 'track my order']),
+    ...labelled('oos', ['what is the weather on mars', 'sing me a song about cats', 'who is the president', 'recommend a movie']),
+  ],
+};
+
 export const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');

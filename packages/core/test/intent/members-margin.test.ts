@@ -7,19 +7,9 @@ import { isFlagged, membersMargin } from '../../src/intent/oos-rule.js';
 import { trainIntentModel, type TrainResult } from '../../src/intent/trainer.js';
 import { decodeModelInfo } from '../../src/intent/onnx-proto.js';
 import { IntentClassifier } from '../../src/intent/classifier.js';
-import { tinyVectorsDir } from './helpers.js';
+import { oosTinyCorpus, tinyVectorsDir } from './helpers.js';
 
-const labelled = (label: string, texts: string[]): { text: string; label: string }[] => texts.map((text) => ({ text, label }));
-const train = [
-  ...labelled('refund', ['refund please', 'i want a refund', 'give me my money back', 'refund my order', 'money back now', 'can i get a refund']),
-  ...labelled('order', ['where is my order', 'track my package', 'order status', 'when will my order arrive', 'has my parcel shipped', 'where is my parcel']),
-  ...labelled('oos', ['what is the weather', 'sing me a song', 'who won the game', 'tell me a joke', 'how tall is everest', 'play some music']),
-];
-const validation = [
-  ...labelled('refund', ['refund it', 'my money back please']),
-  ...labelled('order', ['where is the parcel', 'track my order']),
-  ...labelled('oos', ['what is the weather on mars', 'sing me a song about cats', 'who is the president', 'recommend a movie']),
-];
+const { train, validation } = oosTinyCorpus;
 const texts = ['refund my money', 'where is my package', 'tell me a joke about the weather', 'order a song', 'zzz', 'money for the parcel', 'play the game'];
 const base = { train, validation, epochs: 15, dim: 8, hidden: 8, members: 2, featurizer: { hashBits: 10 }, cnnFilters: 6, cnnEpochs: 10, batchSize: 3, cnnLearningRate: 0.02, cnnWeight: 0.5, oosRule: 'members-margin' as const };
 

@@ -8,19 +8,9 @@ import { parseOosRule } from '../../src/intent/metadata.js';
 import { trainIntentModel } from '../../src/intent/trainer.js';
 import { decodeModelInfo } from '../../src/intent/onnx-proto.js';
 import { IntentClassifier } from '../../src/intent/classifier.js';
-import { tempDir } from './helpers.js';
+import { oosTinyCorpus, tempDir } from './helpers.js';
 
-const labelled = (label: string, texts: string[]): { text: string; label: string }[] => texts.map((text) => ({ text, label }));
-const train = [
-  ...labelled('refund', ['refund please', 'i want a refund', 'give me my money back', 'refund my order', 'money back now', 'can i get a refund']),
-  ...labelled('order', ['where is my order', 'track my package', 'order status', 'when will my order arrive', 'has my parcel shipped', 'where is my parcel']),
-  ...labelled('oos', ['what is the weather', 'sing me a song', 'who won the game', 'tell me a joke', 'how tall is everest', 'play some music']),
-];
-const validation = [
-  ...labelled('refund', ['refund it', 'my money back please']),
-  ...labelled('order', ['where is the parcel', 'track my order']),
-  ...labelled('oos', ['what is the weather on mars', 'sing me a song about cats', 'who is the president', 'recommend a movie']),
-];
+const { train, validation } = oosTinyCorpus;
 const texts = ['refund my money', 'where is my package', 'tell me a joke about the weather', 'order a song', 'zzz'];
 const base = { train, validation, epochs: 20, dim: 8, featurizer: { hashBits: 10 } };
 
