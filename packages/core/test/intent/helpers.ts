@@ -70,10 +70,12 @@ const vectors: Record<string, number[]> = {
   refund: [1, 0, 0], money: [0.9, 0.1, 0], back: [0.8, 0, 0.1], order: [0, 1, 0], parcel: [0.1, 0.9, 0], track: [0, 0.8, 0.2],
   hours: [0, 0, 1], open: [0.1, 0, 0.9],
 };
+/** Examples of one label. */
+const labelled = (label: string, texts: string[]): { text: string; label: string }[] => texts.map((text) => ({ text, label }));
 const train = [
-  ...['refund please', 'i want a refund', 'give me my money back', 'refund my order', 'money back now', 'can i get a refund'].map((text) => ({ text, label: 'refund' })),
-  ...['where is my order', 'track my package', 'order status', 'when will my order arrive', 'where is my parcel', 'track the parcel'].map((text) => ({ text, label: 'order' })),
-  ...['when are you open', 'opening hours', 'what are your hours', 'are you open on sunday', 'hours today', 'open late'].map((text) => ({ text, label: 'hours' })),
+  ...labelled('refund', ['refund please', 'i want a refund', 'give me my money back', 'refund my order', 'money back now', 'can i get a refund']),
+  ...labelled('order', ['where is my order', 'track my package', 'order status', 'when will my order arrive', 'where is my parcel', 'track the parcel']),
+  ...labelled('hours', ['when are you open', 'opening hours', 'what are your hours', 'are you open on sunday', 'hours today', 'open late']),
 ];
 const validation = [
   { text: 'refund it', label: 'refund' },
@@ -113,7 +115,6 @@ export function tinyVectorsDir(): { readonly dir: string; readonly vecFile: stri
 }
 
 /** Three labels, one of them `oos`, a few texts each: enough for the out-of-scope rules' tests. */
-const labelled = (label: string, texts: string[]): { text: string; label: string }[] => texts.map((text) => ({ text, label }));
 export const oosTinyCorpus = {
   train: [
     ...labelled('refund', ['refund please', 'i want a refund', 'give me my money back', 'refund my order', 'money back now', 'can i get a refund']),
