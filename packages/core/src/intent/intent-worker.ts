@@ -122,8 +122,7 @@ async function run(texts: string[]): Promise<{ index: Int32Array; prob: Float32A
   const prob = new Float32Array(texts.length * k);
   const oos = new Float32Array(texts.length);
   const oosIndex = init.oosIndex < C ? init.oosIndex : -1;
-  const margin = members ? new Float32Array(texts.length) : undefined;
-  if (members && margin) for (let i = 0; i < texts.length; i++) margin[i] = membersMargin(members, i * C, C, oosIndex);
+  const margin = members ? Float32Array.from({ length: texts.length }, (_, i) => membersMargin(members, i * C, C, oosIndex)) : undefined;
   const row = new Float32Array(C);
   for (let i = 0; i < texts.length; i++) {
     row.set(data.subarray(i * C, i * C + C));
