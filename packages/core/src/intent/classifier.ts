@@ -58,6 +58,25 @@ export interface IntentClassifierOptions {
   maxLength?: number;
   /** Lower-case and strip accents before WordPiece (uncased BERT). @defaultValue true */
   lowercase?: boolean;
+  /**
+   * After finishing a batch, each worker keeps polling for the next one for this many
+   * microseconds before it goes to sleep, so that a request arriving within the window skips the
+   * thread wake-up (on the 2-vCPU VM measured in docs/intent.md: tens of µs of the single
+   * prediction's round trip). The cost is CPU: a worker that gets no request in time burns the
+   * whole window, so at low rates each prediction costs up to this much extra CPU time on the
+   * worker's core; under sustained load the workers are busy anyway. 0 disables polling.
+   * @defaultValue 100
+   */
+  spinMicros?: number;
+  /**
+   * Run the model through onnxruntime-node's native session synchronously inside the workers,
+   * skipping the public `run()`'s setImmediate and re-wrapping. That session is the package's
+   * internal binding, so it is used only when it exists and gives bit-identical outputs to the
+   * public API on probe texts at start; otherwise the workers use the public API (`direct` says
+   * which). false: always the public API.
+   * @defaultValue true
+   */
+  directRun?: boolean;
 }
 
 export interface RankedIntent {
@@ -100,6 +119,8 @@ const defaults = {
   maxChars: 1000,
   maxLength: 128,
   lowercase: true,
+  spinMicros: 100,
+  directRun: true,
 };
 
 // C0 controls other than tab/newline/carriage return, and lone surrogates: not text
@@ -145,6 +166,8 @@ export class IntentClassifier extends EventEmitter<IntentClassifierEvents> {
     intOpt('timeoutMs', o.timeoutMs, 1, 3_600_000);
     intOpt('maxChars', o.maxChars, 1, 1_000_000);
     intOpt('maxLength', o.maxLength, 3, 8192);
+    intOpt('spinMicros', o.spinMicros, 0, 100_000);
+    if (typeof o.directRun !== 'boolean') throw new TypeError('directRun must be a boolean');
     if (o.oosThreshold !== undefined && !(o.oosThreshold >= 0 && o.oosThreshold <= 1)) {
       throw new RangeError('oosThreshold must be a number between 0 and 1');
     }
@@ -174,6 +197,13 @@ export class IntentClassifier extends EventEmitter<IntentClassifierEvents> {
   /** The model file in use (after open()). */
   get modelPath(): string {
     return this._modelPath;
+  }
+  /**
+   * True when the workers run the model through the runtime's native session directly (see the
+   * `directRun` option); false before open() and when they use the public API.
+   */
+  get direct(): boolean {
+    return this.pool?.direct ?? false;
   }
   /** Texts waiting for a worker. */
   get pending(): number {
@@ -242,6 +272,8 @@ export class IntentClassifier extends EventEmitter<IntentClassifierEvents> {
       topK: o.topK,
       classes: this._labels.length,
       oosIndex: this.oosIndex,
+      direct: o.directRun,
+      spinMicros: o.spinMicros,
       ...(this._oosRule === 'members-margin' ? { membersMargin: true } : {}),
       ...(featurizer ? { featurizer } : {}),
       ...(o.vocab !== undefined ? { vocabPath: o.vocab } : {}),

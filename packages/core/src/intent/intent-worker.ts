@@ -1,9 +1,10 @@
 /**
  * An inference worker: owns one onnxruntime-node session (loaded lazily here, never on the main
  * thread), featurizes or tokenizes a batch of texts, runs the batch in one call and returns the
- * top-k classes of each text.
+ * top-k classes of each text. After a batch it may keep polling its port for a while (the init's
+ * `spinMicros`) so that the next request finds it awake.
  */
-import { parentPort } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort } from 'node:worker_threads';
 import { readFile } from 'node:fs/promises';
 import { featurize, type Features } from './featurizer.js';
 import { weights } from './hashed-model.js';
@@ -12,14 +13,14 @@ import { tokenBuckets } from './cnn-model.js';
 import { cnnFeed } from './cnn-export.js';
 import { readFloatInitializer } from './onnx-proto.js';
 import { WordPieceTokenizer } from './wordpiece.js';
-import type { FromWorker, InitMessage, ToWorker } from './worker-protocol.js';
+import { openRunner, type Runner } from './ort-runner.js';
+import type { FromWorker, InitMessage, RunMessage, ToWorker } from './worker-protocol.js';
 
 type Ort = typeof import('onnxruntime-node');
-type Session = import('onnxruntime-node').InferenceSession;
 
 const port = parentPort!;
 let ort: Ort;
-let session: Session;
+let session: Runner;
 let init: InitMessage;
 let tokenizer: WordPieceTokenizer | undefined;
 let idf: Float32Array | null = null;
@@ -29,6 +30,8 @@ let isProbs = false;
 let withMembers = false;
 /** The graph has a TextCNN (input `tok`). */
 let needsTok = false;
+/** The bert graph takes `token_type_ids`. */
+let tokenTypes = false;
 
 function send(m: FromWorker, transfer: ArrayBuffer[] = []): void {
   port.postMessage(m, transfer);
@@ -70,7 +73,7 @@ async function runHashed(feats: Features[], texts: string[]): Promise<Scores> {
 
 async function scores(texts: string[]): Promise<Scores> {
   if (init.kind !== 'hashed') {
-    const out = await session.run(bertFeeds(texts));
+    const out = await session.run(bertFeeds(texts), [outputName]);
     return { data: out[outputName]!.data as Float32Array, members: null };
   }
   const feats = texts.map((t) => featurize(t, init.featurizer!));
@@ -108,7 +111,7 @@ function bertFeeds(texts: string[]): Record<string, import('onnxruntime-node').T
     input_ids: new ort.Tensor('int64', ids, dims),
     attention_mask: new ort.Tensor('int64', mask, dims),
   };
-  if (session.inputNames.includes('token_type_ids')) {
+  if (tokenTypes) {
     feeds.token_type_ids = new ort.Tensor('int64', new BigInt64Array(texts.length * n), dims);
   }
   return feeds;
@@ -175,12 +178,10 @@ async function start(m: InitMessage): Promise<void> {
   }
   try {
     ort = await import('onnxruntime-node');
-    session = await ort.InferenceSession.create(bytes, {
-      intraOpNumThreads: m.intraOpThreads,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      graphOptimizationLevel: 'all',
-      logSeverityLevel: 3,
+    const options = { intraOpNumThreads: m.intraOpThreads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', logSeverityLevel: 3 } as const;
+    session = await openRunner(ort, bytes, options, m.direct, (inputs) => {
+      setInputs(inputs);
+      return PROBES.map((t) => (m.kind === 'hashed' ? hashedFeeds([featurize(t, m.featurizer!)], [t]) : bertFeeds([t])));
     });
   } catch (err) {
     send({ type: 'init-error', code: 'KEFU_ERR_INTENT_MODEL_CORRUPT', message: `the runtime cannot load ${m.modelPath}: ${(err as Error).message}` });
@@ -188,7 +189,7 @@ async function start(m: InitMessage): Promise<void> {
   }
   outputName = session.outputNames.includes('probs') ? 'probs' : session.outputNames.includes('logits') ? 'logits' : session.outputNames[0]!;
   isProbs = outputName === 'probs';
-  needsTok = m.kind === 'hashed' && session.inputNames.includes('tok');
+  setInputs(session.inputNames);
   if (m.membersMargin && !session.outputNames.includes('hprobs')) {
     send({ type: 'init-error', code: 'KEFU_ERR_INTENT_MODEL_METADATA', message: `the "members-margin" rule needs the output "hprobs" (the hashed members' probabilities), which ${m.modelPath} lacks` });
     return;
@@ -204,23 +205,59 @@ async function start(m: InitMessage): Promise<void> {
     send({ type: 'init-error', code: 'KEFU_ERR_INTENT_MODEL_CORRUPT', message: `the model does not run: ${(err as Error).message}` });
     return;
   }
-  send({ type: 'ready' });
+  send({ type: 'ready', direct: session.direct });
 }
 
-port.on('message', (m: ToWorker) => {
-  if (m.type === 'init') void start(m);
-  else if (m.type === 'crash') process.exit(70);
-  else if (m.type === 'stall') Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, m.ms);
-  else if (m.type === 'run') {
-    run(m.texts).then(
-      (r) =>
-        send({ type: 'result', id: m.id, index: r.index, prob: r.prob, oos: r.oos, ...(r.margin ? { margin: r.margin } : {}) }, [
-          r.index.buffer as ArrayBuffer,
-          r.prob.buffer as ArrayBuffer,
-          r.oos.buffer as ArrayBuffer,
-          ...(r.margin ? [r.margin.buffer as ArrayBuffer] : []),
-        ]),
-      (err: unknown) => send({ type: 'run-error', id: m.id, message: (err as Error).message }),
-    );
+// the direct path's check runs the model on these through both paths: a short and a longer text,
+// so that a feed of one and of several features are both compared
+const PROBES = ['hello', 'where is my order? it was due on monday, 3 days ago'];
+
+function setInputs(inputs: readonly string[]): void {
+  needsTok = init.kind === 'hashed' && inputs.includes('tok');
+  tokenTypes = inputs.includes('token_type_ids');
+}
+
+async function runBatch(m: RunMessage): Promise<void> {
+  let r: Awaited<ReturnType<typeof run>>;
+  try {
+    r = await run(m.texts);
+  } catch (err) {
+    send({ type: 'run-error', id: m.id, message: (err as Error).message });
+    return;
   }
-});
+  send({ type: 'result', id: m.id, index: r.index, prob: r.prob, oos: r.oos, ...(r.margin ? { margin: r.margin } : {}) }, [
+    r.index.buffer as ArrayBuffer,
+    r.prob.buffer as ArrayBuffer,
+    r.oos.buffer as ArrayBuffer,
+    ...(r.margin ? [r.margin.buffer as ArrayBuffer] : []),
+  ]);
+}
+
+/**
+ * Polls the port for up to `micros` without yielding to the event loop. A worker that sleeps
+ * costs the next request a thread wake-up (tens of µs of latency on a VM, and the sender's CPU for
+ * the wake-up call); a worker that polls sees it at once, for the polling's CPU.
+ */
+function poll(micros: number): ToWorker | undefined {
+  const end = performance.now() + micros / 1000;
+  do {
+    const got = receiveMessageOnPort(port);
+    if (got) return got.message as ToWorker;
+  } while (performance.now() < end);
+  return undefined;
+}
+
+async function serve(first: ToWorker): Promise<void> {
+  let m: ToWorker | undefined = first;
+  while (m) {
+    if (m.type === 'init') return void (await start(m));
+    if (m.type === 'crash') process.exit(70);
+    if (m.type === 'stall') Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, m.ms);
+    // on the direct path run() never waits for the event loop, so a batch and the polling after
+    // it are one synchronous stretch (only microtasks in between)
+    else await runBatch(m);
+    m = init?.spinMicros ? poll(init.spinMicros) : undefined;
+  }
+}
+
+port.on('message', (m: ToWorker) => void serve(m));

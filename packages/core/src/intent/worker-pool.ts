@@ -55,6 +55,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
   private readonly queue = new Fifo<PoolRequest>();
   private nextId = 1;
   private closed = false;
+  private _direct = false;
 
   constructor(private readonly s: PoolSettings) {
     super();
@@ -71,6 +72,11 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
       await this.close();
       throw err;
     }
+  }
+
+  /** True when every running worker calls the runtime's native session directly. */
+  get direct(): boolean {
+    return this._direct;
   }
 
   get pending(): number {
@@ -117,6 +123,8 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
           started = true;
           slot.ready = true;
           slot.failures = 0;
+          // the same runtime and model in every worker: they all take the same path
+          this._direct = m.direct;
           resolve();
           this.dispatch();
         } else if (m.type === 'init-error') {

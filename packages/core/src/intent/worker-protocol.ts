@@ -20,6 +20,10 @@ export interface InitMessage {
    * probabilities) and each result also reports their margin.
    */
   membersMargin?: boolean;
+  /** Call the runtime's native session synchronously when it checks out (see ort-runner.ts). */
+  direct: boolean;
+  /** After a batch, poll for the next message this long before sleeping (0: sleep at once). */
+  spinMicros: number;
 }
 
 export interface RunMessage {
@@ -42,7 +46,7 @@ export interface StallMessage {
 export type ToWorker = InitMessage | RunMessage | CrashMessage | StallMessage;
 
 export type FromWorker =
-  | { type: 'ready' }
+  | { type: 'ready'; direct: boolean }
   | { type: 'init-error'; code: string; message: string }
   | {
       type: 'result';
