@@ -7,12 +7,18 @@
  *                                [--only raw_ws,raw_ws_ack,socket_io,kefu,kefu_memory] [--profile]
  *                                [--variant name=--deliver-ahead,0,--commit-interval-ms,2 ...]
  *                                [--ladder 2000,4000] [--rounds 3] [--server-node-args --trace-gc,...]
+ *                                [--interleaved]
  *
- * Every system runs in its own server child, all up at once, with the same pairs held by shared
- * load-generator children (bench/lib/), each pair inside one generator so that send and receipt
- * are timed on one clock. Measurements are interleaved (round r measures the systems in a
- * rotated order, one at a time) because the machine is shared and noisy: a burst of someone
- * else's CPU then hurts each system alike instead of whichever happened to be running.
+ * Every system runs in its own server child, with its pairs held by shared load-generator
+ * children (bench/lib/), each pair inside one generator so that send and receipt are timed on one
+ * clock. By default the systems are measured one after the other, and only the system being
+ * measured has connections: 10,000 idle connections of another system are not idle on the wire
+ * (Socket.IO pings each every 25 s, the hub every 30 s, Kefu clients send an application ping a
+ * minute: about 1,800 frames/s of background for the other three systems together, more than the
+ * 250-1,000 msg/s of the low steps, each frame waking a server and a generator). With
+ * --interleaved, every system stays connected and the rounds and steps rotate over the systems
+ * (the method until session 7: fairer against someone else's burst of CPU on a shared machine,
+ * but every window then carries the others' heartbeats).
  * Open loop: a schedule of `rate` msg/s in total, round-robin over the pairs. First a step search:
  * rising rates, each system measured alone, until its p99 exceeds 5 ms (or it loses messages)
  * twice in a row above SEARCH_THROUGH msg/s; its highest passing rate is max_rate_p99_le_5ms.
@@ -90,9 +96,12 @@ const specs = allSpecs.filter((s) => only.has(s.key) || variantSpecs.includes(s)
   execArgv: [...serverNodeArgs, ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${join(profDir, s.key)}`] : [])],
 }));
 
-const generators = Number(arg('generators', String(Math.max(2, Math.ceil((specs.length * pairs * 2) / MAX_CONNS_PER_GENERATOR)))));
+const interleaved = process.argv.includes('--interleaved');
+/** Systems connected at once. */
+const connectedAtOnce = interleaved ? specs.length : 1;
+const generators = Number(arg('generators', String(Math.max(2, Math.ceil((connectedAtOnce * pairs * 2) / MAX_CONNS_PER_GENERATOR)))));
 if (!(pairs > 0 && rate > 0 && generators > 0)) throw new RangeError('--pairs, --rate and --generators must be positive numbers');
-if (Math.ceil(pairs / generators) * 2 * specs.length > MAX_CONNS_PER_GENERATOR + 1_000) {
+if (Math.ceil(pairs / generators) * 2 * connectedAtOnce > MAX_CONNS_PER_GENERATOR + 1_000) {
   throw new RangeError(`each generator would hold more than ${MAX_CONNS_PER_GENERATOR} connections: raise --generators`);
 }
 
@@ -135,8 +144,8 @@ const strip = ({ histogram: _h, ...rest }: StepResult): Step => rest;
 /** The keys in an order rotated by `r`, so that no system is always measured first. */
 const rotate = <T,>(xs: T[], r: number): T[] => xs.map((_, i) => xs[(i + r) % xs.length]!);
 
-async function measureAll(b: Bench): Promise<Record<string, SystemResult>> {
-  const keys = specs.map((s) => s.key);
+/** Connects `keys`, runs the step search and the headline rounds over them (rotated), and disconnects them. */
+async function measure(b: Bench, keys: string[]): Promise<Record<string, SystemResult>> {
   const connectS: Record<string, number> = {};
   for (const key of keys) {
     const c = await b.connect(key, 'pairs', pairs, cfg.concurrency, 900_000);
@@ -148,7 +157,7 @@ async function measureAll(b: Bench): Promise<Record<string, SystemResult>> {
   // row once past SEARCH_THROUGH. It runs before the headline rate, which saturates some systems: their backlog and grown
   // heap would otherwise weigh on the low steps that follow (a full run at 16:29 UTC had Kefu and
   // Socket.IO fail steps at 1,000-2,000 msg/s that quick runs pass).
-  // One unmeasured pass at the lowest rate first: right after 30,000 connections were set up, the
+  // One unmeasured pass at the lowest rate first: right after its connections were set up, the
   // servers and generators still collect and compact (a 16:33 UTC run had every system, raw ws
   // included, fail its first step at 1,000 msg/s).
   for (const key of keys) await b.step(key, cfg.ladder[0]!, cfg.stepWarmupMs, cfg.stepMs, cfg.drainMs);
@@ -209,6 +218,15 @@ async function measureAll(b: Bench): Promise<Record<string, SystemResult>> {
       steps: steps[key]!,
     };
   }
+  for (const key of keys) await b.disconnect(key);
+  return out;
+}
+
+async function measureAll(b: Bench): Promise<Record<string, SystemResult>> {
+  const keys = specs.map((s) => s.key);
+  if (interleaved) return measure(b, keys);
+  const out: Record<string, SystemResult> = {};
+  for (const key of keys) Object.assign(out, await measure(b, [key]));
   return out;
 }
 
@@ -244,7 +262,8 @@ report({
     raw_ws: 'ws relay: same JWT checked at upgrade, JSON parse, Map conv -> sockets, no ack/seq/log',
     raw_ws_ack: 'the raw ws relay plus an ack frame to the sender per message (no seq, no log): the control for the ack\'s cost',
     socket_io: 'Socket.IO 4.8, websocket transport only, same JWT in handshake auth, room per conversation, ack callback',
-    latency: 'visitor send -> agent receipt in the same generator process, performance.now(); open-loop schedule round-robin over pairs; systems interleaved',
+    systems: interleaved ? 'interleaved: every system connected throughout, rounds and steps rotated over the systems' : 'one after the other: only the measured system has connections',
+    latency: 'visitor send -> agent receipt in the same generator process, performance.now(); open-loop schedule round-robin over pairs',
   },
   kefu: { store: 'level', ...headline(k) },
   peers: { raw_ws: headline(raw), raw_ws_ack: headline(rawAck), socket_io: headline(sio) },

@@ -5,7 +5,7 @@
  * directory given by --dir, or the MemoryConversationStore (--store memory).
  *
  *   node --import tsx bench/servers/kefu-hub.ts --store level|memory|redis --dir <path> [--redis <url>] [--idle-timeout-ms N]
- *                                              [--deliver-ahead N] [--commit-interval-ms N]   (LevelDB store options)
+ *                                              [--heartbeat-ms N] [--deliver-ahead N] [--commit-interval-ms N]   (LevelDB store options)
  *
  * With --redis (cluster bench), the node shares a RedisBus and, with --store redis, a
  * RedisConversationStore, so that any node serves any conversation; @kefu/redis is imported only
@@ -29,6 +29,7 @@ const store = arg('store', 'level');
 const dir = arg('dir', '');
 const redisUrl = arg('redis', '');
 const idleTimeout = arg('idle-timeout-ms', '');
+const heartbeat = arg('heartbeat-ms', '');
 const deliverAhead = arg('deliver-ahead', '');
 const commitInterval = arg('commit-interval-ms', '');
 const levelOptions = {
@@ -48,6 +49,7 @@ const hub = new Hub({
     : new MemoryConversationStore(),
   ...(redis ? { bus: new redis.RedisBus(redisUrl) } : {}),
   ...(idleTimeout ? { idleTimeoutMs: Number(idleTimeout) } : {}),
+  ...(heartbeat ? { heartbeatMs: Number(heartbeat) } : {}),
 });
 let errors = 0;
 hub.on('error', (err) => { if (errors++ < 5) console.error('kefu hub error:', err); });
