@@ -30,8 +30,10 @@ export class Connection {
   tokens: number;
   refillAt: number;
   strikes = 0;
-  /** Cleared by each sweep, set by each pong. */
+  /** Cleared by each sweep that pings, set by each pong. */
   alive = true;
+  /** A frame came in since the sweep last visited: the sweep skips its ping (heartbeat.ts). */
+  heard = false;
   /** Sweep tick of the last inbound frame (the idle clock). */
   lastTick: number;
   /** conv -> time of the last forwarded `typing on`; allocated on first typing frame. */

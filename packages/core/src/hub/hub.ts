@@ -247,6 +247,7 @@ export class Hub extends EventEmitter<HubEvents> {
     if (conn.closed) return;
     this.metrics.counts.framesIn++;
     conn.lastTick = this.#tick;
+    conn.heard = true;
     const rl = this.#o.rateLimit;
     if (!takeToken(conn, Date.now(), rl.perSec, rl.burst)) {
       this.metrics.counts.rateLimited++;

@@ -219,6 +219,43 @@ test('heartbeat: the pings of an interval are spread over its timer slices, each
   }
 });
 
+test('heartbeat: a socket that sent a frame since the last sweep is not pinged (its frame proves it alive); a silent one is, and a silent deaf one is still closed', async () => {
+  const h = await startHub({ heartbeatMs: 200, idleTimeoutMs: 0 });
+  const gone: DisconnectInfo[] = [];
+  h.hub.on('disconnect', (d) => gone.push(d));
+  // Deaf to pings (no pong ever) but talking: only its frames can keep it open.
+  const talker = new TestClient(new WebSocket(`${h.url}?as=t1:talker:visitor`, ['kefu.v1'], { autoPong: false }));
+  await talker.next('welcome');
+  const chatter = setInterval(() => talker.send({ t: 'ping' }), 40);
+  const quiet = await TestClient.connect(h.url, 't1:quiet:visitor');
+  const silentDeaf = new TestClient(new WebSocket(`${h.url}?as=t1:silent:visitor`, ['kefu.v1'], { autoPong: false }));
+  await silentDeaf.next('welcome');
+  let talkerPings = 0;
+  let quietPings = 0;
+  talker.ws.on('ping', () => talkerPings++);
+  quiet.ws.on('ping', () => quietPings++);
+  try {
+    await until(() => gone.some((d) => d.identity.id === 'silent'), 3000, 'silent deaf socket closed');
+    assert.equal(gone.find((d) => d.identity.id === 'silent')!.code, 4000);
+    await until(() => quietPings >= 4, 3000, 'four pings on the quiet socket');
+    // The talker sent a frame every 40 ms, so every visit of the 200 ms sweep found one: at most the
+    // ping of a visit that came before its first frame.
+    assert.ok(talkerPings <= 1, `talker got ${talkerPings} pings`);
+    assert.equal(talker.closed, undefined);
+    assert.equal(quiet.closed, undefined);
+    assert.equal(gone.length, 1);
+    assert.equal(h.hub.metrics.snapshot().heartbeatTimeouts, 1);
+    // Once it falls silent, the deaf talker is pinged, does not answer, and is closed like any deaf socket.
+    clearInterval(chatter);
+    await until(() => gone.some((d) => d.identity.id === 'talker'), 3000, 'deaf talker closed once silent');
+    assert.equal(gone.find((d) => d.identity.id === 'talker')!.code, 4000);
+    assert.equal(h.hub.metrics.snapshot().heartbeatTimeouts, 2);
+  } finally {
+    clearInterval(chatter);
+    talker.ws.terminate(); silentDeaf.ws.terminate(); await quiet.close(); await h.close();
+  }
+});
+
 test('idle timeout: a socket that sends no frame is closed with 4001; an active one stays', async () => {
   const h = await startHub({ heartbeatMs: 150, idleTimeoutMs: 450 });
   const idle = await TestClient.connect(h.url, 't1:idle:visitor');
