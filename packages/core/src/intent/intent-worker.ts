@@ -14,11 +14,13 @@ import { cnnFeed } from './cnn-export.js';
 import { readFloatInitializer } from './onnx-proto.js';
 import { WordPieceTokenizer } from './wordpiece.js';
 import { openRunner, type Runner } from './ort-runner.js';
-import type { FromWorker, InitMessage, RunMessage, ToWorker } from './worker-protocol.js';
+import type { FromWorker, InitMessage, ResultMessage, RunMessage, ToWorker } from './worker-protocol.js';
 
 type Ort = typeof import('onnxruntime-node');
 
 const port = parentPort!;
+/** Answers go here (the init's `results` port), control messages on `port`. */
+let results: import('node:worker_threads').MessagePort | null = null;
 let ort: Ort;
 let session: Runner;
 let init: InitMessage;
@@ -33,8 +35,13 @@ let needsTok = false;
 /** The bert graph takes `token_type_ids`. */
 let tokenTypes = false;
 
-function send(m: FromWorker, transfer: ArrayBuffer[] = []): void {
-  port.postMessage(m, transfer);
+function send(m: FromWorker): void {
+  port.postMessage(m);
+}
+
+function answer(m: ResultMessage, transfer: ArrayBuffer[] = []): void {
+  // the pool always gives one (init)
+  results!.postMessage(m, transfer);
 }
 
 // Texts are padded to the longest in their runtime call, and the padded rows are gathered, cast
@@ -205,6 +212,7 @@ async function start(m: InitMessage): Promise<void> {
     send({ type: 'init-error', code: 'KEFU_ERR_INTENT_MODEL_CORRUPT', message: `the model does not run: ${(err as Error).message}` });
     return;
   }
+  results = m.results ?? null;
   send({ type: 'ready', direct: session.direct });
 }
 
@@ -222,10 +230,10 @@ async function runBatch(m: RunMessage): Promise<void> {
   try {
     r = await run(m.texts);
   } catch (err) {
-    send({ type: 'run-error', id: m.id, message: (err as Error).message });
+    answer({ type: 'run-error', id: m.id, message: (err as Error).message });
     return;
   }
-  send({ type: 'result', id: m.id, index: r.index, prob: r.prob, oos: r.oos, ...(r.margin ? { margin: r.margin } : {}) }, [
+  answer({ type: 'result', id: m.id, index: r.index, prob: r.prob, oos: r.oos, ...(r.margin ? { margin: r.margin } : {}) }, [
     r.index.buffer as ArrayBuffer,
     r.prob.buffer as ArrayBuffer,
     r.oos.buffer as ArrayBuffer,

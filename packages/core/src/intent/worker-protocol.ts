@@ -1,4 +1,5 @@
 /** Messages between the IntentClassifier (main thread) and its inference workers. */
+import type { MessagePort } from 'node:worker_threads';
 import type { FeaturizerSettings } from './featurizer.js';
 
 export interface InitMessage {
@@ -24,6 +25,8 @@ export interface InitMessage {
   direct: boolean;
   /** After a batch, poll for the next message this long before sleeping (0: sleep at once). */
   spinMicros: number;
+  /** Where the worker posts its answers (ResultMessage); set by the pool per worker. */
+  results?: MessagePort;
 }
 
 export interface RunMessage {
@@ -45,9 +48,11 @@ export interface StallMessage {
 
 export type ToWorker = InitMessage | RunMessage | CrashMessage | StallMessage;
 
-export type FromWorker =
-  | { type: 'ready'; direct: boolean }
-  | { type: 'init-error'; code: string; message: string }
+/** On the parent port. */
+export type FromWorker = { type: 'ready'; direct: boolean } | { type: 'init-error'; code: string; message: string };
+
+/** On the init's `results` port. */
+export type ResultMessage =
   | {
       type: 'result';
       id: number;
