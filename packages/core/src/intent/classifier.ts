@@ -59,24 +59,26 @@ export interface IntentClassifierOptions {
   /** Lower-case and strip accents before WordPiece (uncased BERT). @defaultValue true */
   lowercase?: boolean;
   /**
-   * After finishing a batch, each worker keeps polling for the next one for this many
-   * microseconds before it goes to sleep, so that a request arriving within the window skips the
-   * thread wake-up (on the 2-vCPU VM measured in docs/intent.md: tens of µs of the single
+   * After finishing a batch of one text, each worker keeps polling for the next request for this
+   * many microseconds before it goes to sleep, so that a request arriving within the window skips
+   * the thread wake-up (on the 2-vCPU VM measured in docs/intent.md: tens of µs of the single
    * prediction's round trip). The cost is CPU: a worker that gets no request in time burns the
    * whole window, so at low rates each prediction costs up to this much extra CPU time on the
-   * worker's core; under sustained load the workers are busy anyway. 0 disables polling.
-   * @defaultValue 100
+   * worker's core. Batches of several texts (load) are never followed by polling, which would take
+   * a core from the main thread. 0 disables polling.
+   * @defaultValue 200
    */
   spinMicros?: number;
   /**
    * After sending a lone request (a batch of one: the pool was idle) to a worker, the main thread
    * keeps its event loop turning (setImmediate, each turn still polling I/O and running timers)
    * for up to this many microseconds, or until the answer comes, instead of sleeping in epoll; an
-   * answer that finds the thread awake skips a thread wake-up (40-100 µs of the round trip on the
-   * VM measured in docs/intent.md). Nothing waits behind it: the event loop is never blocked. The
-   * cost is main-thread CPU for as long as the prediction takes (about 0.1-0.2 ms each). Batches
+   * answer that finds the thread awake skips a thread wake-up. Nothing waits behind it: the event
+   * loop is never blocked. The cost is main-thread CPU for as long as the prediction takes, and on
+   * a busy machine the turning thread competes with the worker for a core, which can make the
+   * prediction slower, not faster (both measured in docs/intent.md): hence off by default. Batches
    * of more than one (load) never start it. 0 disables it.
-   * @defaultValue 1000
+   * @defaultValue 0
    */
   hotWaitMicros?: number;
   /**
@@ -130,8 +132,8 @@ const defaults = {
   maxChars: 1000,
   maxLength: 128,
   lowercase: true,
-  spinMicros: 100,
-  hotWaitMicros: 1000,
+  spinMicros: 200,
+  hotWaitMicros: 0,
   directRun: true,
 };
 

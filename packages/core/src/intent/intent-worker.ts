@@ -264,7 +264,9 @@ async function serve(first: ToWorker): Promise<void> {
     // on the direct path run() never waits for the event loop, so a batch and the polling after
     // it are one synchronous stretch (only microtasks in between)
     else await runBatch(m);
-    m = init?.spinMicros ? poll(init.spinMicros) : undefined;
+    // only after a lone text: a batch of several means load, when the pool's main thread needs the
+    // cores (a worker polling beside two busy threads on two cores cost 20% of the throughput)
+    m = init?.spinMicros && m.type === 'run' && m.texts.length === 1 ? poll(init.spinMicros) : undefined;
   }
 }
 
