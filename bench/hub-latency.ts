@@ -22,8 +22,9 @@
  * Open loop: a schedule of `rate` msg/s in total, round-robin over the pairs. First a step search:
  * rising rates, each system measured alone, until its p99 exceeds 5 ms (or it loses messages)
  * twice in a row above SEARCH_THROUGH msg/s; its highest passing rate is max_rate_p99_le_5ms.
- * Every system is tried at every step up to SEARCH_THROUGH: on this VM the lowest rates can fail
- * where the next ones pass (docs/benchmarks.md, "Lower rates can have worse tails").
+ * Every system is tried at every step up to SEARCH_THROUGH: a window's p99 can exceed the limit
+ * by chance at a low rate that the next rate passes (docs/benchmarks.md, "Idle connections of
+ * other systems are not idle on the wire", says what made that common until session 7).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
