@@ -30,7 +30,7 @@ export class Connection {
   tokens: number;
   refillAt: number;
   strikes = 0;
-  /** Cleared by each sweep that pings, set by each pong. */
+  /** Cleared by each sweep that pings; set by each pong, and by a sweep that finds `heard`. */
   alive = true;
   /** A frame came in since the sweep last visited: the sweep skips its ping (heartbeat.ts). */
   heard = false;

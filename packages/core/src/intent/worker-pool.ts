@@ -60,8 +60,6 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
   private nextId = 1;
   private closed = false;
   private _direct = false;
-  /** Batches in flight. */
-  private busy = 0;
   private hot = false;
   private hotUntil = 0;
 
@@ -206,7 +204,6 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
   }
 
   private finish(slot: Slot): void {
-    if (slot.batch) this.busy--;
     if (slot.timer) clearTimeout(slot.timer);
     slot.timer = null;
     slot.batch = null;
@@ -219,7 +216,6 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
       const n = Math.min(this.s.maxBatch, this.pending);
       const batch = this.queue.take(n);
       slot.batch = batch;
-      this.busy++;
       slot.batchId = this.nextId++;
       const w = slot.worker;
       slot.timer = setTimeout(() => {
@@ -258,7 +254,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
       const got = receiveMessageOnPort(slot.results);
       if (got) this.settle(slot, got.message as ResultMessage);
     }
-    if (this.busy > 0 && performance.now() < this.hotUntil) setImmediate(this.turn);
+    if (this.slots.some((s) => s.batch !== null) && performance.now() < this.hotUntil) setImmediate(this.turn);
     else this.hot = false;
   };
 
