@@ -162,12 +162,18 @@ test('slow consumer: a socket that does not read is closed with 4002 and sends s
   }
 });
 
+/** A client that never answers pings (ws's autoPong off), once welcomed. */
+async function deafClient(url: string, as: string): Promise<TestClient> {
+  const c = new TestClient(new WebSocket(`${url}?as=${as}`, ['kefu.v1'], { autoPong: false }));
+  await c.next('welcome');
+  return c;
+}
+
 test('heartbeat: one shared sweep; a socket that answers no ping is closed (4000), one that does stays', async () => {
   const h = await startHub({ heartbeatMs: 200, idleTimeoutMs: 0 });
   const gone: DisconnectInfo[] = [];
   h.hub.on('disconnect', (d) => gone.push(d));
-  const deaf = new TestClient(new WebSocket(`${h.url}?as=t1:deaf:visitor`, ['kefu.v1'], { autoPong: false }));
-  await deaf.next('welcome');
+  const deaf = await deafClient(h.url, 't1:deaf:visitor');
   const fine = await TestClient.connect(h.url, 't1:fine:visitor');
   try {
     await until(() => gone.length === 1, 3000, 'deaf socket closed');
@@ -198,9 +204,7 @@ test('heartbeat: the pings of an interval are spread over its timer slices, each
       pings.push(times);
       clients.push(c);
     }
-    const deaf = new TestClient(new WebSocket(`${h.url}?as=t1:deaf:visitor`, ['kefu.v1'], { autoPong: false }));
-    clients.push(deaf);
-    await deaf.next('welcome');
+    clients.push(await deafClient(h.url, 't1:deaf:visitor'));
     const t0 = performance.now();
     await until(() => pings.every((t) => t.length >= 2), 8000, 'two pings on every socket');
     // Spread: the first pings of the 30 sockets did not all arrive in one turn of the event loop.
@@ -224,12 +228,10 @@ test('heartbeat: a socket that sent a frame since the last sweep is not pinged (
   const gone: DisconnectInfo[] = [];
   h.hub.on('disconnect', (d) => gone.push(d));
   // Deaf to pings (no pong ever) but talking: only its frames can keep it open.
-  const talker = new TestClient(new WebSocket(`${h.url}?as=t1:talker:visitor`, ['kefu.v1'], { autoPong: false }));
-  await talker.next('welcome');
+  const talker = await deafClient(h.url, 't1:talker:visitor');
   const chatter = setInterval(() => talker.send({ t: 'ping' }), 40);
   const quiet = await TestClient.connect(h.url, 't1:quiet:visitor');
-  const silentDeaf = new TestClient(new WebSocket(`${h.url}?as=t1:silent:visitor`, ['kefu.v1'], { autoPong: false }));
-  await silentDeaf.next('welcome');
+  const silentDeaf = await deafClient(h.url, 't1:silent:visitor');
   let talkerPings = 0;
   let quietPings = 0;
   talker.ws.on('ping', () => talkerPings++);
