@@ -144,6 +144,7 @@ const row = (label: string, what: string, s: Step, pass?: boolean): void => {
     system: label, run: what, offered: s.offered_per_s, achieved: s.achieved_per_s, lost: s.lost,
     p50_ms: s.p50_ms, p99_ms: s.p99_ms, p999_ms: s.p999_ms, ack_p99_ms: s.ack_p99_ms ?? '',
     lag_p99_ms: s.send_lag_p99_ms, srv_cpu_pct: s.server_cpu_pct, srv_elu_pct: s.server_elu_pct, srv_us_per_msg: s.server_cpu_us_per_msg, srv_rss_mb: s.server_rss_mb, gen_cpu_pct: s.generator_cpu_pct, gen_elu_pct: s.generator_elu_pct, gen_stall_ms: s.generator_stall_max_ms,
+    srv_gc_minor_ms: s.server_gc_minor_ms, srv_gc_major_ms: s.server_gc_major_ms, srv_gc_max_ms: s.server_gc_max_ms, srv_loop_max_ms: s.server_loop_delay_max_ms,
     ...(pass === undefined ? {} : { p99_le_5: pass ? 'yes' : 'no' }),
     trouble: Object.entries(s.trouble).map(([k, v]) => `${k} x${v}`).join(', '),
   });

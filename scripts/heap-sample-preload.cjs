@@ -14,7 +14,8 @@ const { writeFileSync } = require('node:fs');
 
 const fromMs = Number(process.env.KEFU_HEAP_SAMPLE_FROM_S ?? 30) * 1000;
 const toMs = Number(process.env.KEFU_HEAP_SAMPLE_TO_S ?? 40) * 1000;
-const out = process.env.KEFU_HEAP_SAMPLE_OUT ?? 'kefu.heapprofile';
+// %p in the name becomes the process id (several server children in one run).
+const out = (process.env.KEFU_HEAP_SAMPLE_OUT ?? 'kefu.heapprofile').replace('%p', String(process.pid));
 if (!(fromMs >= 0 && toMs > fromMs)) throw new RangeError('KEFU_HEAP_SAMPLE_FROM_S must be >= 0 and below KEFU_HEAP_SAMPLE_TO_S');
 
 const keep = process.env.KEFU_HEAP_SAMPLE_KEEP ?? 'all';

@@ -390,7 +390,11 @@ export class LevelConversationStore extends ConversationStore {
       { type: 'put', key: msgPrefix(conv) + pad(seq), value: JSON.stringify(m) },
       { type: 'put', key: cidKey(conv, input.cid), value: `${seq},${ts}` },
     ];
-    if (st.pending++ === 0) { this.#pinned.set(conv, st); this.#seqs.delete(conv); }
+    // Pinned while appends are pending: the LRU may evict it meanwhile, #pinned keeps it. It stays in
+    // the LRU too: a delete and a set of the LRU's key map per message left a tombstone each, and
+    // rehashing that 10,000-entry map every few thousand messages was old-generation garbage that
+    // brought mark-compacts (session 8, --trace-gc-nvp at 2,000 msg/s).
+    if (st.pending++ === 0) this.#pinned.set(conv, st);
     const inflight = st.inflight;
     let early: Early | undefined;
     if (onVisible !== undefined && this.#shown && st.held === 0 && seq - st.durable <= this.#deliverAhead) {
@@ -403,6 +407,7 @@ export class LevelConversationStore extends ConversationStore {
     }
     const settle = (): void => {
       inflight.delete(input.cid);
+      // set() re-measures its cids (sizeCalculation), and puts it back if it was evicted meanwhile.
       if (--st.pending === 0) { this.#pinned.delete(conv); this.#seqs.set(conv, st); }
     };
     const p = this.#writer.write(ops).then((): AppendResult => {

@@ -42,6 +42,8 @@ export class Connection {
   replay: Map<string, { frames: string[]; bytes: number }> | undefined = undefined;
   /** Tail of this socket's beforeMessage calls: hooks run one after another, so sends keep their order. */
   hookTail: Promise<unknown> | undefined = undefined;
+  /** A frame was written to it in this tick (SocketWriter: a second one corks the socket). */
+  wrote = false;
   /** Its socket is corked until the next tick (the hub's write batching). */
   corked = false;
   /** Not being read: the hub's in-flight frames reached `maxInflight` (back-pressure). */

@@ -1,6 +1,7 @@
 /**
- * Everything the hub writes to a socket goes through here: frames (batched per turn of the event
- * loop), error frames, closes, and the slow-consumer rule that keeps memory bounded.
+ * Everything the hub writes to a socket goes through here: frames (built once per fan-out, batched
+ * per turn of the event loop), error frames, closes, and the slow-consumer rule that keeps memory
+ * bounded.
  */
 import type { Socket } from 'node:net';
 import { encodeFrame, CloseCode, type KefuErrorCode, type ServerFrame } from '@kefu/protocol';
@@ -14,17 +15,63 @@ function rawSocket(conn: Connection): Socket | undefined {
   return (conn.ws as unknown as { _socket?: Socket })._socket;
 }
 
+/**
+ * One unmasked, unfragmented text frame (RFC 6455 section 5.2: FIN + opcode 1, then the payload
+ * length in 7, 16 or 64 bits), header and payload in one buffer. Why not `ws.send()`: it converts
+ * the string for each socket and writes header and payload as two chunks, which Node buffers and
+ * hands to writev with an array and a callback per write. Per relayed message (an `ack` and a `msg`)
+ * that was about 2 KB of the hub's 15 KB of garbage (session 7 heap sampling), and the scavenges
+ * that garbage drives are the hub's largest source of delay at moderate rates (docs/benchmarks.md).
+ * ws keeps no state about data frames it did not send (no permessage-deflate here, no fragments),
+ * so frames written this way and its own (pings, closes) go out in call order.
+ */
+export function textFrame(s: string): Buffer {
+  const n = Buffer.byteLength(s);
+  const head = n < 126 ? 2 : n < 65_536 ? 4 : 10;
+  const b = Buffer.allocUnsafe(head + n);
+  b[0] = 0x81;
+  if (head === 2) b[1] = n;
+  else if (head === 4) { b[1] = 126; b.writeUInt16BE(n, 2); }
+  else { b[1] = 127; b.writeUInt32BE(Math.floor(n / 2 ** 32), 2); b.writeUInt32BE(n >>> 0, 6); }
+  b.write(s, head, n, 'utf8');
+  return b;
+}
+
 export class SocketWriter {
-  #corked: Connection[] = [];
+  /** Sockets written to in this tick; the next tick clears their flags and uncorks them. */
+  #touched: Connection[] = [];
+  /** The last frame built and its text: a fan-out writes one message to many sockets. */
+  #lastText = '';
+  #lastFrame: Buffer | undefined;
 
   constructor(private readonly highWaterMark: number, private readonly counts: HubMetrics['counts']) {}
 
   /** Sends one encoded frame; past `highWaterMark` buffered bytes the socket is closed (4002). */
   write(conn: Connection, s: string): void {
     if (conn.closed) return;
-    if (!conn.corked) this.#cork(conn);
-    conn.ws.send(s);
-    if (conn.ws.bufferedAmount > this.highWaterMark) this.slow(conn);
+    const sock = rawSocket(conn);
+    // Not OPEN: a close handshake has begun (ws sends no data frames after a close frame either).
+    if (!sock || sock.destroyed || conn.ws.readyState !== 1) return;
+    let frame = this.#lastFrame;
+    if (frame === undefined || s !== this.#lastText) {
+      frame = textFrame(s);
+      this.#lastFrame = frame;
+      this.#lastText = s;
+    }
+    if (!conn.wrote) {
+      // The first frame of the tick goes straight to the kernel (no buffering in Node's stream).
+      conn.wrote = true;
+      if (this.#touched.push(conn) === 1) process.nextTick(this.#endTick);
+    } else if (!conn.corked) {
+      // More in the same tick (a resume page, a heal, several bus messages parsed from one Redis
+      // read): cork, so that they leave together in one writev instead of one syscall each.
+      // `writableLength` counts corked bytes, so the slow-consumer check below is unchanged, and
+      // `end()`/`destroy()` flush or drop them as usual.
+      sock.cork();
+      conn.corked = true;
+    }
+    sock.write(frame);
+    if (sock.writableLength > this.highWaterMark) this.slow(conn);
   }
 
   error(conn: Connection, code: KefuErrorCode, message: string, echo?: Echo): void {
@@ -49,24 +96,15 @@ export class SocketWriter {
     conn.ws.close(code, reason);
   }
 
-  /**
-   * Frames written to one socket in one turn of the event loop leave in one write (a resume page,
-   * a heal, several bus messages parsed from one Redis read) instead of one syscall each. The
-   * socket is uncorked on the next tick; `bufferedAmount` counts corked bytes, so the slow-consumer
-   * check is unchanged, and `end()`/`destroy()` flush or drop them as usual.
-   */
-  #cork(conn: Connection): void {
-    const sock = rawSocket(conn);
-    if (!sock || sock.destroyed) return;
-    sock.cork();
-    conn.corked = true;
-    if (this.#corked.push(conn) === 1) process.nextTick(this.#uncorkAll);
-  }
-
-  readonly #uncorkAll = (): void => {
-    const list = this.#corked;
-    this.#corked = [];
+  readonly #endTick = (): void => {
+    const list = this.#touched;
+    this.#touched = [];
+    // Drop the last frame: a large one must not stay referenced after its fan-out.
+    this.#lastFrame = undefined;
+    this.#lastText = '';
     for (const c of list) {
+      c.wrote = false;
+      if (!c.corked) continue;
       c.corked = false;
       const sock = rawSocket(c);
       if (sock && !sock.destroyed) sock.uncork();
