@@ -35,6 +35,7 @@ import { KefuError, type Sender, type Member } from '@kefu/protocol';
 import { chainedBatchTarget, GroupCommitWriter, type BatchOp } from '../storage/index.js';
 import { ConversationStore, closedConversation, notFound, notMember } from './conversation-store.js';
 import { ShownLog } from './shown-log.js';
+import { CidSet } from './cid-set.js';
 import type { AddMemberResult, AppendInput, AppendResult, ConversationRecord, ConversationStoreSupports, StoredMessage } from './types.js';
 
 export interface LevelConversationStoreOptions {
@@ -51,14 +52,15 @@ export interface LevelConversationStoreOptions {
    */
   cacheSize?: number;
   /**
-   * cids kept in memory per cached conversation. While a conversation has at most this many
-   * messages, its whole cid index is in memory and a new cid needs no disk read; past it, only
-   * the most recent are, and a cid not among them is looked up on disk (one read per append).
+   * While a conversation has at most this many messages, its cids are held in memory (as 32-bit
+   * hashes: CidSet, at most 8 bytes each) and a new cid needs no disk read; past it, each append
+   * looks its cid up on disk (one read). A retry (or a cid whose hash another one shares) is always
+   * looked up on disk.
    * @defaultValue 1024
    */
   recentCids?: number;
   /**
-   * Most cids held in memory over all cached conversations (about 60 bytes each); past it the
+   * Most cids held in memory over all cached conversations (at most 8 bytes each); past it the
    * least recently used conversations leave the cache. Bounds memory whatever `cacheSize` and
    * `recentCids` allow together.
    * @defaultValue 500000
@@ -92,8 +94,8 @@ export interface LevelConversationStoreOptions {
 
 interface SeqState {
   last: number;
-  /** cid -> seq of stored messages (the most recent `recentCids`); a duplicate's ts is read from its message. */
-  cids: Map<string, number>;
+  /** Hashes of the stored messages' cids while `complete`; empty once the conversation has more than `recentCids`. */
+  cids: CidSet;
   /** True while `cids` holds every cid of the conversation: a miss then means a new cid. */
   complete: boolean;
   /** Appends assigned a seq but not yet durable. */
@@ -294,7 +296,7 @@ export class LevelConversationStore extends ConversationStore {
    * Last stored seq, the next seq to build on (past the fence when one applies), and the cid
    * index when it is small enough to hold whole (bounded reads).
    */
-  async #loadState(conv: string): Promise<{ last: number; stored: number; cids: Map<string, number>; complete: boolean }> {
+  async #loadState(conv: string): Promise<{ last: number; stored: number; cids: CidSet; complete: boolean }> {
     const prefix = msgPrefix(conv);
     const fence = this.#fence;
     const it = { gte: prefix, lt: `m${SEP}${conv}\x01`, reverse: true, limit: 1 };
@@ -313,13 +315,13 @@ export class LevelConversationStore extends ConversationStore {
       if (k !== undefined) stored = Number(k.slice(prefix.length));
     }
     const last = fenced ? stored + fence!.ahead : stored;
-    const cids = new Map<string, number>();
+    const cids = new CidSet();
     if (stored === 0) return { last, stored, cids, complete: true };
     if (stored > this.#recentCids) return { last, stored, cids, complete: false };
     const ip = `i${SEP}${conv}${SEP}`;
-    const entries = await this.#db.iterator({ gte: ip, lt: `i${SEP}${conv}\x01`, limit: this.#recentCids + 1 }).all();
-    if (entries.length > this.#recentCids) return { last, stored, cids, complete: false };
-    for (const [key, value] of entries) cids.set(key.slice(ip.length), Number(value.slice(0, value.indexOf(','))));
+    const keys = await this.#db.keys({ gte: ip, lt: `i${SEP}${conv}\x01`, limit: this.#recentCids + 1 }).all();
+    if (keys.length > this.#recentCids) return { last, stored, cids, complete: false };
+    for (const key of keys) cids.add(key.slice(ip.length));
     return { last, stored, cids, complete: true };
   }
 
@@ -365,9 +367,9 @@ export class LevelConversationStore extends ConversationStore {
     const st = got instanceof Promise ? await got : got;
     const racing = st.inflight.get(input.cid);
     if (racing) return { done: racing.then((r): AppendResult => ({ seq: r.seq, ts: r.ts, dup: true })) };
-    const known = st.cids.get(input.cid);
-    if (known !== undefined) return { seq: known, ts: await this.#tsOf(conv, known), dup: true };
-    const idx = st.complete ? undefined : await this.#db.get(cidKey(conv, input.cid));
+    // A complete set that misses proves the cid new; otherwise (a retry, a hash shared with another
+    // cid, or a conversation past recentCids) the cid index on disk decides.
+    const idx = st.complete && !st.cids.has(input.cid) ? undefined : await this.#db.get(cidKey(conv, input.cid));
     if (idx !== undefined) {
       const comma = idx.indexOf(',');
       return { seq: Number(idx.slice(0, comma)), ts: Number(idx.slice(comma + 1)), dup: true };
@@ -422,11 +424,10 @@ export class LevelConversationStore extends ConversationStore {
           if (early.state === 'queued') { early.state = 'shown'; onVisible!(seq, ts); }
         }
       } else if (onVisible) { st.held--; onVisible(seq, ts); }
-      st.cids.set(input.cid, seq);
-      if (st.cids.size > this.#recentCids) {
-        st.complete = false;
-        const oldest = st.cids.keys().next().value;
-        if (oldest !== undefined) st.cids.delete(oldest);
+      if (st.complete) {
+        st.cids.add(input.cid);
+        // Past recentCids every append reads its cid on disk anyway: free the set.
+        if (st.cids.size > this.#recentCids) { st.complete = false; st.cids = new CidSet(); }
       }
       return { seq, ts, dup: false };
     }, (err: unknown) => {
@@ -463,13 +464,6 @@ export class LevelConversationStore extends ConversationStore {
       if (st) { st.unwritten.splice(st.unwritten.indexOf(e), 1); st.held++; }
     }
   };
-
-  /** A stored message's timestamp (the rare duplicate path: the cid map keeps only seqs). */
-  async #tsOf(conv: string, seq: number): Promise<number> {
-    const raw = await this.#db.get(msgPrefix(conv) + pad(seq));
-    if (raw === undefined) throw new KefuError('KEFU_ERR_STORE', `message ${seq} of "${conv}" is indexed but missing`);
-    return (JSON.parse(raw) as StoredMessage).ts;
-  }
 
   protected async _range(conv: string, after: number, limit: number): Promise<StoredMessage[]> {
     await this.#mustRecord(conv);

@@ -20,8 +20,9 @@ function rawSocket(conn: Connection): Socket | undefined {
  * length in 7, 16 or 64 bits), header and payload in one buffer. Why not `ws.send()`: it converts
  * the string for each socket and writes header and payload as two chunks, which Node buffers and
  * hands to writev with an array and a callback per write. Per relayed message (an `ack` and a `msg`)
- * that was about 2 KB of the hub's 15 KB of garbage (session 7 heap sampling), and the scavenges
- * that garbage drives are the hub's largest source of delay at moderate rates (docs/benchmarks.md).
+ * that was about 3 KB of the hub's 15.5 KB of garbage (--trace-gc-nvp at 2,000 msg/s, session 8),
+ * and garbage collection is the hub's largest source of delay at moderate rates (docs/benchmarks.md,
+ * hub-latency).
  * ws keeps no state about data frames it did not send (no permessage-deflate here, no fragments),
  * so frames written this way and its own (pings, closes) go out in call order.
  */

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { conversationStoreSuite } from '../../src/testing/conversation-store-suite.js';
 import { LevelConversationStore } from '../../src/conversation/level-conversation-store.js';
 import type { ConversationStore } from '../../src/conversation/conversation-store.js';
+import { COLLIDING } from './fixtures/colliding-cids.js';
 
 conversationStoreSuite({ test, describe }, {
   name: 'LevelConversationStore',
@@ -66,6 +67,24 @@ test('recentCids bounds the in-memory cid index; older cids are still found on d
     assert.deepEqual(await s.append(small.id, { cid: 'only', from, body: 'again' }), { ...first, dup: true }, 'small conversation: index loaded whole');
     assert.equal((await s.append(id, { cid: 'c6', from, body: 'new' })).seq, 6);
     assert.equal((await s.range(id, { limit: 100 })).length, 6);
+  } finally {
+    await s.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a new cid whose hash an earlier cid shares is stored as new (the disk decides), and both dedupe after', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'kefu-conv-'));
+  const from = { id: 'v', role: 'visitor' as const };
+  const s = new LevelConversationStore({ location: dir });
+  try {
+    const { id } = await s.createConversation({ tenant: 't', visitor: from });
+    const a = await s.append(id, { cid: COLLIDING[0], from, body: 'first' });
+    const b = await s.append(id, { cid: COLLIDING[1], from, body: 'second' });
+    assert.deepEqual([a.seq, a.dup, b.seq, b.dup], [1, false, 2, false]);
+    assert.deepEqual(await s.append(id, { cid: COLLIDING[0], from, body: 'retry' }), { ...a, dup: true });
+    assert.deepEqual(await s.append(id, { cid: COLLIDING[1], from, body: 'retry' }), { ...b, dup: true });
+    assert.deepEqual((await s.range(id, { limit: 10 })).map((m) => m.body), ['first', 'second']);
   } finally {
     await s.close();
     await rm(dir, { recursive: true, force: true });
