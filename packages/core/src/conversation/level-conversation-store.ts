@@ -394,8 +394,8 @@ export class LevelConversationStore extends ConversationStore {
     ];
     // Pinned while appends are pending: the LRU may evict it meanwhile, #pinned keeps it. It stays in
     // the LRU too: a delete and a set of the LRU's key map per message left a tombstone each, and
-    // rehashing that 10,000-entry map every few thousand messages was old-generation garbage that
-    // brought mark-compacts (session 8, --trace-gc-nvp at 2,000 msg/s).
+    // every few thousand messages a rehash of that 10,000-entry map left a whole table of
+    // old-generation garbage behind.
     if (st.pending++ === 0) this.#pinned.set(conv, st);
     const inflight = st.inflight;
     let early: Early | undefined;
