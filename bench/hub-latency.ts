@@ -103,6 +103,10 @@ const specs = allSpecs.filter((s) => only.has(s.key) || variantSpecs.includes(s)
 // landed inside a measured step (a 37.7 ms pause on a 131 MB heap, with ~0.5 s of concurrent
 // marking competing for the 2 cores, in a session 8 --trace-gc run at 2,000 msg/s). That is a
 // transient of the bench's setup, not of the load being measured; later collections stay in.
+// The collection also leaves V8 an old-generation limit close to the live heap, so mark-compacts
+// come every few seconds from then on (the regime a long-running server reaches after its first
+// natural one); without it the limit set while connecting can outlast the step search
+// (docs/benchmarks.md, hub-latency, session 8's A/B).
 const collectAfterConnect = !process.argv.includes('--no-collect');
 
 const interleaved = process.argv.includes('--interleaved');

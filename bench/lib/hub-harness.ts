@@ -10,6 +10,7 @@ import { Child, stopAll } from './child.js';
 import type { Kind } from './drivers.js';
 import type { ConnectParams, ConnectResult, RunParams, RunResult } from './load-generator.js';
 import { newHistogram } from './histogram.js';
+import { round } from './report.js';
 import type { CpuWindow, MemSample } from './server-stats.js';
 
 export interface SystemSpec {
@@ -67,10 +68,9 @@ export interface StepResult {
   server_gc_minor_ms: number;
   /** Main-thread mark-compact pauses and incremental marking steps in the window, ms. */
   server_gc_major_ms: number;
-  server_gc_major_count: number;
   /** The longest single GC pause in the window, ms. */
   server_gc_max_ms: number;
-  /** The longest the server's event loop ran late in the window (1 ms resolution), ms. */
+  /** The longest the server's event loop ran late in the window (sampled every 10 ms), ms. */
   server_loop_delay_max_ms: number;
   /** Unexpected closes and error frames seen by the clients during the step. */
   trouble: Record<string, number>;
@@ -82,7 +82,6 @@ export interface StepResult {
 export interface StepHooks { onWindowStart?: () => unknown; onWindowEnd?: () => unknown }
 
 const ms = (us: number): number => Math.round(us) / 1000;
-const round1 = (x: number): number => Math.round(x * 10) / 10;
 const sleep = (t: number): Promise<void> => new Promise((r) => setTimeout(r, t));
 
 interface Running { spec: SystemSpec; children: Array<Child<ServerReady>> }
@@ -207,9 +206,8 @@ export class Bench {
       server_cpu_us_per_msg: Math.round((cpu.cpu_us / (rate * (durationMs / 1000))) * 10) / 10,
       server_rss_mb: Math.round(cpu.rss_mb),
       // GC pauses summed over a cluster's nodes; the longest pause and loop delay of any node.
-      server_gc_minor_ms: round1(cpus.reduce((a, c) => a + c.gc_minor_ms, 0)),
-      server_gc_major_ms: round1(cpus.reduce((a, c) => a + c.gc_major_ms + c.gc_incremental_ms, 0)),
-      server_gc_major_count: cpus.reduce((a, c) => a + c.gc_major_count, 0),
+      server_gc_minor_ms: round(cpus.reduce((a, c) => a + c.gc_minor_ms, 0), 1),
+      server_gc_major_ms: round(cpus.reduce((a, c) => a + c.gc_major_ms, 0), 1),
       server_gc_max_ms: Math.max(...cpus.map((c) => c.gc_max_ms)),
       server_loop_delay_max_ms: Math.max(...cpus.map((c) => c.loop_delay_max_ms)),
       trouble,

@@ -3,35 +3,34 @@
  * forced GC (the server runs with --expose-gc for hub-memory).
  */
 import { performance, PerformanceObserver, monitorEventLoopDelay, constants, type EventLoopUtilization, type IntervalHistogram } from 'node:perf_hooks';
+import { round } from './report.js';
 
 /**
  * `elu_pct`: how busy the main thread's event loop was (100 = never idle: frames queue up).
- * `gc_*`: the window's garbage-collection pauses of the main thread (scavenges: minor; mark-compacts:
- * major, the incremental marking steps that precede them in `gc_incremental_ms`), the longest one,
+ * `gc_*`: the window's garbage-collection pauses of the main thread (`gc_minor_ms`: scavenges;
+ * `gc_major_ms`: mark-compacts with the incremental marking steps that precede them), the longest one,
  * and `loop_delay_max_ms`: the longest the event loop was late (sampled every 10 ms), whatever the cause.
  */
 export interface CpuWindow {
   cpu_pct: number; cpu_us: number; elu_pct: number; rss_mb: number; heap_mb: number;
-  gc_minor_ms: number; gc_major_ms: number; gc_incremental_ms: number; gc_max_ms: number; gc_major_count: number; loop_delay_max_ms: number;
+  gc_minor_ms: number; gc_major_ms: number; gc_max_ms: number; loop_delay_max_ms: number;
 }
 export interface MemSample { rss: number; heapUsed: number; external: number; arrayBuffers: number; gc: boolean }
 
 let window: { usage: NodeJS.CpuUsage; at: bigint; elu: EventLoopUtilization; delay: IntervalHistogram } | undefined;
 
 /** GC pauses of the current window, summed by kind (PerformanceObserver 'gc' entries). */
-const gcWindow = { minor: 0, major: 0, incremental: 0, max: 0, majorCount: 0 };
+const gcWindow = { minor: 0, major: 0, max: 0 };
 const gcObserver = new PerformanceObserver((list) => {
   if (!window) return;
   for (const e of list.getEntries()) {
     const kind = (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
     if (kind === constants.NODE_PERFORMANCE_GC_MINOR) gcWindow.minor += e.duration;
-    else if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) { gcWindow.major += e.duration; gcWindow.majorCount++; }
-    else if (kind === constants.NODE_PERFORMANCE_GC_INCREMENTAL) gcWindow.incremental += e.duration;
+    else if (kind === constants.NODE_PERFORMANCE_GC_MAJOR || kind === constants.NODE_PERFORMANCE_GC_INCREMENTAL) gcWindow.major += e.duration;
     if (e.duration > gcWindow.max) gcWindow.max = e.duration;
   }
 });
 gcObserver.observe({ entryTypes: ['gc'] });
-const round1 = (x: number): number => Math.round(x * 10) / 10;
 
 const gcFn = (globalThis as { gc?: () => void }).gc;
 
@@ -52,7 +51,7 @@ export const statsHandlers = {
     // in it; only stalls shorter than the period can be missed.
     const delay = monitorEventLoopDelay({ resolution: 10 });
     delay.enable();
-    Object.assign(gcWindow, { minor: 0, major: 0, incremental: 0, max: 0, majorCount: 0 });
+    Object.assign(gcWindow, { minor: 0, major: 0, max: 0 });
     window = { usage: process.cpuUsage(), at: process.hrtime.bigint(), elu: performance.eventLoopUtilization(), delay };
     return null;
   },
@@ -67,8 +66,8 @@ export const statsHandlers = {
     const m = process.memoryUsage();
     return {
       cpu_pct: ((u.user + u.system) / elapsedUs) * 100, cpu_us: u.user + u.system, elu_pct: elu * 100, rss_mb: m.rss / 2 ** 20, heap_mb: m.heapUsed / 2 ** 20,
-      gc_minor_ms: round1(gcWindow.minor), gc_major_ms: round1(gcWindow.major), gc_incremental_ms: round1(gcWindow.incremental),
-      gc_max_ms: round1(gcWindow.max), gc_major_count: gcWindow.majorCount, loop_delay_max_ms: round1(loopDelayMaxMs),
+      gc_minor_ms: round(gcWindow.minor, 1), gc_major_ms: round(gcWindow.major, 1), gc_max_ms: round(gcWindow.max, 1),
+      loop_delay_max_ms: round(loopDelayMaxMs, 1),
     };
   },
   mem: async (): Promise<MemSample> => {

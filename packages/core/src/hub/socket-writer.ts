@@ -52,7 +52,7 @@ export class SocketWriter {
     if (conn.closed) return;
     const sock = rawSocket(conn);
     // Not OPEN: a close handshake has begun (ws sends no data frames after a close frame either).
-    if (!sock || sock.destroyed || conn.ws.readyState !== 1) return;
+    if (!sock || sock.destroyed || conn.ws.readyState !== conn.ws.OPEN) return;
     let frame = this.#lastFrame;
     if (frame === undefined || s !== this.#lastText) {
       frame = textFrame(s);
