@@ -69,7 +69,8 @@ const kefuSpec = (key: string, store: 'level' | 'memory'): SystemSpec => ({
   args: ['--store', store, '--dir', join(dataDir, store)],
 });
 // --variant name=args (repeatable): one more Kefu LevelDB server, `kefu_<name>`, with extra
-// store options (comma-separated kefu-hub.ts arguments), for A/B runs of a setting in one run.
+// kefu-hub.ts arguments (comma-separated: store options, or --core <dir> for another build of
+// @kefu/core), for A/B runs of a setting or a change in one run.
 const variantArgs = process.argv.flatMap((a, i) => (a === '--variant' && process.argv[i + 1] ? [process.argv[i + 1]!] : []));
 const variantSpecs: SystemSpec[] = variantArgs.map((v) => {
   const [name, args = ''] = v.split('=', 2) as [string, string?];

@@ -6,6 +6,7 @@
  *
  *   node --import tsx bench/servers/kefu-hub.ts --store level|memory|redis --dir <path> [--redis <url>] [--idle-timeout-ms N]
  *                                              [--heartbeat-ms N] [--deliver-ahead N] [--commit-interval-ms N]   (LevelDB store options)
+ *                                              [--core <dir>]
  *
  * With --redis (cluster bench), the node shares a RedisBus and, with --store redis, a
  * RedisConversationStore, so that any node serves any conversation; @kefu/redis is imported only
@@ -13,13 +14,18 @@
  * `--idle-timeout-ms 0`: opening 100,000 connections outlasts the hub's 5-minute idle timeout and the
  * bench holds idle pairs on purpose (Socket.IO, the peer, has no such timeout; the ping sweep stays on).
  *
+ * --core <dir> runs another build of @kefu/core (its dist directory, e.g. one built from an older
+ * commit in a git worktree inside this repository, so that its imports resolve here): with
+ * hub-latency's `--variant old=--core,<dir>`, two builds are measured in one run.
+ *
  * Run as a child of bench/hub-*.ts (see bench/lib/child-rpc.ts). Imports @kefu/core's built
  * dist: rebuild it first (npx tsc -p packages/core/tsconfig.json).
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdirSync } from 'node:fs';
-import { Hub, jwtAuthenticator, LevelConversationStore, MemoryConversationStore } from '@kefu/core';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { serve } from '../lib/child-rpc.js';
 import { statsHandlers } from '../lib/server-stats.js';
 import { BENCH_SECRET } from '../lib/jwt.js';
@@ -32,6 +38,10 @@ const idleTimeout = arg('idle-timeout-ms', '');
 const heartbeat = arg('heartbeat-ms', '');
 const deliverAhead = arg('deliver-ahead', '');
 const commitInterval = arg('commit-interval-ms', '');
+const coreDir = arg('core', '');
+const { Hub, jwtAuthenticator, LevelConversationStore, MemoryConversationStore } = (coreDir
+  ? await import(pathToFileURL(resolve(coreDir, 'index.js')).href)
+  : await import('@kefu/core')) as typeof import('@kefu/core');
 const levelOptions = {
   ...(deliverAhead ? { deliverAhead: Number(deliverAhead) } : {}),
   ...(commitInterval ? { commitIntervalMs: Number(commitInterval) } : {}),

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createRequire } from 'node:module';
 import { conversationStoreSuite } from '../../src/testing/conversation-store-suite.js';
 import { LevelConversationStore } from '../../src/conversation/level-conversation-store.js';
 import type { ConversationStore } from '../../src/conversation/conversation-store.js';
@@ -117,6 +118,31 @@ test('concurrent appends share synced batches (group commit)', async () => {
     assert.deepEqual(rs.map((r) => r.seq), Array.from({ length: 300 }, (_, i) => i + 1));
     assert.equal((await s.range(id, { after: 290 })).length, 10);
   } finally {
+    await s.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a failed batch write rejects with KEFU_ERR_STORE and stores nothing; the same cid is stored on a retry and dedupes after', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'kefu-conv-'));
+  const from = { id: 'v', role: 'visitor' as const };
+  // The fault goes into LevelDB's own batch write (classic-level's ChainedBatch, the one the store uses).
+  const proto = (createRequire(import.meta.url)('classic-level/chained-batch.js') as { ChainedBatch: { prototype: { _write(options: unknown): Promise<void> } } }).ChainedBatch.prototype;
+  const write = proto._write;
+  const s = new LevelConversationStore({ location: dir });
+  try {
+    const { id } = await s.createConversation({ tenant: 't', visitor: from });
+    const a = await s.append(id, { cid: 'a', from, body: 'first' });
+    proto._write = async () => { throw new Error('injected: no space left on device'); };
+    await assert.rejects(s.append(id, { cid: 'b', from, body: 'lost' }, { onVisible: () => {} }), { code: 'KEFU_ERR_STORE' });
+    proto._write = write;
+    const b = await s.append(id, { cid: 'b', from, body: 'second' }, { onVisible: () => {} });
+    assert.equal(b.dup, false);
+    assert.ok(b.seq > a.seq);
+    assert.deepEqual(await s.append(id, { cid: 'b', from, body: 'retry' }), { ...b, dup: true });
+    assert.deepEqual((await s.range(id, { limit: 10 })).map((m) => m.body), ['first', 'second']);
+  } finally {
+    proto._write = write;
     await s.close();
     await rm(dir, { recursive: true, force: true });
   }
