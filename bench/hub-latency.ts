@@ -4,7 +4,7 @@
  * Socket.IO 4 with a room per conversation, in the same run.
  *
  *   npm run bench -- hub-latency [--quick] [--pairs 5000] [--rate 10000] [--generators 2]
- *                                [--only raw_ws,raw_ws_ack,socket_io,kefu,kefu_memory] [--profile]
+ *                                [--only raw_ws,raw_ws_ack,raw_ws_durable,socket_io,kefu,kefu_memory] [--profile]
  *                                [--variant name=--deliver-ahead,0,--commit-interval-ms,2 ...]
  *                                [--ladder 2000,4000] [--rounds 3] [--server-node-args --trace-gc,...]
  *                                [--interleaved] [--no-collect]
@@ -85,6 +85,9 @@ const allSpecs: SystemSpec[] = [
   // The control: the same relay plus one ack frame per message, so that Kefu's distance to raw ws
   // splits into what the protocol's ack costs (a second socket write per message) and the rest.
   { key: 'raw_ws_ack', kind: 'raw_ws', label: 'raw ws + ack', script: server('raw-ws'), args: ['--ack'] },
+  // The durable control (opt-in: --only ...,raw_ws_durable): seqs and an fsynced LevelDB log, the
+  // ack after the fsync, nothing else; the least a relay meeting the issue's durability can do.
+  { key: 'raw_ws_durable', kind: 'raw_ws', label: 'raw ws + durable ack', script: server('raw-ws'), args: ['--ack', '--durable', join(dataDir, 'raw-durable')] },
   { key: 'socket_io', kind: 'socket_io', label: 'socket.io', script: server('socket-io') },
   kefuSpec('kefu', 'level'),
   kefuSpec('kefu_memory', 'memory'),
@@ -262,6 +265,7 @@ const k = results.kefu;
 const raw = results.raw_ws;
 const sio = results.socket_io;
 const rawAck = results.raw_ws_ack;
+const rawDurable = results.raw_ws_durable;
 /**
  * Kefu's step p99 over a peer's at each rate both were measured at (the step search runs every
  * system through SEARCH_THROUGH, so the low rates always have both): the issue's "p99 within 1.5x
@@ -281,13 +285,14 @@ report({
     kefu: 'Hub with LevelConversationStore in a temp dir (memory store: variants.kefu_memory_store), acks on; auth: jwtAuthenticator, HS256 shared secret, token in the query string',
     raw_ws: 'ws relay: same JWT checked at upgrade, JSON parse, Map conv -> sockets, no ack/seq/log',
     raw_ws_ack: 'the raw ws relay plus an ack frame to the sender per message (no seq, no log): the control for the ack\'s cost',
+    raw_ws_durable: 'opt-in (--only ...,raw_ws_durable): the acking relay plus a seq per conversation and a LevelDB batch fsynced every 5 ms, the ack after it: the control for a durable log\'s cost',
     socket_io: 'Socket.IO 4.8, websocket transport only, same JWT in handshake auth, room per conversation, ack callback',
     systems: interleaved ? 'interleaved: every system connected throughout, rounds and steps rotated over the systems' : 'one after the other: only the measured system has connections',
     collect_after_connect: collectAfterConnect ? 'each server runs global.gc() once after its connections are up, before the first step' : 'no',
     latency: 'visitor send -> agent receipt in the same generator process, performance.now(); open-loop schedule round-robin over pairs',
   },
   kefu: { store: 'level', ...headline(k) },
-  peers: { raw_ws: headline(raw), raw_ws_ack: headline(rawAck), socket_io: headline(sio) },
+  peers: { raw_ws: headline(raw), raw_ws_ack: headline(rawAck), ...(rawDurable ? { raw_ws_durable: headline(rawDurable) } : {}), socket_io: headline(sio) },
   ratios: {
     p99_vs_raw_ws: ratio(k?.p99_ms, raw?.p99_ms),
     max_rate_vs_socket_io: ratio(k?.max_rate_p99_le_5ms, sio?.max_rate_p99_le_5ms),
@@ -300,10 +305,18 @@ report({
     max_rate_vs_raw_ws_ack: ratio(k?.max_rate_p99_le_5ms, rawAck?.max_rate_p99_le_5ms),
     cpu_per_msg_vs_raw_ws_ack: ratio(k?.cpu_us_per_msg, rawAck?.cpu_us_per_msg),
     raw_ws_ack_p99_vs_raw_ws: ratio(rawAck?.p99_ms, raw?.p99_ms),
+    // Against the durable control (when measured): what Kefu costs beyond a relay with a durable log.
+    ...(rawDurable ? {
+      p99_vs_raw_ws_durable: ratio(k?.p99_ms, rawDurable.p99_ms),
+      max_rate_vs_raw_ws_durable: ratio(k?.max_rate_p99_le_5ms, rawDurable.max_rate_p99_le_5ms),
+      cpu_per_msg_vs_raw_ws_durable: ratio(k?.cpu_us_per_msg, rawDurable.cpu_us_per_msg),
+      raw_ws_durable_max_rate_vs_socket_io: ratio(rawDurable.max_rate_p99_le_5ms, sio?.max_rate_p99_le_5ms),
+    } : {}),
   },
   at_equal_load: {
     p99_vs_raw_ws: p99AtEqualLoad(k, raw),
     p99_vs_raw_ws_ack: p99AtEqualLoad(k, rawAck),
+    ...(rawDurable ? { p99_vs_raw_ws_durable: p99AtEqualLoad(k, rawDurable) } : {}),
     p99_vs_socket_io: p99AtEqualLoad(k, sio),
   },
   variants: { kefu_memory_store: headline(results.kefu_memory), ...Object.fromEntries(variantSpecs.map((v) => [v.key, { args: v.args!.slice(4).join(' '), ...headline(results[v.key]) }])) },

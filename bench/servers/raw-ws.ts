@@ -8,6 +8,14 @@
  * least a relay that acknowledges can do. It is the control that separates the protocol's cost
  * (one more socket write per message, which wakes the sender's process) from Kefu's own.
  *
+ * With `--ack --durable <dir>` it is the floor of a relay that acknowledges only what is on disk,
+ * as the issue asks of Kefu: a sequence number per conversation (a counter in a Map), each message
+ * put into a LevelDB batch (`level`, the store Kefu uses) that is written with fsync 5 ms after its
+ * first message (Kefu's default commitIntervalMs), the message relayed at once and the sender's ack,
+ * with its seq, sent once its batch is durable. No cid index, no dedupe, no shown log, no validation:
+ * the least a relay with a durable log can do, to tell the durable log's own cost on this machine
+ * from Kefu's.
+ *
  * With `--redis <url>` (cluster bench) it is the floor of a cross-node relay: a node that holds a
  * member of a conversation SUBSCRIBEs to the conversation's channel, and every message is
  * PUBLISHed there once (ioredis, one publishing and one subscribing connection per node) besides
@@ -28,6 +36,8 @@ import { arg } from '../lib/report.js';
 interface Conn { id: string; conv: string | undefined }
 
 const ack = process.argv.includes('--ack');
+const durableDir = arg('durable', '');
+if (durableDir && !ack) throw new TypeError('--durable needs --ack');
 const redisUrl = arg('redis', '');
 const rooms = new Map<string, Set<WebSocket>>();
 
@@ -54,6 +64,38 @@ async function redisRelay(url: string): Promise<Relay> {
   };
 }
 const relay = redisUrl ? await redisRelay(redisUrl) : undefined;
+
+/** --durable: seqs per conversation and a LevelDB batch synced every 5 ms; `after` runs once durable. */
+interface DurableLog { append(conv: string, frameOf: (seq: number) => string, after: (seq: number) => void): string; close(): Promise<void> }
+async function durableLog(dir: string): Promise<DurableLog> {
+  const { Level } = await import('level');
+  const db = new Level<string, string>(dir);
+  await db.open();
+  const seqs = new Map<string, number>();
+  let batch = db.batch();
+  let acks: Array<() => void> = [];
+  let timer: NodeJS.Timeout | undefined;
+  const commit = (): void => {
+    timer = undefined;
+    const [b, done] = [batch, acks];
+    batch = db.batch();
+    acks = [];
+    b.write({ sync: true }).then(() => { for (const f of done) f(); }, (err: unknown) => console.error('raw-ws --durable: batch failed', err));
+  };
+  return {
+    append(conv, frameOf, after) {
+      const seq = (seqs.get(conv) ?? 0) + 1;
+      seqs.set(conv, seq);
+      const frame = frameOf(seq);
+      batch.put(`${conv}!${seq}`, frame);
+      acks.push(() => after(seq));
+      timer ??= setTimeout(commit, 5);
+      return frame;
+    },
+    close: () => db.close(),
+  };
+}
+const log = durableDir ? await durableLog(durableDir) : undefined;
 const server = createServer((_req, res) => { res.statusCode = 404; res.end(); });
 const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 64 * 1024, clientTracking: true });
 
@@ -79,10 +121,14 @@ server.on('upgrade', (req, socket, head) => {
       if (f.t !== 'send' || typeof f.conv !== 'string') return;
       const room = rooms.get(f.conv);
       if (!room || !room.has(ws)) return;
-      const out = JSON.stringify({ t: 'msg', conv: f.conv, cid: f.cid, from: conn.id, body: f.body });
+      const conv = f.conv;
+      const out = log
+        ? log.append(conv, (seq) => JSON.stringify({ t: 'msg', conv, seq, cid: f.cid, from: conn.id, body: f.body }),
+          (seq) => ws.send(`{"t":"ack","conv":${JSON.stringify(conv)},"cid":${JSON.stringify(f.cid)},"seq":${seq}}`))
+        : JSON.stringify({ t: 'msg', conv, cid: f.cid, from: conn.id, body: f.body });
       for (const peer of room) if (peer !== ws) peer.send(out);
-      relay?.publish(f.conv, out);
-      if (ack) ws.send(`{"t":"ack","conv":${JSON.stringify(f.conv)},"cid":${JSON.stringify(f.cid)}}`);
+      relay?.publish(conv, out);
+      if (ack && !log) ws.send(`{"t":"ack","conv":${JSON.stringify(conv)},"cid":${JSON.stringify(f.cid)}}`);
     });
     ws.on('close', () => {
       if (conn.conv === undefined) return;
@@ -102,6 +148,7 @@ server.listen(0, '127.0.0.1', 1024, () => {
     () => new Promise<void>((resolve) => {
       for (const ws of wss.clients) ws.terminate();
       void relay?.close();
+      void log?.close();
       server.close(() => resolve());
       setTimeout(resolve, 2_000).unref();
     }),
