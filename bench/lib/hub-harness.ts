@@ -72,6 +72,8 @@ export interface StepResult {
   server_gc_max_ms: number;
   /** The longest the server's event loop ran late in the window (sampled every 10 ms), ms. */
   server_loop_delay_max_ms: number;
+  /** The machine's CPU time stolen by the hypervisor in the window, % (null: unknown). */
+  host_steal_pct: number | null;
   /** Unexpected closes and error frames seen by the clients during the step. */
   trouble: Record<string, number>;
   /** The merged latency histogram (µs), for merging steps. */
@@ -210,6 +212,8 @@ export class Bench {
       server_gc_major_ms: round(cpus.reduce((a, c) => a + c.gc_major_ms, 0), 1),
       server_gc_max_ms: Math.max(...cpus.map((c) => c.gc_max_ms)),
       server_loop_delay_max_ms: Math.max(...cpus.map((c) => c.loop_delay_max_ms)),
+      // One machine: every node reads the same counters.
+      host_steal_pct: cpus.find((c) => c.steal_pct !== null)?.steal_pct ?? null,
       trouble,
       histogram: lat,
     };
