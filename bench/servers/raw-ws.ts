@@ -11,7 +11,8 @@
  * With `--ack --durable <dir>` it is the floor of a relay that acknowledges only what is on disk,
  * as the issue asks of Kefu: a sequence number per conversation (a counter in a Map), each message
  * put into a LevelDB batch (`level`, the store Kefu uses) that is written with fsync 5 ms after its
- * first message (Kefu's default commitIntervalMs), the message relayed at once and the sender's ack,
+ * first message (Kefu's default commitIntervalMs; a batch does not wait for the one before it,
+ * LevelDB queues them), the message relayed at once and the sender's ack,
  * with its seq, sent once its batch is durable. No cid index, no dedupe, no shown log, no validation:
  * the least a relay with a durable log can do, to tell the durable log's own cost on this machine
  * from Kefu's.
