@@ -1,6 +1,7 @@
 /**
  * hub-latency: one-way delivery latency visitor -> agent through one server process, for the
- * Kefu hub (durable LevelDB store, acks, sequence numbers), a raw `ws` relay (the floor) and
+ * Kefu hub (durable LevelDB store, acks, sequence numbers), a raw `ws` relay (the floor), two
+ * controls built on it (plus an ack; plus seqs, an fsynced LevelDB log and the ack after it) and
  * Socket.IO 4 with a room per conversation, in the same run.
  *
  *   npm run bench -- hub-latency [--quick] [--pairs 5000] [--rate 10000] [--generators 2]

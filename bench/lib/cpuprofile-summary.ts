@@ -2,18 +2,20 @@
  * Where a server's time goes: self time per function and per file of a .cpuprofile written by
  * `node --cpu-prof` (hub-latency --profile writes them for the Kefu hub child).
  *
- *   node --import tsx bench/lib/cpuprofile-summary.ts <file.cpuprofile> [top=25] [from_s-to_s]
+ *   node --import tsx bench/lib/cpuprofile-summary.ts <file.cpuprofile> [top=25] [from_s-to_s] [callers-of]
  *
  * from_s-to_s keeps only the samples taken in that span of seconds after the profile started (a
  * server's profile covers its whole life: startup and connection setup, then the measured load).
+ * callers-of names a function whose self time is then also split by its four nearest callers,
+ * e.g. the native `writeBuffer` into socket writes and the shown log's fs.writeSync.
  */
 import { readFileSync } from 'node:fs';
 
 interface Node { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
 interface Profile { nodes: Node[]; samples: number[]; timeDeltas: number[] }
 
-const [file, topArg, spanArg] = process.argv.slice(2);
-if (!file) { console.error('usage: cpuprofile-summary <file.cpuprofile> [top] [from_s-to_s]'); process.exit(1); }
+const [file, topArg, spanArg, callersOf] = process.argv.slice(2);
+if (!file) { console.error('usage: cpuprofile-summary <file.cpuprofile> [top] [from_s-to_s] [callers-of]'); process.exit(1); }
 const top = Number(topArg ?? 25);
 const [fromS, toS] = spanArg ? spanArg.split('-').map(Number) as [number, number] : [0, Infinity];
 const prof = JSON.parse(readFileSync(file, 'utf8')) as Profile;
@@ -73,3 +75,21 @@ console.log('\n-- self time by file --');
 for (const [k, v] of [...files].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(pct(v), k);
 console.log('\n-- self time by function --');
 for (const [k, v] of [...fn].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(pct(v), k);
+
+if (callersOf) {
+  const parent = new Map<number, number>();
+  for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const bySite = new Map<string, number>();
+  for (const [id, us] of self) {
+    if (byId.get(id)?.callFrame.functionName !== callersOf) continue;
+    const chain: string[] = [];
+    for (let cur = parent.get(id), k = 0; k < 4 && cur !== undefined; k++, cur = parent.get(cur)) {
+      const c = byId.get(cur)!.callFrame;
+      chain.push(`${c.functionName || '(anonymous)'} ${c.url ? `${short(c.url)}:${c.lineNumber + 1}` : '(native)'}`);
+    }
+    const key = chain.join(' < ');
+    bySite.set(key, (bySite.get(key) ?? 0) + us);
+  }
+  console.log(`\n-- self time of ${callersOf} by caller --`);
+  for (const [k, v] of [...bySite].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(pct(v), `${(v / 1e6).toFixed(2).padStart(6)} s  ${k}`);
+}

@@ -6,7 +6,7 @@
 import { median } from './report.js';
 import type { StepResult } from './hub-harness.js';
 
-type Window = Pick<StepResult, 'p50_ms' | 'p99_ms' | 'p999_ms' | 'achieved_per_s' | 'lost' | 'sent' | 'server_cpu_pct'> & Partial<Pick<StepResult, 'host_steal_pct'>>;
+type Window = Pick<StepResult, 'p50_ms' | 'p99_ms' | 'p999_ms' | 'achieved_per_s' | 'lost' | 'sent' | 'server_cpu_pct' | 'host_steal_pct'>;
 
 export interface JudgedStep {
   rate: number;
@@ -33,6 +33,6 @@ export function judgeStep(rate: number, windows: Window[], p99LimitMs: number): 
     lost, cpu_pct: mid((w) => w.server_cpu_pct),
     pass: p99 <= p99LimitMs && lost <= windows.reduce((a, w) => a + w.sent, 0) * 0.001,
     p99_windows_ms: windows.map((w) => w.p99_ms),
-    steal_pct_windows: windows.map((w) => w.host_steal_pct ?? null),
+    steal_pct_windows: windows.map((w) => w.host_steal_pct),
   };
 }
