@@ -52,6 +52,15 @@ export abstract class Bus extends EventEmitter<BusEvents> {
     return this.#refs.get(topic) ?? 0;
   }
 
+  /**
+   * True when no other node can receive what this bus publishes now (a LocalBus alone in its
+   * network): the hub then skips publishing, which would cost a topic string and promises per
+   * message for no one. Transports with remote peers say false.
+   */
+  get alone(): boolean {
+    return false;
+  }
+
   /** Publishes `payload` to the other nodes subscribed to `topic`. */
   publish(topic: string, payload: string): Promise<void> {
     if (this.#closed) return Promise.reject(new KefuError('KEFU_ERR_CLOSED', 'bus is closed'));

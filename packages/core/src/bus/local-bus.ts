@@ -28,6 +28,10 @@ export class LocalBus extends Bus {
     this.#network.members.add(this);
   }
 
+  override get alone(): boolean {
+    return this.#network.members.size < 2;
+  }
+
   protected async _publish(topic: string, payload: string): Promise<void> {
     if (this.#network.members.size < 2) return;
     for (const b of this.#network.members) {

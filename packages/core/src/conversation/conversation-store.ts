@@ -124,19 +124,28 @@ export abstract class ConversationStore {
    * Appends a message durably and assigns its seq. A `cid` already stored in this conversation
    * returns the original seq/ts with `dup: true` and writes nothing. `options.onVisible` lets the
    * caller show the message to others as soon as the store allows (see AppendOptions).
+   *
+   * Not an async function, unlike the other methods: it is the hub's per-message path, and an
+   * async function costs a generator, a promise and a turn of the microtask queue (the deferred
+   * open's `await`) on every message. Invalid arguments still reject, never throw.
    */
-  async append(conv: string, input: AppendInput, options?: AppendOptions): Promise<AppendResult> {
-    checkConvId(conv);
-    if (typeof input !== 'object' || input === null) throw invalid('input must be an object');
-    if (!isValidId(input.cid)) throw invalid('cid must be 1-128 printable ASCII characters');
-    const from = checkSender(input.from, 'from');
-    if (typeof input.body !== 'string') throw invalid('body must be a string');
-    if (input.data !== undefined) { const e = checkData(input.data); if (e) throw invalid(`data ${e}`); }
-    await this.#ready();
-    const clean: AppendInput = { cid: input.cid, from, body: input.body };
-    if (input.data !== undefined) clean.data = input.data;
-    if (options?.onVisible !== undefined && typeof options.onVisible !== 'function') throw invalid('options.onVisible must be a function');
-    return this._append(conv, clean, options?.onVisible);
+  append(conv: string, input: AppendInput, options?: AppendOptions): Promise<AppendResult> {
+    let clean: AppendInput;
+    const onVisible = options?.onVisible;
+    try {
+      checkConvId(conv);
+      if (typeof input !== 'object' || input === null) throw invalid('input must be an object');
+      if (!isValidId(input.cid)) throw invalid('cid must be 1-128 printable ASCII characters');
+      const from = checkSender(input.from, 'from');
+      if (typeof input.body !== 'string') throw invalid('body must be a string');
+      if (input.data !== undefined) { const e = checkData(input.data); if (e) throw invalid(`data ${e}`); }
+      if (onVisible !== undefined && typeof onVisible !== 'function') throw invalid('options.onVisible must be a function');
+      clean = input.data === undefined ? { cid: input.cid, from, body: input.body } : { cid: input.cid, from, body: input.body, data: input.data };
+      if (this.#status === 'open') return this._append(conv, clean, onVisible);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.open().then(() => this._append(conv, clean, onVisible));
   }
 
   /** Messages with seq > `after`, ascending, at most `limit` (<= maxRangeLimit). */

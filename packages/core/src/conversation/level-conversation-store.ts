@@ -101,17 +101,23 @@ interface SeqState {
   /** Appends assigned a seq but not yet durable. */
   pending: number;
   /**
-   * cid -> the in-flight append, so a retry racing its original gets the same answer. Kept for
-   * the state's life even when empty: a Map made for each append and dropped when it settled was
-   * about 600 of the hub's 15,000 bytes allocated per message (session 7 heap sampling).
+   * The conversation's in-flight appends by cid, so that a retry racing its original gets the
+   * same answer (flightOf, addFlight, endFlight). The first one sits in two fields, others in a
+   * Map made on demand and dropped once empty: one append in flight per conversation is the
+   * common case, and it then allocates nothing. A Map kept for the state's life took a new
+   * backing table from time to time as cids came and went, which the long-lived state held until
+   * the conversation's next message, seconds later: old-generation garbage (a heap snapshot of
+   * the hub at 1,500 msg/s, session 10); a Map made per append cost about 750 bytes of garbage.
    */
-  inflight: Map<string, Promise<AppendResult>>;
+  flightCid: string | undefined;
+  flight: Promise<AppendResult> | undefined;
+  moreFlights: Map<string, Promise<AppendResult>> | undefined;
   /** Highest seq known to be on disk. */
   durable: number;
   /** Appends waiting for durability before they may be shown; none is shown early meanwhile. */
   held: number;
-  /** Messages to show early, not yet written, in seq order: `_range` serves the shown ones. */
-  unwritten: Early[];
+  /** Messages to show early, not yet written, in seq order: `_range` serves the shown ones. Undefined when none. */
+  unwritten: Early[] | undefined;
 }
 
 /** A message on its way to being shown before it is durable. */
@@ -145,6 +151,30 @@ const RUN_KEY = `x${SEP}run`;
 
 /** AppendOptions.onVisible. */
 type Shown = (seq: number, ts: number) => void;
+
+function flightOf(st: SeqState, cid: string): Promise<AppendResult> | undefined {
+  return st.flightCid === cid ? st.flight : st.moreFlights?.get(cid);
+}
+
+function addFlight(st: SeqState, cid: string, p: Promise<AppendResult>): void {
+  if (st.flightCid === undefined) { st.flightCid = cid; st.flight = p; }
+  else (st.moreFlights ??= new Map()).set(cid, p);
+}
+
+function endFlight(st: SeqState, cid: string): void {
+  if (st.flightCid === cid) { st.flightCid = undefined; st.flight = undefined; }
+  else if (st.moreFlights?.delete(cid) === true && st.moreFlights.size === 0) st.moreFlights = undefined;
+}
+
+/** Takes `e` out of its conversation's unwritten list (the head, in the common case), dropping an emptied list. */
+function removeEarly(st: SeqState, e: Early): void {
+  const list = st.unwritten;
+  if (list === undefined) return;
+  const i = list.indexOf(e);
+  if (i === 0) list.shift();
+  else if (i > 0) list.splice(i, 1);
+  if (list.length === 0) st.unwritten = undefined;
+}
 
 function bootId(): string | undefined {
   try { return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || undefined; } catch { return undefined; }
@@ -283,7 +313,7 @@ export class LevelConversationStore extends ConversationStore {
         // Another path may have created the state while the read was in flight.
         const again = this.#pinned.get(conv) ?? this.#seqs.get(conv);
         if (again) return again;
-        const st: SeqState = { last, cids, complete, pending: 0, inflight: new Map(), durable: stored, held: 0, unwritten: [] };
+        const st: SeqState = { last, cids, complete, pending: 0, flightCid: undefined, flight: undefined, moreFlights: undefined, durable: stored, held: 0, unwritten: undefined };
         this.#seqs.set(conv, st);
         return st;
       }, (err: unknown) => { this.#loading.delete(conv); throw err; });
@@ -331,7 +361,7 @@ export class LevelConversationStore extends ConversationStore {
     if (!this.#locks.has(conv)) {
       const rec = this.#records.get(conv);
       const st = rec && (this.#pinned.get(conv) ?? this.#seqs.get(conv));
-      if (st && st.complete && !st.cids.has(input.cid) && !st.inflight.has(input.cid)) {
+      if (st && st.complete && !st.cids.has(input.cid) && flightOf(st, input.cid) === undefined) {
         if (rec.closed) return Promise.reject(closedConversation(conv));
         return this.#write(conv, st, input, onVisible);
       }
@@ -365,7 +395,7 @@ export class LevelConversationStore extends ConversationStore {
     const rec = await this.#mustRecord(conv);
     const got = this.#seqState(conv);
     const st = got instanceof Promise ? await got : got;
-    const racing = st.inflight.get(input.cid);
+    const racing = flightOf(st, input.cid);
     if (racing) return { done: racing.then((r): AppendResult => ({ seq: r.seq, ts: r.ts, dup: true })) };
     // A complete set that misses proves the cid new; otherwise (a retry, a hash shared with another
     // cid, or a conversation past recentCids) the cid index on disk decides.
@@ -397,18 +427,17 @@ export class LevelConversationStore extends ConversationStore {
     // every few thousand messages a rehash of that 10,000-entry map left a whole table of
     // old-generation garbage behind.
     if (st.pending++ === 0) this.#pinned.set(conv, st);
-    const inflight = st.inflight;
     let early: Early | undefined;
     if (onVisible !== undefined && this.#shown && st.held === 0 && seq - st.durable <= this.#deliverAhead) {
       early = { conv, m, state: 'queued', file: this.#shown.add(ops), show: onVisible };
-      st.unwritten.push(early);
+      (st.unwritten ??= []).push(early);
       this.#toShow.push(early);
       if (!this.#flushScheduled) { this.#flushScheduled = true; setImmediate(this.#flushShown); }
     } else if (onVisible) {
       st.held++;
     }
     const settle = (): void => {
-      inflight.delete(input.cid);
+      endFlight(st, input.cid);
       // set() re-measures its cids (sizeCalculation), and puts it back if it was evicted meanwhile.
       if (--st.pending === 0) { this.#pinned.delete(conv); this.#seqs.set(conv, st); }
     };
@@ -419,7 +448,7 @@ export class LevelConversationStore extends ConversationStore {
         this.#shown?.written(early.file);
         if (early.state === 'held') { st.held--; onVisible!(seq, ts); }
         else {
-          st.unwritten.shift();
+          removeEarly(st, early);
           // Durable before its turn's flush ran (not expected: a batch takes a thread-pool trip).
           if (early.state === 'queued') { early.state = 'shown'; onVisible!(seq, ts); }
         }
@@ -436,13 +465,13 @@ export class LevelConversationStore extends ConversationStore {
       if (early) {
         this.#shown?.written(early.file);
         if (early.state === 'held') st.held--;
-        else st.unwritten.splice(st.unwritten.indexOf(early), 1);
+        else removeEarly(st, early);
         // Never shown if its turn's flush has not run: it was not stored.
         if (early.state === 'queued') early.state = 'held';
       } else if (onVisible) st.held--;
       throw err;
     });
-    inflight.set(input.cid, p);
+    addFlight(st, input.cid, p);
     return p;
   }
 
@@ -461,7 +490,7 @@ export class LevelConversationStore extends ConversationStore {
       if (ok) { e.state = 'shown'; e.show(e.m.seq, e.m.ts); continue; }
       e.state = 'held';
       const st = this.#pinned.get(e.conv);
-      if (st) { st.unwritten.splice(st.unwritten.indexOf(e), 1); st.held++; }
+      if (st) { removeEarly(st, e); st.held++; }
     }
   };
 
@@ -469,7 +498,7 @@ export class LevelConversationStore extends ConversationStore {
     await this.#mustRecord(conv);
     // Messages shown but not yet written, taken before the read: each is either among these or,
     // written since, found by the read (whose snapshot starts later).
-    const unwritten = this.#pinned.get(conv)?.unwritten.filter((e) => e.state === 'shown' && e.m.seq > after).map((e) => e.m);
+    const unwritten = this.#pinned.get(conv)?.unwritten?.filter((e) => e.state === 'shown' && e.m.seq > after).map((e) => e.m);
     const values = await this.#db.values({ gt: msgPrefix(conv) + pad(after), lt: `m${SEP}${conv}\x01`, limit }).all();
     const out = values.map((v) => JSON.parse(v) as StoredMessage);
     if (unwritten?.length && out.length < limit) {
