@@ -305,11 +305,11 @@ export class Hub extends EventEmitter<HubEvents> {
    * store's, three layers were about 2 KB of the hub's 14 KB of garbage per message at 1,500
    * msg/s, and garbage is what makes the collector pause the hub).
    */
-  #send(conn: Connection, f: SendFrame): Promise<void> {
+  #send(conn: Connection, f: SendFrame): Promise<unknown> {
     const t0 = performance.now();
     if (this.#o.beforeMessage) return this.#sendHooked(conn, f, t0, this.#o.beforeMessage);
     const input: AppendInput = f.data === undefined ? { cid: f.cid, from: conn.sender, body: f.body } : { cid: f.cid, from: conn.sender, body: f.body, data: f.data };
-    return this.#append(f.conv, input, conn).then((r) => this.#ack(conn, f, r, t0));
+    return this.#append(f.conv, input, conn, (r) => this.#ack(conn, f, r, t0));
   }
 
   async #sendHooked(conn: Connection, f: SendFrame, t0: number, hook: NonNullable<HubOptions['beforeMessage']>): Promise<void> {
@@ -348,19 +348,22 @@ export class Hub extends EventEmitter<HubEvents> {
   /**
    * Stores a message and fans it out to the other members as soon as the store lets them see it
    * (before it is durable, with a store that delivers ahead: LevelConversationStore), else once
-   * stored. Resolves when it is durable; the `message` event waits for that too.
+   * stored. Resolves when it is durable; the `message` event waits for that too. `after` runs
+   * then, in the same callback (one promise fewer per message than a then() of the caller's).
    */
-  #append(conv: string, input: AppendInput, except?: Connection): Promise<AppendResult> {
+  #append(conv: string, input: AppendInput, except?: Connection, after?: (r: AppendResult) => void): Promise<AppendResult> {
     let shown = false;
     const show = (seq: number, ts: number, publish = true): void => {
       shown = true;
       this.#fanOut(conv, seq, input.cid, input.from, input.body, ts, input.data, except, publish);
     };
     return this.store.append(conv, input, { onVisible: show }).then((r) => {
-      if (r.dup) return r;
-      // A store linked to this hub's bus has published the frame for the other nodes already.
-      if (!shown) show(r.seq, r.ts, r.published !== true);
-      this.#stored(conv, r.seq, input.cid, input.from, input.body, r.ts, input.data);
+      if (!r.dup) {
+        // A store linked to this hub's bus has published the frame for the other nodes already.
+        if (!shown) show(r.seq, r.ts, r.published !== true);
+        this.#stored(conv, r.seq, input.cid, input.from, input.body, r.ts, input.data);
+      }
+      after?.(r);
       return r;
     });
   }
@@ -738,7 +741,7 @@ export class Hub extends EventEmitter<HubEvents> {
   }
 
   /** Runs an async handler: counts it for the drain, turns failures into error frames. */
-  #run(conn: Connection, p: Promise<void>, f: Echo): void {
+  #run(conn: Connection, p: Promise<unknown>, f: Echo): void {
     if (++this.#inflight >= this.#o.maxInflight && !conn.paused && !conn.closed) {
       conn.paused = true;
       conn.ws.pause();
