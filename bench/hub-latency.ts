@@ -8,7 +8,7 @@
  *                                [--only raw_ws,raw_ws_ack,raw_ws_durable,socket_io,kefu,kefu_memory] [--profile]
  *                                [--variant name=--deliver-ahead,0,--commit-interval-ms,2 ...]
  *                                [--ladder 2000,4000] [--rounds 3] [--server-node-args --trace-gc,...]
- *                                [--interleaved] [--no-collect]
+ *                                [--interleaved] [--no-collect] [--collect-at warm|connect]
  *
  * Every system runs in its own server child, with its pairs held by shared load-generator
  * children (bench/lib/), each pair inside one generator so that send and receipt are timed on one
@@ -112,7 +112,18 @@ const specs = allSpecs.filter((s) => only.has(s.key) || variantSpecs.includes(s)
 // come every few seconds from then on (the regime a long-running server reaches after its first
 // natural one); without it the limit set while connecting can outlast the step search
 // (docs/benchmarks.md, hub-latency, session 8's A/B).
+// When: `--collect-at warm` (the default since session 10) runs it after the unmeasured pass at
+// the lowest rate, `--collect-at connect` right after connecting (sessions 8-9). The limit V8
+// sets at a mark-compact grows with the old generation's recent allocation rate (its last
+// ~5 s): right after connecting that rate is the setup's, which differs by system (raw ws
+// connects 5,000 pairs in about 5 s, Kefu in 15-20 s), so the collect left the controls a limit
+// far above their live heap and Kefu one just above it, and only Kefu met mark-compacts in its
+// steps (session 10: Kefu's marking started at 63 MB against an 81 MB limit after the collect;
+// the durable control had none in 40 s at 1,500 msg/s and a 151 MB limit at the end). After the
+// pass every system's rate is that of steady traffic, the regime of a server that has been up.
 const collectAfterConnect = !process.argv.includes('--no-collect');
+const collectAt = arg('collect-at', 'warm');
+if (collectAt !== 'warm' && collectAt !== 'connect') throw new RangeError('--collect-at must be warm or connect');
 
 const interleaved = process.argv.includes('--interleaved');
 /** Systems connected at once. */
@@ -172,11 +183,12 @@ async function measure(b: Bench, keys: string[]): Promise<Record<string, SystemR
     connectS[key] = round(c.ms / 1000, 1);
     process.stderr.write(`${b.label(key)}: ${c.connected} pairs connected in ${connectS[key]} s\n`);
   }
-  if (collectAfterConnect) {
+  const collect = async (): Promise<void> => {
     for (const key of keys) {
       if (!(await b.serverMem(key)).gc) throw new Error(`${b.label(key)}: server has no global.gc (--expose-gc)`);
     }
-  }
+  };
+  if (collectAfterConnect && collectAt === 'connect') await collect();
 
   // Step search first, interleaved per rate; a system leaves the search after two failures in a
   // row once past SEARCH_THROUGH. It runs before the headline rate, which saturates some systems: their backlog and grown
@@ -186,6 +198,7 @@ async function measure(b: Bench, keys: string[]): Promise<Record<string, SystemR
   // servers and generators still collect and compact (a 16:33 UTC run had every system, raw ws
   // included, fail its first step at 1,000 msg/s).
   for (const key of keys) await b.step(key, cfg.ladder[0]!, cfg.stepWarmupMs, cfg.stepMs, cfg.drainMs);
+  if (collectAfterConnect && collectAt === 'warm') await collect();
   const steps: Record<string, SystemResult['steps']> = Object.fromEntries(keys.map((k) => [k, []]));
   const best: Record<string, number> = Object.fromEntries(keys.map((k) => [k, 0]));
   const fails: Record<string, number> = Object.fromEntries(keys.map((k) => [k, 0]));
@@ -290,7 +303,9 @@ report({
     raw_ws_durable: 'the acking relay plus a seq per conversation and a LevelDB batch fsynced every 5 ms, the ack after it: the control for a durable log\'s cost',
     socket_io: 'Socket.IO 4.8, websocket transport only, same JWT in handshake auth, room per conversation, ack callback',
     systems: interleaved ? 'interleaved: every system connected throughout, rounds and steps rotated over the systems' : 'one after the other: only the measured system has connections',
-    collect_after_connect: collectAfterConnect ? 'each server runs global.gc() once after its connections are up, before the first step' : 'no',
+    collect_after_connect: !collectAfterConnect ? 'no'
+      : collectAt === 'warm' ? 'each server runs global.gc() once after the unmeasured pass at the lowest rate, before the first step'
+      : 'each server runs global.gc() once after its connections are up, before the unmeasured pass and the first step',
     latency: 'visitor send -> agent receipt in the same generator process, performance.now(); open-loop schedule round-robin over pairs',
   },
   kefu: { store: 'level', ...headline(k) },

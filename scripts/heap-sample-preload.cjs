@@ -9,6 +9,10 @@
 //   KEFU_BENCH_RESULTS=/tmp/ab node bench/run.mjs hub-latency --only kefu --ladder 1000,1000 \
 //     --rounds 1 --rate 2000 --server-node-args --require,$PWD/scripts/heap-sample-preload.cjs
 'use strict';
+// Node 20 runs `--import` loader hooks (tsx) in a worker thread, which gets this preload too: only
+// the main thread samples, or the hooks thread's small output would overwrite the server's (the
+// cause of the empty profiles that session 9 saw with KEFU_HEAP_SAMPLE_KEEP=old).
+if (!require('node:worker_threads').isMainThread) return;
 const inspector = require('node:inspector');
 const { writeFileSync } = require('node:fs');
 

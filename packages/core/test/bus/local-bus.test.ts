@@ -27,6 +27,19 @@ test('LocalBus alone delivers nothing; on a network, other subscribed nodes rece
   for (const bus of [alone, a, b, c]) await bus.close();
 });
 
+test('LocalBus.alone is true while no other bus shares its network (the hub then skips publishing)', async () => {
+  assert.equal(new LocalBus().alone, true);
+  const net = new LocalBusNetwork();
+  const a = new LocalBus({ network: net });
+  assert.equal(a.alone, true, 'a network of one');
+  const b = new LocalBus({ network: net });
+  assert.equal(a.alone, false);
+  assert.equal(b.alone, false);
+  await b.close();
+  assert.equal(a.alone, true, 'alone again once the other one closed');
+  await a.close();
+});
+
 test('subscriptions are ref-counted', async () => {
   const net = new LocalBusNetwork();
   const a = new LocalBus({ network: net });
