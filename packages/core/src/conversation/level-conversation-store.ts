@@ -26,7 +26,7 @@
  * Seq assignment is atomic within this process (one writer per database: LevelDB is
  * single-process), so `supports.shared` is false: several hub nodes need a shared store
  * (@kefu/redis). Memory is bounded: records and per-conversation seq state live in LRU caches;
- * a conversation with appends in flight is pinned outside the LRU until they settle.
+ * a conversation with appends in flight that the LRU evicts is pinned outside it until they settle.
  */
 import { readFileSync } from 'node:fs';
 import { Level } from 'level';
@@ -187,6 +187,7 @@ export class LevelConversationStore extends ConversationStore {
   readonly #writer: GroupCommitWriter;
   readonly #records: LRUCache<string, ConversationRecord>;
   readonly #seqs: LRUCache<string, SeqState>;
+  /** States the LRU evicted while their appends were pending, until those settle. */
   readonly #pinned = new Map<string, SeqState>();
   readonly #recentCids: number;
   readonly #deliverAhead: number;
@@ -222,7 +223,12 @@ export class LevelConversationStore extends ConversationStore {
     this.#records = new LRUCache({ max: o.cacheSize });
     // Sized by cids held; an entry's size is taken when it is (re)inserted, which happens each
     // time a conversation's appends settle, so a growing conversation is re-measured.
-    this.#seqs = new LRUCache({ max: o.cacheSize, maxSize: o.maxCachedCids, sizeCalculation: (st) => 1 + st.cids.size });
+    this.#seqs = new LRUCache({
+      max: o.cacheSize, maxSize: o.maxCachedCids, sizeCalculation: (st) => 1 + st.cids.size,
+      // Pinned only when evicted with appends pending (rare), not at every append: a set and a
+      // delete of #pinned per message churned its table (old-generation garbage, session 10).
+      dispose: (st, conv, reason) => { if (reason === 'evict' && st.pending > 0) this.#pinned.set(conv, st); },
+    });
   }
 
   protected async _open(): Promise<void> {
@@ -301,6 +307,11 @@ export class LevelConversationStore extends ConversationStore {
     await this.#writer.write([{ type: 'put', key: convKey(id), value: JSON.stringify(r) }]);
     this.#records.set(id, r);
     return { ...r };
+  }
+
+  /** The conversation's state if it is in memory, without touching the LRU's order. */
+  #live(conv: string): SeqState | undefined {
+    return this.#pinned.get(conv) ?? this.#seqs.peek(conv);
   }
 
   #seqState(conv: string): SeqState | Promise<SeqState> {
@@ -422,11 +433,11 @@ export class LevelConversationStore extends ConversationStore {
       { type: 'put', key: msgPrefix(conv) + pad(seq), value: JSON.stringify(m) },
       { type: 'put', key: cidKey(conv, input.cid), value: `${seq},${ts}` },
     ];
-    // Pinned while appends are pending: the LRU may evict it meanwhile, #pinned keeps it. It stays in
-    // the LRU too: a delete and a set of the LRU's key map per message left a tombstone each, and
-    // every few thousand messages a rehash of that 10,000-entry map left a whole table of
-    // old-generation garbage behind.
-    if (st.pending++ === 0) this.#pinned.set(conv, st);
+    // Pending appends keep the state: if the LRU evicts it meanwhile, its dispose pins it. It stays
+    // in the LRU otherwise: a delete and a set of the LRU's key map per message left a tombstone
+    // each, and every few thousand messages a rehash of that 10,000-entry map left a whole table
+    // of old-generation garbage behind.
+    st.pending++;
     let early: Early | undefined;
     if (onVisible !== undefined && this.#shown && st.held === 0 && seq - st.durable <= this.#deliverAhead) {
       early = { conv, m, state: 'queued', file: this.#shown.add(ops), show: onVisible };
@@ -439,7 +450,10 @@ export class LevelConversationStore extends ConversationStore {
     const settle = (): void => {
       endFlight(st, input.cid);
       // set() re-measures its cids (sizeCalculation), and puts it back if it was evicted meanwhile.
-      if (--st.pending === 0) { this.#pinned.delete(conv); this.#seqs.set(conv, st); }
+      if (--st.pending === 0) {
+        if (this.#pinned.get(conv) === st) this.#pinned.delete(conv);
+        this.#seqs.set(conv, st);
+      }
     };
     const p = this.#writer.write(ops).then((): AppendResult => {
       settle();
@@ -489,7 +503,7 @@ export class LevelConversationStore extends ConversationStore {
       if (e.state !== 'queued') continue;
       if (ok) { e.state = 'shown'; e.show(e.m.seq, e.m.ts); continue; }
       e.state = 'held';
-      const st = this.#pinned.get(e.conv);
+      const st = this.#live(e.conv);
       if (st) { removeEarly(st, e); st.held++; }
     }
   };
@@ -498,7 +512,7 @@ export class LevelConversationStore extends ConversationStore {
     await this.#mustRecord(conv);
     // Messages shown but not yet written, taken before the read: each is either among these or,
     // written since, found by the read (whose snapshot starts later).
-    const unwritten = this.#pinned.get(conv)?.unwritten?.filter((e) => e.state === 'shown' && e.m.seq > after).map((e) => e.m);
+    const unwritten = this.#live(conv)?.unwritten?.filter((e) => e.state === 'shown' && e.m.seq > after).map((e) => e.m);
     const values = await this.#db.values({ gt: msgPrefix(conv) + pad(after), lt: `m${SEP}${conv}\x01`, limit }).all();
     const out = values.map((v) => JSON.parse(v) as StoredMessage);
     if (unwritten?.length && out.length < limit) {

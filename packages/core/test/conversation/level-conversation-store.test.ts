@@ -103,6 +103,13 @@ test('bounded caches: a cache of 2 conversations still assigns correct seqs for 
       for (const r of rs) assert.equal(r.seq, round);
     }
     for (const id of ids) assert.equal(await s.lastSeq(id), 3);
+    // Three appends per conversation at once: the LRU evicts states whose appends are still
+    // pending, which must stay pinned (a state reloaded from disk meanwhile would reuse seqs).
+    const burst = await Promise.all(ids.flatMap((id) => [0, 1, 2].map((k) => s.append(id, { cid: `b${k}`, from: { id: 'v', role: 'visitor' }, body: 'y' }).then((r) => ({ id, r })))));
+    for (const id of ids) {
+      assert.deepEqual(burst.filter((x) => x.id === id).map((x) => x.r.seq).sort((a, b) => a - b), [4, 5, 6]);
+      assert.deepEqual((await s.range(id)).map((m) => m.seq), [1, 2, 3, 4, 5, 6]);
+    }
   } finally {
     await s.close();
     await rm(dir, { recursive: true, force: true });
