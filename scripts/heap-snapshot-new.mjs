@@ -1,9 +1,12 @@
 #!/usr/bin/env node
-// What a heap snapshot from scripts/heap-snapshot-preload.cjs holds that was allocated after the
+// What a heap snapshot from scripts/heap-sample-preload.cjs (KEFU_HEAP_SAMPLE_KEEP=snapshot) holds that was allocated after the
 // tracking began (ids above the one in <snapshot>.from), grouped by the object and the path from
 // the nearest older object that holds it: per-socket or per-conversation state that a message
 // replaces shows up as N new objects under a long-lived holder (each is garbage once the next
-// message replaces it, and promoted first if it lived through two scavenges).
+// message replaces it, and promoted first if it lived through two scavenges). From the repository root:
+//   KEFU_HEAP_SAMPLE_KEEP=snapshot KEFU_HEAP_SAMPLE_FROM_S=24 KEFU_HEAP_SAMPLE_TO_S=32 \
+//   KEFU_HEAP_SAMPLE_OUT=/tmp/hub-%p.heapsnapshot KEFU_BENCH_RESULTS=/tmp/snap node bench/run.mjs hub-latency \
+//     --only kefu --ladder 1500,1500,1500 --rounds 1 --rate 1500 --server-node-args --require,$PWD/scripts/heap-sample-preload.cjs
 //   node --max-old-space-size=12000 scripts/heap-snapshot-new.mjs <file.heapsnapshot> [top=40] [all]
 // Without `all`, chains of new objects (in-flight work: promises, contexts) are left out.
 import { readFileSync } from 'node:fs';
