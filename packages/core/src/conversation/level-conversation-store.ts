@@ -309,20 +309,23 @@ export class LevelConversationStore extends ConversationStore {
     return { ...r };
   }
 
-  /** The conversation's state if it is in memory, without touching the LRU's order. */
-  #live(conv: string): SeqState | undefined {
-    return this.#pinned.get(conv) ?? this.#seqs.peek(conv);
+  /**
+   * The conversation's state if it is in memory: pinned, or in the LRU (`touch` marks it recently
+   * used; readers that only look, like `_range`, leave the LRU's order alone).
+   */
+  #live(conv: string, touch = false): SeqState | undefined {
+    return this.#pinned.get(conv) ?? (touch ? this.#seqs.get(conv) : this.#seqs.peek(conv));
   }
 
   #seqState(conv: string): SeqState | Promise<SeqState> {
-    const s = this.#pinned.get(conv) ?? this.#seqs.get(conv);
+    const s = this.#live(conv, true);
     if (s) return s;
     let p = this.#loading.get(conv);
     if (!p) {
       p = this.#loadState(conv).then(({ last, stored, cids, complete }) => {
         this.#loading.delete(conv);
         // Another path may have created the state while the read was in flight.
-        const again = this.#pinned.get(conv) ?? this.#seqs.get(conv);
+        const again = this.#live(conv, true);
         if (again) return again;
         const st: SeqState = { last, cids, complete, pending: 0, flightCid: undefined, flight: undefined, moreFlights: undefined, durable: stored, held: 0, unwritten: undefined };
         this.#seqs.set(conv, st);
@@ -371,7 +374,7 @@ export class LevelConversationStore extends ConversationStore {
     // index in memory, a new cid. Seq assignment is then synchronous (no lock, no disk read).
     if (!this.#locks.has(conv)) {
       const rec = this.#records.get(conv);
-      const st = rec && (this.#pinned.get(conv) ?? this.#seqs.get(conv));
+      const st = rec && this.#live(conv, true);
       if (st && st.complete && !st.cids.has(input.cid) && flightOf(st, input.cid) === undefined) {
         if (rec.closed) return Promise.reject(closedConversation(conv));
         return this.#write(conv, st, input, onVisible);
