@@ -121,9 +121,8 @@ const specs = allSpecs.filter((s) => only.has(s.key) || variantSpecs.includes(s)
 // steps (session 10: Kefu's marking started at 63 MB against an 81 MB limit after the collect;
 // the durable control had none in 40 s at 1,500 msg/s and a 151 MB limit at the end). After the
 // pass every system's rate is that of steady traffic, the regime of a server that has been up.
-const collectAfterConnect = !process.argv.includes('--no-collect');
-const collectAt = arg('collect-at', 'warm');
-if (collectAt !== 'warm' && collectAt !== 'connect') throw new RangeError('--collect-at must be warm or connect');
+const collectAt = process.argv.includes('--no-collect') ? 'none' : arg('collect-at', 'warm');
+if (collectAt !== 'warm' && collectAt !== 'connect' && collectAt !== 'none') throw new RangeError('--collect-at must be warm or connect');
 
 const interleaved = process.argv.includes('--interleaved');
 /** Systems connected at once. */
@@ -188,7 +187,7 @@ async function measure(b: Bench, keys: string[]): Promise<Record<string, SystemR
       if (!(await b.serverMem(key)).gc) throw new Error(`${b.label(key)}: server has no global.gc (--expose-gc)`);
     }
   };
-  if (collectAfterConnect && collectAt === 'connect') await collect();
+  if (collectAt === 'connect') await collect();
 
   // Step search first, interleaved per rate; a system leaves the search after two failures in a
   // row once past SEARCH_THROUGH. It runs before the headline rate, which saturates some systems: their backlog and grown
@@ -198,7 +197,7 @@ async function measure(b: Bench, keys: string[]): Promise<Record<string, SystemR
   // servers and generators still collect and compact (a 16:33 UTC run had every system, raw ws
   // included, fail its first step at 1,000 msg/s).
   for (const key of keys) await b.step(key, cfg.ladder[0]!, cfg.stepWarmupMs, cfg.stepMs, cfg.drainMs);
-  if (collectAfterConnect && collectAt === 'warm') await collect();
+  if (collectAt === 'warm') await collect();
   const steps: Record<string, SystemResult['steps']> = Object.fromEntries(keys.map((k) => [k, []]));
   const best: Record<string, number> = Object.fromEntries(keys.map((k) => [k, 0]));
   const fails: Record<string, number> = Object.fromEntries(keys.map((k) => [k, 0]));
@@ -303,7 +302,8 @@ report({
     raw_ws_durable: 'the acking relay plus a seq per conversation and a LevelDB batch fsynced every 5 ms, the ack after it: the control for a durable log\'s cost',
     socket_io: 'Socket.IO 4.8, websocket transport only, same JWT in handshake auth, room per conversation, ack callback',
     systems: interleaved ? 'interleaved: every system connected throughout, rounds and steps rotated over the systems' : 'one after the other: only the measured system has connections',
-    collect_after_connect: !collectAfterConnect ? 'no'
+    // The key keeps its session-8 name so that results stay comparable.
+    collect_after_connect: collectAt === 'none' ? 'no'
       : collectAt === 'warm' ? 'each server runs global.gc() once after the unmeasured pass at the lowest rate, before the first step'
       : 'each server runs global.gc() once after its connections are up, before the unmeasured pass and the first step',
     latency: 'visitor send -> agent receipt in the same generator process, performance.now(); open-loop schedule round-robin over pairs',
